@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` and `make test`. Only Python 3.11+ and make needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install if needed, migrate, start gateway, registry and scheduler (Ctrl-C stops all).
+run: $(STAMP)
+	$(BIN)/safework up
+
+## Install if needed, then lint, type-check and run the whole suite against real PostgreSQL.
+test: $(STAMP)
+	$(BIN)/ruff check services tests bench migrations
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests bench migrations
+	$(BIN)/ruff format --check services tests bench migrations
+	$(BIN)/mypy
+
+## Benchmarks: `make bench` for all, `make bench QUICK=1` for a seconds-long smoke run.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

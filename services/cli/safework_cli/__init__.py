@@ -1,0 +1,1 @@
+"""The `safework` command: starts the system, migrates, seeds, manages keys and clients."""

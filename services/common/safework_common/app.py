@@ -1,0 +1,65 @@
+"""The parts of an app factory every service shares: middleware, error handlers, health."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from safework_common.errors import install_error_handlers
+from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier
+from safework_common.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from safework_common.settings import ServiceSettings
+
+ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
+
+
+def health_router(check: ReadinessCheck) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: the database or upstreams are reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await check(request.app)
+        ok = all(checks.values())
+        if ok:
+            return JSONResponse({"status": "ready", "checks": checks})
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "not_ready",
+                    "message": "A dependency is unreachable.",
+                    "details": [
+                        {"field": name, "code": "unreachable", "message": f"{name} is unreachable"}
+                        for name, up in checks.items()
+                        if not up
+                    ],
+                }
+            },
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    return router
+
+
+def setup_common(
+    app: FastAPI, settings: ServiceSettings, check: ReadinessCheck, *, internal_only: bool = False
+) -> None:
+    """Error handlers, health routes and middleware. ``internal_only`` services (registry,
+    scheduler) refuse every request without the gateway's internal token."""
+    install_error_handlers(app)
+    app.include_router(health_router(check))
+    # Added last = runs first: request ID, then size limit, then internal auth.
+    if internal_only:
+        app.add_middleware(InternalAuthMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+
+
+def load_internal_verifier(settings: ServiceSettings) -> InternalTokenVerifier:
+    return InternalTokenVerifier(settings.internal_public_key_pem())

@@ -1,0 +1,244 @@
+"""One error envelope for every error: ``{"error": {"code", "message", "details"}}``.
+
+Domain code raises :class:`SafeworkError` (or a subclass) carrying a stable code and an HTTP
+status; :func:`install_error_handlers` turns it, FastAPI's validation errors, Starlette's HTTP
+errors and anything unexpected into the same envelope. Clients switch on ``code``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("safework.errors")
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: ErrorBody
+
+
+class SafeworkError(Exception):
+    status_code = 400
+    code = "bad_request"
+    message = "The request is not valid."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        field: str | None = None,
+        details: Sequence[ErrorDetail] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status_code = status_code or self.status_code
+        self.headers = headers
+        self.details = list(details or [])
+        if field is not None and not self.details:
+            self.details.append(ErrorDetail(field=field, code=self.code, message=self.message))
+        super().__init__(self.message)
+
+
+class BadRequest(SafeworkError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(SafeworkError):
+    status_code = 401
+    code = "unauthorized"
+    message = "Authentication is required."
+
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kw)
+
+
+class Forbidden(SafeworkError):
+    status_code = 403
+    code = "forbidden"
+    message = "This caller may not do that."
+
+
+class NotFound(SafeworkError):
+    status_code = 404
+    code = "not_found"
+    message = "No such resource."
+
+
+class Conflict(SafeworkError):
+    status_code = 409
+    code = "conflict"
+    message = "The request conflicts with the stored state."
+
+
+class Unprocessable(SafeworkError):
+    status_code = 422
+    code = "validation_error"
+    message = "The request is not valid."
+
+
+class PayloadTooLarge(SafeworkError):
+    status_code = 413
+    code = "payload_too_large"
+    message = "The request body is larger than allowed."
+
+
+class ServiceUnavailable(SafeworkError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "A dependency is unavailable; retry later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(message, **kw)
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+def envelope(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Sequence[ErrorDetail] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=list(details)))
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("body", "items", 3, "sample_id")`` -> ``body.items[3].sample_id``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def validation_details(errors: Sequence[Any]) -> list[ErrorDetail]:
+    details = []
+    for err in errors:
+        loc = [p for p in err.get("loc", ()) if p not in ("function-after", "function-before")]
+        msg = str(err.get("msg", "invalid"))
+        details.append(ErrorDetail(field=field_path(loc) or None, code=str(err.get("type", "invalid")), message=msg))
+    return details
+
+
+async def _safework_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SafeworkError)
+    return envelope(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = validation_details(exc.errors())
+    if any(d.code == "json_invalid" for d in details):
+        return envelope(400, "malformed_json", "The request body is not valid JSON.", details)
+    return envelope(422, "validation_error", "The request is not valid.", details)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return envelope(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    if _is_db_outage(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return envelope(
+            503, "database_unavailable", "The database is unavailable; retry later.", headers={"Retry-After": "5"}
+        )
+    log.exception("unhandled error", exc_info=exc)
+    return envelope(500, "internal_error", "An unexpected error occurred.")
+
+
+def _is_db_outage(exc: BaseException) -> bool:
+    """Connection-level failures of the database are outages (503), not bugs (500)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        name = type(cur).__name__
+        module = type(cur).__module__
+        if isinstance(cur, ConnectionError | OSError | TimeoutError):
+            return True
+        if module.startswith("asyncpg") and (
+            "Connection" in name or "CannotConnectNow" in name or "AdminShutdown" in name
+        ):
+            return True
+        if name in {"InterfaceError", "OperationalError"} and getattr(cur, "connection_invalidated", False):
+            return True
+        if name == "DBAPIError" and getattr(cur, "connection_invalidated", False):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SafeworkError, _safework_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": desc}
+    for status, desc in {
+        400: "Malformed request",
+        401: "Missing or invalid credentials",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body too large",
+        422: "Validation error",
+        503: "Dependency unavailable",
+    }.items()
+}
+"""OpenAPI ``responses=`` for routers so every error documents the envelope."""

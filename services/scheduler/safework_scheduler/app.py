@@ -1,0 +1,52 @@
+"""Scheduler app factory. It only reads: its engine opens read-only transactions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from safework_common.app import load_internal_verifier, setup_common
+from safework_common.db import make_engine, make_sessionmaker, ping
+from safework_common.errors import ERROR_RESPONSES
+from safework_common.internal_auth import internal_caller
+from safework_common.logging import configure_logging
+from safework_scheduler.settings import SchedulerSettings
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
+    return router
+
+
+def create_app(settings: SchedulerSettings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    settings = settings or SchedulerSettings()
+    if configure_logs:
+        configure_logging("scheduler", settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, read_only=True)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.internal_verifier = load_internal_verifier(settings)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Safework scheduler",
+        version="0.1.0",
+        description="Due tests and the vaccine queue. Internal: reached only through the gateway.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    async def readiness(a: FastAPI) -> dict[str, bool]:
+        return {"database": await ping(a.state.engine)}
+
+    setup_common(app, settings, readiness, internal_only=True)
+    app.include_router(api_router())
+    return app

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from safework_common.settings import ServiceSettings
+
+
+class SchedulerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SCHEDULER_", extra="ignore", populate_by_name=True)
+
+    port: int = 8002
+    # Read-only: point it at a replica when there is one. Falls back to DATABASE_URL.
+    database_url: str = Field(validation_alias=AliasChoices("SCHEDULER_DATABASE_URL", "DATABASE_URL"))
+    db_pool_size: int = 10

@@ -1,0 +1,123 @@
+"""Shared fixtures: a real PostgreSQL database per session, keys, and in-process apps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from safework_cli import migrate
+from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
+from tests.support import database
+
+os.environ.setdefault("SAFEWORK_ENV", "test")
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> Iterator[str]:
+    with database.server_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_url: str) -> AsyncIterator[str]:
+    url = await database.create_database(admin_url)
+    await asyncio.to_thread(migrate.upgrade, url, "heads", configure_logger=False)
+    yield url
+    await database.drop_database(admin_url, url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The session's database, emptied after the test: every test starts from empty tables."""
+    yield database_url
+    await database.truncate_all(database_url)
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("keys")
+    private, public = generate_keypair()
+    (d / "internal_ed25519.pem").write_bytes(private)
+    (d / "internal_ed25519.pub.pem").write_bytes(public)
+    (d / "national_id_hmac.key").write_text("test-national-id-key-0123456789abcdef")
+    return d
+
+
+@pytest.fixture(scope="session")
+def minter(keys_dir: Path) -> InternalTokenMinter:
+    return InternalTokenMinter((keys_dir / "internal_ed25519.pem").read_bytes())
+
+
+@pytest.fixture(scope="session")
+def common_settings(keys_dir: Path) -> dict[str, Any]:
+    return {
+        "environment": "test",
+        "internal_token_public_key_file": keys_dir / "internal_ed25519.pub.pem",
+    }
+
+
+@asynccontextmanager
+async def running(app: FastAPI, base_url: str = "http://test") -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and give a client that drives it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+def internal_headers(minter: InternalTokenMinter, caller: Caller) -> dict[str, str]:
+    return {INTERNAL_HEADER: minter.mint(caller)}
+
+
+AUTHORITY = Caller(subject="client:authority-1", role="authority", client_id="authority-1")
+
+
+@pytest.fixture
+def registry_app(db: str, common_settings: dict[str, Any], keys_dir: Path) -> FastAPI:
+    from safework_registry.app import create_app
+    from safework_registry.settings import RegistrySettings
+
+    settings = RegistrySettings(
+        database_url=db,
+        national_id_key_file=keys_dir / "national_id_hmac.key",
+        **common_settings,
+    )
+    return create_app(settings, configure_logs=False)
+
+
+@pytest.fixture
+async def registry(registry_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(registry_app) as client:
+        yield client
+
+
+@pytest.fixture
+def scheduler_app(db: str, common_settings: dict[str, Any]) -> FastAPI:
+    from safework_scheduler.app import create_app
+    from safework_scheduler.settings import SchedulerSettings
+
+    return create_app(SchedulerSettings(database_url=db, **common_settings), configure_logs=False)
+
+
+@pytest.fixture
+async def scheduler(scheduler_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(scheduler_app) as client:
+        yield client
+
+
+@pytest.fixture(params=["registry", "scheduler"])
+async def internal_client(
+    request: pytest.FixtureRequest, registry_app: FastAPI, scheduler_app: FastAPI
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Each internal-only service in turn."""
+    app = registry_app if request.param == "registry" else scheduler_app
+    async with running(app) as client:
+        yield client

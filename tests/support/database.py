@@ -1,0 +1,70 @@
+"""The test database: TEST_DATABASE_URL when set, else an embedded server this session starts.
+
+Each session (each xdist worker) gets a fresh database, migrated once."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from safework_cli.embedded_pg import EmbeddedPostgres
+from safework_common.settings import plain_pg_url
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(plain_pg_url(url))
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@contextmanager
+def server_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield plain_pg_url(url)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="safework-test-pg-"))
+    server = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
+    server.start()
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+
+
+async def create_database(admin_url: str, prefix: str = "safework_test") -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"{prefix}_{worker}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def truncate_all(url: str, keep: frozenset[str] = frozenset({"alembic_version"})) -> None:
+    """Empty every table (fast isolation that still lets apps use real, concurrent transactions)."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        names = [r["tablename"] for r in rows if r["tablename"] not in keep]
+        if names:
+            await conn.execute("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
