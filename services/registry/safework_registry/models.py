@@ -1,7 +1,37 @@
 """Every registry model, imported in one place so Alembic sees the whole schema."""
 
+from safework_registry.accommodations.models import Accommodation
+from safework_registry.audit.models import AuditLog
 from safework_registry.db import Base
+from safework_registry.declarations.models import HealthDeclaration, Travel
+from safework_registry.enterprises.models import Enterprise
+from safework_registry.idempotency.models import IdempotencyRecord
+from safework_registry.installations.models import AppInstallation
+from safework_registry.labs.models import Lab
+from safework_registry.persons.models import Person
+from safework_registry.results.models import Pool, PoolMember, TestResult
+from safework_registry.vaccines.models import Dose, VaccineProduct
+from safework_registry.venues.models import CheckIn, Venue
 
 metadata = Base.metadata
 
-__all__ = ["Base", "metadata"]
+__all__ = [
+    "Accommodation",
+    "AppInstallation",
+    "AuditLog",
+    "Base",
+    "CheckIn",
+    "Dose",
+    "Enterprise",
+    "HealthDeclaration",
+    "IdempotencyRecord",
+    "Lab",
+    "Person",
+    "Pool",
+    "PoolMember",
+    "TestResult",
+    "Travel",
+    "VaccineProduct",
+    "Venue",
+    "metadata",
+]

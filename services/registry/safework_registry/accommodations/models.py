@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safework_registry.db import Base, Timestamped
+
+
+class Accommodation(Timestamped, Base):
+    """A boarding house or dormitory. One site houses the workers of one enterprise only
+    (seeds/003): ``enterprise_id`` is set by the first worker assigned and then enforced."""
+
+    __tablename__ = "accommodation"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(500))
+    owner_name: Mapped[str | None] = mapped_column(String(255))
+    district: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="boarding_house")
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="RESTRICT"), index=True
+    )
