@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from safework_cli import migrate
+from safework_cli.policy import load_policies
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from tests.support import database
 
@@ -30,6 +31,7 @@ def admin_url() -> Iterator[str]:
 async def database_url(admin_url: str) -> AsyncIterator[str]:
     url = await database.create_database(admin_url)
     await asyncio.to_thread(migrate.upgrade, url, "heads", configure_logger=False)
+    await load_policies(url)
     yield url
     await database.drop_database(admin_url, url)
 

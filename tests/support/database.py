@@ -58,8 +58,12 @@ async def drop_database(admin_url: str, url: str) -> None:
         await conn.close()
 
 
-async def truncate_all(url: str, keep: frozenset[str] = frozenset({"alembic_version"})) -> None:
-    """Empty every table (fast isolation that still lets apps use real, concurrent transactions)."""
+KEEP = frozenset({"alembic_version", "scheduler_policy"})
+
+
+async def truncate_all(url: str, keep: frozenset[str] = KEEP) -> None:
+    """Empty every table but the schema version and the loaded policy (fast isolation that still
+    lets apps use real, concurrent transactions)."""
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")

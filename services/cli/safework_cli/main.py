@@ -13,12 +13,20 @@ import typer
 
 from safework_cli import migrate
 from safework_cli.embedded_pg import EmbeddedPostgres
+from safework_cli.policy import load_sync as load_policies
+from safework_cli.policy import policy_app
 from safework_cli.secrets import ensure_install_secrets
 from safework_cli.supervisor import ServiceSpec, run_until_signal, spawn, stop_all, wait_ready
 
 app = typer.Typer(help="Safework: workforce health registry, scheduler and gateway.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("SAFEWORK_DATA_DIR", ".data"))
+
 
 DataDir = Annotated[Path, typer.Option(envvar="SAFEWORK_DATA_DIR", help="Embedded database and keys live here.")]
 
@@ -39,8 +47,8 @@ def database(data_dir: Path) -> Iterator[str]:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head", data_dir: DataDir = Path(".data")) -> None:
-    """Apply migrations up to REVISION (default: head)."""
+def db_upgrade(revision: str = "heads", data_dir: DataDir = Path(".data")) -> None:
+    """Apply migrations up to REVISION (default: every branch head)."""
     with database(data_dir) as url:
         migrate.upgrade(url, revision)
 
@@ -77,7 +85,7 @@ def up(
     keys_dir = data_dir / "keys"
     ensure_install_secrets(keys_dir)
     with database(data_dir) as url:
-        migrate.upgrade(url)
+        migrate.upgrade(url, "heads")
         _after_migrate(url)
         env = dict(os.environ)
         env.setdefault("DATABASE_URL", url)
@@ -118,7 +126,10 @@ def up(
 
 
 def _after_migrate(url: str) -> None:
-    """Hooks that load data the services need after the schema is in place (policy, etc.)."""
+    """Data the services need once the schema is in place: the policy versions."""
+    loaded = load_policies(url)
+    if loaded:
+        typer.echo("safework: loaded policy " + ", ".join(loaded), err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

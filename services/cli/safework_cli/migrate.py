@@ -18,7 +18,7 @@ def alembic_config(url: str, *, configure_logger: bool = True) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head", *, configure_logger: bool = True) -> None:
+def upgrade(url: str, revision: str = "heads", *, configure_logger: bool = True) -> None:
     command.upgrade(alembic_config(url, configure_logger=configure_logger), revision)
 
 

@@ -12,12 +12,15 @@ from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
+from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.settings import RegistrySettings
 
 
 def api_router() -> APIRouter:
-    """Every registry route; all of them need the gateway's internal token."""
-    router = APIRouter(dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
+    """Every registry route, under /v1; all of them need the gateway's internal token.
+    Each domain package contributes its own ``router`` here."""
+    router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
+    # Domain routers are included below, one line each (keep this list sorted).
     return router
 
 
@@ -32,7 +35,7 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.internal_verifier = load_internal_verifier(settings)
-        app.state.national_id_key = settings.national_id_key_bytes()
+        app.state.national_id_cipher = NationalIdCipher(settings.national_id_key_bytes())
         try:
             yield
         finally:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.db import get_session
 from safework_common.internal_auth import Caller, internal_caller
+from safework_registry.persons.national_id import NationalIdCipher
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 CallerDep = Annotated[Caller, Depends(internal_caller)]
+
+
+def national_id_cipher(request: Request) -> NationalIdCipher:
+    cipher: NationalIdCipher = request.app.state.national_id_cipher
+    return cipher
+
+
+Cipher = Annotated[NationalIdCipher, Depends(national_id_cipher)]

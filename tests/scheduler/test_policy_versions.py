@@ -1,0 +1,82 @@
+"""Policy is data: versions with an effective date, the one in force picked by `as_of`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+import pytest
+import yaml
+
+from safework_cli.policy import PolicyConflict, load_policies
+from safework_scheduler.policy.document import PolicyDocument, in_force
+from safework_scheduler.policy.files import VERSIONS_DIR, read_versions
+
+
+def test_repository_versions_parse_and_have_distinct_dates() -> None:
+    docs = read_versions()
+    assert [d.version for d in docs] == ["2021-07-20", "2021-09-11"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "on", "expected"),
+    [
+        ("before the first version nothing is in force", date(2021, 7, 19), None),
+        ("July plan from its date", date(2021, 7, 20), "2021-07-20"),
+        ("July plan the day before September's", date(2021, 9, 10), "2021-07-20"),
+        ("September conclusion (seeds/000) from 11 Sep 2021", date(2021, 9, 11), "2021-09-11"),
+        ("September conclusion still in force later", date(2021, 11, 1), "2021-09-11"),
+    ],
+)
+def test_version_in_force_on_a_date(rule: str, on: date, expected: str | None) -> None:
+    doc = in_force(read_versions(), on)
+    assert (doc.version if doc else None) == expected, rule
+
+
+def test_september_policy_holds_the_numbers_of_seeds_000() -> None:
+    doc = {d.version: d for d in read_versions()}["2021-09-11"]
+    t = doc.testing
+    assert (t.high_risk_interval_days, t.unvaccinated_interval_days) == (3, 3)
+    assert (t.routine.round_days, t.routine.share, t.routine.alternating_halves) == (7, 0.5, True)
+    assert set(t.sampled_industries_outside_parks) == {"garment", "shuttlecock"}
+    assert t.sampled_industries_min_share == 0.2
+    assert t.small_enterprise_threshold == 20
+    assert t.new_hire is not None and (t.new_hire.pre_arrival_pcr_max_hours, t.new_hire.buffer_days) == (48, 7)
+    assert (t.new_hire.buffer_negative_tests, t.new_hire.high_risk_days_after_buffer) == (2, 10)
+    assert t.boarding_house_return is not None
+    assert (t.boarding_house_return.first_test_within_hours, t.boarding_house_return.second_test_after_hours) == (
+        24,
+        72,
+    )
+    assert doc.vaccines.deadlines == {1: date(2021, 9, 30), 2: date(2021, 10, 31)}
+    assert doc.vaccines.tier_of("KCN", "worker") == 1
+    assert doc.vaccines.tier_of("OUTSIDE", "driver") == 1
+    assert doc.vaccines.tier_of("CCN", "worker") == 2
+    assert doc.vaccines.tier_of("OUTSIDE", "worker") == 3
+
+
+async def test_loading_is_idempotent_and_versions_are_immutable(db: str, tmp_path: Path) -> None:
+    # The session fixture loaded the repository's versions already.
+    assert await load_policies(db) == []
+    changed = tmp_path / "versions"
+    changed.mkdir()
+    raw = yaml.safe_load((VERSIONS_DIR / "2021-09-11.yaml").read_text())
+    raw["testing"]["high_risk_interval_days"] = 2
+    (changed / "2021-09-11.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(PolicyConflict):
+        await load_policies(db, changed)
+    new = dict(raw, version="2021-12-01", effective_from="2021-12-01")
+    (changed / "2021-09-11.yaml").unlink()
+    (changed / "2021-12-01.yaml").write_text(yaml.safe_dump(new))
+    assert await load_policies(db, changed) == ["2021-12-01"]
+    conn = await asyncpg.connect(db)
+    try:
+        versions = [
+            r["version"] for r in await conn.fetch("SELECT version FROM scheduler_policy ORDER BY effective_from")
+        ]
+        assert versions == ["2021-07-20", "2021-09-11", "2021-12-01"]
+        await conn.execute("DELETE FROM scheduler_policy WHERE version = '2021-12-01'")
+    finally:
+        await conn.close()
+    PolicyDocument.model_validate(new)
