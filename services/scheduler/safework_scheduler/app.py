@@ -12,11 +12,15 @@ from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
+from safework_scheduler.policy.repository import PolicyStore
 from safework_scheduler.settings import SchedulerSettings
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
+    """Every scheduler route, under /v1; all need the gateway's internal token.
+    Each domain package contributes its own ``router`` here."""
+    router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
+    # Domain routers are included below, one line each (keep this list sorted).
     return router
 
 
@@ -31,6 +35,7 @@ def create_app(settings: SchedulerSettings | None = None, *, configure_logs: boo
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.internal_verifier = load_internal_verifier(settings)
+        app.state.policies = PolicyStore(ttl_seconds=settings.policy_cache_seconds)
         try:
             yield
         finally:
