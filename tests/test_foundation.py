@@ -9,6 +9,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
+from sqlalchemy import text
 
 from safework_common.errors import SafeworkError
 from safework_common.internal_auth import (
@@ -19,6 +20,7 @@ from safework_common.internal_auth import (
     InternalTokenMinter,
     generate_keypair,
 )
+from safework_registry.deps import Session
 from tests.conftest import AUTHORITY, internal_headers, running
 
 
@@ -146,3 +148,20 @@ def test_internal_caller_claims_round_trip(minter: InternalTokenMinter, keys_dir
     verifier = InternalTokenVerifier((keys_dir / "internal_ed25519.pub.pem").read_bytes())
     caller = Caller(subject="device:1", role="worker", person_id="p-1", enterprise_id="e-1")
     assert verifier.verify(minter.mint(caller)) == caller
+
+
+async def test_commit_happens_before_the_answer_so_a_failed_commit_is_never_acknowledged(
+    registry_app: FastAPI, minter: InternalTokenMinter
+) -> None:
+    """Nothing lost once acknowledged: the session commits before the response is sent, so a
+    commit that fails (here a deferred unique constraint) answers an error, not 200."""
+    @registry_app.post("/_test/deferred-failure")
+    async def deferred_failure(session: Session) -> dict[str, str]:
+        await session.execute(text("CREATE TEMP TABLE t_deferred (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"))
+        await session.execute(text("INSERT INTO t_deferred VALUES (1), (1)"))
+        return {"status": "stored"}
+
+    async with running(registry_app) as client:
+        r = await client.post("/_test/deferred-failure", headers=internal_headers(minter, AUTHORITY))
+        assert r.status_code == 500
+        assert_envelope(r.json(), "internal_error")

@@ -12,8 +12,19 @@ from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
+from safework_registry.accommodations import router as accommodations_router
+from safework_registry.declarations import router as declarations_router
+from safework_registry.enterprises import router as enterprises_router
+from safework_registry.installations import router as installations_router
+from safework_registry.labs import router as labs_router
+from safework_registry.persons import router as persons_router
 from safework_registry.persons.national_id import NationalIdCipher
+from safework_registry.results import router as results_router
 from safework_registry.settings import RegistrySettings
+from safework_registry.summary import router as summary_router
+from safework_registry.vaccines import router as vaccines_router
+from safework_registry.venues import checkins as checkins_router
+from safework_registry.venues import router as venues_router
 
 
 def api_router() -> APIRouter:
@@ -21,6 +32,17 @@ def api_router() -> APIRouter:
     Each domain package contributes its own ``router`` here."""
     router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
     # Domain routers are included below, one line each (keep this list sorted).
+    router.include_router(accommodations_router.router)
+    router.include_router(checkins_router.router)
+    router.include_router(declarations_router.router)
+    router.include_router(enterprises_router.router)
+    router.include_router(installations_router.router)
+    router.include_router(labs_router.router)
+    router.include_router(persons_router.router)
+    router.include_router(results_router.router)
+    router.include_router(summary_router.router)
+    router.include_router(vaccines_router.router)
+    router.include_router(venues_router.router)
     return router
 
 

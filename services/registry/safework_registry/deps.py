@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.db import get_session
+from safework_common.db import SessionDep
 from safework_common.internal_auth import Caller, internal_caller
 from safework_registry.persons.national_id import NationalIdCipher
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = SessionDep
 CallerDep = Annotated[Caller, Depends(internal_caller)]
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.internal_auth import Caller
@@ -39,6 +40,15 @@ async def record(
     await session.execute(insert(AuditLog).values(_row(caller, action, entity, entity_id, details)))
 
 
+_RECORD_MANY = text(
+    """
+    INSERT INTO audit_log (client_id, role, subject, action, entity, entity_id, request_id, details)
+    SELECT :client_id, :role, :subject, :action, :entity, ids.id, :request_id, CAST(:details AS jsonb)
+    FROM unnest(CAST(:ids AS text[])) AS ids(id)
+    """
+)
+
+
 async def record_many(
     session: AsyncSession,
     caller: Caller,
@@ -47,7 +57,21 @@ async def record_many(
     entity_ids: Iterable[object],
     details: dict[str, Any] | None = None,
 ) -> None:
-    """One row per record for a batch, in one multi-row INSERT."""
-    rows = [_row(caller, action, entity, eid, details) for eid in entity_ids]
-    if rows:
-        await session.execute(insert(AuditLog), rows)
+    """One row per record for a batch, in one statement: the ids travel as one array, so
+    10,000 rows cost one round trip and no per-row parameter binding."""
+    ids = [str(eid) for eid in entity_ids]
+    if not ids:
+        return
+    await session.execute(
+        _RECORD_MANY,
+        {
+            "client_id": caller.client_id,
+            "role": caller.role,
+            "subject": caller.subject,
+            "action": action,
+            "entity": entity,
+            "request_id": request_id_var.get(),
+            "details": None if details is None else json.dumps(details),
+            "ids": ids,
+        },
+    )

@@ -1,0 +1,65 @@
+"""Boarding houses and dormitories (nhà trọ / ký túc xá). One site houses the workers of one
+enterprise only (seeds/003)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+AccommodationKind = Literal["boarding_house", "dormitory"]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+District = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+ACCOMMODATION_EXAMPLE: dict[str, Any] = {
+    "name": "Nhà trọ Hoàng Mai",
+    "address": "Thôn Nam Ngạn, xã Quang Châu",
+    "owner_name": "Hoàng Văn Mai",
+    "district": "Việt Yên",
+    "kind": "boarding_house",
+}
+
+
+class AccommodationCreate(BaseModel):
+    """A site. ``enterprise_id`` is set by the first worker assigned; an enterprise creating a
+    site claims it for itself; the authority may name the enterprise up front."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [ACCOMMODATION_EXAMPLE]})
+
+    name: Name
+    address: Address
+    owner_name: Name | None = None
+    district: District
+    kind: AccommodationKind = "boarding_house"
+    enterprise_id: uuid.UUID | None = None
+
+
+class AccommodationUpdate(BaseModel):
+    """Fields to change. ``enterprise_id`` (authority only) may change only while no active
+    worker of another enterprise lives there."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"owner_name": "Hoàng Thị Lan"}]})
+
+    name: Name | None = None
+    address: Address | None = None
+    owner_name: Name | None = None
+    district: District | None = None
+    kind: AccommodationKind | None = None
+    enterprise_id: uuid.UUID | None = None
+
+
+class AccommodationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    address: str
+    owner_name: str | None
+    district: str
+    kind: str
+    enterprise_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,206 @@
+"""Accommodations and the one-enterprise-per-site rule (seeds/003: "mỗi nhà trọ chỉ bố trí
+công nhân của một doanh nghiệp"). Assignments lock the site row so two requests cannot both
+claim an empty site for different enterprises."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from sqlalchemy import any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from safework_common.errors import Conflict, Forbidden, NotFound
+from safework_common.internal_auth import Caller
+from safework_common.timezone import now_local
+from safework_registry.accommodations.models import Accommodation
+from safework_registry.accommodations.schemas import AccommodationCreate, AccommodationUpdate
+from safework_registry.audit.service import record
+from safework_registry.enterprises.service import enterprise_in_scope, enterprise_not_found
+from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.persons.models import Person
+from safework_registry.scope import district_scope, enterprise_scope, require_role, sees_everything
+from safework_registry.validation import name_id_cursor, patch_values
+
+OTHER_ENTERPRISE = "accommodation_other_enterprise"
+OTHER_ENTERPRISE_MESSAGE = "This site already houses the workers of another enterprise."
+
+
+def accommodation_not_found(field: str = "path.accommodation_id") -> NotFound:
+    return NotFound("No such accommodation.", code="accommodation_not_found", field=field)
+
+
+def _visible(caller: Caller, site: Accommodation) -> bool:
+    """Province authority: all; district authority: its district; an enterprise: its own sites
+    and unclaimed ones (so it can house workers there)."""
+    if sees_everything(caller):
+        return True
+    district = district_scope(caller)
+    if district is not None:
+        return site.district == district
+    own = enterprise_scope(caller)
+    return own is not None and site.enterprise_id in (None, own)
+
+
+async def accommodation_in_scope(
+    session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, *, for_update: bool = False
+) -> Accommodation:
+    require_role(caller, "authority", "enterprise")
+    stmt = select(Accommodation).where(Accommodation.id == accommodation_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    site = (await session.execute(stmt)).scalar_one_or_none()
+    if site is None or not _visible(caller, site):
+        raise accommodation_not_found()
+    return site
+
+
+async def lock_sites(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:
+    """Lock the sites (in id order, so concurrent batches cannot deadlock on them) and return
+    each one's enterprise; missing ids are absent from the answer."""
+    if not ids:
+        return {}
+    stmt = (
+        select(Accommodation.id, Accommodation.enterprise_id)
+        .where(Accommodation.id == any_(bindparam("ids", sorted(ids), type_=ARRAY(UUID(as_uuid=True)))))
+        .order_by(Accommodation.id)
+        .with_for_update()
+    )
+    return {row.id: row.enterprise_id for row in await session.execute(stmt)}
+
+
+async def claim_sites(session: AsyncSession, ids: Collection[uuid.UUID], enterprise_id: uuid.UUID) -> None:
+    """The first workers assigned make an unclaimed site the enterprise's (already locked)."""
+    if not ids:
+        return
+    await session.execute(
+        update(Accommodation)
+        .where(Accommodation.id == any_(bindparam("ids", sorted(ids), type_=ARRAY(UUID(as_uuid=True)))))
+        .where(Accommodation.enterprise_id.is_(None))
+        .values(enterprise_id=enterprise_id, updated_at=now_local())
+    )
+
+
+async def assign_site(
+    session: AsyncSession, accommodation_id: uuid.UUID, enterprise_id: uuid.UUID | None, *, field: str
+) -> None:
+    """Check and claim one site for a worker of ``enterprise_id`` (409 if another enterprise's).
+    A person without an enterprise breaks no site's rule and claims nothing."""
+    sites = await lock_sites(session, [accommodation_id])
+    if accommodation_id not in sites:
+        raise accommodation_not_found(field)
+    owner = sites[accommodation_id]
+    if enterprise_id is None:
+        return
+    if owner is not None and owner != enterprise_id:
+        raise Conflict(OTHER_ENTERPRISE_MESSAGE, code=OTHER_ENTERPRISE, field=field)
+    if owner is None:
+        await claim_sites(session, [accommodation_id], enterprise_id)
+
+
+async def create_accommodation(session: AsyncSession, caller: Caller, body: AccommodationCreate) -> Accommodation:
+    require_role(caller, "authority", "enterprise")
+    values = body.model_dump()
+    own = enterprise_scope(caller)
+    if own is not None:
+        if values["enterprise_id"] not in (None, own):
+            raise enterprise_not_found("body.enterprise_id")
+        values["enterprise_id"] = own
+    elif values["enterprise_id"] is not None:
+        await enterprise_in_scope(session, caller, values["enterprise_id"], field="body.enterprise_id")
+    district = district_scope(caller)
+    if district is not None and values["district"] != district:
+        raise Forbidden(
+            "A district authority acts only in its district.", code="out_of_district", field="body.district"
+        )
+    site = Accommodation(**values)
+    session.add(site)
+    await session.flush()
+    await record(session, caller, "accommodation.create", "accommodation", site.id)
+    await session.refresh(site)
+    return site
+
+
+async def update_accommodation(
+    session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, body: AccommodationUpdate
+) -> Accommodation:
+    values = patch_values(body, required=("name", "address", "district", "kind"))
+    site = await accommodation_in_scope(session, caller, accommodation_id, for_update=True)
+    own = enterprise_scope(caller)
+    if own is not None:
+        if site.enterprise_id != own:
+            raise Forbidden(
+                "An enterprise edits only the sites that house its workers.", code="accommodation_not_claimed"
+            )
+        if "enterprise_id" in values and values["enterprise_id"] != own:
+            raise Forbidden("Only the authority reassigns a site.", code="role_not_allowed", field="body.enterprise_id")
+    district = district_scope(caller)
+    if district is not None and values.get("district", district) != district:
+        raise Forbidden(
+            "A district authority acts only in its district.", code="out_of_district", field="body.district"
+        )
+    if "enterprise_id" in values and values["enterprise_id"] != site.enterprise_id:
+        await _check_reassignment(session, caller, site, values["enterprise_id"])
+    changed = sorted(k for k, v in values.items() if getattr(site, k) != v)
+    if changed:
+        for key in changed:
+            setattr(site, key, values[key])
+        await session.flush()
+        await record(session, caller, "accommodation.update", "accommodation", site.id, {"fields": changed})
+        await session.refresh(site)
+    return site
+
+
+async def _check_reassignment(
+    session: AsyncSession, caller: Caller, site: Accommodation, new_owner: uuid.UUID | None
+) -> None:
+    """The authority may hand a site to another enterprise, or release it, only while no active
+    worker of another enterprise lives there."""
+    if new_owner is not None:
+        await enterprise_in_scope(session, caller, new_owner, field="body.enterprise_id")
+    stmt = select(Person.id).where(Person.accommodation_id == site.id, Person.status == "active")
+    if new_owner is not None:
+        stmt = stmt.where(Person.enterprise_id.is_distinct_from(new_owner))
+    if await session.scalar(stmt.limit(1)) is not None:
+        raise Conflict(OTHER_ENTERPRISE_MESSAGE, code=OTHER_ENTERPRISE, field="body.enterprise_id")
+
+
+async def list_accommodations(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    district: str | None,
+    enterprise_id: uuid.UUID | None,
+    unclaimed: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Accommodation], str | None]:
+    """Sites in scope, by name then id (keyset)."""
+    require_role(caller, "authority", "enterprise")
+    stmt = select(Accommodation)
+    own = enterprise_scope(caller)
+    if own is not None:
+        stmt = stmt.where((Accommodation.enterprise_id == own) | Accommodation.enterprise_id.is_(None))
+    scoped_district = district_scope(caller)
+    if scoped_district is not None:
+        stmt = stmt.where(Accommodation.district == scoped_district)
+    if district is not None:
+        stmt = stmt.where(Accommodation.district == district)
+    if enterprise_id is not None:
+        stmt = stmt.where(Accommodation.enterprise_id == enterprise_id)
+    if unclaimed is not None:
+        stmt = stmt.where(
+            Accommodation.enterprise_id.is_(None) if unclaimed else Accommodation.enterprise_id.is_not(None)
+        )
+    after = decode_cursor(cursor)
+    if after is not None:
+        name, last_id = name_id_cursor(after)
+        stmt = stmt.where((Accommodation.name > name) | ((Accommodation.name == name) & (Accommodation.id > last_id)))
+    stmt = stmt.order_by(Accommodation.name, Accommodation.id).limit(limit + 1)
+    rows = list((await session.execute(stmt)).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.name, str(last.id)])
+    return rows[:limit], next_cursor

@@ -1,0 +1,212 @@
+"""``Idempotency-Key`` for POST routes (IETF draft-ietf-httpapi-idempotency-key-header).
+
+Keyed by (caller subject, key). The first request claims the key in its own short, committed
+transaction, so a concurrent repeat sees it at once and gets 409 ``idempotency_key_in_progress``.
+The response is stored in the same transaction as the work, so a key is either unfinished (no
+effects committed) or done with exactly the response that was sent. A repeat with the same
+method, path and body replays that response; another body under the same key is 422
+``idempotency_key_reused``. If the work fails, the claim is released so the client may retry; if
+the process dies mid-request, the claim goes stale after :data:`STALE_AFTER` and the next
+request with the key takes it over. Completed records are honoured for :data:`RETAIN_FOR`.
+
+A route uses it as::
+
+    async def post(..., session: Session, idem: Idempotency) -> Response:
+        if (replay := await idem.start()) is not None:
+            return replay
+        ...  # the work, flushed in ``session``
+        return await idem.finish(session, 201, payload)
+
+``finish`` commits before the answer is sent: what is acknowledged is durable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from safework_common.errors import Conflict, Unprocessable
+from safework_common.internal_auth import Caller, internal_caller
+
+log = logging.getLogger("safework.registry.idempotency")
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+FIELD = f"header.{HEADER}"
+# A claim whose request has not finished after this long is taken to be from a dead process.
+STALE_AFTER = timedelta(minutes=5)
+# How long a finished key is honoured; after that the key may be used afresh (draft §2: the
+# resource decides the expiry).
+RETAIN_FOR = timedelta(hours=24)
+# The draft makes the key a structured-header String: printable ASCII, optionally quoted.
+_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+_CLAIM = text(
+    "INSERT INTO idempotency_record (caller, key, method, path, fingerprint) "
+    "VALUES (:caller, :key, :method, :path, :fingerprint) "
+    "ON CONFLICT (caller, key) DO NOTHING RETURNING 1"
+)
+_TAKE_OVER = text(
+    "UPDATE idempotency_record SET method = :method, path = :path, fingerprint = :fingerprint, "
+    "status_code = NULL, response = NULL, created_at = now(), completed_at = NULL "
+    "WHERE caller = :caller AND key = :key AND ("
+    "(completed_at IS NULL AND created_at < now() - make_interval(secs => :stale)) "
+    "OR completed_at < now() - make_interval(secs => :retain)) RETURNING 1"
+)
+_EXISTING = text(
+    "SELECT method, path, fingerprint, status_code, response::text AS response "
+    "FROM idempotency_record WHERE caller = :caller AND key = :key"
+)
+_COMPLETE = text(
+    "UPDATE idempotency_record SET status_code = :status, response = CAST(:response AS jsonb), "
+    "completed_at = now() WHERE caller = :caller AND key = :key"
+)
+_RELEASE = text("DELETE FROM idempotency_record WHERE caller = :caller AND key = :key AND completed_at IS NULL")
+
+
+def parse_key(raw: str | None) -> str | None:
+    """The key from the header value, or None when absent. ``"abc"`` and ``abc`` are the same key."""
+    if raw is None:
+        return None
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not _KEY.match(value) or not value.strip():
+        raise Unprocessable(
+            "Idempotency-Key must be 1-255 printable ASCII characters.", code="invalid_idempotency_key", field=FIELD
+        )
+    return value
+
+
+def json_response(status_code: int, payload: bytes, *, replayed: bool = False) -> Response:
+    headers = {REPLAYED_HEADER: "true"} if replayed else None
+    return Response(content=payload, status_code=status_code, media_type="application/json", headers=headers)
+
+
+class IdempotencyGuard:
+    """One request's view of its ``Idempotency-Key`` (absent key: it only commits and answers)."""
+
+    def __init__(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        caller: str,
+        key: str | None,
+        method: str,
+        path: str,
+        body: bytes,
+    ) -> None:
+        self._maker = maker
+        self._params: dict[str, Any] = {
+            "caller": caller[:128],
+            "key": key,
+            "method": method,
+            "path": path[:255],
+            "fingerprint": hashlib.sha256(body).digest(),
+        }
+        self.key = key
+        self.claimed = False
+        self.done = False
+
+    async def start(self) -> Response | None:
+        """Claim the key. None: go ahead and do the work. A response: replay it, do nothing."""
+        if self.key is None:
+            return None
+        async with self._maker() as claim:
+            if await claim.scalar(_CLAIM, self._params) is not None or (
+                await claim.scalar(
+                    _TAKE_OVER,
+                    {**self._params, "stale": STALE_AFTER.total_seconds(), "retain": RETAIN_FOR.total_seconds()},
+                )
+                is not None
+            ):
+                await claim.commit()
+                self.claimed = True
+                return None
+            row = (await claim.execute(_EXISTING, self._params)).one_or_none()
+            await claim.commit()
+        if row is None:  # released between our statements: the caller may simply retry
+            raise Conflict("A request with this key has just finished; retry.", code="idempotency_key_in_progress")
+        p = self._params
+        if (row.method, row.path, bytes(row.fingerprint)) != (p["method"], p["path"], p["fingerprint"]):
+            raise Unprocessable(
+                "This Idempotency-Key was used for another request.", code="idempotency_key_reused", field=FIELD
+            )
+        if row.status_code is None:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed.",
+                code="idempotency_key_in_progress",
+                field=FIELD,
+                headers={"Retry-After": "1"},
+            )
+        return json_response(row.status_code, row.response.encode(), replayed=True)
+
+    async def finish(self, session: AsyncSession, status_code: int, payload: bytes) -> Response:
+        """Store the response with the work, commit, then answer (nothing acknowledged is lost)."""
+        try:
+            if self.claimed:
+                await session.execute(_COMPLETE, {**self._params, "status": status_code, "response": payload.decode()})
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        self.done = True
+        return json_response(status_code, payload)
+
+    async def finish_model(self, session: AsyncSession, status_code: int, model: BaseModel) -> Response:
+        return await self.finish(session, status_code, model.model_dump_json().encode())
+
+    async def finish_json(self, session: AsyncSession, status_code: int, data: Any) -> Response:
+        return await self.finish(session, status_code, orjson.dumps(data))
+
+    async def release(self) -> None:
+        """Give the key back after a failed request, so a retry runs afresh."""
+        if not self.claimed or self.done:
+            return
+        try:
+            async with self._maker() as s:
+                await s.execute(_RELEASE, self._params)
+                await s.commit()
+        except Exception as exc:  # the claim then goes stale after STALE_AFTER
+            log.warning("could not release an idempotency key: %s", type(exc).__name__)
+
+
+async def idempotency_guard(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description="Makes a retry safe: the same key and body replay the first answer "
+            "(draft-ietf-httpapi-idempotency-key-header).",
+        ),
+    ] = None,
+) -> AsyncIterator[IdempotencyGuard]:
+    """Dependency: the request's guard; releases the claim if the route fails."""
+    caller: Caller = internal_caller(request)
+    guard = IdempotencyGuard(
+        request.app.state.sessionmaker,
+        caller.subject,
+        parse_key(idempotency_key),
+        request.method,
+        request.url.path,
+        await request.body(),
+    )
+    try:
+        yield guard
+    except BaseException:
+        await guard.release()
+        raise
+
+
+# Function scope: the claim is released before the error answer is sent.
+Idempotency = Annotated[IdempotencyGuard, Depends(idempotency_guard, scope="function")]

@@ -1,0 +1,108 @@
+"""Lab result batches (single results and pools), per-item outcomes, and result read-backs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Discriminator, Field, Tag
+
+TestKind = Literal["PCR", "RAPID_ANTIGEN"]
+ResultValue = Literal["NEGATIVE", "POSITIVE", "INVALID"]
+# A lab's own sample identifier. '#' is reserved: a negative pool's members get
+# ``<pool sample id>#<position>``.
+SampleId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$")]
+NationalIdText = Annotated[str, Field(min_length=1, max_length=32)]
+# A generous bound so a malformed body cannot carry millions of members; the pool rule itself
+# (1..20, seeds/001) is judged per item as ``pool_too_large``.
+MAX_MEMBERS_ACCEPTED = 1000
+
+
+class PersonRef(BaseModel):
+    """A pool member: the person's ID (the QR code the worker's app shows) or national ID."""
+
+    person_id: uuid.UUID | None = None
+    national_id: NationalIdText | None = None
+
+
+class SingleResultIn(BaseModel):
+    """One person's sample. Name the person by ``person_id`` or by ``national_id``."""
+
+    type: Literal["single"] = "single"
+    sample_id: SampleId = Field(description="The lab's sample ID: unique per lab, the idempotency key of the result.")
+    person_id: uuid.UUID | None = None
+    national_id: NationalIdText | None = None
+    kind: TestKind
+    collected_at: AwareDatetime = Field(description="When the sample was taken: the time that counts for 48 h rules.")
+    resulted_at: AwareDatetime
+    result: ResultValue
+
+
+class PoolIn(BaseModel):
+    """A pooled PCR sample of 1..20 people (seeds/001: pools of 10 and 20)."""
+
+    type: Literal["pool"] = "pool"
+    pool_sample_id: SampleId
+    members: list[PersonRef] = Field(max_length=MAX_MEMBERS_ACCEPTED)
+    collected_at: AwareDatetime
+    resulted_at: AwareDatetime
+    result: ResultValue
+
+
+def item_type(value: Any) -> str | None:
+    """An item's type: ``type`` when given, else ``pool`` when it has ``pool_sample_id`` or
+    ``members``, else ``single``."""
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if kind is None:
+            return "pool" if "pool_sample_id" in value or "members" in value else "single"
+        return kind if isinstance(kind, str) else None
+    return getattr(value, "type", None)
+
+
+# The union's tag ("single"/"pool") appears in validation error locations; the results router
+# drops it, so an error reads ``body.items[3].collected_at``.
+ITEM_TAGS = ("single", "pool")
+ResultItem = Annotated[
+    Annotated[SingleResultIn, Tag("single")] | Annotated[PoolIn, Tag("pool")],
+    Discriminator(item_type),
+]
+
+
+class ResultsBatchIn(BaseModel):
+    items: list[ResultItem]
+
+
+OutcomeStatus = Literal["accepted", "duplicate", "rejected"]
+
+
+class ItemOutcome(BaseModel):
+    index: int = Field(description="Position of the item in the request.")
+    sample_id: str = Field(description="The item's sample ID (a pool's pool sample ID).")
+    status: OutcomeStatus
+    code: str | None = Field(default=None, description="Why it was rejected (only when rejected).")
+    message: str | None = None
+    field: str | None = Field(default=None, description="The offending input, e.g. body.items[3].collected_at.")
+
+
+class BatchOutcome(BaseModel):
+    lab_id: uuid.UUID
+    accepted: int
+    duplicate: int
+    rejected: int
+    items: list[ItemOutcome]
+
+
+class ResultOut(BaseModel):
+    id: int
+    person_id: uuid.UUID
+    lab_id: uuid.UUID
+    sample_id: str
+    kind: TestKind
+    collected_at: datetime
+    resulted_at: datetime
+    result: ResultValue
+    pooled: bool
+    pool_sample_id: str | None
+    received_at: datetime

@@ -1,0 +1,42 @@
+"""Small checks shared by the registry's write paths (PATCH bodies, instants in the past)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from safework_common.errors import Unprocessable
+from safework_common.timezone import now_local
+from safework_registry.scope import as_uuid
+
+# Clocks of phones and lab systems drift: an instant up to this far ahead is still "now".
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+def patch_values(body: BaseModel, required: Iterable[str] = ()) -> dict[str, Any]:
+    """The fields a PATCH body actually sent. ``required`` fields may be left out but not set
+    to null (422 ``null_not_allowed``)."""
+    values = body.model_dump(exclude_unset=True)
+    for name in required:
+        if name in values and values[name] is None:
+            raise Unprocessable(f"{name} cannot be null.", code="null_not_allowed", field=f"body.{name}")
+    return values
+
+
+def not_in_future(value: datetime, *, code: str, field: str, now: datetime | None = None) -> None:
+    """Refuse instants in the future (beyond :data:`FUTURE_SKEW`)."""
+    if value > (now or now_local()) + FUTURE_SKEW:
+        raise Unprocessable("The time is in the future.", code=code, field=field)
+
+
+def name_id_cursor(values: list[Any]) -> tuple[str, uuid.UUID]:
+    """The ``[name, id]`` keyset cursor of lists ordered by name then id."""
+    if len(values) == 2 and isinstance(values[0], str) and isinstance(values[1], str):
+        last_id = as_uuid(values[1])
+        if last_id is not None:
+            return values[0], last_id
+    raise Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")

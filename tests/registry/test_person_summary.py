@@ -1,0 +1,230 @@
+"""A person's summary: what it gathers, and each risk flag from its rule."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from safework_common.internal_auth import InternalTokenMinter
+from safework_common.timezone import LOCAL_TZ
+from tests import callers
+from tests.callers import As
+from tests.registry.factories import Seed, cipher_for
+
+AS_OF = "2021-09-25T12:00:00+07:00"
+
+
+def local(day: int, hour: int = 8) -> datetime:
+    return datetime(2021, 9, day, hour, tzinfo=LOCAL_TZ)
+
+
+@pytest.fixture
+def seed(db: str, keys_dir: Path) -> Seed:
+    return Seed(db, cipher_for(keys_dir))
+
+
+async def _pool(seed: Seed, lab: uuid.UUID, pid: uuid.UUID, result: str, day: int) -> None:
+    pool_id = await seed.fetchval(
+        "INSERT INTO pool (lab_id, pool_sample_id, size, collected_at, resulted_at, result) "
+        "VALUES ($1, $2, 1, $3, $3, $4) RETURNING id",
+        lab,
+        f"POOL-{day}",
+        local(day),
+        result,
+    )
+    await seed.fetch("INSERT INTO pool_member (pool_id, person_id, position) VALUES ($1, $2, 1)", pool_id, pid)
+
+
+async def _declare(seed: Seed, pid: uuid.UUID, day: int, symptoms: list[str], contact: bool = False) -> None:
+    await seed.fetch(
+        "INSERT INTO health_declaration (person_id, declared_at, symptoms, contact_with_confirmed_case) "
+        "VALUES ($1, $2, $3, $4)",
+        pid,
+        local(day),
+        symptoms,
+        contact,
+    )
+
+
+async def _travel(seed: Seed, pid: uuid.UUID, left: int, returned: datetime | None, boarding: bool) -> None:
+    await seed.fetch(
+        "INSERT INTO travel (person_id, left_at, destination_province, returned_at, returned_to_boarding_house) "
+        "VALUES ($1, $2, 'Hà Nội', $3, $4)",
+        pid,
+        local(left),
+        returned,
+        boarding,
+    )
+
+
+Setup = Callable[[Seed, uuid.UUID, uuid.UUID], Awaitable[None]]
+
+
+async def _nothing(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    return None
+
+
+async def _vaccinated(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await seed.dose(pid, 1, "AZD1222", local(1))
+
+
+async def _positive_latest(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await seed.result(pid, lab, "T-1", local(20))
+    await seed.result(pid, lab, "T-2", local(24), result="POSITIVE", kind="RAPID_ANTIGEN")
+
+
+async def _positive_then_negative(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await seed.result(pid, lab, "T-1", local(20), result="POSITIVE")
+    await seed.result(pid, lab, "T-2", local(24))
+
+
+async def _pool_pending(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await _pool(seed, lab, pid, "POSITIVE", 23)
+
+
+async def _pool_then_individual(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _pool_pending(seed, pid, lab)
+    await seed.result(pid, lab, "IND-1", local(24))
+
+
+async def _symptoms(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await seed.result(pid, lab, "T-1", local(20))
+    await _declare(seed, pid, 22, ["fever", "cough"])
+
+
+async def _symptoms_then_tested(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _symptoms(seed, pid, lab)
+    await seed.result(pid, lab, "T-2", local(23))
+
+
+async def _old_symptoms(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await _declare(seed, pid, 5, ["fever"])
+
+
+async def _contact(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await _declare(seed, pid, 24, [], contact=True)
+
+
+async def _travelling(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await _travel(seed, pid, 23, None, False)
+
+
+async def _returned_after_as_of(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await _travel(seed, pid, 23, local(26), True)
+
+
+async def _recent_return(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await _travel(seed, pid, 20, local(22, 9), True)
+
+
+async def _return_window_over(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await _travel(seed, pid, 18, local(21, 11), True)
+
+
+async def _high_risk(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await seed.fetch("UPDATE person SET high_risk = true, high_risk_until = $2 WHERE id = $1", pid, local(30))
+
+
+async def _high_risk_over(seed: Seed, pid: uuid.UUID, lab: uuid.UUID) -> None:
+    await _vaccinated(seed, pid, lab)
+    await seed.fetch("UPDATE person SET high_risk = true, high_risk_until = $2 WHERE id = $1", pid, local(24))
+
+
+FLAG_CASES: list[tuple[str, Setup, list[str]]] = [
+    ("no dose at all: unvaccinated (seeds/000 §2.1)", _nothing, ["unvaccinated"]),
+    ("one dose: not unvaccinated", _vaccinated, []),
+    ("the latest result is positive", _positive_latest, ["positive_result"]),
+    ("a negative after a positive clears the flag", _positive_then_negative, []),
+    ("a positive pool with no individual PCR since (seeds/001)", _pool_pending, ["pool_positive_pending"]),
+    ("an individual PCR after the positive pool clears it", _pool_then_individual, []),
+    ("symptoms declared and no test since (seeds/000 §2.2 (4))", _symptoms, ["symptoms_declared"]),
+    ("a negative test after the symptoms clears the flag", _symptoms_then_tested, []),
+    ("symptoms older than 14 days are not recent", _old_symptoms, []),
+    ("contact with a confirmed case declared in the last 14 days", _contact, ["contact_with_confirmed_case"]),
+    ("a trip not yet returned", _travelling, ["travelling"]),
+    ("a return after as_of is still a trip open at as_of", _returned_after_as_of, ["travelling"]),
+    ("back at a boarding house within 24 h + 72 h (seeds/000 §2.3)", _recent_return, ["recent_return"]),
+    ("back more than 96 h ago: the return window is over", _return_window_over, []),
+    ("marked high risk until after as_of", _high_risk, ["high_risk"]),
+    ("a high-risk mark that has ended", _high_risk_over, []),
+]
+
+
+@pytest.mark.parametrize(("rule", "setup", "flags"), FLAG_CASES, ids=[c[0] for c in FLAG_CASES])
+async def test_risk_flags(
+    registry: httpx.AsyncClient,
+    minter: InternalTokenMinter,
+    seed: Seed,
+    rule: str,
+    setup: Setup,
+    flags: list[str],
+) -> None:
+    await seed.product("AZD1222", min_interval_days=28)
+    ent = await seed.enterprise()
+    pid = await seed.person(ent)
+    lab = await seed.lab()
+    await setup(seed, pid, lab)
+
+    r = await As(registry, minter)(callers.worker(pid, ent)).get(f"/v1/persons/{pid}/summary", params={"as_of": AS_OF})
+
+    assert r.status_code == 200, (rule, r.text)
+    assert r.json()["flags"] == flags, rule
+
+
+async def test_summary_gathers_doses_latest_results_declarations_and_travels(
+    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed
+) -> None:
+    await seed.product("AZD1222", min_interval_days=28)
+    ent = await seed.enterprise()
+    pid = await seed.person(ent)
+    lab = await seed.lab()
+    await seed.dose(pid, 1, "AZD1222", local(1))
+    await seed.dose(pid, 2, "AZD1222", local(29))  # after as_of: not yet given
+    for day in range(1, 13):
+        await seed.result(pid, lab, f"R-{day:02d}", local(day + 12))
+    await _declare(seed, pid, 8, ["fatigue"])  # more than 14 days before as_of
+    await _declare(seed, pid, 20, [])
+    await _travel(seed, pid, 1, local(3), True)  # returned long ago
+    await _travel(seed, pid, 19, local(20), False)
+
+    body = (
+        await As(registry, minter)(callers.enterprise(ent)).get(f"/v1/persons/{pid}/summary", params={"as_of": AS_OF})
+    ).json()
+
+    assert [d["dose_number"] for d in body["doses"]] == [1]
+    assert body["vaccination"]["doses"] == 1
+    assert body["vaccination"]["primary_series_complete"] is False
+    assert [r["sample_id"] for r in body["latest_results"]] == [f"R-{d:02d}" for d in range(12, 2, -1)]
+    assert [d["declared_at"][:10] for d in body["recent_declarations"]] == ["2021-09-20"]
+    assert [t["left_at"][:10] for t in body["travels"]] == ["2021-09-19"]
+    assert body["pending_pools"] == []
+    assert body["person_id"] == str(pid)
+
+
+async def test_summary_is_read_in_scope(registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed) -> None:
+    ent, other = await seed.enterprise(), await seed.enterprise()
+    pid = await seed.person(ent)
+    as_ = As(registry, minter)
+    for caller in (callers.worker(pid, ent), callers.enterprise(ent), callers.PROVINCE):
+        assert (await as_(caller).get(f"/v1/persons/{pid}/summary")).status_code == 200
+    for stranger in (callers.enterprise(other), callers.worker(uuid.uuid4()), callers.lab(uuid.uuid4())):
+        r = await as_(stranger).get(f"/v1/persons/{pid}/summary")
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "person_not_found")
+    naive = await as_(callers.PROVINCE).get(f"/v1/persons/{pid}/summary", params={"as_of": "2021-09-25T12:00:00"})
+    assert (naive.status_code, naive.json()["error"]["details"][0]["field"]) == (422, "query.as_of")
