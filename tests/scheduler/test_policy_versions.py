@@ -54,6 +54,21 @@ def test_september_policy_holds_the_numbers_of_seeds_000() -> None:
     assert doc.vaccines.tier_of("OUTSIDE", "driver") == 1
     assert doc.vaccines.tier_of("CCN", "worker") == 2
     assert doc.vaccines.tier_of("OUTSIDE", "worker") == 3
+    assert doc.province == "Bắc Giang"
+    assert set(t.outside_parks_zone_types) == {"CCN", "OUTSIDE"}  # §2.2: "ngoài khu công nghiệp"
+    assert doc.single_app.enforced_zone_types == ("KCN",)  # §2.4: the parks first
+
+
+@pytest.mark.parametrize("version", ["2021-07-20", "2021-09-11"])
+def test_history_window_covers_every_rule(version: str) -> None:
+    """A person's history is read back ``history_days``: at least 2 + 7 + 10 days for a new hire
+    (seeds/000 §2.2 (2)) and 14 for an alternating half, plus the grace."""
+    t = {d.version: d for d in read_versions()}[version].testing
+    assert t.history_days >= t.min_history_days
+    raw = yaml.safe_load((VERSIONS_DIR / f"{version}.yaml").read_text())
+    raw["testing"]["history_days"] = 10
+    with pytest.raises(ValueError, match="history_days"):
+        PolicyDocument.model_validate(raw)
 
 
 async def test_loading_is_idempotent_and_versions_are_immutable(db: str, tmp_path: Path) -> None:

@@ -12,8 +12,12 @@ from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
+from safework_scheduler.compliance.router import router as compliance_router
+from safework_scheduler.due.router import router as due_router
 from safework_scheduler.policy.repository import PolicyStore
+from safework_scheduler.policy.router import router as policy_router
 from safework_scheduler.settings import SchedulerSettings
+from safework_scheduler.vaccines.router import router as vaccines_router
 
 
 def api_router() -> APIRouter:
@@ -21,6 +25,10 @@ def api_router() -> APIRouter:
     Each domain package contributes its own ``router`` here."""
     router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
     # Domain routers are included below, one line each (keep this list sorted).
+    router.include_router(compliance_router)
+    router.include_router(due_router)
+    router.include_router(policy_router)
+    router.include_router(vaccines_router)
     return router
 
 

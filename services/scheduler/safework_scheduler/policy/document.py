@@ -4,10 +4,13 @@ date it takes effect. Versions live as YAML in ``policy/versions/`` and are load
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ZoneType = Literal["KCN", "CCN", "OUTSIDE"]
 
 
 class _Frozen(BaseModel):
@@ -15,9 +18,18 @@ class _Frozen(BaseModel):
 
 
 class RoutinePolicy(_Frozen):
+    """Screening rounds for people in no other group (seeds/000 §2.2 (3)).
+
+    Rounds are numbered from ``anchor`` (round 0 starts on that local date) so the halves keep
+    alternating across policy versions; with ``spread_round_day`` each enterprise's round starts
+    ``hash(enterprise id) mod round_days`` days after the anchor, spreading the labs' load over
+    the week."""
+
     round_days: int = Field(gt=0)
     share: float = Field(gt=0, le=1)
     alternating_halves: bool
+    anchor: date
+    spread_round_day: bool
 
 
 class SamplingPolicy(_Frozen):
@@ -53,9 +65,14 @@ class ContactPolicy(_Frozen):
 
 
 class TestingPolicy(_Frozen):
+    __test__ = False  # not a pytest class
+
     high_risk_interval_days: int = Field(gt=0)
     unvaccinated_interval_days: int = Field(gt=0)
     routine: RoutinePolicy
+    # Zone types counted as "outside the industrial parks" (seeds/000 §2.2: "ngoài khu công
+    # nghiệp"), where the garment/shuttlecock and small-enterprise sampling rules apply.
+    outside_parks_zone_types: tuple[ZoneType, ...]
     sampled_industries_outside_parks: tuple[str, ...]
     sampled_industries_min_share: float = Field(gt=0, le=1)
     small_enterprise_threshold: int = Field(ge=0)
@@ -66,12 +83,38 @@ class TestingPolicy(_Frozen):
     pool_positive: PoolPositivePolicy
     contact: ContactPolicy
     overdue_grace_hours: int = Field(ge=0)
+    # How far back the scheduler reads a person's history (tests, declarations, travels,
+    # pools). It must cover every rule's window (see ``min_history_days``): older records
+    # can no longer satisfy or raise any requirement.
+    history_days: int = Field(gt=0)
+
+    @property
+    def min_history_days(self) -> int:
+        """The longest look-back any rule needs, in whole days."""
+        spans = [
+            2 * self.routine.round_days,  # the alternating half carries over to the next round
+            self.contact.high_risk_days,
+            max(self.high_risk_interval_days, self.unvaccinated_interval_days),
+        ]
+        if self.new_hire is not None:
+            nh = self.new_hire
+            spans.append(math.ceil(nh.pre_arrival_pcr_max_hours / 24) + nh.buffer_days + nh.high_risk_days_after_buffer)
+        if self.boarding_house_return is not None:
+            r = self.boarding_house_return
+            spans.append(math.ceil((r.second_test_after_hours + self.overdue_grace_hours) / 24))
+        return max(spans) + math.ceil(self.overdue_grace_hours / 24)
+
+    @model_validator(mode="after")
+    def _history_covers_every_rule(self) -> TestingPolicy:
+        if self.history_days < self.min_history_days:
+            raise ValueError(f"history_days must be at least {self.min_history_days} to cover every rule")
+        return self
 
 
 class VaccineTier(_Frozen):
     tier: int = Field(ge=1)
     name: str
-    zone_types: tuple[Literal["KCN", "CCN", "OUTSIDE"], ...]
+    zone_types: tuple[ZoneType, ...]
     job_roles: tuple[str, ...] = ()
 
 
@@ -90,22 +133,46 @@ class VaccinePolicy(_Frozen):
 
 
 class SingleAppPolicy(_Frozen):
+    """The single-app mandate (seeds/000 §2.4). In zones not yet in ``enforced_zone_types`` the
+    app findings are warnings only."""
+
     sanctioned_app_ids: tuple[str, ...]
     max_data_age_hours: int = Field(gt=0)
     device_coverage_target: float = Field(gt=0, le=1)
     device_coverage_warning: float = Field(gt=0, le=1)
-    enforced_zone_types: tuple[Literal["KCN", "CCN", "OUTSIDE"], ...]
+    # Below this share of active workers with an active device, coverage is a violation.
+    device_coverage_violation: float = Field(ge=0, le=1)
+    enforced_zone_types: tuple[ZoneType, ...]
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> SingleAppPolicy:
+        if not self.device_coverage_violation <= self.device_coverage_warning <= self.device_coverage_target:
+            raise ValueError("need device_coverage_violation <= device_coverage_warning <= device_coverage_target")
+        return self
 
 
 class CompliancePolicy(_Frozen):
     overdue_share_warning: float = Field(ge=0, le=1)
     overdue_share_violation: float = Field(ge=0, le=1)
+    # After a dose deadline (vaccines.deadlines) every uncovered active worker is a warning;
+    # below this coverage it is a violation. None: never a violation (the source sets the
+    # deadlines for the steering committee, not a sanction on enterprises).
+    dose_coverage_violation: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> CompliancePolicy:
+        if self.overdue_share_warning > self.overdue_share_violation:
+            raise ValueError("overdue_share_warning must not exceed overdue_share_violation")
+        return self
 
 
 class PolicyDocument(_Frozen):
     version: str
     effective_from: date
     source: str
+    # The province this instance serves: travel to, and arrivals from, anywhere else are
+    # "from another province" (seeds/000 §2.2 (2), §2.3).
+    province: str
     testing: TestingPolicy
     vaccines: VaccinePolicy
     single_app: SingleAppPolicy

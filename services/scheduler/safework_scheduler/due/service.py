@@ -1,0 +1,412 @@
+"""Due tests for one person, one enterprise's day, and a province or district.
+
+Reads through the adapter (``repository``), decides with the pure rules (``rules``) under the
+policy in force at ``as_of``, and answers in local time (Asia/Ho_Chi_Minh). Scope first: another
+tenant's enterprise or person is not found.
+"""
+
+from __future__ import annotations
+
+import gc
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from safework_common.internal_auth import Caller
+from safework_scheduler.due import cursor as cursors
+from safework_scheduler.due import repository as repo
+from safework_scheduler.due.rules import (
+    LOCAL_TZ,
+    DueRules,
+    EnterpriseFacts,
+    PersonDue,
+    RoundPlan,
+    end_of_local_day,
+    local_day,
+    local_midnight,
+)
+from safework_scheduler.policy.repository import PolicyStore
+from safework_scheduler.scope import (
+    AUTHORITY,
+    ENTERPRISE,
+    WORKER,
+    area,
+    as_uuid,
+    enterprise_not_found,
+    may_see_enterprise,
+    may_see_person,
+    person_not_found,
+    require_role,
+)
+
+Status = Literal["due", "overdue", "not_cleared"]
+
+
+class _GcPause:
+    """Bulk evaluation allocates millions of short-lived, acyclic objects; the cyclic collector
+    would rescan them over and over. Paused while any bulk run is in progress (reference
+    counting still frees everything), resumed when the last one ends."""
+
+    def __init__(self) -> None:
+        self.active = 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.active == 0 and not gc.isenabled():
+            yield  # someone else manages the collector
+            return
+        self.active += 1
+        gc.disable()
+        try:
+            yield
+        finally:
+            self.active -= 1
+            if self.active == 0:
+                gc.enable()
+
+
+gc_paused = _GcPause()
+
+
+def local(instant: datetime | None) -> datetime | None:
+    return None if instant is None else instant.astimezone(LOCAL_TZ)
+
+
+def day_as_of(day: date, now: datetime) -> datetime:
+    """The instant a day's list is computed at: the end of a past day, now for today, the
+    start of a future day (what is known now, on that day's rounds)."""
+    start = local_midnight(day)
+    last = end_of_local_day(day) - timedelta(microseconds=1)
+    return min(max(now, start), last)
+
+
+def round_out(plan: RoundPlan) -> dict[str, Any]:
+    return {
+        "mode": plan.mode,
+        "reason": plan.reason,
+        "share": plan.share,
+        "index": plan.index,
+        "starts_on": plan.starts_on(plan.index),
+        "ends_on": plan.starts_on(plan.index + 1) - timedelta(days=1),
+        "cohort_due": plan.cohort_due,
+        "sample_size": plan.sample_size,
+    }
+
+
+def person_out(due: PersonDue, day_end: datetime) -> dict[str, Any]:
+    return {
+        "person_id": due.person_id,
+        "due_today": due.due_before(day_end),
+        "due_at": local(due.due_at),
+        "kind": due.kind,
+        "reasons": due.reasons,
+        "overdue": due.overdue,
+        "cleared_to_work": due.cleared_to_work,
+        "not_cleared": due.not_cleared,
+    }
+
+
+_NEVER = datetime.max.replace(tzinfo=LOCAL_TZ)
+
+
+def _urgency(item: tuple[repo.RosterEntry, PersonDue]) -> tuple[bool, datetime, str]:
+    """Overdue first, then by due time (nothing due last), then by employee code."""
+    entry, due = item
+    return (not due.overdue, due.due_at or _NEVER, entry.employee_code or "")
+
+
+async def plan_for(session: AsyncSession, rules: DueRules, enterprise: repo.EnterpriseRow) -> RoundPlan:
+    """An enterprise's rounds; reads its roster only when it draws a rotating sample."""
+    facts = enterprise.facts
+    if not rules.needs_roster(facts):
+        return rules.round_plan(facts)
+    roster = (await repo.rosters(session, [enterprise.id]))[enterprise.id]
+    return rules.round_plan(_with_size(facts, len(roster)), roster)
+
+
+def _with_size(facts: EnterpriseFacts, size: int) -> EnterpriseFacts:
+    return EnterpriseFacts(facts.enterprise_id, facts.district, facts.zone_type, facts.industry, size)
+
+
+async def person_due(
+    session: AsyncSession, store: PolicyStore, caller: Caller, person_id: uuid.UUID, as_of: datetime
+) -> dict[str, Any]:
+    """``GET /v1/persons/{id}/due``: the person's next test at ``as_of``."""
+    require_role(caller, AUTHORITY, ENTERPRISE, WORKER)
+    if caller.role == WORKER and as_uuid(caller.person_id) != person_id:
+        raise person_not_found()
+    policy = await store.at(session, as_of)
+    rules = DueRules(policy, as_of)
+    row = await repo.person(session, person_id, rules.as_of, rules.horizon)
+    if row is None:
+        raise person_not_found()
+    enterprise = (
+        await repo.get_enterprise(session, row.enterprise_id, roster_size=True)
+        if row.enterprise_id is not None
+        else None
+    )
+    if not may_see_person(caller, person_id, row.enterprise_id, enterprise.district if enterprise else None):
+        raise person_not_found()
+    plan = await plan_for(session, rules, enterprise) if enterprise is not None and row.status == "active" else None
+    due = rules.evaluate(row.facts, plan)
+    return {
+        "person_id": person_id,
+        "enterprise_id": row.enterprise_id,
+        "as_of": local(as_of),
+        "policy_version": policy.version,
+        "due_at": local(due.due_at),
+        "kind": due.kind,
+        "reasons": list(due.reasons),
+        "overdue": due.overdue,
+        "cleared_to_work": due.cleared_to_work,
+        "not_cleared": list(due.not_cleared),
+        "requirements": [
+            {
+                "reason": r.reason,
+                "due_at": local(r.due_at),
+                "kind": r.kind,
+                "overdue_after": local(r.overdue_after),
+                "overdue": rules.as_of > r.overdue_after,
+            }
+            for r in due.requirements
+        ],
+    }
+
+
+async def visible_enterprise(session: AsyncSession, caller: Caller, enterprise_id: uuid.UUID) -> repo.EnterpriseRow:
+    """The enterprise if the caller may see it; 404 otherwise, whether it exists or not."""
+    require_role(caller, AUTHORITY, ENTERPRISE)
+    enterprise = await repo.get_enterprise(session, enterprise_id)
+    if enterprise is None or not may_see_enterprise(caller, enterprise.id, enterprise.district):
+        raise enterprise_not_found()
+    return enterprise
+
+
+@dataclass
+class EnterpriseDay:
+    """One enterprise's people evaluated at one instant."""
+
+    enterprise: repo.EnterpriseRow
+    rules: DueRules
+    plan: RoundPlan
+    people: list[tuple[repo.RosterEntry, PersonDue]]
+    day_end: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.day_end = end_of_local_day(self.rules.day)
+
+    def counts(self) -> dict[str, int]:
+        end = self.day_end
+        due = overdue = not_cleared = 0
+        for _, d in self.people:
+            if d.due_at is not None and d.due_at < end:
+                due += 1
+            if d.overdue:
+                overdue += 1
+            if not d.cleared_to_work:
+                not_cleared += 1
+        return {"people": len(self.people), "due": due, "overdue": overdue, "not_cleared": not_cleared}
+
+
+async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise: repo.EnterpriseRow) -> EnterpriseDay:
+    """Every active person of the enterprise: one statement, then the rules."""
+    with gc_paused():
+        entries = await repo.enterprise_people(session, enterprise.id, rules.as_of, rules.horizon)
+        facts = _with_size(enterprise.facts, len(entries))
+        roster = [e.facts.person_id for e in entries] if rules.needs_roster(facts) else ()
+        plan = rules.round_plan(facts, roster)
+        evaluate = rules.evaluate
+        people = [(e, evaluate(e.facts, plan)) for e in entries]
+    return EnterpriseDay(enterprise, rules, plan, people)
+
+
+async def enterprise_due(
+    session: AsyncSession,
+    store: PolicyStore,
+    caller: Caller,
+    enterprise_id: uuid.UUID,
+    day: date | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """``GET /v1/enterprises/{id}/due?date=``: everyone due by the end of the day, and everyone
+    not cleared to work, most urgent first."""
+    enterprise = await visible_enterprise(session, caller, enterprise_id)
+    day = day or local_day(now)
+    as_of = day_as_of(day, now)
+    policy = await store.at(session, as_of)
+    with gc_paused():
+        result = await evaluate_enterprise(session, DueRules(policy, as_of), enterprise)
+        end = result.day_end
+        listed = sorted(
+            ((e, d) for e, d in result.people if (d.due_at is not None and d.due_at < end) or not d.cleared_to_work),
+            key=_urgency,
+        )
+        people = []
+        for entry, due in listed:
+            item = person_out(due, end)
+            item["employee_code"] = entry.employee_code
+            item["full_name"] = entry.full_name
+            item["test_cohort"] = entry.facts.test_cohort
+            people.append(item)
+    return {
+        "enterprise_id": enterprise.id,
+        "date": day,
+        "as_of": local(as_of),
+        "policy_version": policy.version,
+        "round": round_out(result.plan),
+        "counts": result.counts(),
+        "people": people,
+    }
+
+
+@dataclass
+class Tally:
+    people: int = 0
+    due: int = 0
+    overdue: int = 0
+    not_cleared: int = 0
+
+    def out(self) -> dict[str, int]:
+        return {"people": self.people, "due": self.due, "overdue": self.overdue, "not_cleared": self.not_cleared}
+
+
+async def province_tallies(
+    session: AsyncSession,
+    rules: DueRules,
+    enterprises: Sequence[repo.EnterpriseRow],
+    *,
+    district: str | None,
+    zone_type: str | None,
+) -> dict[uuid.UUID, Tally]:
+    """Due, overdue and not-cleared counts of every enterprise in scope: one streamed
+    statement for the people, the rounds planned once per enterprise."""
+    sampled = [e.id for e in enterprises if rules.needs_roster(e.facts)]
+    rosters = await repo.rosters(session, sampled)
+    plans = {}
+    with gc_paused():
+        for e in enterprises:
+            roster = rosters.get(e.id)
+            enterprise = e.facts if roster is None else _with_size(e.facts, len(roster))
+            plans[e.id] = rules.round_plan(enterprise, roster or ())
+    tallies = {e.id: Tally() for e in enterprises}
+    day_end = end_of_local_day(rules.day)
+    evaluate = rules.evaluate
+    stream = repo.stream_province(session, rules.as_of, rules.horizon, district=district, zone_type=zone_type)
+    with gc_paused():
+        async with aclosing(stream):  # closed (its prefetch awaited) even if this loop fails
+            async for batch in stream:
+                for enterprise_id, person in batch:
+                    plan = plans.get(enterprise_id)
+                    if plan is None:  # an enterprise registered since the enterprises were read
+                        continue
+                    due = evaluate(person, plan)
+                    t = tallies[enterprise_id]
+                    t.people += 1
+                    if due.due_at is not None and due.due_at < day_end:
+                        t.due += 1
+                    if due.overdue:
+                        t.overdue += 1
+                    if not due.cleared_to_work:
+                        t.not_cleared += 1
+    return tallies
+
+
+async def province_due(
+    session: AsyncSession,
+    store: PolicyStore,
+    caller: Caller,
+    as_of: datetime,
+    district: str | None,
+    zone_type: str | None,
+) -> dict[str, Any]:
+    """``GET /v1/due``: counts by enterprise for the province or a district."""
+    require_role(caller, AUTHORITY)
+    district = area(caller, district)
+    policy = await store.at(session, as_of)
+    rules = DueRules(policy, as_of)
+    enterprises = await repo.list_enterprises(session, district, zone_type)
+    tallies = await province_tallies(session, rules, enterprises, district=district, zone_type=zone_type)
+    total = Tally()
+    rows = []
+    for e in enterprises:
+        t = tallies[e.id]
+        total.people += t.people
+        total.due += t.due
+        total.overdue += t.overdue
+        total.not_cleared += t.not_cleared
+        rows.append(
+            {"enterprise_id": e.id, "name": e.name, "district": e.district, "zone_type": e.zone_type, **t.out()}
+        )
+    return {
+        "as_of": local(as_of),
+        "policy_version": policy.version,
+        "district": district,
+        "zone_type": zone_type,
+        "totals": total.out(),
+        "enterprises": rows,
+    }
+
+
+def _matches(due: PersonDue, status: Status, day_end: datetime) -> bool:
+    if status == "overdue":
+        return due.overdue
+    if status == "not_cleared":
+        return not due.cleared_to_work
+    return due.due_before(day_end)
+
+
+async def province_people(
+    session: AsyncSession,
+    store: PolicyStore,
+    caller: Caller,
+    as_of: datetime,
+    district: str | None,
+    zone_type: str | None,
+    status: Status,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """``GET /v1/due/people``: due, overdue or not-cleared people across the province or a
+    district, by enterprise then person (keyset pages), one statement per enterprise read."""
+    require_role(caller, AUTHORITY)
+    district = area(caller, district)
+    after = cursors.decode(cursor, 2)
+    policy = await store.at(session, as_of)
+    rules = DueRules(policy, as_of)
+    day_end = end_of_local_day(rules.day)
+    items: list[dict[str, Any]] = []
+    more = False
+    for enterprise in await repo.list_enterprises(session, district, zone_type):
+        if after is not None and enterprise.id < after[0]:
+            continue
+        result = await evaluate_enterprise(session, rules, enterprise)
+        for entry, due in sorted(result.people, key=lambda item: item[1].person_id):
+            if after is not None and (enterprise.id, due.person_id) <= after:
+                continue
+            if not _matches(due, status, day_end):
+                continue
+            if len(items) == limit:
+                more = True
+                break
+            item = person_out(due, day_end)
+            item.update(
+                enterprise_id=enterprise.id,
+                employee_code=entry.employee_code,
+                full_name=entry.full_name,
+                test_cohort=entry.facts.test_cohort,
+            )
+            items.append(item)
+        if more:
+            break
+    last = items[-1] if more else None
+    return {
+        "as_of": local(as_of),
+        "policy_version": policy.version,
+        "items": items,
+        "next_cursor": cursors.encode(last["enterprise_id"], last["person_id"]) if last else None,
+    }

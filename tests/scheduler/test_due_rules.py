@@ -1,0 +1,580 @@
+"""The due-test rules, table-driven: each row names the rule (seeds/000 §2.2-2.3, seeds/001) and
+uses concrete 2021 dates. Pure: no database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pytest
+
+from safework_scheduler.due.rules import (
+    CONTACT,
+    EITHER,
+    HIGH_RISK_3D,
+    NEW_HIRE_BUFFER,
+    NEW_HIRE_HIGH_RISK,
+    NEW_HIRE_PRE_ARRIVAL_PCR,
+    PCR,
+    POOL_POSITIVE,
+    POSITIVE,
+    RAPID_ANTIGEN,
+    RAPID_ANTIGEN_AND_PCR,
+    RETURN_24H,
+    RETURN_72H,
+    ROUTINE_COHORT,
+    ROUTINE_ROUND,
+    SYMPTOMATIC,
+    UNVACCINATED_3D,
+    Declaration,
+    DueRules,
+    EnterpriseFacts,
+    LabResult,
+    PersonFacts,
+    PositivePool,
+    Results,
+    Travel,
+    combine_kinds,
+    province_key,
+)
+from safework_scheduler.policy.document import PolicyDocument
+from safework_scheduler.policy.files import read_versions
+from tests.scheduler.factories import local
+
+VERSIONS = {d.version: d for d in read_versions()}
+
+
+def monday_rounds(doc: PolicyDocument) -> PolicyDocument:
+    """The same policy with every enterprise's round starting on Monday (no per-enterprise
+    offset), so round days in the table below are plain calendar Mondays."""
+    routine = doc.testing.routine.model_copy(update={"spread_round_day": False})
+    return doc.model_copy(update={"testing": doc.testing.model_copy(update={"routine": routine})})
+
+
+SEPT = monday_rounds(VERSIONS["2021-09-11"])  # seeds/000: the conclusion of 11 September 2021
+JULY = monday_rounds(VERSIONS["2021-07-20"])  # the July 2021 plan before it
+PARK = EnterpriseFacts(uuid.UUID(int=7), "Việt Yên", "KCN", "other", 1000)
+PID = uuid.UUID(int=1)
+DOSE_1 = local(2021, 8, 1, 9)
+
+
+def pcr(at: datetime, result: str = "NEGATIVE", *, pooled: bool = False) -> LabResult:
+    return LabResult(at, PCR, result, pooled)
+
+
+def rapid(at: datetime, result: str = "NEGATIVE") -> LabResult:
+    return LabResult(at, RAPID_ANTIGEN, result, False)
+
+
+def person(results: Sequence[LabResult] = (), **kw: object) -> PersonFacts:
+    """A vaccinated worker in cohort 0, hired in June 2021, unless told otherwise."""
+    base: dict[str, object] = {
+        "person_id": PID,
+        "test_cohort": 0,
+        "first_dose_at": DOSE_1,
+        "hire_date": date(2021, 6, 1),
+        "results": Results.of(results),
+    }
+    base.update(kw)
+    return PersonFacts(**base)  # type: ignore[arg-type]
+
+
+@dataclass
+class Case:
+    rule: str
+    as_of: datetime
+    person: PersonFacts
+    due_at: datetime | None
+    reasons: tuple[str, ...]
+    kind: str | None = EITHER
+    overdue: bool = False
+    not_cleared: tuple[str, ...] = ()
+    policy: PolicyDocument = field(default=SEPT)
+    enterprise: EnterpriseFacts | None = PARK
+
+
+ARRIVED = local(2021, 9, 12, 8)  # a new hire from Hà Nội arrives on Sunday 12 September, 08:00
+RETURNED = local(2021, 9, 20, 18)  # back in a boarding house from Hà Nội on Monday 20 September
+HANOI_HIRE = {"arrived_at": ARRIVED, "arrived_from_province": "Hà Nội"}
+POOL = PositivePool(local(2021, 9, 18, 7), local(2021, 9, 18, 15))
+
+CASES = [
+    # seeds/000 §2.2 (3): every 7 days, 50% of the workforce, alternating halves. With Monday
+    # rounds, round 36 starts Monday 13 September 2021 and tests half 0; round 37 (20 Sep) half 1.
+    Case(
+        "§2.2 (3) ROUTINE_COHORT: half 0 is due on Monday 13 Sep 2021 (round 36)",
+        local(2021, 9, 13, 10),
+        person(),
+        local(2021, 9, 13),
+        (ROUTINE_COHORT,),
+    ),
+    Case(
+        "§2.2 (3) ROUTINE_COHORT: half 1, tested on 7 Sep in its round, waits for Monday 20 Sep",
+        local(2021, 9, 13, 10),
+        person(test_cohort=1, results=[pcr(local(2021, 9, 7, 10))]),
+        local(2021, 9, 20),
+        (ROUTINE_COHORT,),
+    ),
+    Case(
+        "§2.2 (3) ROUTINE_COHORT: untested by Wed 15 Sep, the 13 Sep round is overdue",
+        local(2021, 9, 15, 10),
+        person(),
+        local(2021, 9, 13),
+        (ROUTINE_COHORT,),
+        overdue=True,
+    ),
+    Case(
+        "§2.2 (3) ROUTINE_COHORT: tested on 13 Sep, next due two rounds later (27 Sep, every 14 days)",
+        local(2021, 9, 14, 10),
+        person(results=[pcr(local(2021, 9, 13, 9), pooled=True)]),
+        local(2021, 9, 27),
+        (ROUTINE_COHORT,),
+    ),
+    Case(
+        "§2.2 (3) a worker hired on Wed 15 Sep is due from the day of hiring, not overdue at once",
+        local(2021, 9, 15, 10),
+        person(hire_date=date(2021, 9, 15)),
+        local(2021, 9, 15),
+        (ROUTINE_COHORT,),
+    ),
+    Case(
+        "July 2021 plan ROUTINE_ROUND: everyone every round; round 31 started Mon 9 Aug",
+        local(2021, 8, 11, 10),
+        person(),
+        local(2021, 8, 9),
+        (ROUTINE_ROUND,),
+        overdue=True,
+        policy=JULY,
+    ),
+    # seeds/000 §2.2 (1): high-risk and unvaccinated people, a test every 3 days.
+    Case(
+        "§2.2 (1) UNVACCINATED_3D: no dose; tested 10 Sep 08:00, due 13 Sep 08:00",
+        local(2021, 9, 12, 10),
+        person(first_dose_at=None, results=[pcr(local(2021, 9, 10, 8))]),
+        local(2021, 9, 13, 8),
+        (UNVACCINATED_3D,),
+    ),
+    Case(
+        "§2.2 (1) UNVACCINATED_3D: overdue once the 24 h grace after 13 Sep 08:00 has passed",
+        local(2021, 9, 14, 9),
+        person(first_dose_at=None, results=[rapid(local(2021, 9, 10, 8))]),
+        local(2021, 9, 13, 8),
+        (UNVACCINATED_3D,),
+        overdue=True,
+    ),
+    Case(
+        "§2.2 (1) UNVACCINATED_3D: a dose given on 20 Sep does not count on 15 Sep",
+        local(2021, 9, 15, 10),
+        person(first_dose_at=local(2021, 9, 20, 9), results=[pcr(local(2021, 9, 13, 8))]),
+        local(2021, 9, 16, 8),
+        (UNVACCINATED_3D,),
+    ),
+    Case(
+        "§2.2 (1) UNVACCINATED_3D: no test at all, due since the policy took effect on 11 Sep",
+        local(2021, 9, 15, 10),
+        person(first_dose_at=None),
+        local(2021, 9, 11),
+        (UNVACCINATED_3D,),
+        overdue=True,
+    ),
+    Case(
+        "July 2021 plan: the unvaccinated every 7 days (tested 5 Aug, due 12 Aug)",
+        local(2021, 8, 6, 10),
+        person(first_dose_at=None, results=[pcr(local(2021, 8, 5, 8))]),
+        local(2021, 8, 12, 8),
+        (UNVACCINATED_3D,),
+        policy=JULY,
+    ),
+    Case(
+        "§2.2 (1) HIGH_RISK_3D: flagged high-risk; tested 11 Sep 08:00, due 14 Sep 08:00",
+        local(2021, 9, 12, 10),
+        person(high_risk=True, results=[pcr(local(2021, 9, 11, 8))]),
+        local(2021, 9, 14, 8),
+        (HIGH_RISK_3D,),
+    ),
+    Case(
+        "§2.2 (1) HIGH_RISK_3D ends at high_risk_until (13 Sep noon): back to the halves (13 Sep)",
+        local(2021, 9, 12, 10),
+        person(high_risk=True, high_risk_until=local(2021, 9, 13, 12), results=[pcr(local(2021, 9, 11, 8))]),
+        local(2021, 9, 13),
+        (ROUTINE_COHORT,),
+    ),
+    Case(
+        "CONTACT: a contact of a confirmed case declared 15 Sep 10:00 is tested at once",
+        local(2021, 9, 15, 12),
+        person(
+            results=[pcr(local(2021, 9, 13, 9))],
+            declarations=[Declaration(local(2021, 9, 15, 10), (), True)],
+        ),
+        local(2021, 9, 15, 10),
+        (CONTACT,),
+    ),
+    Case(
+        "CONTACT: tested 15 Sep 11:00, then every 3 days (18 Sep 11:00)",
+        local(2021, 9, 16, 12),
+        person(
+            results=[pcr(local(2021, 9, 15, 11))],
+            declarations=[Declaration(local(2021, 9, 15, 10), (), True)],
+        ),
+        local(2021, 9, 18, 11),
+        (CONTACT,),
+    ),
+    Case(
+        "CONTACT: high-risk for 14 days only (declared 1 Sep, over on 15 Sep): the halves again",
+        local(2021, 9, 16, 12),
+        person(
+            results=[pcr(local(2021, 9, 13, 9))],
+            declarations=[Declaration(local(2021, 9, 1, 10), (), True)],
+        ),
+        local(2021, 9, 27),
+        (ROUTINE_COHORT,),
+    ),
+    # seeds/000 §2.2: symptoms: a health declaration, then a rapid test and a PCR at once.
+    Case(
+        "§2.2 SYMPTOMATIC: fever declared 20 Sep 08:00: rapid test and PCR now, not cleared",
+        local(2021, 9, 20, 9),
+        person(declarations=[Declaration(local(2021, 9, 20, 8), ("fever",), False)]),
+        local(2021, 9, 20, 8),
+        (SYMPTOMATIC,),
+        kind=RAPID_ANTIGEN_AND_PCR,
+        not_cleared=(SYMPTOMATIC,),
+        enterprise=None,
+    ),
+    Case(
+        "§2.2 SYMPTOMATIC: rapid test done at 08:30, the PCR is still due",
+        local(2021, 9, 20, 9),
+        person(
+            results=[rapid(local(2021, 9, 20, 8, 30))],
+            declarations=[Declaration(local(2021, 9, 20, 8), ("cough",), False)],
+        ),
+        local(2021, 9, 20, 8),
+        (SYMPTOMATIC,),
+        kind=PCR,
+        not_cleared=(SYMPTOMATIC,),
+        enterprise=None,
+    ),
+    Case(
+        "§2.2 SYMPTOMATIC: a negative PCR collected after the declaration clears the person",
+        local(2021, 9, 20, 18),
+        person(
+            results=[pcr(local(2021, 9, 20, 9))],
+            declarations=[Declaration(local(2021, 9, 20, 8), ("fatigue",), False)],
+        ),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    Case(
+        "§2.2 SYMPTOMATIC: a declaration without symptoms asks for nothing",
+        local(2021, 9, 20, 9),
+        person(declarations=[Declaration(local(2021, 9, 20, 8), (), False)]),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    # seeds/001: a positive pool clears no one; each member needs an individual test at once.
+    Case(
+        "seeds/001 POOL_POSITIVE: pool collected 18 Sep, positive at 15:00: individual PCR now",
+        local(2021, 9, 18, 16),
+        person(positive_pools=[POOL]),
+        local(2021, 9, 18, 15),
+        (POOL_POSITIVE,),
+        kind=PCR,
+        not_cleared=(POOL_POSITIVE,),
+        enterprise=None,
+    ),
+    Case(
+        "seeds/001 POOL_POSITIVE: an individual negative PCR on 19 Sep resolves it",
+        local(2021, 9, 19, 12),
+        person(positive_pools=[POOL], results=[pcr(local(2021, 9, 19, 8))]),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    Case(
+        "seeds/001 POOL_POSITIVE: another pooled sample does not resolve it",
+        local(2021, 9, 19, 12),
+        person(positive_pools=[POOL], results=[pcr(local(2021, 9, 19, 8), pooled=True)]),
+        local(2021, 9, 18, 15),
+        (POOL_POSITIVE,),
+        kind=PCR,
+        not_cleared=(POOL_POSITIVE,),
+        enterprise=None,
+    ),
+    Case(
+        "seeds/001 POOL_POSITIVE: a pool whose result comes at 15:00 is unknown at noon",
+        local(2021, 9, 18, 12),
+        person(positive_pools=[POOL]),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    Case(
+        "POSITIVE: a positive PCR on 19 Sep blocks work; a confirmed case is not screened",
+        local(2021, 9, 19, 12),
+        person(results=[pcr(local(2021, 9, 19, 8), "POSITIVE")]),
+        None,
+        (),
+        kind=None,
+        not_cleared=(POSITIVE,),
+    ),
+    Case(
+        "POSITIVE: a positive rapid test needs its PCR at once",
+        local(2021, 9, 19, 12),
+        person(results=[rapid(local(2021, 9, 19, 8), "POSITIVE")]),
+        local(2021, 9, 19, 8),
+        (POSITIVE,),
+        kind=PCR,
+        not_cleared=(POSITIVE,),
+    ),
+    Case(
+        "POSITIVE: cleared by a later negative PCR (positive 10 Sep, negative 17 Sep)",
+        local(2021, 9, 18, 12),
+        person(results=[pcr(local(2021, 9, 10, 8), "POSITIVE"), pcr(local(2021, 9, 17, 8))]),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    # seeds/000 §2.2 (2): new hires from another province.
+    Case(
+        "§2.2 (2) NEW_HIRE_BUFFER: PCR on 10 Sep 10:00 (46 h before arrival); first buffer test on arrival",
+        local(2021, 9, 12, 12),
+        person(**HANOI_HIRE, results=[pcr(local(2021, 9, 10, 10))]),
+        ARRIVED,
+        (NEW_HIRE_BUFFER,),
+        not_cleared=(NEW_HIRE_BUFFER,),
+    ),
+    Case(
+        "§2.2 (2) NEW_HIRE_PRE_ARRIVAL_PCR: a PCR from 9 Sep 07:00 (73 h before) is too old: PCR on arrival",
+        local(2021, 9, 12, 12),
+        person(**HANOI_HIRE, results=[pcr(local(2021, 9, 9, 7))]),
+        ARRIVED,
+        (NEW_HIRE_PRE_ARRIVAL_PCR, NEW_HIRE_BUFFER),
+        kind=PCR,
+        not_cleared=(NEW_HIRE_PRE_ARRIVAL_PCR, NEW_HIRE_BUFFER),
+    ),
+    Case(
+        "§2.2 (2) NEW_HIRE_BUFFER: one negative on 12 Sep; the second is due on day 6 (18 Sep 08:00)",
+        local(2021, 9, 13, 10),
+        person(**HANOI_HIRE, results=[pcr(local(2021, 9, 10, 10)), rapid(local(2021, 9, 12, 9))]),
+        local(2021, 9, 18, 8),
+        (NEW_HIRE_BUFFER,),
+        not_cleared=(NEW_HIRE_BUFFER,),
+    ),
+    Case(
+        "§2.2 (2) NEW_HIRE_BUFFER: two negatives, but the 7 days end on 19 Sep 08:00: not cleared yet",
+        local(2021, 9, 18, 12),
+        person(
+            **HANOI_HIRE,
+            results=[pcr(local(2021, 9, 10, 10)), rapid(local(2021, 9, 12, 9)), rapid(local(2021, 9, 18, 9))],
+        ),
+        None,
+        (),
+        kind=None,
+        not_cleared=(NEW_HIRE_BUFFER,),
+    ),
+    Case(
+        "§2.2 (2) NEW_HIRE_BUFFER: only one negative after the 7 days: still not cleared, test overdue",
+        local(2021, 9, 20, 10),
+        person(**HANOI_HIRE, results=[pcr(local(2021, 9, 10, 10)), rapid(local(2021, 9, 12, 9))]),
+        local(2021, 9, 18, 8),
+        (NEW_HIRE_BUFFER,),
+        overdue=True,
+        not_cleared=(NEW_HIRE_BUFFER,),
+    ),
+    Case(
+        "§2.2 (2) NEW_HIRE_HIGH_RISK: after the buffer, every 3 days (last test 18 Sep 09:00 -> 21 Sep)",
+        local(2021, 9, 20, 10),
+        person(
+            **HANOI_HIRE,
+            results=[pcr(local(2021, 9, 10, 10)), rapid(local(2021, 9, 12, 9)), rapid(local(2021, 9, 18, 9))],
+        ),
+        local(2021, 9, 21, 9),
+        (NEW_HIRE_HIGH_RISK,),
+    ),
+    Case(
+        "§2.2 (2) NEW_HIRE_HIGH_RISK: the high-risk period starts when the buffer ends (19 Sep 08:00)",
+        local(2021, 9, 20, 10),
+        person(
+            **HANOI_HIRE,
+            results=[pcr(local(2021, 9, 10, 10)), rapid(local(2021, 9, 12, 9)), rapid(local(2021, 9, 13, 9))],
+        ),
+        local(2021, 9, 19, 8),
+        (NEW_HIRE_HIGH_RISK,),
+        overdue=True,
+    ),
+    Case(
+        "§2.2 (2) the pipeline ends 10 days after the buffer (29 Sep): the halves again",
+        local(2021, 9, 30, 10),
+        person(**HANOI_HIRE, results=[pcr(local(2021, 9, 27, 9))]),
+        local(2021, 10, 11),
+        (ROUTINE_COHORT,),
+    ),
+    Case(
+        "§2.2 (2) arriving from Bắc Giang itself is not arriving from another province",
+        local(2021, 9, 12, 12),
+        person(arrived_at=ARRIVED, arrived_from_province="Bac Giang"),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    Case(
+        "July 2021 plan: no new-hire pipeline yet",
+        local(2021, 8, 1, 12),
+        person(arrived_at=local(2021, 7, 30, 8), arrived_from_province="Hà Nội"),
+        None,
+        (),
+        kind=None,
+        policy=JULY,
+        enterprise=None,
+    ),
+    # seeds/000 §2.3: back in a boarding house from another province: within 24 h, again 72 h later.
+    Case(
+        "§2.3 RETURN_24H: back from Hà Nội on 20 Sep 18:00: a test now",
+        local(2021, 9, 20, 20),
+        person(travels=[Travel(RETURNED, "Hà Nội", True)]),
+        RETURNED,
+        (RETURN_24H,),
+        enterprise=None,
+    ),
+    Case(
+        "§2.3 RETURN_24H: untested 25 h after the return: overdue",
+        local(2021, 9, 21, 19),
+        person(travels=[Travel(RETURNED, "Hà Nội", True)]),
+        RETURNED,
+        (RETURN_24H,),
+        overdue=True,
+        enterprise=None,
+    ),
+    Case(
+        "§2.3 RETURN_72H: tested 21 Sep 08:00; the second test is due 72 h after the return",
+        local(2021, 9, 22, 10),
+        person(results=[rapid(local(2021, 9, 21, 8))], travels=[Travel(RETURNED, "Hà Nội", True)]),
+        local(2021, 9, 23, 18),
+        (RETURN_72H,),
+        enterprise=None,
+    ),
+    Case(
+        "§2.3 RETURN_72H: a single late test (24 Sep) is the first test, not the second",
+        local(2021, 9, 24, 9),
+        person(results=[rapid(local(2021, 9, 24, 8))], travels=[Travel(RETURNED, "Hà Nội", True)]),
+        local(2021, 9, 23, 18),
+        (RETURN_72H,),
+        enterprise=None,
+    ),
+    Case(
+        "§2.3 both return tests done (21 Sep and 23 Sep 19:00): nothing due",
+        local(2021, 9, 24, 9),
+        person(
+            results=[rapid(local(2021, 9, 21, 8)), rapid(local(2021, 9, 23, 19))],
+            travels=[Travel(RETURNED, "Hà Nội", True)],
+        ),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    Case(
+        "§2.3 a trip inside Bắc Giang asks for nothing",
+        local(2021, 9, 20, 20),
+        person(travels=[Travel(RETURNED, "Bắc Giang", True)]),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    Case(
+        "§2.3 a return home, not to a boarding house, asks for nothing",
+        local(2021, 9, 20, 20),
+        person(travels=[Travel(RETURNED, "Hà Nội", False)]),
+        None,
+        (),
+        kind=None,
+        enterprise=None,
+    ),
+    Case(
+        "July 2021 plan: no boarding-house return rule yet",
+        local(2021, 8, 10, 20),
+        person(travels=[Travel(local(2021, 8, 10, 8), "Hà Nội", True)]),
+        None,
+        (),
+        kind=None,
+        policy=JULY,
+        enterprise=None,
+    ),
+    # Several reasons at once: one visit, the earliest due time, the kinds combined.
+    Case(
+        "seeds/001 + §2.2: a positive pool and symptoms at once: one visit for a rapid test and a PCR",
+        local(2021, 9, 19, 9),
+        person(positive_pools=[POOL], declarations=[Declaration(local(2021, 9, 19, 8), ("fever",), False)]),
+        local(2021, 9, 18, 15),
+        (POOL_POSITIVE, SYMPTOMATIC),
+        kind=RAPID_ANTIGEN_AND_PCR,
+        not_cleared=(SYMPTOMATIC, POOL_POSITIVE),
+        enterprise=None,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.rule for c in CASES])
+def test_due_rule(case: Case) -> None:
+    rules = DueRules(case.policy, case.as_of)
+    plan = rules.round_plan(case.enterprise) if case.enterprise is not None else None
+    due = rules.evaluate(case.person, plan)
+    assert due.due_at == case.due_at, case.rule
+    assert due.reasons == case.reasons, case.rule
+    assert due.kind == case.kind, case.rule
+    assert due.overdue is case.overdue, case.rule
+    assert due.not_cleared == case.not_cleared, case.rule
+    assert due.cleared_to_work is (not case.not_cleared), case.rule
+
+
+def test_the_next_visit_lists_future_requirements_too() -> None:
+    """§2.3: right after the return both tests are known: the 24 h one now, the 72 h one later."""
+    rules = DueRules(SEPT, local(2021, 9, 20, 20))
+    due = rules.evaluate(person(travels=[Travel(RETURNED, "Hà Nội", True)]))
+    assert [(r.reason, r.due_at) for r in due.requirements] == [
+        (RETURN_24H, RETURNED),
+        (RETURN_72H, local(2021, 9, 23, 18)),
+    ]
+    assert due.requirements[0].overdue_after == local(2021, 9, 21, 18)  # "within 24 h"
+
+
+@pytest.mark.parametrize(
+    ("rule", "kinds", "combined"),
+    [
+        ("routine alone: any test", [EITHER], EITHER),
+        ("a PCR also satisfies an either-kind requirement", [EITHER, PCR], PCR),
+        ("§2.2 symptoms: a rapid test and a PCR", [RAPID_ANTIGEN, PCR], RAPID_ANTIGEN_AND_PCR),
+        ("a rapid test alone", [RAPID_ANTIGEN, EITHER], RAPID_ANTIGEN),
+    ],
+)
+def test_kinds_combine_into_one_visit(rule: str, kinds: list[str], combined: str) -> None:
+    assert combine_kinds(kinds) == combined, rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "name", "key"),
+    [
+        ("with accents", "Bắc Giang", "bacgiang"),
+        ("without accents", "Bac Giang", "bacgiang"),
+        ("other case and spacing", "  BẮC GIANG ", "bacgiang"),
+        ("đ is d", "Đà Nẵng", "danang"),
+        ("unknown", None, ""),
+    ],
+)
+def test_province_names_compare_without_accents(rule: str, name: str | None, key: str) -> None:
+    assert province_key(name) == key, rule
+
+
+def test_as_of_without_a_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        DueRules(SEPT, datetime(2021, 9, 13, 10))
