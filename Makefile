@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install bench clean
+.PHONY: run test lint install bench clean demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(STAMP)
 ## Install if needed, migrate, start gateway, registry and scheduler (Ctrl-C stops all).
 run: $(STAMP)
 	$(BIN)/safework up
+
+## Demo data for a newcomer: a small synthetic province (seed 1), then `make run` to explore it.
+demo: $(STAMP)
+	$(BIN)/safework seed --people 2000 --enterprises 40 --seed 1
 
 ## Install if needed, then lint, type-check and run the whole suite against real PostgreSQL.
 test: $(STAMP)
