@@ -38,6 +38,7 @@ from safework_common.internal_auth import Caller
 from safework_common.timezone import now_local
 from safework_registry.accommodations.service import OTHER_ENTERPRISE, OTHER_ENTERPRISE_MESSAGE, claim_sites, lock_sites
 from safework_registry.audit.service import record_many
+from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.service import enterprise_in_scope
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle
@@ -104,14 +105,6 @@ UPDATE_SQL = (
     + "WHERE p.id = v.id AND p.enterprise_id IS NOT DISTINCT FROM v.expected_enterprise_id RETURNING p.id"
 )
 LOCK_MOVES_SQL = "SELECT id, enterprise_id, status FROM person WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
-
-
-async def _driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session, inside the request's transaction (begun by the
-    enterprise lock taken first)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 @contextmanager
@@ -303,7 +296,7 @@ async def _stored(session: AsyncSession, enterprise_id: uuid.UUID, parsed: list[
     that we move are locked and re-checked in :func:`_lock_moves`."""
     if not parsed:
         return []
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     return list(
         await driver.fetch(
             STORED_SQL, enterprise_id, [p.item.employee_code for p in parsed], [p.hashed for p in parsed]
@@ -454,7 +447,7 @@ async def _insert(session: AsyncSession, cipher: NationalIdCipher, creates: list
                 "national_id_last4": number[-4:],
             }
         )
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     try:
         async with driver.transaction():
             await driver.copy_records_to_table("person", records=list(map(_ROW, rows)), columns=_NAMES)
@@ -496,7 +489,7 @@ async def _update(session: AsyncSession, cipher: NationalIdCipher, updates: list
             row["national_id_enc"] = cipher.encrypt(number)
             row["national_id_last4"] = number[-4:]
         rows.append(row)
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     try:
         written = {
             row["id"]
@@ -529,7 +522,7 @@ async def _lock_moves(session: AsyncSession, pending: list[_Item], out: _Outcome
     moves = {p.values["id"]: p for p in pending if p.moved}
     if not moves:
         return pending
-    driver = await _driver(session)
+    driver = await driver_connection(session)
     rows = await driver.fetch(LOCK_MOVES_SQL, sorted(moves))
     now = {row["id"]: (row["enterprise_id"], row["status"]) for row in rows}
     kept = []
