@@ -11,10 +11,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("safework.errors")
@@ -189,18 +191,43 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return envelope(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+def _outage() -> JSONResponse:
+    return envelope(
+        503, "database_unavailable", "The database is unavailable; retry later.", headers={"Retry-After": "5"}
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     if _is_db_outage(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
-        return envelope(
-            503, "database_unavailable", "The database is unavailable; retry later.", headers={"Retry-After": "5"}
-        )
+        return _outage()
     log.exception("unhandled error", exc_info=exc)
     return envelope(500, "internal_error", "An unexpected error occurred.")
 
 
+async def _outage_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """An outage is answered where domain errors are (the response keeps its request ID and the
+    connection stays open); anything else goes on to the catch-all handler, as before."""
+    if _is_db_outage(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return _outage()
+    raise exc
+
+
+# Exception families a database outage surfaces as: the OS (refused, reset, missing socket,
+# timed out), asyncpg (the raw connection of the COPY paths), SQLAlchemy (wrapped, pool).
+_OUTAGE_FAMILIES: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sa_exc.SQLAlchemyError,
+)
+
+
 def _is_db_outage(exc: BaseException) -> bool:
-    """Connection-level failures of the database are outages (503), not bugs (500)."""
+    """Connection-level failures of the database are outages (503), not bugs (500): the server
+    refusing, dropping or not answering connections, shutting down or starting up, and the pool
+    finding no connection in time; anywhere in the exception's cause chain."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
@@ -212,6 +239,12 @@ def _is_db_outage(exc: BaseException) -> bool:
         if module.startswith("asyncpg") and (
             "Connection" in name or "CannotConnectNow" in name or "AdminShutdown" in name
         ):
+            return True
+        # asyncpg's own connection (the COPY paths use it directly) after the server dropped it.
+        if isinstance(cur, asyncpg.InterfaceError) and "connection is closed" in str(cur):
+            return True
+        # The pool found no connection within pool_timeout: the database is not keeping up.
+        if isinstance(cur, sa_exc.TimeoutError):
             return True
         if name in {"InterfaceError", "OperationalError"} and getattr(cur, "connection_invalidated", False):
             return True
@@ -225,6 +258,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SafeworkError, _safework_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Handlers for ``Exception`` run outside the app's middleware and re-raise after answering,
+    # so the server logs a traceback and closes the keep-alive connection: for an outage, which
+    # is expected, these narrower handlers answer instead.
+    for family in _OUTAGE_FAMILIES:
+        app.add_exception_handler(family, _outage_or_unexpected)
     app.add_exception_handler(Exception, _unexpected)
 
 

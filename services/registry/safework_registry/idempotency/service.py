@@ -1,13 +1,15 @@
 """``Idempotency-Key`` for POST routes (IETF draft-ietf-httpapi-idempotency-key-header).
 
-Keyed by (caller subject, key). The first request claims the key in its own short, committed
-transaction, so a concurrent repeat sees it at once and gets 409 ``idempotency_key_in_progress``.
-The response is stored in the same transaction as the work, so a key is either unfinished (no
-effects committed) or done with exactly the response that was sent. A repeat with the same
-method, path and body replays that response; another body under the same key is 422
-``idempotency_key_reused``. If the work fails, the claim is released so the client may retry; if
-the process dies mid-request, the claim goes stale after :data:`STALE_AFTER` and the next
-request with the key takes it over. Completed records are honoured for :data:`RETAIN_FOR`.
+Keyed by (caller subject, key). The first request claims the key inside the request's own
+transaction, under a transaction-scoped advisory lock on the key: a concurrent repeat cannot
+take the lock and gets 409 ``idempotency_key_in_progress`` at once. The claim and the response
+are committed with the work, so a key is either unknown (no effects committed) or done with
+exactly the response that was sent. A repeat with the same method, path and body replays that
+response; another body under the same key is 422 ``idempotency_key_reused``. If the work fails,
+or the process dies mid-request (PostgreSQL ends the transaction when the connection drops), the
+claim and the lock vanish with the transaction, so the client's retry runs afresh at once.
+A claim committed unfinished (by an earlier version of this code) is taken over after
+:data:`STALE_AFTER`. Completed records are honoured for :data:`RETAIN_FOR`.
 
 A route uses it as::
 
@@ -23,9 +25,7 @@ A route uses it as::
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -33,17 +33,16 @@ import orjson
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.db import SessionDep
 from safework_common.errors import Conflict, Unprocessable
 from safework_common.internal_auth import Caller, internal_caller
-
-log = logging.getLogger("safework.registry.idempotency")
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 FIELD = f"header.{HEADER}"
-# A claim whose request has not finished after this long is taken to be from a dead process.
+# A claim committed unfinished and older than this is taken to be from a dead process.
 STALE_AFTER = timedelta(minutes=5)
 # How long a finished key is honoured; after that the key may be used afresh (draft §2: the
 # resource decides the expiry).
@@ -51,6 +50,8 @@ RETAIN_FOR = timedelta(hours=24)
 # The draft makes the key a structured-header String: printable ASCII, optionally quoted.
 _KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 
+# Held until the request's transaction ends: commit, rollback, or its connection dropping.
+_LOCK = text("SELECT pg_try_advisory_xact_lock(:lock)")
 _CLAIM = text(
     "INSERT INTO idempotency_record (caller, key, method, path, fingerprint) "
     "VALUES (:caller, :key, :method, :path, :fingerprint) "
@@ -71,7 +72,6 @@ _COMPLETE = text(
     "UPDATE idempotency_record SET status_code = :status, response = CAST(:response AS jsonb), "
     "completed_at = now() WHERE caller = :caller AND key = :key"
 )
-_RELEASE = text("DELETE FROM idempotency_record WHERE caller = :caller AND key = :key AND completed_at IS NULL")
 
 
 def parse_key(raw: str | None) -> str | None:
@@ -98,14 +98,14 @@ class IdempotencyGuard:
 
     def __init__(
         self,
-        maker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
         caller: str,
         key: str | None,
         method: str,
         path: str,
         body: bytes,
     ) -> None:
-        self._maker = maker
+        self._session = session
         self._params: dict[str, Any] = {
             "caller": caller[:128],
             "key": key,
@@ -113,29 +113,40 @@ class IdempotencyGuard:
             "path": path[:255],
             "fingerprint": hashlib.sha256(body).digest(),
         }
+        # The advisory lock's 64-bit key: the (caller, key) pair, hashed.
+        pair = hashlib.sha256(self._params["caller"].encode() + b"\0" + (key or "").encode()).digest()
+        self._lock = int.from_bytes(pair[:8], "big", signed=True)
         self.key = key
         self.claimed = False
-        self.done = False
 
     async def start(self) -> Response | None:
         """Claim the key. None: go ahead and do the work. A response: replay it, do nothing."""
         if self.key is None:
             return None
-        async with self._maker() as claim:
-            if await claim.scalar(_CLAIM, self._params) is not None or (
-                await claim.scalar(
-                    _TAKE_OVER,
-                    {**self._params, "stale": STALE_AFTER.total_seconds(), "retain": RETAIN_FOR.total_seconds()},
-                )
-                is not None
-            ):
-                await claim.commit()
-                self.claimed = True
-                return None
-            row = (await claim.execute(_EXISTING, self._params)).one_or_none()
-            await claim.commit()
-        if row is None:  # released between our statements: the caller may simply retry
-            raise Conflict("A request with this key has just finished; retry.", code="idempotency_key_in_progress")
+        s = self._session
+        if not await s.scalar(_LOCK, {"lock": self._lock}):
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed.",
+                code="idempotency_key_in_progress",
+                field=FIELD,
+                headers={"Retry-After": "1"},
+            )
+        if await s.scalar(_CLAIM, self._params) is not None or (
+            await s.scalar(
+                _TAKE_OVER,
+                {**self._params, "stale": STALE_AFTER.total_seconds(), "retain": RETAIN_FOR.total_seconds()},
+            )
+            is not None
+        ):
+            self.claimed = True
+            return None
+        row = (await s.execute(_EXISTING, self._params)).one_or_none()
+        if row is None:  # removed between our statements: the caller may simply retry
+            raise Conflict(
+                "A request with this key has just finished; retry.",
+                code="idempotency_key_in_progress",
+                headers={"Retry-After": "1"},
+            )
         p = self._params
         if (row.method, row.path, bytes(row.fingerprint)) != (p["method"], p["path"], p["fingerprint"]):
             raise Unprocessable(
@@ -159,7 +170,6 @@ class IdempotencyGuard:
         except BaseException:
             await session.rollback()
             raise
-        self.done = True
         return json_response(status_code, payload)
 
     async def finish_model(self, session: AsyncSession, status_code: int, model: BaseModel) -> Response:
@@ -168,20 +178,10 @@ class IdempotencyGuard:
     async def finish_json(self, session: AsyncSession, status_code: int, data: Any) -> Response:
         return await self.finish(session, status_code, orjson.dumps(data))
 
-    async def release(self) -> None:
-        """Give the key back after a failed request, so a retry runs afresh."""
-        if not self.claimed or self.done:
-            return
-        try:
-            async with self._maker() as s:
-                await s.execute(_RELEASE, self._params)
-                await s.commit()
-        except Exception as exc:  # the claim then goes stale after STALE_AFTER
-            log.warning("could not release an idempotency key: %s", type(exc).__name__)
-
 
 async def idempotency_guard(
     request: Request,
+    session: SessionDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -190,23 +190,18 @@ async def idempotency_guard(
             "(draft-ietf-httpapi-idempotency-key-header).",
         ),
     ] = None,
-) -> AsyncIterator[IdempotencyGuard]:
-    """Dependency: the request's guard; releases the claim if the route fails."""
+) -> IdempotencyGuard:
+    """Dependency: the request's guard, working in the request's session (the same one the
+    route gets), so its claim commits or rolls back with the work."""
     caller: Caller = internal_caller(request)
-    guard = IdempotencyGuard(
-        request.app.state.sessionmaker,
+    return IdempotencyGuard(
+        session,
         caller.subject,
         parse_key(idempotency_key),
         request.method,
         request.url.path,
         await request.body(),
     )
-    try:
-        yield guard
-    except BaseException:
-        await guard.release()
-        raise
 
 
-# Function scope: the claim is released before the error answer is sent.
-Idempotency = Annotated[IdempotencyGuard, Depends(idempotency_guard, scope="function")]
+Idempotency = Annotated[IdempotencyGuard, Depends(idempotency_guard)]

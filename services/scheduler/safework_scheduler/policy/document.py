@@ -166,6 +166,18 @@ class CompliancePolicy(_Frozen):
         return self
 
 
+class RetentionPolicy(_Frozen):
+    """How long health data is kept, in days by each record's own time (results by collected_at,
+    declarations by declared_at, travels by return, check-ins by checked_in_at); ``safework
+    retention run`` deletes what is older. Not in the sources: the 2021 practice was to keep
+    health data only as long as it is needed."""
+
+    results_days: int = Field(gt=0)
+    declarations_days: int = Field(gt=0)
+    travels_days: int = Field(gt=0)
+    checkins_days: int = Field(gt=0)
+
+
 class PolicyDocument(_Frozen):
     version: str
     effective_from: date
@@ -177,6 +189,21 @@ class PolicyDocument(_Frozen):
     vaccines: VaccinePolicy
     single_app: SingleAppPolicy
     compliance: CompliancePolicy
+    retention: RetentionPolicy
+
+    @model_validator(mode="after")
+    def _retention_keeps_what_the_rules_read(self) -> PolicyDocument:
+        """Deleting a record the scheduler still reads would change a due date or a clearance;
+        a check-in must outlive a contact's high-risk period so contacts can still be traced."""
+        r, t = self.retention, self.testing
+        for name in ("results_days", "declarations_days", "travels_days"):
+            if getattr(r, name) < t.history_days:
+                raise ValueError(f"retention.{name} must be at least testing.history_days ({t.history_days})")
+        if r.checkins_days < t.contact.high_risk_days:
+            raise ValueError(
+                f"retention.checkins_days must be at least testing.contact.high_risk_days ({t.contact.high_risk_days})"
+            )
+        return self
 
 
 def in_force(versions: list[PolicyDocument], on: date) -> PolicyDocument | None:
