@@ -49,6 +49,7 @@ def test_secrets_come_from_the_environment() -> None:
         "POSTGRES_PASSWORD",
         "INTERNAL_TOKEN_PUBLIC_KEY",
         "GATEWAY_INTERNAL_TOKEN_PRIVATE_KEY",
+        "GATEWAY_KEY_ENCRYPTION_KEY",
         "REGISTRY_NATIONAL_ID_KEY",
     ):
         assert re.search(r"\$\{" + key + r"[:}]", text), key

@@ -155,6 +155,7 @@ async def test_commit_happens_before_the_answer_so_a_failed_commit_is_never_ackn
 ) -> None:
     """Nothing lost once acknowledged: the session commits before the response is sent, so a
     commit that fails (here a deferred unique constraint) answers an error, not 200."""
+
     @registry_app.post("/_test/deferred-failure")
     async def deferred_failure(session: Session) -> dict[str, str]:
         await session.execute(text("CREATE TEMP TABLE t_deferred (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"))

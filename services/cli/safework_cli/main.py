@@ -13,15 +13,21 @@ import typer
 
 from safework_cli import migrate
 from safework_cli.embedded_pg import EmbeddedPostgres
+from safework_cli.gateway_admin import gateway_app
 from safework_cli.policy import load_sync as load_policies
 from safework_cli.policy import policy_app
+from safework_cli.retention import retention_app
 from safework_cli.secrets import ensure_install_secrets
+from safework_cli.seed.command import seed_command
 from safework_cli.supervisor import ServiceSpec, run_until_signal, spawn, stop_all, wait_ready
 
 app = typer.Typer(help="Safework: workforce health registry, scheduler and gateway.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
+app.add_typer(retention_app, name="retention")
+app.add_typer(gateway_app)  # `safework authority ...`, `safework keys ...`
+app.command("seed")(seed_command)
 
 
 def default_data_dir() -> Path:
@@ -91,6 +97,8 @@ def up(
         env.setdefault("DATABASE_URL", url)
         env.setdefault("INTERNAL_TOKEN_PUBLIC_KEY_FILE", str((keys_dir / "internal_ed25519.pub.pem").resolve()))
         env.setdefault("GATEWAY_INTERNAL_TOKEN_PRIVATE_KEY_FILE", str((keys_dir / "internal_ed25519.pem").resolve()))
+        env.setdefault("GATEWAY_KEY_ENCRYPTION_KEY_FILE", str((keys_dir / "gateway_kek.key").resolve()))
+        env["SAFEWORK_DATA_DIR"] = str(data_dir.resolve())
         env.setdefault("REGISTRY_NATIONAL_ID_KEY_FILE", str((keys_dir / "national_id_hmac.key").resolve()))
         env["GATEWAY_REGISTRY_URL"] = f"http://{host}:{registry_port}"
         env["GATEWAY_SCHEDULER_URL"] = f"http://{host}:{scheduler_port}"

@@ -1,21 +1,59 @@
-"""Gateway app factory."""
+"""Gateway app factory: the one public door, under /api/v1."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from fastapi import FastAPI
+import httpx
+from fastapi import APIRouter, FastAPI
 
 from safework_common.app import setup_common
 from safework_common.db import make_engine, make_sessionmaker, ping
+from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.logging import configure_logging
+from safework_gateway.auth.ratelimit import TokenBuckets
+from safework_gateway.auth.state import AuthState
+from safework_gateway.auth.tokens import TokenService
+from safework_gateway.clients.router import router as clients_router
+from safework_gateway.clients.token import router as token_router
+from safework_gateway.devices.router import router as devices_router
+from safework_gateway.devices.sanctioned import SanctionedApps
+from safework_gateway.forwarding.compliance import router as compliance_router
+from safework_gateway.forwarding.routes import build_router
+from safework_gateway.keys.crypto import SecretHasher, load_kek
+from safework_gateway.keys.router import router as jwks_router
+from safework_gateway.me.router import router as me_router
+from safework_gateway.openapi import install_openapi
 from safework_gateway.settings import GatewaySettings
+from safework_gateway.transport import LeanTransport
 from safework_gateway.upstream import Upstream
 
+API_PREFIX = "/api/v1"
 
-def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool = True) -> FastAPI:
+
+def api_router() -> APIRouter:
+    """Every public route under /api/v1; each declares its roles and scope."""
+    router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    router.include_router(token_router)
+    router.include_router(clients_router)
+    router.include_router(devices_router)
+    router.include_router(me_router)
+    router.include_router(compliance_router)
+    router.include_router(build_router())
+    return router
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    configure_logs: bool = True,
+    registry_transport: httpx.AsyncBaseTransport | None = None,
+    scheduler_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """``*_transport`` lets tests drive the upstream apps in-process (httpx.ASGITransport)."""
     settings = settings or GatewaySettings()
     if configure_logs:
         configure_logging("gateway", settings.log_level)
@@ -25,14 +63,45 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        kek = load_kek(settings)
+        app.state.kek = kek
+        app.state.hasher = SecretHasher(kek.derive("safework-gateway one-time secrets"))
+        auth = AuthState(
+            app.state.sessionmaker,
+            kek,
+            max_token_lifetime=timedelta(seconds=settings.max_token_lifetime_seconds),
+            refresh_seconds=settings.key_refresh_seconds,
+        )
+        app.state.auth = auth
+        app.state.tokens = TokenService(
+            lambda: auth.ring,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            leeway_seconds=settings.token_leeway_seconds,
+        )
+        app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+        app.state.anonymous_limiter = TokenBuckets(
+            settings.anonymous_rate_limit_per_second, settings.anonymous_rate_limit_burst
+        )
         minter = InternalTokenMinter(settings.internal_private_key_pem())
         app.state.minter = minter
+
+        def transport(given: httpx.AsyncBaseTransport | None) -> httpx.AsyncBaseTransport | None:
+            if given is not None or settings.upstream_transport == "httpx":
+                return given
+            return LeanTransport(
+                max_connections=settings.upstream_max_connections,
+                keepalive_expiry=4.0,
+                read_timeout=settings.upstream_timeout_seconds,
+            )
+
         app.state.registry = Upstream(
             "registry",
             settings.registry_url,
             minter,
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
+            transport=transport(registry_transport),
         )
         app.state.scheduler = Upstream(
             "scheduler",
@@ -40,10 +109,14 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
             minter,
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
+            transport=transport(scheduler_transport),
         )
+        app.state.sanctioned_apps = SanctionedApps(app.state.scheduler, settings.policy_cache_seconds)
         try:
+            await auth.start()
             yield
         finally:
+            await auth.stop()
             await app.state.registry.aclose()
             await app.state.scheduler.aclose()
             await engine.dispose()
@@ -51,7 +124,12 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
     app = FastAPI(
         title="Safework API",
         version="1.0.0",
-        description="The public API of Safework: the worker's app, labs, enterprises and the health authority.",
+        description=(
+            "The public API of Safework: the worker's app, labs, enterprises and the health authority. "
+            "Clients (labs, enterprises, authorities) get a 15-minute token from `POST /api/v1/auth/token` "
+            "(OAuth2 client credentials); the worker's app gets a device token from `POST /api/v1/app/activate`. "
+            'Every error is `{"error": {"code", "message", "details"}}`; another tenant\'s object is 404.'
+        ),
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -64,4 +142,7 @@ def create_app(settings: GatewaySettings | None = None, *, configure_logs: bool 
         }
 
     setup_common(app, settings, readiness)
+    app.include_router(jwks_router)
+    app.include_router(api_router())
+    install_openapi(app)
     return app

@@ -1,11 +1,22 @@
+"""Gateway settings: ``GATEWAY_*`` environment variables (the shared ones have no prefix)."""
+
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from safework_common.settings import DEFAULT_KEYS_DIR, INTERNAL_PRIVATE_KEY_FILE, ServiceSettings
+
+KEY_ENCRYPTION_KEY_FILE = "gateway_kek.key"
+
+
+def _default_kek_file() -> Path:
+    """Beside the other install secrets: ``$SAFEWORK_DATA_DIR/keys/gateway_kek.key``."""
+    return Path(os.environ.get("SAFEWORK_DATA_DIR", ".data")) / "keys" / KEY_ENCRYPTION_KEY_FILE
 
 
 class GatewaySettings(ServiceSettings):
@@ -22,10 +33,55 @@ class GatewaySettings(ServiceSettings):
     )
     upstream_timeout_seconds: float = 30.0
     upstream_max_connections: int = 100
+    # "lean": the gateway's own pooled HTTP/1.1 transport (httptools); "httpx": httpx's default.
+    upstream_transport: Literal["lean", "httpx"] = "lean"
     internal_token_private_key: SecretStr | None = None
     internal_token_private_key_file: Path = DEFAULT_KEYS_DIR / INTERNAL_PRIVATE_KEY_FILE
+
+    # Public tokens (RFC 7519 claims; RFC 8725 practices).
+    token_issuer: str = "safework"  # noqa: S105 (a name, not a secret)
+    token_audience: str = "safework-api"  # noqa: S105
+    client_token_ttl_seconds: int = Field(default=15 * 60, gt=0, le=3600)
+    device_token_ttl_seconds: int = Field(default=60 * 60, gt=0, le=24 * 3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    token_leeway_seconds: int = Field(default=10, ge=0, le=120)
+    # How often each process re-reads signing keys, disabled clients and revoked devices.
+    key_refresh_seconds: float = Field(default=15.0, gt=0)
+    # Key-encryption key for the signing keys at rest (32 bytes, base64url). The variable wins
+    # over the file; outside production a missing file is generated on first start.
+    key_encryption_key: SecretStr | None = None
+    key_encryption_key_file: Path = Field(default_factory=_default_kek_file)
+
+    # Activation codes for workers' devices.
+    activation_code_ttl_hours: int = Field(default=72, gt=0, le=24 * 30)
+
+    # Per-client (or per-device) token bucket; per-IP bucket for the unauthenticated routes.
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=60, gt=0)
+    anonymous_rate_limit_per_second: float = Field(default=2.0, gt=0)
+    anonymous_rate_limit_burst: int = Field(default=20, gt=0)
+
+    # Sanctioned app IDs come from the scheduler's active policy, cached this long.
+    policy_cache_seconds: float = Field(default=60.0, gt=0)
+    # Cache-Control max-age on compliance answers.
+    compliance_max_age_seconds: int = Field(default=60, ge=0)
 
     def internal_private_key_pem(self) -> bytes:
         if self.internal_token_private_key is not None:
             return self.internal_token_private_key.get_secret_value().encode()
         return self.internal_token_private_key_file.read_bytes()
+
+    @property
+    def max_token_lifetime_seconds(self) -> int:
+        """The longest an access token this gateway signs can live."""
+        return max(self.client_token_ttl_seconds, self.device_token_ttl_seconds)
+
+    @model_validator(mode="after")
+    def _kek_in_production(self) -> GatewaySettings:
+        if (
+            self.environment == "production"
+            and self.key_encryption_key is None
+            and not self.key_encryption_key_file.exists()
+        ):
+            raise ValueError("production needs GATEWAY_KEY_ENCRYPTION_KEY or an existing key file")
+        return self

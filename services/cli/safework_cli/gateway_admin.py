@@ -1,0 +1,111 @@
+"""`safework authority create` and `safework keys rotate|list`: the gateway's credentials.
+
+The first authority cannot be created through the API (nobody could authenticate yet), so the
+command does it, straight in the gateway's tables; its secret is printed once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from safework_common.db import make_engine, make_sessionmaker
+from safework_gateway.clients.service import create_client
+from safework_gateway.keys.crypto import load_kek
+from safework_gateway.keys.models import SigningKey
+from safework_gateway.keys.service import ensure_signing_key, rotate, rotation_timing
+from safework_gateway.settings import GatewaySettings
+
+gateway_app = typer.Typer(no_args_is_help=True)
+authority_app = typer.Typer(help="Authority clients of the public API.", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that sign public tokens.", no_args_is_help=True)
+gateway_app.add_typer(authority_app, name="authority")
+gateway_app.add_typer(keys_app, name="keys")
+
+
+async def _create_authority(url: str, name: str, district: str | None) -> tuple[str, str]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            client, secret = await create_client(
+                session,
+                name=name,
+                role="authority",
+                created_by="cli",
+                district=district,
+                owner_district=district,
+            )
+            return client.client_id, secret
+    finally:
+        await engine.dispose()
+
+
+@authority_app.command("create")
+def authority_create(
+    name: Annotated[str, typer.Option(help="Who this is, e.g. 'Ban chỉ đạo tỉnh Bắc Giang'.")],
+    district: Annotated[str | None, typer.Option(help="A district authority's district; none: province.")] = None,
+) -> None:
+    """Create an authority client and print its id and secret (shown this once only)."""
+    if not name.strip() or len(name) > 255:
+        raise typer.BadParameter("1 to 255 characters", param_hint="--name")
+    if district is not None and (not district.strip() or len(district) > 64):
+        raise typer.BadParameter("1 to 64 characters", param_hint="--district")
+    from safework_cli.main import database, default_data_dir
+
+    with database(default_data_dir()) as url:
+        client_id, secret = asyncio.run(_create_authority(url, name.strip(), district and district.strip()))
+    typer.echo(f"client_id:     {client_id}")
+    typer.echo(f"client_secret: {secret}")
+    typer.echo("Keep the secret now: only its hash is stored, it cannot be shown again.", err=True)
+
+
+async def _rotate(settings: GatewaySettings) -> tuple[str, str]:
+    kek = load_kek(settings)
+    publish_ahead, overlap = rotation_timing(
+        refresh_seconds=settings.key_refresh_seconds,
+        max_token_lifetime_seconds=settings.max_token_lifetime_seconds,
+        leeway_seconds=settings.token_leeway_seconds,
+    )
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            first = await ensure_signing_key(session, kek)
+            if first is not None:
+                return first, "the first key of this install"
+            key = await rotate(session, kek, publish_ahead=publish_ahead, overlap=overlap)
+            return key.kid, f"signs from {key.not_before.isoformat(timespec='seconds')}"
+    finally:
+        await engine.dispose()
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; the previous one keeps verifying until its last token expires."""
+    from safework_cli.main import database, default_data_dir
+
+    with database(default_data_dir()) as url:
+        kid, note = asyncio.run(_rotate(GatewaySettings(database_url=url)))
+    typer.echo(f"new key {kid}: {note}")
+
+
+async def _list(url: str) -> list[SigningKey]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return list((await session.scalars(select(SigningKey).order_by(SigningKey.not_before))).all())
+    finally:
+        await engine.dispose()
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every signing key with its status and validity window (never the private halves)."""
+    from safework_cli.main import database, default_data_dir
+
+    with database(default_data_dir()) as url:
+        keys = asyncio.run(_list(url))
+    for key in keys:
+        until = key.not_after.isoformat(timespec="seconds") if key.not_after else "-"
+        typer.echo(f"{key.kid}  {key.status:<8}  from {key.not_before.isoformat(timespec='seconds')}  until {until}")

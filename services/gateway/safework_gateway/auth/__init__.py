@@ -1,0 +1,1 @@
+"""Public tokens: issue and verify (RFC 7519, RFC 8725), who may call what, rate limits."""

@@ -1,0 +1,1 @@
+"""OAuth2 clients (labs, enterprises, authorities) and the client-credentials grant (RFC 6749 §4.4)."""

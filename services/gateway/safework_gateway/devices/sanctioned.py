@@ -1,0 +1,93 @@
+"""The single-app mandate (seeds/000 §2.4): only the province's app may activate or sync. Its app
+IDs are policy data (``single_app.sanctioned_app_ids``), read from the scheduler's active policy
+and cached; other apps get 403 ``unsanctioned_app`` and the attempt is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from safework_common.errors import Forbidden, SafeworkError, ServiceUnavailable
+from safework_common.internal_auth import Caller
+from safework_gateway.devices.models import UnsanctionedAttempt
+from safework_gateway.upstream import Upstream
+
+log = logging.getLogger("safework.gateway.single_app")
+
+GATEWAY_CALLER = Caller(subject="service:gateway", role="system", client_id="gateway")
+
+
+class SanctionedApps:
+    """The sanctioned app IDs, cached for ``ttl`` seconds; the last known list is kept while
+    the scheduler is unreachable."""
+
+    def __init__(self, scheduler: Upstream, ttl_seconds: float) -> None:
+        self._scheduler = scheduler
+        self._ttl = ttl_seconds
+        self._ids: frozenset[str] | None = None
+        self._fetched = 0.0
+        self._lock = asyncio.Lock()
+
+    async def ids(self) -> frozenset[str]:
+        if self._ids is not None and time.monotonic() - self._fetched < self._ttl:
+            return self._ids
+        async with self._lock:
+            if self._ids is not None and time.monotonic() - self._fetched < self._ttl:
+                return self._ids
+            try:
+                body = await self._scheduler.json("GET", "/v1/policies/active", GATEWAY_CALLER)
+                self._ids = _sanctioned(body)
+                self._fetched = time.monotonic()
+            except SafeworkError:
+                if self._ids is None:
+                    raise ServiceUnavailable(
+                        "The policy is unavailable; retry later.", code="policy_unavailable"
+                    ) from None
+                log.warning("policy refresh failed; keeping the last sanctioned app list")
+            return self._ids
+
+
+def _sanctioned(body: Any) -> frozenset[str]:
+    document = body.get("document", body) if isinstance(body, dict) else None
+    try:
+        ids = document["single_app"]["sanctioned_app_ids"]  # type: ignore[index]
+    except (KeyError, TypeError) as exc:
+        raise ServiceUnavailable("The policy has no sanctioned app list.", code="policy_unavailable") from exc
+    return frozenset(str(i) for i in ids)
+
+
+async def require_sanctioned(
+    request: Request,
+    *,
+    endpoint: str,
+    app_id: str,
+    app_version: str | None,
+    platform: str | None,
+    device_id: str | None,
+    subject: str | None,
+) -> None:
+    """403 ``unsanctioned_app`` unless ``app_id`` is sanctioned; the refusal is recorded in its own
+    transaction (so it stays when the request's work is rolled back)."""
+    apps: SanctionedApps = request.app.state.sanctioned_apps
+    if app_id in await apps.ids():
+        return
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session, session.begin():
+        session.add(
+            UnsanctionedAttempt(
+                app_id=app_id[:128],
+                app_version=app_version,
+                platform=platform,
+                device_id=device_id,
+                client_ip=request.client.host if request.client else None,
+                endpoint=endpoint,
+                subject=subject,
+            )
+        )
+    log.warning("unsanctioned app refused", extra={"app_id": app_id[:128], "endpoint": endpoint})
+    raise Forbidden("Only the province's sanctioned app may do this.", code="unsanctioned_app", field="body.app_id")

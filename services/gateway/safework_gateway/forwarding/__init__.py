@@ -1,0 +1,1 @@
+"""Routes the gateway forwards to the registry and the scheduler, with their roles and scope."""

@@ -1,0 +1,263 @@
+"""JSON schemas of the forwarded bodies, for /docs and fuzzers. The gateway passes bodies through
+as bytes (the upstream validates them, item by item for batches); these describe the contract
+of docs/ARCHITECTURE.md so the public API is self-describing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+UUID: Schema = {"type": "string", "format": "uuid"}
+INSTANT: Schema = {"type": "string", "format": "date-time", "description": "With a time zone; naive times are refused."}
+DATE: Schema = {"type": "string", "format": "date"}
+TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
+ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+
+
+def obj(properties: dict[str, Schema], required: list[str] | None = None, **extra: Any) -> Schema:
+    out: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        out["required"] = required
+    out.update(extra)
+    return out
+
+
+SAMPLE_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$"}
+TEST_KIND: Schema = {"type": "string", "enum": ["PCR", "RAPID_ANTIGEN"]}
+RESULT: Schema = {"type": "string", "enum": ["NEGATIVE", "POSITIVE", "INVALID"]}
+
+SINGLE_RESULT = obj(
+    {
+        "type": {"type": "string", "enum": ["single"]},
+        "sample_id": SAMPLE_ID,
+        "person_id": UUID,
+        "national_id": {"type": "string", "maxLength": 32},
+        "kind": TEST_KIND,
+        "collected_at": INSTANT,
+        "resulted_at": INSTANT,
+        "result": RESULT,
+    },
+    ["sample_id", "kind", "collected_at", "resulted_at", "result"],
+)
+POOL = obj(
+    {
+        "type": {"type": "string", "enum": ["pool"]},
+        "pool_sample_id": SAMPLE_ID,
+        "members": {
+            "type": "array",
+            "maxItems": 20,
+            "items": obj({"person_id": UUID, "national_id": {"type": "string", "maxLength": 32}}),
+            "description": "Pools of 10 or 20 (seeds/001).",
+        },
+        "collected_at": INSTANT,
+        "resulted_at": INSTANT,
+        "result": RESULT,
+    },
+    ["pool_sample_id", "members", "collected_at", "resulted_at", "result"],
+)
+RESULTS_BATCH = obj(
+    {"items": {"type": "array", "minItems": 1, "maxItems": 10_000, "items": {"oneOf": [SINGLE_RESULT, POOL]}}},
+    ["items"],
+    examples=[
+        {
+            "items": [
+                {
+                    "type": "single",
+                    "sample_id": "VT-2021-09-15-0001",
+                    "national_id": "024095001234",
+                    "kind": "RAPID_ANTIGEN",
+                    "collected_at": "2021-09-15T07:30:00+07:00",
+                    "resulted_at": "2021-09-15T08:00:00+07:00",
+                    "result": "NEGATIVE",
+                },
+                {
+                    "type": "pool",
+                    "pool_sample_id": "VT-POOL-0042",
+                    "members": [{"person_id": "5b0c8f0e-7a51-4c4e-9d3e-2f4a1b6c8d90"}],
+                    "collected_at": "2021-09-15T07:30:00+07:00",
+                    "resulted_at": "2021-09-15T15:00:00+07:00",
+                    "result": "NEGATIVE",
+                },
+            ]
+        }
+    ],
+)
+
+PERSON_FIELDS: dict[str, Schema] = {
+    "national_id": {"type": "string", "minLength": 9, "maxLength": 24, "description": "CCCD (12) or CMND (9)."},
+    "full_name": TEXT,
+    "date_of_birth": DATE,
+    "sex": {"type": "string", "enum": ["male", "female", "other"]},
+    "phone": {"type": "string", "maxLength": 24},
+    "home_province": TEXT,
+    "job_role": {"type": "string", "enum": ["worker", "manager", "expert", "driver"]},
+    "employee_code": {"type": "string", "minLength": 1, "maxLength": 64},
+    "hire_date": DATE,
+    "arrived_from_province": TEXT,
+    "arrived_at": INSTANT,
+    "accommodation_id": UUID,
+    "high_risk": {"type": "boolean"},
+    "high_risk_reason": {"type": "string", "maxLength": 2000},
+    "high_risk_until": INSTANT,
+    "status": {"type": "string", "enum": ["active", "left"]},
+    "left_at": INSTANT,
+}
+PERSON_EXAMPLE = {
+    "national_id": "024095001234",
+    "full_name": "Nguyễn Thị Hoa",
+    "date_of_birth": "1995-03-14",
+    "sex": "female",
+    "phone": "0912345678",
+    "job_role": "worker",
+    "employee_code": "NV-00017",
+}
+PERSON_CREATE = obj(
+    {**PERSON_FIELDS, "enterprise_id": UUID},
+    ["national_id", "full_name", "date_of_birth", "sex"],
+    examples=[PERSON_EXAMPLE],
+)
+PERSON_UPDATE = obj({**PERSON_FIELDS, "enterprise_id": UUID}, examples=[{"phone": "+84987654321"}])
+ROSTER = obj(
+    {
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10_000,
+            "items": obj(PERSON_FIELDS, ["employee_code", "national_id", "full_name", "date_of_birth", "sex"]),
+        }
+    },
+    ["items"],
+    examples=[{"items": [PERSON_EXAMPLE]}],
+)
+LOOKUP = obj({"national_id": PERSON_FIELDS["national_id"]}, ["national_id"], examples=[{"national_id": "024095001234"}])
+
+ZONE_TYPE: Schema = {"type": "string", "enum": ["KCN", "CCN", "OUTSIDE"]}
+ENTERPRISE_FIELDS: dict[str, Schema] = {
+    "tax_code": {"type": "string", "pattern": r"^[0-9]{10}(-[0-9]{3})?$"},
+    "name": TEXT,
+    "district": {"type": "string", "minLength": 1, "maxLength": 64},
+    "zone_type": ZONE_TYPE,
+    "zone_name": TEXT,
+    "industry": {"type": "string", "enum": ["garment", "shuttlecock", "other"]},
+    "headcount": {"type": "integer", "minimum": 0},
+}
+ENTERPRISE_CREATE = obj(
+    ENTERPRISE_FIELDS,
+    ["tax_code", "name", "district", "zone_type"],
+    examples=[
+        {
+            "tax_code": "2400123456",
+            "name": "Công ty TNHH ABC",
+            "district": "Việt Yên",
+            "zone_type": "KCN",
+            "zone_name": "KCN Vân Trung",
+            "industry": "other",
+            "headcount": 1200,
+        }
+    ],
+)
+ENTERPRISE_UPDATE = obj(ENTERPRISE_FIELDS, examples=[{"headcount": 1350}])
+ENTERPRISE_STATUS = obj(
+    {
+        "status": {"type": "string", "enum": ["cleared", "suspended"]},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Required to suspend."},
+        "at": INSTANT,
+    },
+    ["status"],
+    examples=[{"status": "suspended", "reason": "F0 case in the production line", "at": "2021-05-14T18:00:00+07:00"}],
+)
+LICENCE: Schema = {"type": "string", "minLength": 2, "maxLength": 64, "pattern": r"^[A-Za-z0-9._/\-]+$"}
+LAB = obj({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}, ["name", "licence_code"],
+          examples=[{"name": "CDC Bắc Giang", "licence_code": "BG-CDC-2021/01"}])  # fmt: skip
+LAB_UPDATE = obj({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}, examples=[{"active": False}])
+QR_CODE: Schema = {"type": "string", "minLength": 4, "maxLength": 128, "pattern": r"^[A-Za-z0-9._:\-]+$"}
+VENUE_KIND: Schema = {"type": "string", "enum": ["gate", "production_unit", "canteen", "shuttle_bus"]}
+VENUE = obj(
+    {"name": TEXT, "kind": VENUE_KIND, "qr_code": QR_CODE, "active": {"type": "boolean"}},
+    ["name", "kind"],
+    examples=[{"name": "Cổng số 1", "kind": "gate"}],
+)
+VENUE_UPDATE = obj(
+    {"name": TEXT, "kind": VENUE_KIND, "qr_code": QR_CODE, "active": {"type": "boolean"}}, examples=[{"active": False}]
+)
+ACCOMMODATION_FIELDS: dict[str, Schema] = {
+    "name": TEXT,
+    "address": {"type": "string", "minLength": 1, "maxLength": 500},
+    "owner_name": TEXT,
+    "district": {"type": "string", "minLength": 1, "maxLength": 64},
+    "kind": {"type": "string", "enum": ["boarding_house", "dormitory"]},
+    "enterprise_id": UUID,
+}
+ACCOMMODATION = obj(
+    ACCOMMODATION_FIELDS,
+    ["name", "address", "district"],
+    examples=[{"name": "Nhà trọ Hương Sen", "address": "Thôn Đông, Vân Trung", "district": "Việt Yên"}],
+)
+ACCOMMODATION_UPDATE = obj(ACCOMMODATION_FIELDS, examples=[{"owner_name": "Trần Văn Nam"}])
+PRODUCT_CODE: Schema = {"type": "string", "minLength": 2, "maxLength": 32, "pattern": r"^[A-Z0-9][A-Z0-9_\-]*$"}
+PRODUCT_FIELDS: dict[str, Schema] = {
+    "name": TEXT,
+    "min_interval_days": {"type": "integer", "minimum": 0, "maximum": 365},
+    "doses_in_primary_series": {"type": "integer", "minimum": 1, "maximum": 3},
+    "active": {"type": "boolean"},
+}
+VACCINE_PRODUCT = obj(
+    {"code": PRODUCT_CODE, **PRODUCT_FIELDS},
+    ["code", "name", "min_interval_days"],
+    examples=[{"code": "AZD1222", "name": "AstraZeneca", "min_interval_days": 28, "doses_in_primary_series": 2}],
+)
+VACCINE_PRODUCT_UPDATE = obj(PRODUCT_FIELDS, examples=[{"min_interval_days": 56}])
+DOSE = obj(
+    {
+        "dose_number": {"type": "integer", "minimum": 1, "maximum": 10},
+        "product_code": PRODUCT_CODE,
+        "administered_at": INSTANT,
+        "site": {"type": "string", "maxLength": 255},
+        "lot": {"type": "string", "maxLength": 64},
+    },
+    ["dose_number", "product_code", "administered_at"],
+    examples=[{"dose_number": 1, "product_code": "AZD1222", "administered_at": "2021-09-12T09:00:00+07:00"}],
+)
+SYMPTOM: Schema = {
+    "type": "string",
+    "enum": ["fever", "cough", "fatigue", "loss_of_taste_or_smell", "breathing_difficulty", "other"],
+}
+DECLARATION = obj(
+    {
+        "declared_at": INSTANT,
+        "symptoms": {"type": "array", "items": SYMPTOM, "maxItems": 6, "uniqueItems": True},
+        "contact_with_confirmed_case": {"type": "boolean", "description": "Contact with an F0."},
+        "note": {"type": "string", "maxLength": 1000},
+    },
+    ["declared_at"],
+    examples=[{"declared_at": "2021-09-15T06:45:00+07:00", "symptoms": ["fever", "cough"]}],
+)
+TRAVEL = obj(
+    {
+        "left_at": INSTANT,
+        "destination_province": {"type": "string", "minLength": 1, "maxLength": 64},
+        "returned_at": INSTANT,
+        "returned_to_boarding_house": {"type": "boolean"},
+    },
+    ["left_at", "destination_province"],
+    examples=[{"left_at": "2021-09-10T17:00:00+07:00", "destination_province": "Hà Nội"}],
+)
+TRAVEL_RETURN = obj(
+    {"returned_at": INSTANT, "returned_to_boarding_house": {"type": "boolean"}},
+    examples=[{"returned_at": "2021-09-14T19:00:00+07:00", "returned_to_boarding_house": True}],
+)
+CHECKIN = obj(
+    {"qr_code": {"type": "string", "minLength": 1, "maxLength": 128}, "checked_in_at": INSTANT},
+    ["qr_code", "checked_in_at"],
+    examples=[{"qr_code": "SW-7f3e1c2d", "checked_in_at": "2021-09-15T07:02:00+07:00"}],
+)
+VACCINE_PLAN = obj(
+    {
+        "as_of": INSTANT,
+        "daily_capacity": {"type": "integer", "minimum": 1},
+        "district": TEXT,
+        "start": DATE,
+    },
+    examples=[{"daily_capacity": 20000, "start": "2021-09-15"}],
+)

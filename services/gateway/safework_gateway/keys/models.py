@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, LargeBinary, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safework_gateway.db import Base, Timestamped
+
+KEY_STATUSES = ("active", "retiring", "retired")
+
+
+class SigningKey(Timestamped, Base):
+    """An Ed25519 key pair that signs public tokens. The private half is AES-GCM encrypted under
+    the key-encryption key; ``kek_id`` says which one.
+
+    A rotation adds an ``active`` key that is published at once but signs only from
+    ``not_before`` (so every gateway process knows it before any token carries its kid), and
+    turns the previous key ``retiring``: still published and accepted until ``not_after``, when
+    the last token it signed has expired; then ``retired``."""
+
+    __tablename__ = "gateway_signing_key"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'retiring', 'retired')", name="status"),
+        CheckConstraint("algorithm = 'EdDSA'", name="algorithm"),
+    )
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16), server_default=text("'EdDSA'"))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    not_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

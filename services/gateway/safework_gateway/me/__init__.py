@@ -1,0 +1,1 @@
+"""The worker's app: own status, declarations, travels, check-ins and sync."""

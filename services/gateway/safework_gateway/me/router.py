@@ -1,0 +1,115 @@
+"""The worker's app: own status (merged from the registry and the scheduler) and sync."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from safework_common.errors import ERROR_RESPONSES
+from safework_gateway.auth.access import Scope, allow
+from safework_gateway.auth.principal import Principal
+from safework_gateway.deps import Registry, Scheduler, Session
+from safework_gateway.devices import service as devices
+from safework_gateway.devices.sanctioned import require_sanctioned
+from safework_gateway.devices.schemas import SyncRequest
+from safework_gateway.upstream import relay
+
+router = APIRouter(prefix="/me", tags=["worker app"], responses=ERROR_RESPONSES)
+
+Worker = Annotated[Principal, allow("worker", scope=Scope.SELF)]
+
+
+class NextTest(BaseModel):
+    due_at: datetime
+    kind: str | None
+    overdue: bool
+    reasons: list[str] = Field(description="Why the test is due (policy reason codes).")
+
+
+class MyStatus(BaseModel):
+    """What the app shows the worker: the registry's record and the scheduler's verdict."""
+
+    person_id: str
+    as_of: datetime | None
+    policy_version: str | None
+    cleared_to_work: bool
+    reasons: list[str] = Field(description="Why not cleared to work (empty when cleared).")
+    next_due_test: NextTest | None
+    doses: list[dict[str, Any]]
+    vaccination: dict[str, Any] | None
+    results: list[dict[str, Any]] = Field(description="The latest results, newest sample first.")
+    recent_declarations: list[dict[str, Any]]
+    travels: list[dict[str, Any]]
+    pending_pools: list[dict[str, Any]]
+    flags: list[Any]
+
+
+@router.get(
+    "/status",
+    response_model=MyStatus,
+    summary="My doses, results, next due test, and whether I am cleared to work, with reasons",
+)
+async def status(principal: Worker, registry: Registry, scheduler: Scheduler) -> MyStatus:
+    caller = principal.caller()
+    pid = principal.person_id
+    summary, due = await asyncio.gather(
+        registry.json("GET", f"/v1/persons/{pid}/summary", caller),
+        scheduler.json("GET", f"/v1/persons/{pid}/due", caller),
+    )
+    return merge_status(str(pid), summary, due)
+
+
+def merge_status(person_id: str, summary: dict[str, Any], due: dict[str, Any]) -> MyStatus:
+    """One answer for the app from the registry's summary and the scheduler's due verdict."""
+    next_test = None
+    if due.get("due_at"):
+        next_test = NextTest(
+            due_at=due["due_at"], kind=due.get("kind"), overdue=bool(due.get("overdue")), reasons=due.get("reasons", [])
+        )
+    return MyStatus(
+        person_id=person_id,
+        as_of=due.get("as_of"),
+        policy_version=due.get("policy_version"),
+        cleared_to_work=bool(due.get("cleared_to_work")),
+        reasons=due.get("not_cleared", []),
+        next_due_test=next_test,
+        doses=summary.get("doses", []),
+        vaccination=summary.get("vaccination"),
+        results=summary.get("latest_results", []),
+        recent_declarations=summary.get("recent_declarations", []),
+        travels=summary.get("travels", []),
+        pending_pools=summary.get("pending_pools", []),
+        flags=summary.get("flags", []),
+    )
+
+
+@router.post("/sync", summary="The app's periodic sync (the sanctioned app only)")
+async def sync(
+    body: SyncRequest, request: Request, principal: Worker, registry: Registry, session: Session
+) -> Response:
+    """Seeds/000 §2.4: each sync by the sanctioned app refreshes the installation the compliance
+    of the worker's enterprise is judged on; any other app is refused and recorded."""
+    await require_sanctioned(
+        request,
+        endpoint="POST /api/v1/me/sync",
+        app_id=body.app_id,
+        app_version=body.app_version,
+        platform=body.platform,
+        device_id=principal.device_id,
+        subject=principal.subject,
+    )
+    payload = {
+        "device_id": principal.device_id,
+        "app_id": body.app_id,
+        "app_version": body.app_version,
+        "platform": body.platform,
+    }
+    upstream = await registry.request("POST", "/v1/installations/sync", principal.caller(), json=payload)
+    if upstream.status_code < 400 and principal.session_id is not None:
+        await devices.touch(session, principal.session_id)
+    return relay(upstream)
