@@ -8,9 +8,13 @@ SQL scan of the same rows in the same run:
 
 - the enterprise's due list, warm, through the scheduler app in-process (median of repeats);
 - the province-wide due computation (counts and overdue by enterprise), in a fresh process so
-  its peak resident memory is its own.
+  its peak resident memory is its own (median of runs).
 
-    .venv/bin/python -m bench.bench_due [--quick] [--people N] [--keep] [--reuse URL]
+The machine is shared, so beside wall time it prints CPU time (Python in every process
+involved, and the PostgreSQL server processes serving the scratch database when the server runs
+on this machine), peak resident memory of all processes, and the load average.
+
+    .venv/bin/python -m bench.bench_due [--quick] [--people N] [--runs N] [--keep] [--reuse URL]
 
 Targets (the issue): enterprise list < 100 ms warm; province of 1,000,000 < 5 s and < 1 GiB.
 """
@@ -19,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -569,16 +575,6 @@ def _app(url: str) -> tuple[Any, Any]:
     return create_app(settings, configure_logs=False), InternalTokenMinter(private)
 
 
-async def _scan(url: str, sql: str, *args: Any) -> float:
-    conn = await asyncpg.connect(url, server_settings={"jit": "off"})
-    try:
-        started = time.perf_counter()
-        await conn.fetchrow(sql, *args)
-        return time.perf_counter() - started
-    finally:
-        await conn.close()
-
-
 def _horizon() -> datetime:
     from safework_scheduler.policy.files import read_versions
 
@@ -586,38 +582,9 @@ def _horizon() -> datetime:
     return AS_OF - timedelta(days=policy.testing.history_days)
 
 
-async def measure_enterprise(url: str, enterprise_id: uuid.UUID, repeats: int) -> dict[str, Any]:
-    """The enterprise's due list through the app in-process, warm: median of ``repeats``."""
-    import httpx
-
-    from safework_common.internal_auth import INTERNAL_HEADER, Caller
-    from safework_scheduler.due.repository import ENTERPRISE_SCAN_SQL
-
-    app, minter = _app(url)
-    caller = Caller(subject="bench", role="enterprise", enterprise_id=str(enterprise_id))
-    path = f"/v1/enterprises/{enterprise_id}/due"
-    times, scans = [], []
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for i in range(repeats + 3):
-                headers = {INTERNAL_HEADER: minter.mint(caller)}
-                started = time.perf_counter()
-                r = await client.get(path, params={"date": BENCH_DAY.isoformat()}, headers=headers)
-                elapsed = time.perf_counter() - started
-                r.raise_for_status()
-                scan = await _scan(url, ENTERPRISE_SCAN_SQL, AS_OF, _horizon(), enterprise_id)
-                if i >= 3:  # warm-up first
-                    times.append(elapsed)
-                    scans.append(scan)
-            body = r.json()
-    return {
-        "median": statistics.median(times),
-        "scan": statistics.median(scans),
-        "people": body["counts"]["people"],
-        "listed": len(body["people"]),
-        "bytes": len(r.content),
-    }
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def peak_rss_mib() -> float:
@@ -635,60 +602,317 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def measure_province(url: str, runs: int) -> dict[str, Any]:
-    """The province-wide due computation through the app in-process (GET /v1/due), each run
-    beside a single SQL scan of the same rows; peak resident memory of this process."""
+class Meter:
+    """CPU and memory of one measured stretch, wall clock aside (the machine is shared, so wall
+    time says as much about the neighbours as about us):
+
+    - Python: this process, plus every process it started (the scheduler's workers, and the
+      server process they are forked from, which reaps them: their CPU is in its children's
+      times); the meter's own sampling thread is left out;
+    - PostgreSQL: the server processes serving the scratch database (their /proc times; with
+      ``sample``, read every ``interval`` seconds, so a process that ends loses at most its last
+      interval; n/a when the server is not on this machine);
+    - memory (with ``sample``): the peak of the summed resident memory of this process and its
+      descendants (shared pages counted in each process: an upper bound).
+    """
+
+    def __init__(self, database: str, postmaster: int | None, *, sample: bool, interval: float = 0.1) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self.database = database
+        self.postmaster = psutil.Process(postmaster) if postmaster else None
+        self.sample = sample
+        self.interval = interval
+        self.me = psutil.Process()
+        self._server: dict[int, tuple[Any, float, float]] = {}  # pid -> (process, cpu when first seen, last seen)
+        self._known: set[int] = set()
+        self._family: list[Any] = []
+        self.peak_rss = 0.0
+        self.sampler_cpu = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def _cpu(times: Any, children: bool = True) -> float:
+        total = float(times.user + times.system)
+        if children:
+            total += float(getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0))
+        return total
+
+    def _ours(self) -> float:
+        """Cumulative CPU of this process and its descendants (with the children they reaped)."""
+        total = self._cpu(self.me.cpu_times(), children=False)
+        for child in self.me.children(recursive=True):
+            with contextlib.suppress(self._psutil.Error):
+                total += self._cpu(child.cpu_times())
+        return total
+
+    def _discover(self, started: bool) -> None:
+        if self.postmaster is None:
+            return
+        ours = set(self._server)
+        for proc in self.postmaster.children():
+            if proc.pid in self._known:
+                continue
+            self._known.add(proc.pid)
+            with contextlib.suppress(self._psutil.Error):
+                cmd = " ".join(proc.cmdline())
+                leader = cmd.rsplit("parallel worker for PID ", 1)
+                if f" {self.database} " in cmd or (len(leader) == 2 and int(leader[1].split()[0]) in ours):
+                    cpu = self._cpu(proc.cpu_times(), children=False)
+                    self._server[proc.pid] = (proc, 0.0 if started else cpu, cpu)
+
+    def _read_server(self) -> None:
+        for pid, (proc, first, _) in list(self._server.items()):
+            with contextlib.suppress(self._psutil.Error):
+                self._server[pid] = (proc, first, self._cpu(proc.cpu_times(), children=False))
+
+    def _read_memory(self, refresh: bool) -> None:
+        if refresh:
+            self._family = self.me.children(recursive=True)
+        rss = self.me.memory_info().rss
+        for child in self._family:
+            with contextlib.suppress(self._psutil.Error):
+                rss += child.memory_info().rss
+        self.peak_rss = max(self.peak_rss, rss / 2**20)
+
+    def _run(self) -> None:
+        started = time.thread_time()
+        n = 0
+        while not self._stop.wait(self.interval):
+            if n % 3 == 0:
+                self._discover(started=True)
+            self._read_server()
+            self._read_memory(refresh=n % 3 == 0)
+            n += 1
+        self.sampler_cpu = time.thread_time() - started
+
+    def __enter__(self) -> Meter:
+        self._discover(started=False)
+        self.python_start = self._ours() if self.sample else time.process_time()
+        self.wall_start = time.perf_counter()
+        if self.sample:
+            self._read_memory(refresh=True)
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall_start
+        if not self.sample:
+            self.python = time.process_time() - self.python_start
+            self._read_server()
+            return
+        time.sleep(2 * self.interval)  # let finished workers be reaped; catch the backends' last samples
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._discover(started=True)
+        self._read_server()
+        self._read_memory(refresh=True)
+        self.python = self._ours() - self.python_start - self.sampler_cpu
+
+    @property
+    def server(self) -> float | None:
+        if self.postmaster is None:
+            return None
+        return sum(last - first for _, first, last in self._server.values())
+
+
+async def _server_of(url: str) -> tuple[str, int | None]:
+    """The scratch database's name, and the pid of the PostgreSQL server process when it runs on
+    this machine and its processes can be read (else None: no server CPU)."""
+    import psutil
+
+    host = urlsplit(url).hostname or "localhost"
+    conn = await asyncpg.connect(url)
+    try:
+        database: str = await conn.fetchval("SELECT current_database()")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            return database, None
+        try:
+            return database, psutil.Process(await conn.fetchval("SELECT pg_backend_pid()")).ppid()
+        except psutil.Error:
+            return database, None
+    finally:
+        await conn.close()
+
+
+async def _scan(url: str, sql: str, *args: Any, serial: bool = False) -> tuple[float, float | None]:
+    """The reference: one statement scanning the same rows (parallel workers allowed); its wall
+    time, and the server CPU of its backend when ``serial`` (parallel workers off, so the
+    backend does all the work and its CPU is exact)."""
+    conn = await asyncpg.connect(url, server_settings={"jit": "off"})
+    try:
+        if serial:
+            await conn.execute("SET max_parallel_workers_per_gather = 0")
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        before = _proc_cpu(pid)
+        started = time.perf_counter()
+        await conn.fetchrow(sql, *args)
+        wall = time.perf_counter() - started
+        after = _proc_cpu(pid)
+        return wall, (after - before if before is not None and after is not None else None)
+    finally:
+        await conn.close()
+
+
+def _proc_cpu(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def measure_enterprise(url: str, enterprise_id: uuid.UUID, repeats: int) -> dict[str, Any]:
+    """The enterprise's due list through the app in-process, warm: medians of ``repeats``, each
+    beside the reference scan."""
     import httpx
 
     from safework_common.internal_auth import INTERNAL_HEADER, Caller
+    from safework_scheduler.due.repository import ENTERPRISE_SCAN_SQL
+
+    database, postmaster = await _server_of(url)
+    app, minter = _app(url)
+    caller = Caller(subject="bench", role="enterprise", enterprise_id=str(enterprise_id))
+    path = f"/v1/enterprises/{enterprise_id}/due"
+    walls: list[float] = []
+    pythons: list[float] = []
+    servers: list[float] = []
+    scans: list[float] = []
+    scan_cpus: list[float] = []
+    load_start = loadavg()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for i in range(repeats + 3):
+                headers = {INTERNAL_HEADER: minter.mint(caller)}
+                meter = Meter(database, postmaster, sample=False)
+                with meter:
+                    r = await client.get(path, params={"date": BENCH_DAY.isoformat()}, headers=headers)
+                r.raise_for_status()
+                scan, _ = await _scan(url, ENTERPRISE_SCAN_SQL, AS_OF, _horizon(), enterprise_id)
+                _, scan_cpu = await _scan(url, ENTERPRISE_SCAN_SQL, AS_OF, _horizon(), enterprise_id, serial=True)
+                if i >= 3:  # warm-up first
+                    walls.append(meter.wall)
+                    pythons.append(meter.python)
+                    if meter.server is not None:
+                        servers.append(meter.server)
+                    scans.append(scan)
+                    if scan_cpu is not None:
+                        scan_cpus.append(scan_cpu)
+            body = r.json()
+    return {
+        "median": statistics.median(walls),
+        "min": min(walls),
+        "python": statistics.median(pythons),
+        "server": statistics.median(servers) if servers else None,
+        "scan": statistics.median(scans),
+        "scan_cpu": statistics.median(scan_cpus) if scan_cpus else None,
+        "people": body["counts"]["people"],
+        "listed": len(body["people"]),
+        "bytes": len(r.content),
+        "load": (load_start, loadavg()),
+    }
+
+
+async def measure_province(url: str, runs: int) -> dict[str, Any]:
+    """The province-wide due computation through the app in-process (GET /v1/due), each run
+    beside a single SQL scan of the same rows; CPU and peak memory of every process involved."""
+    import httpx
+
+    from safework_common.internal_auth import INTERNAL_HEADER, Caller
+    from safework_scheduler.due.bulk import workers_for
     from safework_scheduler.due.repository import PROVINCE_SCAN_SQL
 
+    database, postmaster = await _server_of(url)
     app, minter = _app(url)
     caller = Caller(subject="bench", role="authority")
     baseline = peak_rss_mib()
-    times, scans = [], []
+    runs_out: list[dict[str, Any]] = []
+    load_start = loadavg()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client:
             for _ in range(runs):
-                scans.append(await _scan(url, PROVINCE_SCAN_SQL, AS_OF, _horizon()))
+                scan, _ = await _scan(url, PROVINCE_SCAN_SQL, AS_OF, _horizon())
+                _, scan_cpu = await _scan(url, PROVINCE_SCAN_SQL, AS_OF, _horizon(), serial=True)
                 headers = {INTERNAL_HEADER: minter.mint(caller)}
-                started = time.perf_counter()
-                r = await client.get("/v1/due", params={"as_of": AS_OF.isoformat()}, headers=headers)
-                times.append(time.perf_counter() - started)
+                meter = Meter(database, postmaster, sample=True)
+                with meter:
+                    r = await client.get("/v1/due", params={"as_of": AS_OF.isoformat()}, headers=headers)
                 r.raise_for_status()
-    totals = r.json()["totals"]
+                runs_out.append(
+                    {
+                        "wall": meter.wall,
+                        "python": meter.python,
+                        "server": meter.server,
+                        "rss": meter.peak_rss,
+                        "scan": scan,
+                        "scan_cpu": scan_cpu,
+                        "load": loadavg(),
+                    }
+                )
+    body = r.json()
+    totals = body["totals"]
     return {
-        "times": times,
-        "scans": scans,
+        "runs": runs_out,
         "people": totals["people"],
         "due": totals["due"],
         "overdue": totals["overdue"],
         "not_cleared": totals["not_cleared"],
-        "enterprises": len(r.json()["enterprises"]),
-        "peak_rss_mb": peak_rss_mib(),
+        "enterprises": len(body["enterprises"]),
+        "workers": workers_for(totals["people"]),
+        "peak_rss_mb": max(peak_rss_mib(), max(r["rss"] for r in runs_out)),
+        "main_rss_mb": peak_rss_mib(),
         "baseline_rss_mb": baseline,
+        "load_start": load_start,
     }
 
 
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def _s(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds:.2f} s"
+
+
 def report(enterprise: dict[str, Any], province: dict[str, Any], people: int) -> None:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ms = enterprise["median"] * 1000
     scan_ms = enterprise["scan"] * 1000
     print(
         f"enterprise due list ({enterprise['people']:,} active workers, {enterprise['listed']:,} listed, "
-        f"{enterprise['bytes'] / 1024:.0f} KiB), warm median: {ms:.1f} ms | single SQL scan of the same rows: "
-        f"{scan_ms:.1f} ms | ratio {ms / scan_ms:.1f}x | target < 100 ms: {'met' if ms < 100 else 'NOT met'}"
+        f"{enterprise['bytes'] / 1024:.0f} KiB), warm median: {ms:.1f} ms (min {enterprise['min'] * 1000:.1f}); "
+        f"CPU per request: Python {_ms(enterprise['python'])}, PostgreSQL {_ms(enterprise['server'])} | "
+        f"single SQL scan of the same rows: {scan_ms:.1f} ms (CPU {_ms(enterprise['scan_cpu'])}) | "
+        f"ratio {ms / scan_ms:.1f}x | target < 100 ms: {'met' if ms < 100 else 'NOT met'} | "
+        f"load average {enterprise['load'][0]} -> {enterprise['load'][1]} on {cpus} CPUs"
     )
-    best = min(province["times"])
-    scan = min(province["scans"])
+    runs = province["runs"]
+    walls = [r["wall"] for r in runs]
+    wall = statistics.median(walls)
+    scan = statistics.median(r["scan"] for r in runs)
+    servers = [r["server"] for r in runs if r["server"] is not None]
+    scan_cpus = [r["scan_cpu"] for r in runs if r["scan_cpu"] is not None]
     rss = province["peak_rss_mb"]
     print(
         f"province due computation ({province['people']:,} active people in {province['enterprises']:,} "
         f"enterprises; {province['due']:,} due today, {province['overdue']:,} overdue, "
-        f"{province['not_cleared']:,} not cleared): runs {', '.join(f'{t:.2f}' for t in province['times'])} s, "
-        f"best {best:.2f} s | single SQL scan of the same rows: {scan:.2f} s | ratio {best / scan:.1f}x | "
-        f"peak RSS {rss:.0f} MiB (interpreter and imports {province['baseline_rss_mb']:.0f} MiB) | "
-        f"targets < 5 s: {'met' if best < 5 else 'NOT met'}, < 1 GiB: {'met' if rss < 1024 else 'NOT met'}"
+        f"{province['not_cleared']:,} not cleared; {province['workers']} worker process(es)): "
+        f"runs {', '.join(f'{t:.2f}' for t in walls)} s, median {wall:.2f} s (best {min(walls):.2f}); "
+        f"CPU per run (median): Python {_s(statistics.median(r['python'] for r in runs))}, "
+        f"PostgreSQL {_s(statistics.median(servers) if servers else None)} | "
+        f"single SQL scan of the same rows: {scan:.2f} s "
+        f"(CPU {_s(statistics.median(scan_cpus) if scan_cpus else None)})"
+        f" | ratio {wall / scan:.1f}x | peak RSS {rss:.0f} MiB, all processes (this one "
+        f"{province['main_rss_mb']:.0f} MiB, of which interpreter and imports {province['baseline_rss_mb']:.0f}) | "
+        f"targets < 5 s: {'met' if wall < 5 else 'NOT met'}, < 1 GiB: {'met' if rss < 1024 else 'NOT met'} | "
+        f"load average {province['load_start']} -> {runs[-1]['load']} on {cpus} CPUs"
         + ("" if people >= 1_000_000 else f" (targets are for 1,000,000 people; this run has {people:,})")
     )
 
@@ -699,15 +923,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=None)
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--repeats", type=int, default=15, help="warm runs of the enterprise list")
+    parser.add_argument("--runs", type=int, default=None, help="runs of the province computation (default 3; 1 quick)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (prints its URL)")
     parser.add_argument("--reuse", default=None, help="measure an existing scratch database")
     parser.add_argument("--measure-province", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     people = args.people or (20_000 if args.quick else 1_000_000)
+    runs = args.runs or (1 if args.quick else 3)
+    repeats = min(args.repeats, 5) if args.quick else args.repeats
     admin = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
     if args.measure_province:  # the child process: its peak RSS is the computation's own
-        print(json.dumps(asyncio.run(measure_province(args.measure_province, 2))))
+        print(json.dumps(asyncio.run(measure_province(args.measure_province, runs))))
         return 0
 
     async def run() -> int:
@@ -725,13 +952,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 people_n = people
             child = await asyncio.to_thread(
                 subprocess.run,
-                [sys.executable, "-m", "bench.bench_due", "--measure-province", url],
+                [sys.executable, "-m", "bench.bench_due", "--measure-province", url, "--runs", str(runs)],
                 capture_output=True,
                 text=True,
                 check=True,
             )
             province = json.loads(child.stdout.strip().splitlines()[-1])
-            enterprise = await measure_enterprise(url, big, args.repeats)
+            enterprise = await measure_enterprise(url, big, repeats)
             report(enterprise, province, people_n)
             if args.keep:
                 print(f"kept: {url}")

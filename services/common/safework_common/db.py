@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -35,7 +36,22 @@ class Timestamped:
     )
 
 
+class _NoRows(logging.Filter):
+    """Drops SQLAlchemy's DEBUG lines that print each result row: rows are people's records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Row %r"
+
+
+_NO_ROWS = _NoRows()
+
+
 def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, **kw: Any) -> AsyncEngine:
+    """An engine that never writes people's data to the logs, whatever the log levels
+    (ARCHITECTURE "Privacy"): SQL may be logged (``sqlalchemy.engine`` at INFO), but its
+    parameters (national ID hashes, results, symptoms) are hidden, in log lines and in the text
+    of database errors alike, and result rows (DEBUG) are dropped."""
+    logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NO_ROWS)
     connect_args: dict[str, Any] = {"server_settings": {"timezone": "Asia/Ho_Chi_Minh", "jit": "off"}}
     if read_only:
         connect_args["server_settings"]["default_transaction_read_only"] = "on"
@@ -46,6 +62,7 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, **kw:
         pool_pre_ping=True,
         pool_timeout=10,
         connect_args={**connect_args, "timeout": 5, "command_timeout": 60},
+        hide_parameters=True,
         **kw,
     )
 

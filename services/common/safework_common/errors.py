@@ -201,6 +201,8 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     if _is_db_outage(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return _outage()
+    if (refused := _unstorable_input(exc)) is not None:
+        return refused
     log.exception("unhandled error", exc_info=exc)
     return envelope(500, "internal_error", "An unexpected error occurred.")
 
@@ -211,7 +213,38 @@ async def _outage_or_unexpected(request: Request, exc: Exception) -> JSONRespons
     if _is_db_outage(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return _outage()
+    if (refused := _unstorable_input(exc)) is not None:
+        return refused
     raise exc
+
+
+# PostgreSQL's "character not in repertoire": text cannot hold U+0000.
+_NUL_IN_TEXT = "22021"
+
+
+def _unstorable_input(exc: BaseException) -> JSONResponse | None:
+    """Input that passed validation but cannot be stored or computed with is the caller's
+    error (422), not ours (500): text with a NUL character, which PostgreSQL refuses in text
+    (SQLSTATE 22021), and instants or numbers beyond what Python's ``datetime`` or the column
+    can hold (year 1 or 9999 shifted by a time zone, dates computed past them), which surface
+    as ``OverflowError``; anywhere in the cause chain. Nothing is logged: the statement's
+    parameters are the caller's data."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if getattr(cur, "sqlstate", None) == _NUL_IN_TEXT:
+            return envelope(422, "invalid_character", "Text may not contain the NUL character (U+0000).")
+        if isinstance(cur, OverflowError):
+            return envelope(422, "value_out_of_range", "A date, time or number is outside the supported range.")
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+async def _overflow(_: Request, exc: Exception) -> JSONResponse:
+    refused = _unstorable_input(exc)
+    assert refused is not None
+    return refused
 
 
 # Exception families a database outage surfaces as: the OS (refused, reset, missing socket,
@@ -263,6 +296,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # is expected, these narrower handlers answer instead.
     for family in _OUTAGE_FAMILIES:
         app.add_exception_handler(family, _outage_or_unexpected)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(Exception, _unexpected)
 
 

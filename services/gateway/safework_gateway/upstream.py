@@ -26,10 +26,34 @@ if importlib.util.find_spec("sniffio") is None:
     # entry is Python's own record of "no such module": the same ImportError, in ~1 us.
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
-# Answer headers worth passing back to the public caller.
-_PASS_BACK = ("content-type", "etag", "cache-control", "retry-after", "location", "link", "content-disposition")
+# Answer headers worth passing back to the public caller (``idempotent-replayed``: the registry's
+# mark on an answer replayed for a repeated Idempotency-Key).
+_PASS_BACK = (
+    "content-type",
+    "etag",
+    "cache-control",
+    "retry-after",
+    "location",
+    "link",
+    "content-disposition",
+    "idempotent-replayed",
+)
 # Request headers worth passing on to the upstream (besides the internal token and request ID).
 PASS_ON = ("content-type", "accept", "idempotency-key")
+
+
+class _NoQueryStrings(logging.Filter):
+    """httpx logs each request's URL at INFO; a query string can carry personal data (a roster
+    search by national ID, ``?q=...``), so the line keeps the path only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 1 and isinstance(args[1], httpx.URL) and args[1].query:
+            record.args = (args[0], args[1].copy_with(query=None), *args[2:])
+        return True
+
+
+_NO_QUERY_STRINGS = _NoQueryStrings()
 
 
 class UpstreamError(SafeworkError):
@@ -49,6 +73,7 @@ class Upstream:
     ) -> None:
         self.name = name
         self.minter = minter
+        logging.getLogger("httpx").addFilter(_NO_QUERY_STRINGS)
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=2.0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,6 +15,9 @@ from safework_registry.scope import as_uuid
 
 # Clocks of phones and lab systems drift: an instant up to this far ahead is still "now".
 FUTURE_SKEW = timedelta(minutes=5)
+# Nothing this programme records (a dose, a declaration, a check-in, a sample) happened before
+# 1900, the earliest date of birth a person may have (persons/schemas.py).
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 def patch_values(body: BaseModel, required: Iterable[str] = ()) -> dict[str, Any]:
@@ -28,9 +31,12 @@ def patch_values(body: BaseModel, required: Iterable[str] = ()) -> dict[str, Any
 
 
 def not_in_future(value: datetime, *, code: str, field: str, now: datetime | None = None) -> None:
-    """Refuse instants in the future (beyond :data:`FUTURE_SKEW`)."""
+    """Refuse instants in the future (beyond :data:`FUTURE_SKEW`), and before 1900
+    (``time_before_1900``: a typo of the year, or a sentinel like 0001-01-01)."""
     if value > (now or now_local()) + FUTURE_SKEW:
         raise Unprocessable("The time is in the future.", code=code, field=field)
+    if value < EARLIEST_INSTANT:
+        raise Unprocessable("The time is before 1900.", code="time_before_1900", field=field)
 
 
 def name_id_cursor(values: list[Any]) -> tuple[str, uuid.UUID]:

@@ -23,6 +23,7 @@ from safework_gateway.devices.models import Device
 from safework_gateway.devices.sanctioned import require_sanctioned
 from safework_gateway.devices.schemas import (
     DEVICE_ID_PATTERN,
+    SYNC_RESPONSES,
     ActivateRequest,
     ActivationCodeOut,
     ActivationCodes,
@@ -276,6 +277,8 @@ async def refresh(
     "/enterprises/{enterprise_id}/app/sync",
     tags=["enterprise"],
     summary="An enterprise account's sync from the sanctioned app",
+    response_class=Response,
+    responses=SYNC_RESPONSES,
 )
 async def enterprise_sync(
     enterprise_id: uuid.UUID,

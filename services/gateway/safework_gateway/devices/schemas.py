@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,14 @@ MAX_CODES_PER_REQUEST = 500
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_INSTALLATION = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
+# The registry registers a device at its first sync (201) and refreshes it at later ones (200).
+SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A later sync: the installation refreshed", **_INSTALLATION},
+    201: {"description": "The first sync of this device: the installation registered", **_INSTALLATION},
+}
 
 
 class AppInfo(_Strict):

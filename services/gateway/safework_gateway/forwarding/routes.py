@@ -53,6 +53,11 @@ class Forward:
     query: tuple[Query, ...] = ()
     status_code: int = 200
     upstream_path: str | None = None
+    response: s.Schema | None = None  # the success body's schema; by default any object
+    # Other success statuses the upstream answers with (a replay of a stored record: 200).
+    also: tuple[int, ...] = ()
+    # The upstream honours Idempotency-Key on this route (a retry replays the first answer).
+    idempotent: bool = False
 
     @property
     def target(self) -> str:
@@ -72,23 +77,23 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("GET", "/me", "registry", ("worker",), Scope.SELF, "My person record", TAG_APP,
             upstream_path="/v1/persons/{person_id}"),
     Forward("POST", "/me/declarations", "registry", ("worker",), Scope.SELF, "Declare my health (symptoms)", TAG_APP,
-            body=s.DECLARATION, status_code=201, upstream_path="/v1/persons/{person_id}/declarations"),
+            body=s.DECLARATION, status_code=201, upstream_path="/v1/persons/{person_id}/declarations", idempotent=True),
     Forward("GET", "/me/declarations", "registry", ("worker",), Scope.SELF, "My health declarations", TAG_APP,
             query=CURSOR, upstream_path="/v1/persons/{person_id}/declarations"),
     Forward("POST", "/me/travels", "registry", ("worker",), Scope.SELF, "Report a travel or a return", TAG_APP,
-            body=s.TRAVEL, status_code=201, upstream_path="/v1/persons/{person_id}/travels"),
+            body=s.TRAVEL, status_code=201, upstream_path="/v1/persons/{person_id}/travels", idempotent=True),
     Forward("PATCH", "/me/travels/{travel_id}", "registry", ("worker",), Scope.SELF, "Record my return", TAG_APP,
             body=s.TRAVEL_RETURN, upstream_path="/v1/persons/{person_id}/travels/{travel_id}"),
     Forward("GET", "/me/travels", "registry", ("worker",), Scope.SELF, "My travels", TAG_APP,
             query=CURSOR, upstream_path="/v1/persons/{person_id}/travels"),
     Forward("POST", "/me/checkins", "registry", ("worker",), Scope.SELF, "Check in at a venue's QR code", TAG_APP,
-            body=s.CHECKIN, status_code=201, upstream_path="/v1/persons/{person_id}/checkins"),
+            body=s.CHECKIN, status_code=201, upstream_path="/v1/persons/{person_id}/checkins", idempotent=True),
     Forward("GET", "/me/checkins", "registry", ("worker",), Scope.SELF, "My check-ins", TAG_APP,
             query=CURSOR, upstream_path="/v1/persons/{person_id}/checkins"),
     # Labs.
     Forward("POST", "/labs/{lab_id}/results", "registry", ("lab", "authority"), Scope.LAB,
             "Post a batch of results (single and pooled), up to 10,000 items; per-item outcomes", TAG_LAB,
-            body=s.RESULTS_BATCH),
+            body=s.RESULTS_BATCH, idempotent=True),
     Forward("GET", "/labs/{lab_id}/results", "registry", ("lab", "authority"), Scope.LAB,
             "Read back this lab's submissions", TAG_LAB, query=CURSOR),
     # Enterprises: their own roster, venues, due list.
@@ -138,7 +143,7 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("GET", "/persons/{person_id}/results", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "A person's test results", TAG_ENTERPRISE, query=CURSOR),
     Forward("GET", "/persons/{person_id}/doses", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
-            "A person's vaccine doses", TAG_ENTERPRISE),
+            "A person's vaccine doses", TAG_ENTERPRISE, response=s.ANY_ARRAY),
     Forward("GET", "/persons/{person_id}/declarations", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "A person's health declarations", TAG_ENTERPRISE, query=CURSOR),
     Forward("GET", "/persons/{person_id}/travels", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
@@ -147,7 +152,8 @@ FORWARDS: tuple[Forward, ...] = (
             "A person's check-ins", TAG_ENTERPRISE, query=CURSOR),
     # The authority.
     Forward("POST", "/persons/{person_id}/doses", "registry", AUTHORITY, Scope.UPSTREAM,
-            "Record a vaccine dose", TAG_AUTHORITY, body=s.DOSE, status_code=201),
+            "Record a vaccine dose (the same dose again: 200, the stored one)", TAG_AUTHORITY, body=s.DOSE,
+            status_code=201, also=(200,), idempotent=True),
     Forward("POST", "/persons/lookup", "registry", AUTHORITY, Scope.NONE,
             "Find a person by national ID", TAG_AUTHORITY, body=s.LOOKUP),
     Forward("POST", "/enterprises", "registry", AUTHORITY, Scope.NONE,
@@ -167,8 +173,9 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("PATCH", "/labs/{lab_id}", "registry", AUTHORITY, Scope.PROVINCE, "Change a lab", TAG_AUTHORITY,
             body=s.LAB_UPDATE),
     Forward("POST", "/vaccine-products", "registry", AUTHORITY, Scope.PROVINCE,
-            "Add a vaccine product", TAG_REFERENCE, body=s.VACCINE_PRODUCT, status_code=201),
-    Forward("GET", "/vaccine-products", "registry", ALL, Scope.NONE, "Vaccine products", TAG_REFERENCE),
+            "Add a vaccine product", TAG_REFERENCE, body=s.VACCINE_PRODUCT, status_code=201, idempotent=True),
+    Forward("GET", "/vaccine-products", "registry", ALL, Scope.NONE, "Vaccine products", TAG_REFERENCE,
+            query=(Query("active", {"type": "boolean"}),), response=s.ANY_ARRAY),
     Forward("GET", "/vaccine-products/{code}", "registry", ALL, Scope.NONE, "One vaccine product", TAG_REFERENCE),
     Forward("PATCH", "/vaccine-products/{code}", "registry", AUTHORITY, Scope.PROVINCE,
             "Change a vaccine product", TAG_REFERENCE, body=s.VACCINE_PRODUCT_UPDATE),
@@ -265,13 +272,13 @@ def _openapi(spec: Forward) -> dict[str, Any]:
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     params += [{"name": q.name, "in": "query", "required": False, "schema": q.schema, "description": q.description}
                for q in spec.query]  # fmt: skip
-    if spec.method != "GET":
+    if spec.idempotent:
         params.append(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "maxLength": 128},
+                "schema": s.IDEMPOTENCY_KEY,
                 "description": "Retrying with the same key replays the first answer instead of posting twice.",
             }
         )
@@ -298,7 +305,13 @@ def build_router() -> APIRouter:
             tags=[spec.tag],
             openapi_extra=_openapi(spec),
             response_class=Response,
-            responses={spec.status_code: {"content": {"application/json": {"schema": s.ANY_OBJECT}}}},
+            responses={
+                status: {
+                    "description": "Success",
+                    "content": {"application/json": {"schema": spec.response or s.ANY_OBJECT}},
+                }
+                for status in (spec.status_code, *spec.also)
+            },
         )
     for group in groups.values():
         router.include_router(group)

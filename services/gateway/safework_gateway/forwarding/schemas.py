@@ -4,6 +4,7 @@ of docs/ARCHITECTURE.md so the public API is self-describing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 Schema = dict[str, Any]
@@ -13,6 +14,26 @@ INSTANT: Schema = {"type": "string", "format": "date-time", "description": "With
 DATE: Schema = {"type": "string", "format": "date"}
 TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
 ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+ANY_ARRAY: Schema = {"type": "array", "items": ANY_OBJECT}
+# The registry's rule (draft-ietf-httpapi-idempotency-key-header): 1-255 printable ASCII characters.
+IDEMPOTENCY_KEY: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",
+}
+
+
+def nullable(schema: Schema) -> Schema:
+    """``null`` as well: the upstream takes it as "not given" (on a create) or "clear it" (on a
+    change), as its ``X | None`` fields do."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def with_null(fields: dict[str, Schema], names: Iterable[str] | None = None) -> dict[str, Schema]:
+    """``fields`` with ``names`` (default: all) nullable."""
+    chosen = set(fields if names is None else names)
+    return {name: nullable(schema) if name in chosen else schema for name, schema in fields.items()}
 
 
 def obj(properties: dict[str, Schema], required: list[str] | None = None, **extra: Any) -> Schema:
@@ -31,8 +52,8 @@ SINGLE_RESULT = obj(
     {
         "type": {"type": "string", "enum": ["single"]},
         "sample_id": SAMPLE_ID,
-        "person_id": UUID,
-        "national_id": {"type": "string", "maxLength": 32},
+        "person_id": nullable(UUID),
+        "national_id": nullable({"type": "string", "maxLength": 32}),
         "kind": TEST_KIND,
         "collected_at": INSTANT,
         "resulted_at": INSTANT,
@@ -47,7 +68,7 @@ POOL = obj(
         "members": {
             "type": "array",
             "maxItems": 20,
-            "items": obj({"person_id": UUID, "national_id": {"type": "string", "maxLength": 32}}),
+            "items": obj({"person_id": nullable(UUID), "national_id": nullable({"type": "string", "maxLength": 32})}),
             "description": "Pools of 10 or 20 (seeds/001).",
         },
         "collected_at": INSTANT,
@@ -103,6 +124,18 @@ PERSON_FIELDS: dict[str, Schema] = {
     "status": {"type": "string", "enum": ["active", "left"]},
     "left_at": INSTANT,
 }
+# Optional person fields the registry also takes as null.
+PERSON_NULLABLE = (
+    "phone",
+    "home_province",
+    "hire_date",
+    "arrived_from_province",
+    "arrived_at",
+    "accommodation_id",
+    "high_risk_reason",
+    "high_risk_until",
+    "left_at",
+)
 PERSON_EXAMPLE = {
     "national_id": "024095001234",
     "full_name": "Nguyễn Thị Hoa",
@@ -113,18 +146,21 @@ PERSON_EXAMPLE = {
     "employee_code": "NV-00017",
 }
 PERSON_CREATE = obj(
-    {**PERSON_FIELDS, "enterprise_id": UUID},
+    with_null({**PERSON_FIELDS, "enterprise_id": UUID}, (*PERSON_NULLABLE, "enterprise_id", "employee_code")),
     ["national_id", "full_name", "date_of_birth", "sex"],
     examples=[PERSON_EXAMPLE],
 )
-PERSON_UPDATE = obj({**PERSON_FIELDS, "enterprise_id": UUID}, examples=[{"phone": "+84987654321"}])
+PERSON_UPDATE = obj(with_null({**PERSON_FIELDS, "enterprise_id": UUID}), examples=[{"phone": "+84987654321"}])
 ROSTER = obj(
     {
         "items": {
             "type": "array",
             "minItems": 1,
             "maxItems": 10_000,
-            "items": obj(PERSON_FIELDS, ["employee_code", "national_id", "full_name", "date_of_birth", "sex"]),
+            "items": obj(
+                with_null(PERSON_FIELDS, PERSON_NULLABLE),
+                ["employee_code", "national_id", "full_name", "date_of_birth", "sex"],
+            ),
         }
     },
     ["items"],
@@ -143,7 +179,7 @@ ENTERPRISE_FIELDS: dict[str, Schema] = {
     "headcount": {"type": "integer", "minimum": 0},
 }
 ENTERPRISE_CREATE = obj(
-    ENTERPRISE_FIELDS,
+    with_null(ENTERPRISE_FIELDS, ("zone_name",)),
     ["tax_code", "name", "district", "zone_type"],
     examples=[
         {
@@ -157,12 +193,14 @@ ENTERPRISE_CREATE = obj(
         }
     ],
 )
-ENTERPRISE_UPDATE = obj(ENTERPRISE_FIELDS, examples=[{"headcount": 1350}])
+ENTERPRISE_UPDATE = obj(with_null(ENTERPRISE_FIELDS), examples=[{"headcount": 1350}])
 ENTERPRISE_STATUS = obj(
     {
         "status": {"type": "string", "enum": ["cleared", "suspended"]},
-        "reason": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Required to suspend."},
-        "at": INSTANT,
+        "reason": nullable(
+            {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Required to suspend."}
+        ),
+        "at": nullable(INSTANT),
     },
     ["status"],
     examples=[{"status": "suspended", "reason": "F0 case in the production line", "at": "2021-05-14T18:00:00+07:00"}],
@@ -170,16 +208,19 @@ ENTERPRISE_STATUS = obj(
 LICENCE: Schema = {"type": "string", "minLength": 2, "maxLength": 64, "pattern": r"^[A-Za-z0-9._/\-]+$"}
 LAB = obj({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}, ["name", "licence_code"],
           examples=[{"name": "CDC Bắc Giang", "licence_code": "BG-CDC-2021/01"}])  # fmt: skip
-LAB_UPDATE = obj({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}, examples=[{"active": False}])
+LAB_UPDATE = obj(
+    with_null({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}), examples=[{"active": False}]
+)
 QR_CODE: Schema = {"type": "string", "minLength": 4, "maxLength": 128, "pattern": r"^[A-Za-z0-9._:\-]+$"}
 VENUE_KIND: Schema = {"type": "string", "enum": ["gate", "production_unit", "canteen", "shuttle_bus"]}
 VENUE = obj(
-    {"name": TEXT, "kind": VENUE_KIND, "qr_code": QR_CODE, "active": {"type": "boolean"}},
+    {"name": TEXT, "kind": VENUE_KIND, "qr_code": nullable(QR_CODE), "active": {"type": "boolean"}},
     ["name", "kind"],
     examples=[{"name": "Cổng số 1", "kind": "gate"}],
 )
 VENUE_UPDATE = obj(
-    {"name": TEXT, "kind": VENUE_KIND, "qr_code": QR_CODE, "active": {"type": "boolean"}}, examples=[{"active": False}]
+    with_null({"name": TEXT, "kind": VENUE_KIND, "qr_code": QR_CODE, "active": {"type": "boolean"}}),
+    examples=[{"active": False}],
 )
 ACCOMMODATION_FIELDS: dict[str, Schema] = {
     "name": TEXT,
@@ -190,11 +231,11 @@ ACCOMMODATION_FIELDS: dict[str, Schema] = {
     "enterprise_id": UUID,
 }
 ACCOMMODATION = obj(
-    ACCOMMODATION_FIELDS,
+    with_null(ACCOMMODATION_FIELDS, ("owner_name", "enterprise_id")),
     ["name", "address", "district"],
     examples=[{"name": "Nhà trọ Hương Sen", "address": "Thôn Đông, Vân Trung", "district": "Việt Yên"}],
 )
-ACCOMMODATION_UPDATE = obj(ACCOMMODATION_FIELDS, examples=[{"owner_name": "Trần Văn Nam"}])
+ACCOMMODATION_UPDATE = obj(with_null(ACCOMMODATION_FIELDS), examples=[{"owner_name": "Trần Văn Nam"}])
 PRODUCT_CODE: Schema = {"type": "string", "minLength": 2, "maxLength": 32, "pattern": r"^[A-Z0-9][A-Z0-9_\-]*$"}
 PRODUCT_FIELDS: dict[str, Schema] = {
     "name": TEXT,
@@ -207,14 +248,14 @@ VACCINE_PRODUCT = obj(
     ["code", "name", "min_interval_days"],
     examples=[{"code": "AZD1222", "name": "AstraZeneca", "min_interval_days": 28, "doses_in_primary_series": 2}],
 )
-VACCINE_PRODUCT_UPDATE = obj(PRODUCT_FIELDS, examples=[{"min_interval_days": 56}])
+VACCINE_PRODUCT_UPDATE = obj(with_null(PRODUCT_FIELDS), examples=[{"min_interval_days": 56}])
 DOSE = obj(
     {
         "dose_number": {"type": "integer", "minimum": 1, "maximum": 10},
         "product_code": PRODUCT_CODE,
         "administered_at": INSTANT,
-        "site": {"type": "string", "maxLength": 255},
-        "lot": {"type": "string", "maxLength": 64},
+        "site": nullable({"type": "string", "maxLength": 255}),
+        "lot": nullable({"type": "string", "maxLength": 64}),
     },
     ["dose_number", "product_code", "administered_at"],
     examples=[{"dose_number": 1, "product_code": "AZD1222", "administered_at": "2021-09-12T09:00:00+07:00"}],
@@ -226,9 +267,9 @@ SYMPTOM: Schema = {
 DECLARATION = obj(
     {
         "declared_at": INSTANT,
-        "symptoms": {"type": "array", "items": SYMPTOM, "maxItems": 6, "uniqueItems": True},
+        "symptoms": {"type": "array", "items": SYMPTOM, "maxItems": 6, "description": "A set: a repeat counts once."},
         "contact_with_confirmed_case": {"type": "boolean", "description": "Contact with an F0."},
-        "note": {"type": "string", "maxLength": 1000},
+        "note": nullable({"type": "string", "maxLength": 1000}),
     },
     ["declared_at"],
     examples=[{"declared_at": "2021-09-15T06:45:00+07:00", "symptoms": ["fever", "cough"]}],
@@ -237,14 +278,14 @@ TRAVEL = obj(
     {
         "left_at": INSTANT,
         "destination_province": {"type": "string", "minLength": 1, "maxLength": 64},
-        "returned_at": INSTANT,
+        "returned_at": nullable(INSTANT),
         "returned_to_boarding_house": {"type": "boolean"},
     },
     ["left_at", "destination_province"],
     examples=[{"left_at": "2021-09-10T17:00:00+07:00", "destination_province": "Hà Nội"}],
 )
 TRAVEL_RETURN = obj(
-    {"returned_at": INSTANT, "returned_to_boarding_house": {"type": "boolean"}},
+    with_null({"returned_at": INSTANT, "returned_to_boarding_house": {"type": "boolean"}}),
     examples=[{"returned_at": "2021-09-14T19:00:00+07:00", "returned_to_boarding_house": True}],
 )
 CHECKIN = obj(
@@ -252,12 +293,19 @@ CHECKIN = obj(
     ["qr_code", "checked_in_at"],
     examples=[{"qr_code": "SW-7f3e1c2d", "checked_in_at": "2021-09-15T07:02:00+07:00"}],
 )
+# The scheduler's bound on a day's doses (vaccines/rules.py MAX_DAILY_CAPACITY).
+DOSES_A_DAY: Schema = {"type": "integer", "minimum": 1, "maximum": 10_000_000}
 VACCINE_PLAN = obj(
     {
-        "as_of": INSTANT,
-        "daily_capacity": {"type": "integer", "minimum": 1},
-        "district": TEXT,
-        "start": DATE,
+        "daily_capacity": {
+            "oneOf": [DOSES_A_DAY, {"type": "object", "minProperties": 1, "additionalProperties": DOSES_A_DAY}],
+            "description": "Doses a day: province-wide (a number) or per district (district: number).",
+        },
+        "start": nullable({**DATE, "description": "Default: the local date of as_of."}),
+        "end": nullable({**DATE, "description": "Inclusive. Default: 30 days past the last deadline."}),
+        "as_of": nullable(INSTANT),
+        "product_code": nullable({"type": "string", "description": "Product for new dose 1s."}),
     },
-    examples=[{"daily_capacity": 20000, "start": "2021-09-15"}],
+    ["daily_capacity"],
+    examples=[{"daily_capacity": 20000, "start": "2021-09-15"}, {"daily_capacity": {"Việt Yên": 8000}}],
 )

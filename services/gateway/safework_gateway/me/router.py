@@ -16,7 +16,7 @@ from safework_gateway.auth.principal import Principal
 from safework_gateway.deps import Registry, Scheduler, Session
 from safework_gateway.devices import service as devices
 from safework_gateway.devices.sanctioned import require_sanctioned
-from safework_gateway.devices.schemas import SyncRequest
+from safework_gateway.devices.schemas import SYNC_RESPONSES, SyncRequest
 from safework_gateway.upstream import relay
 
 router = APIRouter(prefix="/me", tags=["worker app"], responses=ERROR_RESPONSES)
@@ -88,7 +88,12 @@ def merge_status(person_id: str, summary: dict[str, Any], due: dict[str, Any]) -
     )
 
 
-@router.post("/sync", summary="The app's periodic sync (the sanctioned app only)")
+@router.post(
+    "/sync",
+    summary="The app's periodic sync (the sanctioned app only)",
+    response_class=Response,
+    responses=SYNC_RESPONSES,
+)
 async def sync(
     body: SyncRequest, request: Request, principal: Worker, registry: Registry, session: Session
 ) -> Response:

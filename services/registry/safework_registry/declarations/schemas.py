@@ -12,6 +12,8 @@ Symptom = Literal["fever", "cough", "fatigue", "loss_of_taste_or_smell", "breath
 
 
 class DeclarationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     declared_at: AwareDatetime
     symptoms: list[Symptom] = Field(default_factory=list, max_length=6, description="Empty: no symptoms.")
     contact_with_confirmed_case: bool = Field(default=False, description="Contact with an F0 (confirmed case).")
@@ -37,6 +39,8 @@ class DeclarationOut(BaseModel):
 
 
 class TravelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     left_at: AwareDatetime
     destination_province: str = Field(min_length=1, max_length=64)
     returned_at: AwareDatetime | None = Field(default=None, description="Empty while the trip is open.")
@@ -45,6 +49,8 @@ class TravelIn(BaseModel):
 
 class TravelPatch(BaseModel):
     """Close the open trip: when the person came back, and whether to a boarding house."""
+
+    model_config = ConfigDict(extra="forbid")
 
     returned_at: AwareDatetime | None = None
     returned_to_boarding_house: bool | None = None

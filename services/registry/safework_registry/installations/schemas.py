@@ -13,6 +13,8 @@ DeviceId = Annotated[str, Field(min_length=16, max_length=128, pattern=r"^[A-Za-
 
 
 class SyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     device_id: DeviceId = Field(description="Random ID the app generated at install.")
     app_id: str = Field(min_length=1, max_length=128, description="Stored as sent; the gateway checks it.")
     app_version: str = Field(min_length=1, max_length=32)
@@ -20,6 +22,8 @@ class SyncIn(BaseModel):
 
 
 class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str | None = Field(default=None, max_length=500)
 
 

@@ -43,7 +43,7 @@ from safework_registry.persons.national_id import InvalidNationalId, NationalIdC
 from safework_registry.results.models import MAX_POOL_SIZE
 from safework_registry.results.schemas import PoolIn, ResultsBatchIn, SingleResultIn
 from safework_registry.scope import as_uuid
-from safework_registry.validation import FUTURE_SKEW
+from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 
 _PERSONS_BY_ID = "SELECT id FROM person WHERE id = ANY($1::uuid[])"
 _PERSONS_BY_HASH = "SELECT national_id_hash, id FROM person WHERE national_id_hash = ANY($1::bytea[])"
@@ -165,6 +165,8 @@ def _check_times(item: SingleResultIn | PoolIn, base: str, horizon: datetime) ->
         raise _Rejected("collected_in_future", "collected_at is in the future.", f"{base}.collected_at")
     if item.resulted_at > horizon:
         raise _Rejected("resulted_in_future", "resulted_at is in the future.", f"{base}.resulted_at")
+    if item.collected_at < EARLIEST_INSTANT:
+        raise _Rejected("collected_before_1900", "collected_at is before 1900.", f"{base}.collected_at")
     if item.resulted_at < item.collected_at:
         raise _Rejected("resulted_before_collected", "resulted_at is before collected_at.", f"{base}.resulted_at")
 

@@ -94,7 +94,7 @@ omitted) or a pool (`type` `pool`, or any item with `pool_sample_id`). Name each
 nothing rejected is written. The answer is sent only after the commit: every `accepted` is durable.
 Posting the same batch again writes nothing new and answers `duplicate` where it was `accepted`.
 
-Rejection codes: `duplicate_in_batch`, `collected_in_future`, `resulted_in_future`,
+Rejection codes: `duplicate_in_batch`, `collected_in_future`, `resulted_in_future`, `collected_before_1900`,
 `resulted_before_collected`, `person_ref_required`, `person_ref_ambiguous`, `invalid_national_id`,
 `person_not_found`, `pool_empty`, `pool_too_large` (more than 20 members), `pool_member_repeated`,
 `sample_conflict` (this lab already stored the sample ID with different data).

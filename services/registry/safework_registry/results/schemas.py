@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Discriminator, Field, Tag
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 TestKind = Literal["PCR", "RAPID_ANTIGEN"]
 ResultValue = Literal["NEGATIVE", "POSITIVE", "INVALID"]
@@ -22,12 +22,16 @@ MAX_MEMBERS_ACCEPTED = 1000
 class PersonRef(BaseModel):
     """A pool member: the person's ID (the QR code the worker's app shows) or national ID."""
 
+    model_config = ConfigDict(extra="forbid")
+
     person_id: uuid.UUID | None = None
     national_id: NationalIdText | None = None
 
 
 class SingleResultIn(BaseModel):
     """One person's sample. Name the person by ``person_id`` or by ``national_id``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     type: Literal["single"] = "single"
     sample_id: SampleId = Field(description="The lab's sample ID: unique per lab, the idempotency key of the result.")
@@ -41,6 +45,8 @@ class SingleResultIn(BaseModel):
 
 class PoolIn(BaseModel):
     """A pooled PCR sample of 1..20 people (seeds/001: pools of 10 and 20)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     type: Literal["pool"] = "pool"
     pool_sample_id: SampleId
@@ -71,6 +77,8 @@ ResultItem = Annotated[
 
 
 class ResultsBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: list[ResultItem]
 
 

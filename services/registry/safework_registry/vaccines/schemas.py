@@ -12,6 +12,8 @@ ProductCode = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0
 
 
 class VaccineProductIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: ProductCode = Field(description="Stable code, e.g. AZD1222, BNT162B2, VERO-CELL.")
     name: str = Field(min_length=1, max_length=255)
     min_interval_days: int = Field(ge=0, le=365, description="Minimum days between dose n-1 and dose n.")
@@ -20,6 +22,8 @@ class VaccineProductIn(BaseModel):
 
 
 class VaccineProductPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = Field(default=None, min_length=1, max_length=255)
     min_interval_days: int | None = Field(default=None, ge=0, le=365)
     doses_in_primary_series: int | None = Field(default=None, ge=1, le=3)
@@ -37,6 +41,8 @@ class VaccineProductOut(BaseModel):
 
 
 class DoseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     dose_number: int = Field(ge=1, le=10)
     product_code: ProductCode
     administered_at: AwareDatetime

@@ -30,6 +30,8 @@ from safework_registry.venues.models import CheckIn, Venue
 
 
 class CheckInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     qr_code: str = Field(min_length=1, max_length=128)
     checked_in_at: AwareDatetime
 

@@ -1,12 +1,18 @@
 """Loads what the due rules need: read-only, set-based, in bulk.
 
-One statement answers for a whole set of people (one person, one enterprise, or a province): the
-people joined with their aggregated history (dose 1, results, declarations, travels and positive
-pools within the policy's history window, none after ``as_of``). For one enterprise each
-person's history is read through its indexes; a province aggregates each history table once and
-is read through a server-side cursor, so memory holds a batch or two at a time. Arrays come to
-the rules as asyncpg decoded them (results as two flat arrays, the rest as records read by
-position): nothing is copied per result.
+Most people are *plain* (see ``rules``): the rules need only a few numbers about them, which
+SQL computes (the latest collection time in the window, whether dose 1 was given, ...) and
+sends as integers (microseconds, days), so a million rows decode cheaply and nothing is built
+per person (``PLAIN_COLUMNS``). For the others (a positive result, a declaration, a trip or a
+positive pool in the window, or a recent arrival: about one in twenty) the history itself is
+read, nothing after ``as_of``, no INVALID result:
+
+- one person or one enterprise: one statement, through each person's index entries, the
+  history in the same row (``PERSON_COLUMNS``);
+- a province share: one statement aggregating the results table once over the window and
+  hash-joining it to the people, through a server-side cursor so memory holds a batch or two
+  (``PROVINCE_SQL``); then the history of the people who are not plain, a batch at a time, in
+  the same snapshot (``history``).
 """
 
 from __future__ import annotations
@@ -15,134 +21,185 @@ import asyncio
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_scheduler.due.rules import NO_RESULTS, EnterpriseFacts, PersonFacts, Results
+from safework_scheduler.due.rules import EnterpriseFacts, PersonFacts, Results, from_micros
 
-# What the rules read of each person (PersonFacts' field order). $1 = as_of, $2 = the start of
-# the history window: nothing recorded after as_of or before the window counts, nor INVALID
-# results. Dose 1 is enough: the registry records dose n only after dose n - 1.
-_FACTS = """
-    p.id, p.test_cohort, d1.administered_at, p.high_risk, p.high_risk_until, p.hire_date,
-    p.arrived_at, p.arrived_from_province, rz.collected, rz.codes,
-    hz.declarations, vz.travels, pz.pools
+# Parameters shared by every person statement: $1 = as_of, $2 = the start of the history
+# window, $3 = ``DueRules.arrivals_after`` (NULL: no new-hire rule). Dose 1 is enough: the
+# registry records dose n only after dose n - 1. (Fragments are joined with ``+`` and
+# ``replace``: fixed text, no input.)
+_WINDOW: Final = "r.collected_at > $2 AND r.collected_at <= $1 AND r.result <> 'INVALID'"
+
+# A result's kind, outcome and pooling packed as ``rules.result_code`` does.
+_CODE: Final = "((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * r.pooled::int)::int2"
+
+# Not plain (the general rules apply): needs ``rz`` (latest result, any positive), ``ev`` (the
+# sparse history) and ``p``.
+_SPECIAL: Final = "(coalesce(rz.positive, false) OR ev.person_id IS NOT NULL OR coalesce(p.arrived_at > $3, false))"
+
+# What the fast path reads of each person, and whether it may (see ``PersonColumns``).
+PLAIN_COLUMNS: Final = (
+    """
+    p.id, p.test_cohort, coalesce(d1.administered_at <= $1, false), p.high_risk,
+    (extract(epoch FROM p.high_risk_until) * 1000000)::int8, p.hire_date - DATE '1970-01-01',
+    (extract(epoch FROM rz.last_at) * 1000000)::int8,
+    SPECIAL"""
+).replace("SPECIAL", _SPECIAL)
+
+# ... then the history (results as records of collection time and code, dose 1, declarations,
+# travels, positive pools), only for a person who is not plain.
+PERSON_COLUMNS: Final = (
+    (
+        PLAIN_COLUMNS  # noqa: S608 - fixed fragments
+        + """,
+    CASE WHEN SPECIAL THEN (
+        SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND WINDOW
+    ) END,
+    CASE WHEN SPECIAL THEN d1.administered_at END,
+    p.arrived_at, p.arrived_from_province, ev.declarations, ev.travels, ev.pools
+"""
+    )
+    .replace("SPECIAL", _SPECIAL)
+    .replace("CODE", _CODE)
+    .replace("WINDOW", _WINDOW)
+)
+
+# Declarations, travels and positive pools within the window, one row per person who has any.
+# ``{pid}`` in ``scope`` stands for each table's person column: it limits the tables to the
+# people being read.
+_SPARSE_BY_PERSON: Final = """
+    SELECT x.person_id,
+           array_agg(x.item) FILTER (WHERE x.source = 1) AS declarations,
+           array_agg(x.item) FILTER (WHERE x.source = 2) AS travels,
+           array_agg(x.item) FILTER (WHERE x.source = 3) AS pools
+    FROM (
+        SELECT h.person_id, 1 AS source,
+               (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record AS item
+        FROM health_declaration h
+        WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_SCOPE
+        UNION ALL
+        SELECT v.person_id, 2, (v.returned_at, v.destination_province::text, v.returned_to_boarding_house)::record
+        FROM travel v
+        WHERE v.returned_at > $2 AND v.returned_at <= $1 AND V_SCOPE
+        UNION ALL
+        SELECT m.person_id, 3, (pl.collected_at, pl.resulted_at)::record
+        FROM pool pl JOIN pool_member m ON m.pool_id = pl.id
+        WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1 AND M_SCOPE
+    ) x
+    GROUP BY x.person_id
+"""
+_SPARSE: Final = "\nLEFT JOIN (" + _SPARSE_BY_PERSON + ") ev ON ev.person_id = p.id\n"
+
+# Only who has any: what tells a plain person from the others, in bulk.
+_SPARSE_PEOPLE: Final = """
+LEFT JOIN (
+    SELECT h.person_id FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_SCOPE
+    UNION
+    SELECT v.person_id FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1 AND V_SCOPE
+    UNION
+    SELECT m.person_id FROM pool pl JOIN pool_member m ON m.pool_id = pl.id
+    WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1 AND M_SCOPE
+) ev ON ev.person_id = p.id
 """
 
-# Results travel as two flat arrays: collection times, and codes packing kind, outcome and
-# pooling exactly as ``rules.result_code`` does (far cheaper to send and decode than records).
-# Declarations, travels and pools are few: arrays of records, NULL when none.
 
-# For a few people (one person, one enterprise; the CTE ``ppl``): results and dose 1 through
-# each person's index entries; the sparse tables (declarations, travels, pools) joined as sets,
-# the planner choosing between index probes and a scan of the window by their size.
-_HISTORY_BY_PERSON = """
+def _sparse_history(scope: str, template: str = _SPARSE) -> str:
+    return (
+        template.replace("H_SCOPE", scope.replace("{pid}", "h.person_id"))
+        .replace("V_SCOPE", scope.replace("{pid}", "v.person_id"))
+        .replace("M_SCOPE", scope.replace("{pid}", "m.person_id"))
+    )
+
+
+# For a few people: each person's latest result and dose 1 through their index entries (OFFSET
+# 0 keeps dose 1 a per-person probe rather than a scan of every dose).
+_BY_PERSON: Final = (
+    """
 LEFT JOIN LATERAL (
-    SELECT
-    array_agg(r.collected_at) AS collected,
-    array_agg(((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * r.pooled::int)::int2) AS codes
-    FROM test_result r
-    WHERE r.person_id = p.id AND r.collected_at > $2 AND r.collected_at <= $1 AND r.result <> 'INVALID'
+    SELECT max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
+    FROM test_result r WHERE r.person_id = p.id AND WINDOW
 ) rz ON true
 LEFT JOIN LATERAL (
-    SELECT d.administered_at FROM dose d WHERE d.person_id = p.id AND d.dose_number = 1
-    OFFSET 0  -- keep it a per-person index probe (not pulled up into a scan of every dose)
+    SELECT d.administered_at FROM dose d WHERE d.person_id = p.id AND d.dose_number = 1 OFFSET 0
 ) d1 ON true
-LEFT JOIN (
-    SELECT h.person_id,
-           array_agg((h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)) AS declarations
-    FROM health_declaration h JOIN ppl ON ppl.id = h.person_id
-    WHERE h.declared_at > $2 AND h.declared_at <= $1
-    GROUP BY h.person_id
-) hz ON hz.person_id = p.id
-LEFT JOIN (
-    SELECT v.person_id,
-           array_agg((v.returned_at, v.destination_province::text, v.returned_to_boarding_house)) AS travels
-    FROM travel v JOIN ppl ON ppl.id = v.person_id
-    WHERE v.returned_at > $2 AND v.returned_at <= $1
-    GROUP BY v.person_id
-) vz ON vz.person_id = p.id
-LEFT JOIN (
-    SELECT m.person_id, array_agg((pl.collected_at, pl.resulted_at)) AS pools
-    FROM pool pl JOIN pool_member m ON m.pool_id = pl.id JOIN ppl ON ppl.id = m.person_id
-    WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1
-    GROUP BY m.person_id
-) pz ON pz.person_id = p.id
 """
+).replace("WINDOW", _WINDOW)
 
-# For a province or district: each history table aggregated once over the window, hash-joined.
-_HISTORY_IN_BULK = """
-LEFT JOIN dose d1 ON d1.person_id = p.id AND d1.dose_number = 1
+# $4 = the enterprise. Its active roster with what the list shows beside each person.
+ENTERPRISE_PEOPLE_SQL: Final = (
+    "SELECT p.employee_code, p.full_name,"  # noqa: S608 - fixed fragments
+    + PERSON_COLUMNS
+    + "FROM person p"
+    + _BY_PERSON
+    + _sparse_history("{pid} IN (SELECT q.id FROM person q WHERE q.enterprise_id = $4 AND q.status = 'active')")
+    + "WHERE p.enterprise_id = $4 AND p.status = 'active'"
+)
+
+# $4 = the person, whatever their status.
+PERSON_SQL: Final = (
+    "SELECT p.enterprise_id, p.status,"
+    + PERSON_COLUMNS
+    + "FROM person p"
+    + _BY_PERSON
+    + _sparse_history("{pid} = $4")
+    + "WHERE p.id = $4"
+)
+
+# A province's (or district's) active people in a range of person ids: $4 <= id < $5 (NULL: no
+# bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any); the enterprise,
+# then ``PLAIN_COLUMNS``, then the arrival (time and province). The window's results are
+# aggregated once (latest time, any positive, per person) and hash-joined, as are dose 1 and
+# who has a sparse history; the history of the people who are not plain is read afterwards
+# (``history``), in the same snapshot.
+_IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
+PROVINCE_SQL: Final = (
+    "SELECT p.enterprise_id,"  # noqa: S608 - fixed fragments
+    + PLAIN_COLUMNS
+    + """, p.arrived_at, p.arrived_from_province
+FROM person p
+JOIN enterprise e ON e.id = p.enterprise_id
 LEFT JOIN (
-    SELECT r.person_id,
-    array_agg(r.collected_at) AS collected,
-    array_agg(((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * r.pooled::int)::int2) AS codes
+    SELECT r.person_id, max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
     FROM test_result r
-    WHERE r.collected_at > $2 AND r.collected_at <= $1 AND r.result <> 'INVALID'
+    WHERE """
+    + _IN_RANGE.replace("{pid}", "r.person_id")
+    + " AND "
+    + _WINDOW
+    + """
     GROUP BY r.person_id
 ) rz ON rz.person_id = p.id
 LEFT JOIN (
-    SELECT h.person_id,
-           array_agg((h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)) AS declarations
-    FROM health_declaration h
-    WHERE h.declared_at > $2 AND h.declared_at <= $1
-    GROUP BY h.person_id
-) hz ON hz.person_id = p.id
-LEFT JOIN (
-    SELECT v.person_id,
-           array_agg((v.returned_at, v.destination_province::text, v.returned_to_boarding_house)) AS travels
-    FROM travel v
-    WHERE v.returned_at > $2 AND v.returned_at <= $1
-    GROUP BY v.person_id
-) vz ON vz.person_id = p.id
-LEFT JOIN (
-    SELECT m.person_id, array_agg((pl.collected_at, pl.resulted_at)) AS pools
-    FROM pool pl JOIN pool_member m ON m.pool_id = pl.id
-    WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1
-    GROUP BY m.person_id
-) pz ON pz.person_id = p.id
+    SELECT d.person_id, d.administered_at FROM dose d WHERE d.dose_number = 1 AND """
+    + _IN_RANGE.replace("{pid}", "d.person_id")
+    + """
+) d1 ON d1.person_id = p.id
 """
-
-_PERSON_COLUMNS = """
-    p.id, p.enterprise_id, p.status, p.employee_code, p.full_name, p.test_cohort, p.high_risk,
-    p.high_risk_until, p.hire_date, p.arrived_at, p.arrived_from_province
-"""
-
-# $3 = the enterprise.
-ENTERPRISE_PEOPLE_SQL = (
-    "WITH ppl AS MATERIALIZED (SELECT"
-    + _PERSON_COLUMNS
-    + "FROM person p WHERE p.enterprise_id = $3 AND p.status = 'active')"
-    + " SELECT p.employee_code, p.full_name,"
-    + _FACTS
-    + "FROM ppl p"
-    + _HISTORY_BY_PERSON
+    + _sparse_history(_IN_RANGE, _SPARSE_PEOPLE)
+    + "WHERE p.status = 'active' AND "
+    + _IN_RANGE.replace("{pid}", "p.id")
+    + " AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)"
 )
 
-# $3 = the person.
-PERSON_SQL = (
-    "WITH ppl AS MATERIALIZED (SELECT"
-    + _PERSON_COLUMNS
-    + "FROM person p WHERE p.id = $3)"
-    + " SELECT p.enterprise_id, p.status,"
-    + _FACTS
-    + "FROM ppl p"
-    + _HISTORY_BY_PERSON
+# The history of some people, one statement per kind, set-based: $1 = as_of, $2 = the start of
+# the window, $3 = the people. Their results in the window, their dose 1, and their
+# declarations, travels and positive pools.
+_HISTORY_SCOPE: Final = "{pid} = ANY($3::uuid[])"
+RESULTS_SQL: Final = (
+    ("SELECT r.person_id, r.collected_at, CODE FROM test_result r WHERE r.person_id = ANY($3::uuid[]) AND WINDOW")
+    .replace("CODE", _CODE)
+    .replace("WINDOW", _WINDOW)
 )
-
-# Every active person of an enterprise in scope. $3 = district or NULL, $4 = zone type or NULL.
-PROVINCE_SQL = (
-    "SELECT p.enterprise_id,"
-    + _FACTS
-    + "FROM person p JOIN enterprise e ON e.id = p.enterprise_id"
-    + _HISTORY_IN_BULK
-    + "WHERE p.status = 'active' AND ($3::text IS NULL OR e.district = $3) AND ($4::text IS NULL OR e.zone_type = $4)"
+FIRST_DOSES_SQL: Final = (
+    "SELECT d.person_id, d.administered_at FROM dose d WHERE d.person_id = ANY($1::uuid[]) AND d.dose_number = 1"
 )
+SPARSE_SQL: Final = _sparse_history(_HISTORY_SCOPE, _SPARSE_BY_PERSON)
 
 # Enterprises in scope with the size of their active roster. $1 = district, $2 = zone type.
-ENTERPRISES_SQL = """
+ENTERPRISES_SQL: Final = """
 SELECT e.id, e.name, e.district, e.zone_type, e.industry, e.operating_status, coalesce(n.people, 0)
 FROM enterprise e
 LEFT JOIN (
@@ -153,29 +210,32 @@ ORDER BY e.id
 """
 
 # $2: also count the active roster (else 0: a caller that reads the people counts them).
-ENTERPRISE_SQL = """
+ENTERPRISE_SQL: Final = """
 SELECT e.id, e.name, e.district, e.zone_type, e.industry, e.operating_status,
        CASE WHEN $2 THEN (SELECT count(*) FROM person p WHERE p.enterprise_id = e.id AND p.status = 'active')
             ELSE 0 END
 FROM enterprise e WHERE e.id = $1
 """
 
-# The active rosters of the enterprises that draw rotating samples. $1 = their ids.
 # Statements are prepared and cached per connection; a generic plan would not know whether a
 # parameter names one enterprise or a whole province. Plan each execution for its parameters.
-CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+CUSTOM_PLANS: Final = "SET LOCAL plan_cache_mode = force_custom_plan"
 
-# The province statement aggregates each history table once over the window and hash-joins the
-# results to a million people: room for the hashes (a million groups of results fit in about
-# 300 MB; less spills to disk), and a plan for the whole result (a cursor otherwise favours
-# fast-start nested loops). For this transaction only.
-BULK_SETTINGS = "SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fraction = 1.0; " + CUSTOM_PLANS
+# A province share aggregates the window's results once and hash-joins them to its people:
+# room for the hashes (a million people's latest results fit in about 150 MB; less spills to
+# disk), and a plan for the whole result (a cursor otherwise favours fast-start nested loops).
+# For this transaction only.
+BULK_SETTINGS: Final = "SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fraction = 1.0; " + CUSTOM_PLANS
 
-ROSTERS_SQL = "SELECT enterprise_id, id FROM person WHERE enterprise_id = ANY($1::uuid[]) AND status = 'active'"
+# When the shares run side by side, each is one process's work: no parallel workers on top.
+SERIAL: Final = "SET LOCAL max_parallel_workers_per_gather = 0"
+
+# The active rosters of the enterprises that draw rotating samples. $1 = their ids.
+ROSTERS_SQL: Final = "SELECT enterprise_id, id FROM person WHERE enterprise_id = ANY($1::uuid[]) AND status = 'active'"
 
 # The same rows each statement reads, scanned once with nothing computed: the references the
 # benchmark prints beside the full computations.
-PROVINCE_SCAN_SQL = """
+PROVINCE_SCAN_SQL: Final = """
 SELECT count(*), max(r.collected_at)
 FROM person p
 JOIN enterprise e ON e.id = p.enterprise_id
@@ -183,12 +243,64 @@ LEFT JOIN test_result r ON r.person_id = p.id AND r.collected_at > $2 AND r.coll
 WHERE p.status = 'active'
 """
 
-ENTERPRISE_SCAN_SQL = """
+ENTERPRISE_SCAN_SQL: Final = """
 SELECT count(*), max(r.collected_at)
 FROM person p
 LEFT JOIN test_result r ON r.person_id = p.id AND r.collected_at > $2 AND r.collected_at <= $1
 WHERE p.enterprise_id = $3 AND p.status = 'active'
 """
+
+
+class PersonColumns:
+    """Positions within ``PERSON_COLUMNS`` (add the statement's leading columns); the first
+    eight are ``PLAIN_COLUMNS``."""
+
+    ID: Final = 0
+    COHORT: Final = 1
+    VACCINATED: Final = 2
+    HIGH_RISK: Final = 3
+    HIGH_RISK_UNTIL: Final = 4  # microseconds
+    HIRE_DAY: Final = 5  # days since 1970-01-01
+    LAST_AT: Final = 6  # microseconds
+    SPECIAL: Final = 7  # not plain: the columns below are read
+    RESULTS: Final = 8
+    FIRST_DOSE_AT: Final = 9
+    ARRIVED_AT: Final = 10
+    ARRIVED_FROM: Final = 11
+    DECLARATIONS: Final = 12
+    TRAVELS: Final = 13
+    POOLS: Final = 14
+
+
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+
+
+def plain_args(row: Sequence[Any], at: int) -> tuple[Any, ...]:
+    """The arguments of ``DueRules.plain``/``plain_status`` after the plan: id, cohort,
+    vaccinated, high-risk, high-risk until, hire day, latest result."""
+    return tuple(row[at : at + 7])
+
+
+def facts(row: Sequence[Any], at: int) -> PersonFacts:
+    """A not-plain person's PersonFacts from the columns starting at ``at``."""
+    c = PersonColumns
+    results = row[at + c.RESULTS]
+    until = row[at + c.HIGH_RISK_UNTIL]
+    hire_day = row[at + c.HIRE_DAY]
+    return PersonFacts(
+        row[at + c.ID],
+        row[at + c.COHORT],
+        row[at + c.FIRST_DOSE_AT],
+        row[at + c.HIGH_RISK],
+        None if until is None else from_micros(until),
+        None if hire_day is None else date.fromordinal(hire_day + _EPOCH_ORDINAL),
+        row[at + c.ARRIVED_AT],
+        row[at + c.ARRIVED_FROM],
+        Results([r[0] for r in results], [r[1] for r in results]) if results else Results(),
+        row[at + c.DECLARATIONS] or (),
+        row[at + c.TRAVELS] or (),
+        row[at + c.POOLS] or (),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,22 +318,6 @@ class EnterpriseRow:
         return EnterpriseFacts(self.id, self.district, self.zone_type, self.industry, self.roster_size)
 
 
-@dataclass(frozen=True, slots=True)
-class RosterEntry:
-    """A person of an enterprise's due list, with what the enterprise shows beside them."""
-
-    employee_code: str | None
-    full_name: str
-    facts: PersonFacts
-
-
-@dataclass(frozen=True, slots=True)
-class PersonRow:
-    enterprise_id: uuid.UUID | None
-    status: str
-    facts: PersonFacts
-
-
 async def driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, inside the session's (read-only) transaction:
     SQLAlchemy begins it lazily, so begin it now if nothing has run yet."""
@@ -233,23 +329,19 @@ async def driver_connection(session: AsyncSession) -> Any:
     return driver
 
 
-def facts(row: Sequence[Any], at: int) -> PersonFacts:
-    """A PersonFacts from the thirteen columns starting at ``at`` (see ``_FACTS``)."""
-    collected = row[at + 8]
-    return PersonFacts(
-        row[at],
-        row[at + 1],
-        row[at + 2],
-        row[at + 3],
-        row[at + 4],
-        row[at + 5],
-        row[at + 6],
-        row[at + 7],
-        Results(collected, row[at + 9]) if collected else NO_RESULTS,
-        row[at + 10] or (),
-        row[at + 11] or (),
-        row[at + 12] or (),
-    )
+def database_url(session: AsyncSession) -> str:
+    """The session's database as a libpq URL (for a worker process's own connection)."""
+    bind: Any = session.bind
+    url: str = bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return url
+
+
+async def export_snapshot(session: AsyncSession) -> str:
+    """The session transaction's snapshot, for other connections to read exactly what it reads
+    (``SET TRANSACTION SNAPSHOT``) while it stays open."""
+    conn = await driver_connection(session)
+    snapshot: str = await conn.fetchval("SELECT pg_export_snapshot()")
+    return snapshot
 
 
 def _enterprise(row: Sequence[Any]) -> EnterpriseRow:
@@ -271,20 +363,23 @@ async def list_enterprises(session: AsyncSession, district: str | None, zone_typ
 
 
 async def enterprise_people(
-    session: AsyncSession, enterprise_id: uuid.UUID, as_of: datetime, since: datetime
-) -> list[RosterEntry]:
-    """Every active person of one enterprise with their history: one statement."""
+    session: AsyncSession, enterprise_id: uuid.UUID, as_of: datetime, since: datetime, arrivals_after: datetime | None
+) -> list[Any]:
+    """Every active person of one enterprise: employee code, full name, then
+    ``PERSON_COLUMNS``. One statement."""
     conn = await driver_connection(session)
     await conn.execute(CUSTOM_PLANS)
-    rows = await conn.fetch(ENTERPRISE_PEOPLE_SQL, as_of, since, enterprise_id)
-    return [RosterEntry(r[0], r[1], facts(r, 2)) for r in rows]
+    rows: list[Any] = await conn.fetch(ENTERPRISE_PEOPLE_SQL, as_of, since, arrivals_after, enterprise_id)
+    return rows
 
 
-async def person(session: AsyncSession, person_id: uuid.UUID, as_of: datetime, since: datetime) -> PersonRow | None:
+async def person(
+    session: AsyncSession, person_id: uuid.UUID, as_of: datetime, since: datetime, arrivals_after: datetime | None
+) -> Any:
+    """One person, whatever their status: enterprise id, status, then ``PERSON_COLUMNS``."""
     conn = await driver_connection(session)
     await conn.execute(CUSTOM_PLANS)
-    row = await conn.fetchrow(PERSON_SQL, as_of, since, person_id)
-    return None if row is None else PersonRow(row[0], row[1], facts(row, 2))
+    return await conn.fetchrow(PERSON_SQL, as_of, since, arrivals_after, person_id)
 
 
 async def rosters(session: AsyncSession, enterprise_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
@@ -297,21 +392,47 @@ async def rosters(session: AsyncSession, enterprise_ids: Sequence[uuid.UUID]) ->
     return out
 
 
-async def stream_province(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A province computation's share: the active people with ``low <= id < high`` (None: no
+    bound) of the enterprises in the district and zone type (None: any)."""
+
+    low: uuid.UUID | None = None
+    high: uuid.UUID | None = None
+    district: str | None = None
+    zone_type: str | None = None
+
+    def holds(self, person_id: uuid.UUID) -> bool:
+        return (self.low is None or person_id >= self.low) and (self.high is None or person_id < self.high)
+
+
+def shares(n: int, district: str | None, zone_type: str | None) -> list[Share]:
+    """``n`` shares of equal ranges of person ids (ids are random: about equal numbers of people)."""
+    bounds = [None, *(uuid.UUID(int=(k << 128) // n) for k in range(1, n)), None]
+    return [Share(bounds[k], bounds[k + 1], district, zone_type) for k in range(n)]
+
+
+async def stream_share(
+    conn: Any,
+    share: Share,
     as_of: datetime,
     since: datetime,
+    arrivals_after: datetime | None,
     *,
-    district: str | None = None,
-    zone_type: str | None = None,
+    serial: bool = False,
     batch: int = 10_000,
-) -> AsyncGenerator[list[tuple[uuid.UUID, PersonFacts]], None]:
-    """Every active person of the enterprises in scope with their history, in batches from a
-    server-side cursor: memory holds two batches, whatever the province's size. The next batch
-    is requested before this one is handed over, so the database produces it meanwhile."""
-    conn = await driver_connection(session)
+) -> AsyncGenerator[list[Any], None]:
+    """A share's people (enterprise id, then ``PLAIN_COLUMNS``) in batches from a server-side
+    cursor, on ``conn`` inside its transaction: memory holds a batch or two, whatever the
+    province's size. ``serial``: no parallel workers (the shares already run side by side)."""
     await conn.execute(BULK_SETTINGS)
-    cursor = await conn.cursor(PROVINCE_SQL, as_of, since, district, zone_type)
+    if serial:
+        await conn.execute(SERIAL)
+    cursor = await conn.cursor(
+        PROVINCE_SQL, as_of, since, arrivals_after, share.low, share.high, share.district, share.zone_type
+    )
+    # The next batch is requested before this one is handed over, so the database produces it
+    # while the caller works on this one.
     pending = asyncio.ensure_future(cursor.fetch(batch))
     try:
         while True:
@@ -319,8 +440,56 @@ async def stream_province(
             if not rows:
                 return
             pending = asyncio.ensure_future(cursor.fetch(batch))
-            await asyncio.sleep(0)  # let the request go out before the caller works on this batch
-            yield [(r[0], facts(r, 1)) for r in rows]
+            await asyncio.sleep(0)  # let the request go out first
+            yield rows
     finally:
         if not pending.done():
             await pending  # leave the connection idle for the rest of the transaction
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the general rules read of some people, beyond their row of ``PROVINCE_SQL``."""
+
+    results: dict[uuid.UUID, tuple[list[datetime], list[int]]]
+    first_doses: dict[uuid.UUID, datetime]
+    sparse: dict[uuid.UUID, tuple[Any, Any, Any]]  # declarations, travels, pools (None: none)
+
+    def facts(self, row: Sequence[Any], at: int, arrived: int) -> PersonFacts:
+        """A person's PersonFacts from their row (``PLAIN_COLUMNS`` from ``at``, the arrival
+        from ``arrived``) and this history."""
+        c = PersonColumns
+        pid = row[at + c.ID]
+        until = row[at + c.HIGH_RISK_UNTIL]
+        hire_day = row[at + c.HIRE_DAY]
+        times, codes = self.results.get(pid, ((), ()))
+        declarations, travels, pools = self.sparse.get(pid, (None, None, None))
+        return PersonFacts(
+            pid,
+            row[at + c.COHORT],
+            self.first_doses.get(pid),
+            row[at + c.HIGH_RISK],
+            None if until is None else from_micros(until),
+            None if hire_day is None else date.fromordinal(hire_day + _EPOCH_ORDINAL),
+            row[arrived],
+            row[arrived + 1],
+            Results(times, codes),
+            declarations or (),
+            travels or (),
+            pools or (),
+        )
+
+
+async def history(conn: Any, person_ids: Sequence[uuid.UUID], as_of: datetime, since: datetime) -> History:
+    """The history of the given people, on ``conn`` inside its transaction."""
+    ids = list(person_ids)
+    results: dict[uuid.UUID, tuple[list[datetime], list[int]]] = {}
+    for pid, at, code in await conn.fetch(RESULTS_SQL, as_of, since, ids):
+        entry = results.get(pid)
+        if entry is None:
+            entry = results[pid] = ([], [])
+        entry[0].append(at)
+        entry[1].append(code)
+    first_doses = {pid: at for pid, at in await conn.fetch(FIRST_DOSES_SQL, ids)}
+    sparse = {r[0]: (r[1], r[2], r[3]) for r in await conn.fetch(SPARSE_SQL, as_of, since, ids)}
+    return History(results, first_doses, sparse)

@@ -9,6 +9,14 @@ A person gets a list of *requirements* (reason, due time, test kind, overdue-aft
 next test is the earliest, and every requirement already due by then goes into the same visit,
 so the kinds combine (a PCR also satisfies an "either" requirement). Separately the person is
 *cleared to work* unless something blocks it.
+
+Most people, most days, are *plain*: no positive result, declaration, return from a trip or
+positive pool in the history window, and no new-hire pipeline running (an arrival after
+``DueRules.arrivals_after``). Only the cadences and the rounds apply to them, and those read
+nothing but the latest collection time; ``DueRules.plain`` and ``plain_status`` answer for them
+from a handful of numbers (instants as microseconds since the epoch, see ``micros``), which is
+what lets the bulk paths skip building facts and history for a million people. ``evaluate``
+runs the very same code (``screening``) for its last step, so both give the same answer.
 """
 
 from __future__ import annotations
@@ -18,8 +26,8 @@ import hashlib
 import math
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
@@ -74,6 +82,35 @@ NOT_CLEARED_REASONS: Final = (POSITIVE, POOL_POSITIVE, SYMPTOMATIC, NEW_HIRE_BUF
 MODE_COHORT: Final = "COHORT"  # alternating halves (person.test_cohort)
 MODE_ALL: Final = "ALL"  # everyone every round
 MODE_SAMPLE: Final = "SAMPLE"  # a rotating share of the roster
+
+# A person's answer as three flags (``DueRules.status``, ``DueRules.plain_status``): what the
+# counts and the day's lists need.
+DUE_TODAY: Final = 1  # the next test is due before the end of the computation's local day
+OVERDUE: Final = 2
+NOT_CLEARED: Final = 4
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+_MICROSECOND: Final = timedelta(microseconds=1)
+_HOUR_US: Final = 3_600_000_000
+_DAY_US: Final = 24 * _HOUR_US
+
+
+def micros(instant: datetime) -> int:
+    """An instant as whole microseconds since the Unix epoch (exact; the adapter's SQL sends
+    the same numbers). The rules' arithmetic is the same in either form: Asia/Ho_Chi_Minh has
+    kept UTC+7 since 1975, so adding days to a local time and to a UTC time agree."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def from_micros(us: int) -> datetime:
+    """The UTC datetime of ``micros``' number."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def epoch_day(day: date) -> int:
+    """A date as days since 1970-01-01 (what the adapter's SQL sends for hire dates)."""
+    return day.toordinal() - _EPOCH_ORDINAL
 
 
 class LabResult(NamedTuple):
@@ -277,12 +314,21 @@ class RoundPlan:
     roster_size: int
     sample_size: int
     positions: Mapping[uuid.UUID, int] = field(default_factory=dict)
-    # Start instants (UTC) of the rounds around ``index``, computed once per plan.
-    _starts: dict[int, datetime] = field(default_factory=dict, repr=False, compare=False)
+    # Start instants (UTC, and in microseconds) of the rounds around ``index``, computed once
+    # per plan.
+    _starts: dict[int, datetime] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _starts_us: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # COHORT mode, by parity of the half: (start of its latest round, start of its next).
+    _halves: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for k in range(self.index - 2, self.index + 4):
-            self._starts[k] = utc_midnight(self.starts_on(k))
+            self._starts[k] = start = utc_midnight(self.starts_on(k))
+            self._starts_us[k] = micros(start)
+        for half in (0, 1):
+            # The half is tested in rounds of its parity.
+            mine = self.index if (self.index - half) % 2 == 0 else self.index - 1
+            self._halves.append((self._starts_us[mine], self._starts_us[mine + 2]))
 
     def starts_on(self, k: int) -> date:
         return self.first_day + timedelta(days=k * self.round_days)
@@ -291,6 +337,11 @@ class RoundPlan:
         """Round ``k``'s first instant (local midnight, as a UTC datetime)."""
         start = self._starts.get(k)
         return start if start is not None else utc_midnight(self.starts_on(k))
+
+    def starts_us(self, k: int) -> int:
+        """``starts_at`` in microseconds since the epoch."""
+        start = self._starts_us.get(k)
+        return start if start is not None else micros(utc_midnight(self.starts_on(k)))
 
     @property
     def cohort_due(self) -> int | None:
@@ -301,6 +352,13 @@ class RoundPlan:
         """Is the person at ``position`` in round ``k``'s sample? (SAMPLE mode.)"""
         n = self.roster_size
         return n > 0 and (position - k * self.sample_size) % n < self.sample_size
+
+    def for_people(self, keep: Callable[[uuid.UUID], bool]) -> RoundPlan:
+        """The same plan with the positions of the people ``keep`` accepts only (a share of the
+        people needs no others)."""
+        if not self.positions:
+            return self
+        return replace(self, positions={pid: i for pid, i in self.positions.items() if keep(pid)})
 
     def next_selection(self, position: int, after: int) -> int:
         """The first round after ``after`` whose sample takes ``position``."""
@@ -391,6 +449,25 @@ class DueRules:
         self.new_hire = t.new_hire
         self.boarding_house_return = t.boarding_house_return
         self.home = province_key(policy.province)
+        self.day_end = end_of_local_day(self.day)
+        # The same instants in microseconds, for ``screening``.
+        self._as_of_us = micros(self.as_of)
+        self._floor_us = micros(self.floor)
+        self._grace_us = t.overdue_grace_hours * _HOUR_US
+        self._high_risk_every_us = t.high_risk_interval_days * _DAY_US
+        self._unvaccinated_every_us = t.unvaccinated_interval_days * _DAY_US
+        self._day_end_us = micros(self.day_end)
+        self._midnights: dict[int, int] = {}
+
+    @property
+    def arrivals_after(self) -> datetime | None:
+        """seeds/000 §2.2 (2): a new hire who arrived after this instant may still be in the
+        pipeline (buffer, then high-risk) at ``as_of``, so is not plain. None: the policy has
+        no new-hire rule."""
+        nh = self.new_hire
+        if nh is None:
+            return None
+        return self.as_of - timedelta(days=nh.buffer_days + nh.high_risk_days_after_buffer)
 
     # -- enterprise level ---------------------------------------------------------------
 
@@ -548,26 +625,20 @@ class DueRules:
                 cadence.append(Requirement(CONTACT, due, EITHER, due + grace))
 
         if not in_buffer:
-            hire_start = utc_midnight(hire_date) if hire_date is not None else None
-            floor = self.floor if hire_start is None or hire_start < self.floor else hire_start
-            # seeds/000 §2.2 (1): the high-risk group, every 3 days (while flagged).
-            if high_risk and (high_risk_until is None or as_of < high_risk_until):
-                due = floor if last_at is None else last_at + self.high_risk_every
-                if high_risk_until is None or due < high_risk_until:
-                    cadence.append(Requirement(HIGH_RISK_3D, due, EITHER, due + grace))
-            # seeds/000 §2.2 (1): "người chưa tiêm vắc xin": no dose at all yet.
-            if first_dose_at is None or first_dose_at > as_of:
-                due = floor if last_at is None else last_at + self.unvaccinated_every
-                cadence.append(Requirement(UNVACCINATED_3D, due, EITHER, due + grace))
-            # seeds/000 §2.2 (3): everyone in no group above is tested in the enterprise's rounds.
-            if not cadence and plan is not None:
-                routine = self._routine(person_id, cohort, plan, last_at, hire_start)
-                if routine is not None:
-                    reqs.append(routine)
-            else:
-                reqs.extend(cadence)
-        else:
-            reqs.extend(cadence)
+            # The cadences and the rounds, exactly as for a plain person.
+            for reason, due_us in self.screening(
+                plan,
+                person_id,
+                cohort,
+                first_dose_at is not None and first_dose_at <= as_of,
+                high_risk,
+                None if high_risk_until is None else micros(high_risk_until),
+                None if hire_date is None else epoch_day(hire_date),
+                None if last_at is None else micros(last_at),
+                rounds=not cadence,
+            ):
+                cadence.append(self._requirement(reason, due_us))
+        reqs.extend(cadence)
 
         # seeds/000 §2.3: back in a boarding house from another province: a test within 24 h and
         # a second one at least 72 h after the return.
@@ -586,41 +657,134 @@ class DueRules:
 
         return self._answer(person_id, reqs, blocks)
 
-    def _routine(
+    # -- the cadences and the rounds (every person's last step; all of a plain person) --------
+
+    def screening(
         self,
-        person_id: uuid.UUID,
+        plan: RoundPlan | None,
+        person_id: uuid.UUID | None,
         cohort: int,
-        plan: RoundPlan,
-        last_at: datetime | None,
-        hire_start: datetime | None,
-    ) -> Requirement | None:
+        vaccinated: bool,
+        high_risk: bool,
+        high_risk_until: int | None,
+        hire_day: int | None,
+        last_at: int | None,
+        *,
+        rounds: bool = True,
+    ) -> list[tuple[str, int]]:
+        """seeds/000 §2.2 (1) and (3): the (reason, due) of the high-risk and unvaccinated
+        cadences, or, if neither applies and ``rounds`` (no other cadence does either), of the
+        enterprise's rounds. Instants in microseconds (``micros``), ``hire_day`` in days
+        (``epoch_day``); ``vaccinated``: dose 1 given by ``as_of``; ``last_at``: the latest
+        specimen in the window; ``person_id`` is read in SAMPLE mode only."""
+        hire_start = None
+        if hire_day is not None:
+            hire_start = self._midnights.get(hire_day)
+            if hire_start is None:
+                hire_start = self._midnight_us(hire_day)
+        if vaccinated and not high_risk:  # most people: the rounds only
+            if rounds and plan is not None:
+                due = self._routine(plan, person_id, cohort, last_at, hire_start)
+                if due is not None:
+                    return [(plan.reason, due)]
+            return []
+        as_of = self._as_of_us
+        floor = self._floor_us
+        if hire_start is not None and hire_start > floor:
+            floor = hire_start
+        out: list[tuple[str, int]] = []
+        # seeds/000 §2.2 (1): the high-risk group, every 3 days (while flagged).
+        if high_risk and (high_risk_until is None or as_of < high_risk_until):
+            due = floor if last_at is None else last_at + self._high_risk_every_us
+            if high_risk_until is None or due < high_risk_until:
+                out.append((HIGH_RISK_3D, due))
+        # seeds/000 §2.2 (1): "người chưa tiêm vắc xin": no dose at all yet.
+        if not vaccinated:
+            out.append((UNVACCINATED_3D, floor if last_at is None else last_at + self._unvaccinated_every_us))
+        # seeds/000 §2.2 (3): everyone in no group above is tested in the enterprise's rounds.
+        if not out and rounds and plan is not None:
+            routine = self._routine(plan, person_id, cohort, last_at, hire_start)
+            if routine is not None:
+                out.append((plan.reason, routine))
+        return out
+
+    def _routine(
+        self, plan: RoundPlan, person_id: uuid.UUID | None, cohort: int, last_at: int | None, hire_start: int | None
+    ) -> int | None:
+        """When the person is due in the enterprise's rounds (microseconds); None: not in them."""
         k = plan.index
         if plan.mode == MODE_COHORT:
             # The person's half is tested in rounds of its parity; a missed round stays due
             # until the half's next round.
-            mine = k if (k - cohort) % 2 == 0 else k - 1
-            start = plan.starts_at(mine)
+            start, following = plan._halves[cohort % 2]
             if last_at is not None and last_at >= start:
-                due = plan.starts_at(mine + 2)
-            else:
-                due = start if hire_start is None else max(start, hire_start)
+                return following
         elif plan.mode == MODE_ALL:
-            start = plan.starts_at(k)
+            start = plan.starts_us(k)
             if last_at is not None and last_at >= start:
-                due = plan.starts_at(k + 1)
-            else:
-                due = start if hire_start is None else max(start, hire_start)
+                return plan.starts_us(k + 1)
         else:
-            position = plan.positions.get(person_id)
+            position = plan.positions.get(person_id) if person_id is not None else None
             if position is None:
                 return None
-            start = plan.starts_at(k)
-            if plan.selected(position, k) and (last_at is None or last_at < start):
+            start = plan.starts_us(k)
+            if not plan.selected(position, k) or (last_at is not None and last_at >= start):
                 # A sample is for its round: when the round ends, the next round's sample is due.
-                due = start if hire_start is None else max(start, hire_start)
-            else:
-                due = plan.starts_at(plan.next_selection(position, k))
-        return Requirement(plan.reason, due, EITHER, due + self.grace)
+                return plan.starts_us(plan.next_selection(position, k))
+        return start if hire_start is None or hire_start < start else hire_start
+
+    def _midnight_us(self, day: int) -> int:
+        us = self._midnights.get(day)
+        if us is None:
+            us = self._midnights[day] = micros(utc_midnight(date.fromordinal(day + _EPOCH_ORDINAL)))
+        return us
+
+    def _requirement(self, reason: str, due_us: int) -> Requirement:
+        due = from_micros(due_us)
+        return Requirement(reason, due, EITHER, due + self.grace)
+
+    def plain(
+        self,
+        plan: RoundPlan | None,
+        person_id: uuid.UUID,
+        cohort: int,
+        vaccinated: bool,
+        high_risk: bool,
+        high_risk_until: int | None,
+        hire_day: int | None,
+        last_at: int | None,
+    ) -> PersonDue:
+        """``evaluate`` for a plain person (see the module's docstring), from the numbers
+        ``screening`` reads."""
+        reqs = self.screening(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+        return self._answer(person_id, [self._requirement(r, d) for r, d in reqs], [])
+
+    def plain_status(
+        self,
+        plan: RoundPlan | None,
+        person_id: uuid.UUID | None,
+        cohort: int,
+        vaccinated: bool,
+        high_risk: bool,
+        high_risk_until: int | None,
+        hire_day: int | None,
+        last_at: int | None,
+    ) -> int:
+        """``status(plain(...))`` without building the answer: what the counts need."""
+        reqs = self.screening(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+        if not reqs:
+            return 0
+        due = reqs[0][1] if len(reqs) == 1 else min(d for _, d in reqs)
+        status = DUE_TODAY if due < self._day_end_us else 0
+        # Overdue once any requirement's grace has passed: the earliest one's.
+        return status | OVERDUE if self._as_of_us > due + self._grace_us else status
+
+    def status(self, due: PersonDue) -> int:
+        """DUE_TODAY, OVERDUE and NOT_CLEARED of one answer."""
+        status = DUE_TODAY if due.due_at is not None and due.due_at < self.day_end else 0
+        if due.overdue:
+            status |= OVERDUE
+        return status if due.cleared_to_work else status | NOT_CLEARED
 
     def _answer(self, person_id: uuid.UUID, reqs: list[Requirement], blocks: list[str]) -> PersonDue:
         """The next visit: the earliest requirement and every other one due by then."""

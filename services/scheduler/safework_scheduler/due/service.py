@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import aclosing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -18,10 +18,14 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.internal_auth import Caller
+from safework_scheduler.due import bulk
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import (
+    DUE_TODAY,
     LOCAL_TZ,
+    NOT_CLEARED,
+    OVERDUE,
     DueRules,
     EnterpriseFacts,
     PersonDue,
@@ -113,11 +117,19 @@ def person_out(due: PersonDue, day_end: datetime) -> dict[str, Any]:
 
 _NEVER = datetime.max.replace(tzinfo=LOCAL_TZ)
 
+# Where ``repository.PERSON_COLUMNS`` start in an enterprise's rows (after the employee code and
+# the full name) and in a person's row (after the enterprise and the status).
+_ROSTER_AT = 2
+_PERSON_AT = 2
+_C = repo.PersonColumns
 
-def _urgency(item: tuple[repo.RosterEntry, PersonDue]) -> tuple[bool, datetime, str]:
-    """Overdue first, then by due time (nothing due last), then by employee code."""
-    entry, due = item
-    return (not due.overdue, due.due_at or _NEVER, entry.employee_code or "")
+
+def _answer(rules: DueRules, plan: RoundPlan | None, row: Any, at: int) -> PersonDue:
+    """One person's answer from a row of ``PERSON_COLUMNS``: the general rules for a person who
+    is not plain, the fast path for the others."""
+    if row[at + _C.SPECIAL]:
+        return rules.evaluate(repo.facts(row, at), plan)
+    return rules.plain(plan, *repo.plain_args(row, at))
 
 
 async def plan_for(session: AsyncSession, rules: DueRules, enterprise: repo.EnterpriseRow) -> RoundPlan:
@@ -142,21 +154,20 @@ async def person_due(
         raise person_not_found()
     policy = await store.at(session, as_of)
     rules = DueRules(policy, as_of)
-    row = await repo.person(session, person_id, rules.as_of, rules.horizon)
+    row = await repo.person(session, person_id, rules.as_of, rules.horizon, rules.arrivals_after)
     if row is None:
         raise person_not_found()
+    enterprise_id, status = row[0], row[1]
     enterprise = (
-        await repo.get_enterprise(session, row.enterprise_id, roster_size=True)
-        if row.enterprise_id is not None
-        else None
+        await repo.get_enterprise(session, enterprise_id, roster_size=True) if enterprise_id is not None else None
     )
-    if not may_see_person(caller, person_id, row.enterprise_id, enterprise.district if enterprise else None):
+    if not may_see_person(caller, person_id, enterprise_id, enterprise.district if enterprise else None):
         raise person_not_found()
-    plan = await plan_for(session, rules, enterprise) if enterprise is not None and row.status == "active" else None
-    due = rules.evaluate(row.facts, plan)
+    plan = await plan_for(session, rules, enterprise) if enterprise is not None and status == "active" else None
+    due = _answer(rules, plan, row, _PERSON_AT)
     return {
         "person_id": person_id,
-        "enterprise_id": row.enterprise_id,
+        "enterprise_id": enterprise_id,
         "as_of": local(as_of),
         "policy_version": policy.version,
         "due_at": local(due.due_at),
@@ -189,40 +200,73 @@ async def visible_enterprise(session: AsyncSession, caller: Caller, enterprise_i
 
 @dataclass
 class EnterpriseDay:
-    """One enterprise's people evaluated at one instant."""
+    """One enterprise's people evaluated at one instant: each person's status flags
+    (``rules.DUE_TODAY | OVERDUE | NOT_CLEARED``); full answers are built on demand, for the
+    people a list shows (a plain person's from the fast path)."""
 
     enterprise: repo.EnterpriseRow
     rules: DueRules
     plan: RoundPlan
-    people: list[tuple[repo.RosterEntry, PersonDue]]
+    rows: list[Any]  # employee code, full name, then ``repository.PERSON_COLUMNS``
+    statuses: list[int]
+    answers: dict[int, PersonDue]  # the people who are not plain, by position
     day_end: datetime = field(init=False)
 
     def __post_init__(self) -> None:
-        self.day_end = end_of_local_day(self.rules.day)
+        self.day_end = self.rules.day_end
+
+    def answer(self, i: int) -> PersonDue:
+        due = self.answers.get(i)
+        if due is None:
+            due = self.answers[i] = _answer(self.rules, self.plan, self.rows[i], _ROSTER_AT)
+        return due
+
+    def person_id(self, i: int) -> uuid.UUID:
+        pid: uuid.UUID = self.rows[i][_ROSTER_AT + _C.ID]
+        return pid
+
+    def item(self, i: int) -> dict[str, Any]:
+        """A person of a list, as the API shows them."""
+        row = self.rows[i]
+        out = person_out(self.answer(i), self.day_end)
+        out["employee_code"] = row[0]
+        out["full_name"] = row[1]
+        out["test_cohort"] = row[_ROSTER_AT + _C.COHORT]
+        return out
 
     def counts(self) -> dict[str, int]:
-        end = self.day_end
-        due = overdue = not_cleared = 0
-        for _, d in self.people:
-            if d.due_at is not None and d.due_at < end:
-                due += 1
-            if d.overdue:
-                overdue += 1
-            if not d.cleared_to_work:
-                not_cleared += 1
-        return {"people": len(self.people), "due": due, "overdue": overdue, "not_cleared": not_cleared}
+        by_status = [0] * 8
+        for status in self.statuses:
+            by_status[status] += 1
+        people, due, overdue, not_cleared = bulk.tallies(by_status)
+        return {"people": people, "due": due, "overdue": overdue, "not_cleared": not_cleared}
 
 
 async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise: repo.EnterpriseRow) -> EnterpriseDay:
-    """Every active person of the enterprise: one statement, then the rules."""
+    """Every active person of the enterprise: one statement, then the rules (the fast path for
+    the plain people, the general rules for the others)."""
+    at = _ROSTER_AT
     with gc_paused():
-        entries = await repo.enterprise_people(session, enterprise.id, rules.as_of, rules.horizon)
-        facts = _with_size(enterprise.facts, len(entries))
-        roster = [e.facts.person_id for e in entries] if rules.needs_roster(facts) else ()
+        rows = await repo.enterprise_people(session, enterprise.id, rules.as_of, rules.horizon, rules.arrivals_after)
+        facts = _with_size(enterprise.facts, len(rows))
+        roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
         plan = rules.round_plan(facts, roster)
-        evaluate = rules.evaluate
-        people = [(e, evaluate(e.facts, plan)) for e in entries]
-    return EnterpriseDay(enterprise, rules, plan, people)
+        plain_status = rules.plain_status
+        statuses: list[int] = []
+        answers: dict[int, PersonDue] = {}
+        for i, r in enumerate(rows):
+            if r[at + _C.SPECIAL]:
+                due = answers[i] = rules.evaluate(repo.facts(r, at), plan)
+                statuses.append(rules.status(due))
+            else:
+                statuses.append(plain_status(plan, *r[at : at + 7]))
+    return EnterpriseDay(enterprise, rules, plan, rows, statuses, answers)
+
+
+def _urgency(item: tuple[str | None, PersonDue]) -> tuple[bool, datetime, str]:
+    """Overdue first, then by due time (nothing due last), then by employee code."""
+    code, due = item
+    return (not due.overdue, due.due_at or _NEVER, code or "")
 
 
 async def enterprise_due(
@@ -241,18 +285,9 @@ async def enterprise_due(
     policy = await store.at(session, as_of)
     with gc_paused():
         result = await evaluate_enterprise(session, DueRules(policy, as_of), enterprise)
-        end = result.day_end
-        listed = sorted(
-            ((e, d) for e, d in result.people if (d.due_at is not None and d.due_at < end) or not d.cleared_to_work),
-            key=_urgency,
-        )
-        people = []
-        for entry, due in listed:
-            item = person_out(due, end)
-            item["employee_code"] = entry.employee_code
-            item["full_name"] = entry.full_name
-            item["test_cohort"] = entry.facts.test_cohort
-            people.append(item)
+        listed = [i for i, s in enumerate(result.statuses) if s & (DUE_TODAY | NOT_CLEARED)]
+        listed.sort(key=lambda i: _urgency((result.rows[i][0], result.answer(i))))
+        people = [result.item(i) for i in listed]
     return {
         "enterprise_id": enterprise.id,
         "date": day,
@@ -282,9 +317,12 @@ async def province_tallies(
     *,
     district: str | None,
     zone_type: str | None,
+    workers: int | None = None,
 ) -> dict[uuid.UUID, Tally]:
-    """Due, overdue and not-cleared counts of every enterprise in scope: one streamed
-    statement for the people, the rounds planned once per enterprise."""
+    """Due, overdue and not-cleared counts of every enterprise in scope: the rounds planned
+    once per enterprise, the people streamed and counted in shares reading the request's
+    snapshot, side by side in ``workers`` processes (None: by the population, see
+    ``bulk.workers_for``), or here for one share."""
     sampled = [e.id for e in enterprises if rules.needs_roster(e.facts)]
     rosters = await repo.rosters(session, sampled)
     plans = {}
@@ -293,27 +331,38 @@ async def province_tallies(
             roster = rosters.get(e.id)
             enterprise = e.facts if roster is None else _with_size(e.facts, len(roster))
             plans[e.id] = rules.round_plan(enterprise, roster or ())
-    tallies = {e.id: Tally() for e in enterprises}
-    day_end = end_of_local_day(rules.day)
-    evaluate = rules.evaluate
-    stream = repo.stream_province(session, rules.as_of, rules.horizon, district=district, zone_type=zone_type)
-    with gc_paused():
-        async with aclosing(stream):  # closed (its prefetch awaited) even if this loop fails
-            async for batch in stream:
-                for enterprise_id, person in batch:
-                    plan = plans.get(enterprise_id)
-                    if plan is None:  # an enterprise registered since the enterprises were read
-                        continue
-                    due = evaluate(person, plan)
-                    t = tallies[enterprise_id]
-                    t.people += 1
-                    if due.due_at is not None and due.due_at < day_end:
-                        t.due += 1
-                    if due.overdue:
-                        t.overdue += 1
-                    if not due.cleared_to_work:
-                        t.not_cleared += 1
-    return tallies
+    n = bulk.workers_for(sum(e.roster_size for e in enterprises)) if workers is None else workers
+    # Each share reads the request's snapshot over a connection of its own (its statements must
+    # read one snapshot; the request's transaction reads each statement's own).
+    snapshot = await repo.export_snapshot(session)
+    url = repo.database_url(session)
+    jobs = [
+        bulk.Job(
+            url,
+            snapshot,
+            rules.policy,
+            rules.as_of,
+            {eid: plan.for_people(share.holds) for eid, plan in plans.items()} if n > 1 else plans,
+            share,
+            serial=n > 1,
+        )
+        for share in repo.shares(max(n, 1), district, zone_type)
+    ]
+    if n <= 1:
+        with gc_paused():
+            shares = [await bulk.count(jobs[0])]
+    else:
+        shares = await bulk.count_in_workers(jobs)
+    out = {e.id: Tally() for e in enterprises}
+    for share in shares:
+        for eid, counts in share.items():
+            people, due, overdue, not_cleared = bulk.tallies(counts)
+            t = out[eid]
+            t.people += people
+            t.due += due
+            t.overdue += overdue
+            t.not_cleared += not_cleared
+    return out
 
 
 async def province_due(
@@ -352,12 +401,7 @@ async def province_due(
     }
 
 
-def _matches(due: PersonDue, status: Status, day_end: datetime) -> bool:
-    if status == "overdue":
-        return due.overdue
-    if status == "not_cleared":
-        return not due.cleared_to_work
-    return due.due_before(day_end)
+_STATUS_FLAG = {"due": DUE_TODAY, "overdue": OVERDUE, "not_cleared": NOT_CLEARED}
 
 
 async def province_people(
@@ -378,28 +422,23 @@ async def province_people(
     after = cursors.decode(cursor, 2)
     policy = await store.at(session, as_of)
     rules = DueRules(policy, as_of)
-    day_end = end_of_local_day(rules.day)
+    flag = _STATUS_FLAG[status]
     items: list[dict[str, Any]] = []
     more = False
     for enterprise in await repo.list_enterprises(session, district, zone_type):
         if after is not None and enterprise.id < after[0]:
             continue
         result = await evaluate_enterprise(session, rules, enterprise)
-        for entry, due in sorted(result.people, key=lambda item: item[1].person_id):
-            if after is not None and (enterprise.id, due.person_id) <= after:
+        for i in sorted(range(len(result.rows)), key=result.person_id):
+            if after is not None and (enterprise.id, result.person_id(i)) <= after:
                 continue
-            if not _matches(due, status, day_end):
+            if not result.statuses[i] & flag:
                 continue
             if len(items) == limit:
                 more = True
                 break
-            item = person_out(due, day_end)
-            item.update(
-                enterprise_id=enterprise.id,
-                employee_code=entry.employee_code,
-                full_name=entry.full_name,
-                test_cohort=entry.facts.test_cohort,
-            )
+            item = result.item(i)
+            item["enterprise_id"] = enterprise.id
             items.append(item)
         if more:
             break

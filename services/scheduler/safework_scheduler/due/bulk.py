@@ -1,0 +1,157 @@
+"""The province-wide due counts, split across processes.
+
+A province is a million people: the database aggregates their results and Python evaluates the
+rules for each of them, and one process (one server backend, one interpreter) does both at
+about a core's speed. So the people are cut into shares by ranges of person id
+(``repository.shares``), and each share is read and evaluated by a worker process over its own
+read-only connection, its transaction importing the request's snapshot
+(``SET TRANSACTION SNAPSHOT``): every worker reads exactly what the request's own statements
+read. A worker returns small per-enterprise counts, never people.
+
+A small population (a district, the tests) is one share, counted in the request's own process
+(still over a connection of its own, reading the request's snapshot: a share's statements must
+read one snapshot): no worker is worth starting for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import asyncpg
+
+from safework_scheduler.due import repository as repo
+from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, RoundPlan
+from safework_scheduler.policy.document import PolicyDocument
+
+# The people who are not plain have their history read this many at a time.
+HISTORY_BATCH: Final = 5_000
+
+# Below this many people a share is not worth a process (starting one costs tens of
+# milliseconds; evaluating 100,000 people about a quarter of a second).
+PEOPLE_PER_WORKER: Final = 100_000
+
+# Per enterprise, how many people have each status (``rules.DUE_TODAY | OVERDUE | NOT_CLEARED``,
+# 0 to 7): one increment per person.
+StatusCounts = list[int]
+
+_SNAPSHOT_ID: Final = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def workers_for(people: int) -> int:
+    """How many processes share the counting of ``people``."""
+    return max(1, min(cpu_count(), people // PEOPLE_PER_WORKER))
+
+
+def tallies(counts: StatusCounts) -> tuple[int, int, int, int]:
+    """(people, due today, overdue, not cleared) from status counts."""
+    people = due = overdue = not_cleared = 0
+    for status, n in enumerate(counts):
+        people += n
+        if status & DUE_TODAY:
+            due += n
+        if status & OVERDUE:
+            overdue += n
+        if status & NOT_CLEARED:
+            not_cleared += n
+    return people, due, overdue, not_cleared
+
+
+async def count_share(
+    conn: Any, rules: DueRules, plans: Mapping[uuid.UUID, RoundPlan], share: repo.Share, *, serial: bool = False
+) -> dict[uuid.UUID, StatusCounts]:
+    """Status counts of a share's people, by enterprise, on ``conn`` inside a REPEATABLE READ
+    transaction (its statements must read one snapshot). A plain person (most of them) is
+    counted from the numbers the stream sends; the history of the others is read afterwards,
+    a batch at a time, for the general rules."""
+    book: dict[uuid.UUID, tuple[RoundPlan, StatusCounts]] = {eid: (plan, [0] * 8) for eid, plan in plans.items()}
+    plain_status = rules.plain_status
+    special = 1 + repo.PersonColumns.SPECIAL  # after the enterprise
+    others: list[Any] = []  # the rows of the people who are not plain
+    stream = repo.stream_share(conn, share, rules.as_of, rules.horizon, rules.arrivals_after, serial=serial)
+    try:
+        async for rows in stream:
+            for row in rows:
+                entry = book.get(row[0])
+                if entry is None:  # an enterprise registered since the enterprises were read
+                    continue
+                if row[special]:
+                    others.append(row)
+                    continue
+                plan, counts = entry
+                counts[plain_status(plan, row[1], row[2], row[3], row[4], row[5], row[6], row[7])] += 1
+    finally:
+        await stream.aclose()  # its prefetch awaited, even if this loop fails
+    arrived = special + 1  # the arrival follows ``PLAIN_COLUMNS``
+    for start in range(0, len(others), HISTORY_BATCH):
+        batch = others[start : start + HISTORY_BATCH]
+        history = await repo.history(conn, [row[1] for row in batch], rules.as_of, rules.horizon)
+        for row in batch:
+            plan, counts = book[row[0]]
+            counts[rules.status(rules.evaluate(history.facts(row, 1, arrived), plan))] += 1
+    return {eid: counts for eid, (_, counts) in book.items() if any(counts)}
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One worker's share, and what it needs to count it in a process of its own."""
+
+    url: str
+    snapshot: str
+    policy: PolicyDocument
+    as_of: datetime
+    plans: Mapping[uuid.UUID, RoundPlan]
+    share: repo.Share
+    serial: bool = True  # the shares run side by side: no parallel workers in each
+
+
+def run(job: Job) -> dict[uuid.UUID, StatusCounts]:
+    """A worker process's entry point."""
+    gc.disable()  # acyclic, short-lived objects only; the process ends with the job
+    return asyncio.run(count(job))
+
+
+async def count(job: Job) -> dict[uuid.UUID, StatusCounts]:
+    """A share's status counts over a connection of its own, reading the request's snapshot."""
+    if not _SNAPSHOT_ID.fullmatch(job.snapshot):
+        raise ValueError("not a snapshot id")
+    conn = await asyncpg.connect(
+        job.url, server_settings={"jit": "off", "default_transaction_read_only": "on"}, command_timeout=600
+    )
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            await conn.execute(f"SET TRANSACTION SNAPSHOT '{job.snapshot}'")
+            return await count_share(conn, DueRules(job.policy, job.as_of), job.plans, job.share, serial=job.serial)
+    finally:
+        await conn.close()
+
+
+async def count_in_workers(jobs: Sequence[Job]) -> list[dict[uuid.UUID, StatusCounts]]:
+    """Each job in a worker process of its own, forked from a server process that has the
+    scheduler imported already (cheap to start; no threads or event loop of the caller's)."""
+    context = multiprocessing.get_context("forkserver")
+    # The server imports the caller's main module once too, so each worker need not.
+    context.set_forkserver_preload(["__main__", __name__])
+    pool = ProcessPoolExecutor(max_workers=len(jobs), mp_context=context)
+    try:
+        loop = asyncio.get_running_loop()
+        return list(await asyncio.gather(*(loop.run_in_executor(pool, run, job) for job in jobs)))
+    finally:
+        # The workers are idle once every job has answered; after a failure, do not wait.
+        pool.shutdown(wait=False, cancel_futures=True)

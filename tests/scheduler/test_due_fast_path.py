@@ -1,0 +1,349 @@
+"""The fast path for plain people (``DueRules.plain``/``plain_status``) gives exactly what the
+general rules (``DueRules.evaluate``) give for the same person: table-driven rows naming the
+rule, then a seeded sweep over many generated people, policies, round modes and instants.
+Pure: no database."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from safework_scheduler.due.rules import (
+    DUE_TODAY,
+    HIGH_RISK_3D,
+    NEW_HIRE_BUFFER,
+    NOT_CLEARED,
+    OVERDUE,
+    ROUTINE_COHORT,
+    ROUTINE_ROUND,
+    SAMPLED,
+    UNVACCINATED_3D,
+    DueRules,
+    EnterpriseFacts,
+    LabResult,
+    PersonDue,
+    PersonFacts,
+    Results,
+    RoundPlan,
+    epoch_day,
+    from_micros,
+    micros,
+)
+from safework_scheduler.policy.document import PolicyDocument
+from tests.scheduler.factories import local
+from tests.scheduler.test_due_rules import JULY, PARK, SEPT, VERSIONS
+
+DOSE_1 = local(2021, 8, 1, 9)
+PID = uuid.UUID(int=1)
+GARMENT = EnterpriseFacts(uuid.UUID(int=9), "Lục Nam", "OUTSIDE", "garment", 10)
+
+
+@dataclass
+class Plain:
+    """A plain person as the fast path reads them (instants as datetimes here, for reading)."""
+
+    cohort: int = 0
+    first_dose_at: datetime | None = DOSE_1
+    high_risk: bool = False
+    high_risk_until: datetime | None = None
+    hire_date: date | None = date(2021, 6, 1)
+    last_at: datetime | None = None
+    person_id: uuid.UUID = PID
+
+    def facts(self) -> PersonFacts:
+        results = Results.of([LabResult(self.last_at, "PCR", "NEGATIVE", False)] if self.last_at else [])
+        return PersonFacts(
+            self.person_id,
+            self.cohort,
+            self.first_dose_at,
+            self.high_risk,
+            self.high_risk_until,
+            self.hire_date,
+            results=results,
+        )
+
+    def numbers(self, as_of: datetime) -> tuple[object, ...]:
+        """What the adapter's SQL sends for this person."""
+        return (
+            self.person_id,
+            self.cohort,
+            self.first_dose_at is not None and self.first_dose_at <= as_of,
+            self.high_risk,
+            None if self.high_risk_until is None else micros(self.high_risk_until),
+            None if self.hire_date is None else epoch_day(self.hire_date),
+            None if self.last_at is None else micros(self.last_at),
+        )
+
+
+def answers(
+    policy: PolicyDocument, as_of: datetime, person: Plain, plan_of: RoundPlan | None
+) -> tuple[PersonDue, PersonDue, int, int]:
+    rules = DueRules(policy, as_of)
+    general = rules.evaluate(person.facts(), plan_of)
+    numbers = person.numbers(as_of)
+    fast = rules.plain(plan_of, *numbers)  # type: ignore[arg-type]
+    return general, fast, rules.status(general), rules.plain_status(plan_of, *numbers)  # type: ignore[arg-type]
+
+
+def plan(policy: PolicyDocument, as_of: datetime, enterprise: EnterpriseFacts, *people: uuid.UUID) -> RoundPlan:
+    rules = DueRules(policy, as_of)
+    roster = list(people) + [uuid.UUID(int=1000 + i) for i in range(enterprise.roster_size - len(people))]
+    return rules.round_plan(enterprise, roster if rules.needs_roster(enterprise) else ())
+
+
+CASES = [
+    (
+        "§2.2 (3) ROUTINE_COHORT: half 0, untested, due Monday 13 Sep",
+        SEPT,
+        local(2021, 9, 13, 10),
+        PARK,
+        Plain(),
+        (ROUTINE_COHORT,),
+        DUE_TODAY,
+    ),
+    (
+        "§2.2 (3) ROUTINE_COHORT: half 1 tested 7 Sep waits for 20 Sep",
+        SEPT,
+        local(2021, 9, 13, 10),
+        PARK,
+        Plain(cohort=1, last_at=local(2021, 9, 7, 10)),
+        (ROUTINE_COHORT,),
+        0,
+    ),
+    (
+        "§2.2 (3) ROUTINE_COHORT: untested by Wed 15 Sep, overdue",
+        SEPT,
+        local(2021, 9, 15, 10),
+        PARK,
+        Plain(),
+        (ROUTINE_COHORT,),
+        DUE_TODAY | OVERDUE,
+    ),
+    (
+        "§2.2 (3) a worker hired on Wed 15 Sep is due from the day of hiring",
+        SEPT,
+        local(2021, 9, 15, 10),
+        PARK,
+        Plain(hire_date=date(2021, 9, 15)),
+        (ROUTINE_COHORT,),
+        DUE_TODAY,
+    ),
+    (
+        "§2.2 (1) UNVACCINATED_3D: tested 10 Sep 08:00, due 13 Sep 08:00",
+        SEPT,
+        local(2021, 9, 12, 10),
+        PARK,
+        Plain(first_dose_at=None, last_at=local(2021, 9, 10, 8)),
+        (UNVACCINATED_3D,),
+        0,
+    ),
+    (
+        "§2.2 (1) UNVACCINATED_3D: a dose given on 20 Sep does not count on 15 Sep",
+        SEPT,
+        local(2021, 9, 15, 10),
+        PARK,
+        Plain(first_dose_at=local(2021, 9, 20, 9), last_at=local(2021, 9, 13, 8)),
+        (UNVACCINATED_3D,),
+        0,
+    ),
+    (
+        "§2.2 (1) UNVACCINATED_3D: never tested, due since the policy took effect: overdue",
+        SEPT,
+        local(2021, 9, 15, 10),
+        PARK,
+        Plain(first_dose_at=None),
+        (UNVACCINATED_3D,),
+        DUE_TODAY | OVERDUE,
+    ),
+    (
+        "overdue only once the 24 h grace has passed: exactly 24 h after 13 Sep 08:00, not yet",
+        SEPT,
+        local(2021, 9, 14, 8),
+        PARK,
+        Plain(first_dose_at=None, last_at=local(2021, 9, 10, 8)),
+        (UNVACCINATED_3D,),
+        DUE_TODAY,
+    ),
+    (
+        "... and a microsecond later, overdue",
+        SEPT,
+        local(2021, 9, 14, 8) + timedelta(microseconds=1),
+        PARK,
+        Plain(first_dose_at=None, last_at=local(2021, 9, 10, 8)),
+        (UNVACCINATED_3D,),
+        DUE_TODAY | OVERDUE,
+    ),
+    (
+        "§2.2 (1) HIGH_RISK_3D and UNVACCINATED_3D at once: one visit, both reasons",
+        SEPT,
+        local(2021, 9, 14, 10),
+        PARK,
+        Plain(first_dose_at=None, high_risk=True, last_at=local(2021, 9, 11, 8)),
+        (HIGH_RISK_3D, UNVACCINATED_3D),
+        DUE_TODAY,
+    ),
+    (
+        "§2.2 (1) HIGH_RISK_3D ends at high_risk_until: back to the halves",
+        SEPT,
+        local(2021, 9, 12, 10),
+        PARK,
+        Plain(high_risk=True, high_risk_until=local(2021, 9, 13, 12), last_at=local(2021, 9, 11, 8)),
+        (ROUTINE_COHORT,),
+        0,
+    ),
+    (
+        "July 2021 plan ROUTINE_ROUND: everyone every round",
+        JULY,
+        local(2021, 8, 11, 10),
+        PARK,
+        Plain(),
+        (ROUTINE_ROUND,),
+        DUE_TODAY | OVERDUE,
+    ),
+    (
+        "§2.2 SAMPLED: a garment maker's rotating 20%",
+        SEPT,
+        local(2021, 9, 15, 10),
+        GARMENT,
+        Plain(),
+        (SAMPLED,),
+        None,
+    ),
+    (
+        "no enterprise: no rounds, nothing due",
+        SEPT,
+        local(2021, 9, 15, 10),
+        None,
+        Plain(),
+        (),
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "policy", "as_of", "enterprise", "person", "reasons", "status"), CASES)
+def test_the_fast_path_answers_as_the_general_rules(
+    rule: str,
+    policy: PolicyDocument,
+    as_of: datetime,
+    enterprise: EnterpriseFacts | None,
+    person: Plain,
+    reasons: tuple[str, ...],
+    status: int | None,
+) -> None:
+    plan_of = plan(policy, as_of, enterprise, person.person_id) if enterprise is not None else None
+    general, fast, general_status, fast_status = answers(policy, as_of, person, plan_of)
+    assert fast == general, rule
+    assert fast.reasons == reasons, rule
+    assert fast_status == general_status, rule
+    if status is not None:
+        assert fast_status == status, rule
+    assert not fast_status & NOT_CLEARED, rule  # a plain person is always cleared
+
+
+def test_the_fast_path_agrees_over_many_people() -> None:
+    """A seeded sweep: every policy, round mode and kind of plain person at many instants."""
+    rng = random.Random(20210924)
+    monday = VERSIONS["2021-09-11"]  # with each enterprise's own round day
+    # The unvaccinated tested more often than the high-risk group: the earlier cadence leads.
+    swapped = JULY.model_copy(
+        update={
+            "testing": JULY.testing.model_copy(update={"high_risk_interval_days": 7, "unvaccinated_interval_days": 2})
+        }
+    )
+    checked = 0
+    for _ in range(60):
+        policy = rng.choice([SEPT, JULY, monday, swapped])
+        as_of = local(2021, 9, 24) - timedelta(minutes=rng.randrange(0, 40 * 24 * 60))
+        if as_of.date() < policy.effective_from:
+            continue
+        enterprise = rng.choice(
+            [
+                PARK,
+                GARMENT,
+                EnterpriseFacts(uuid.UUID(int=rng.getrandbits(128)), "Tân Yên", "CCN", "shuttlecock", 37),
+                EnterpriseFacts(uuid.UUID(int=rng.getrandbits(128)), "Yên Thế", "OUTSIDE", "other", 7),
+                None,
+            ]
+        )
+        people = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(40)]
+        if enterprise is not None and enterprise.roster_size < len(people):
+            enterprise = EnterpriseFacts(
+                enterprise.enterprise_id, enterprise.district, enterprise.zone_type, enterprise.industry, len(people)
+            )
+        plan_of = plan(policy, as_of, enterprise, *people) if enterprise is not None else None
+        for pid in people:
+
+            def instant(days: float) -> datetime:
+                return as_of - timedelta(minutes=rng.randrange(0, int(days * 24 * 60)))  # noqa: B023
+
+            person = Plain(
+                cohort=rng.choice([0, 1]),
+                first_dose_at=rng.choice([None, DOSE_1, instant(20), as_of + timedelta(days=2)]),
+                high_risk=rng.random() < 0.3,
+                high_risk_until=rng.choice([None, instant(10), as_of + timedelta(hours=rng.randrange(1, 300))]),
+                hire_date=rng.choice([None, date(2021, 1, 1), instant(25).date(), as_of.date()]),
+                last_at=rng.choice([None, instant(20), instant(3), instant(0.5)]),
+                person_id=pid,
+            )
+            general, fast, general_status, fast_status = answers(policy, as_of, person, plan_of)
+            assert fast == general, (policy.version, as_of, enterprise, person)
+            assert fast_status == general_status, (policy.version, as_of, enterprise, person)
+            checked += 1
+    assert checked > 1000
+
+
+def test_an_arrival_is_plain_only_once_the_pipeline_is_over() -> None:
+    """§2.2 (2): 7 days in the buffer, then 10 high-risk days: an arrival after
+    ``arrivals_after`` may still be in the pipeline (the general rules), one at it no longer."""
+    as_of = local(2021, 9, 30, 10)
+    rules = DueRules(SEPT, as_of)
+    cutoff = rules.arrivals_after
+    assert cutoff == as_of - timedelta(days=17)
+    assert DueRules(JULY, local(2021, 8, 10)).arrivals_after is None  # no new-hire rule yet
+    park = rules.round_plan(PARK)
+    hanoi = {"arrived_from_province": "Hà Nội", "first_dose_at": DOSE_1, "hire_date": date(2021, 9, 1)}
+    at_cutoff = PersonFacts(uuid.UUID(int=5), arrived_at=cutoff, **hanoi)  # type: ignore[arg-type]
+    inside = PersonFacts(uuid.UUID(int=5), arrived_at=cutoff + timedelta(minutes=1), **hanoi)  # type: ignore[arg-type]
+    plain = rules.plain(park, uuid.UUID(int=5), 0, True, False, None, epoch_day(date(2021, 9, 1)), None)
+    assert rules.evaluate(at_cutoff, park) == plain
+    assert NEW_HIRE_BUFFER in rules.evaluate(inside, park).not_cleared  # still needs its negative tests
+
+
+@pytest.mark.parametrize(
+    ("rule", "instant"),
+    [
+        ("a local instant", local(2021, 9, 24, 10, 30)),
+        ("microseconds survive", datetime(2021, 9, 24, 3, 0, 0, 123457, tzinfo=local(2021, 1, 1).tzinfo)),
+        ("before the epoch", local(1969, 12, 31, 23)),
+    ],
+)
+def test_instants_as_microseconds_round_trip(rule: str, instant: datetime) -> None:
+    assert from_micros(micros(instant)) == instant, rule
+    assert micros(instant + timedelta(days=3)) == micros(instant) + 3 * 86_400_000_000, rule
+
+
+def test_hire_days_count_from_the_epoch() -> None:
+    assert epoch_day(date(1970, 1, 1)) == 0
+    assert epoch_day(date(2021, 9, 24)) == (date(2021, 9, 24) - date(1970, 1, 1)).days
+
+
+def test_a_share_of_a_rotating_sample_keeps_its_people_only() -> None:
+    """A worker counting some of the people gets their positions in the sample, not the rest."""
+    as_of = local(2021, 9, 15, 10)
+    people = [uuid.UUID(int=i << 120) for i in range(1, 11)]
+    rules = DueRules(SEPT, as_of)
+    whole = rules.round_plan(GARMENT, people)
+    mine = whole.for_people(lambda pid: pid in people[:4])
+    assert mine.positions == {pid: whole.positions[pid] for pid in people[:4]}
+    assert (mine.roster_size, mine.sample_size, mine.index) == (whole.roster_size, whole.sample_size, whole.index)
+    for pid in people[:4]:
+        assert rules.plain(mine, pid, 0, True, False, None, None, None) == rules.plain(
+            whole, pid, 0, True, False, None, None, None
+        )
+    park = rules.round_plan(PARK)
+    assert park.for_people(lambda pid: False) is park  # halves need no positions

@@ -1,0 +1,123 @@
+"""Province-wide counts against real PostgreSQL: the same counts whether the people are counted
+in the request's process or in worker processes (each reading a range of person ids under the
+request's snapshot), for every kind of person the rules tell apart."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from safework_common.db import make_engine, make_sessionmaker
+from safework_scheduler.due import repository as repo
+from safework_scheduler.due import service
+from safework_scheduler.due.rules import DueRules
+from safework_scheduler.policy.repository import PolicyStore
+from tests.scheduler.factories import Registry, local, registry
+from tests.scheduler.test_due_api import Park, monday_enterprise, vaccinated
+
+AS_OF = local(2021, 9, 15, 23, 59)
+
+
+async def a_province(reg: Registry) -> dict[str, uuid.UUID]:
+    """A park, a garment maker drawing rotating samples, and one person of each kind the rules
+    tell apart (plain or not), spread over the range of person ids."""
+    park = Park()
+    await park.build(reg)
+    garment = monday_enterprise(3)
+    await reg.enterprise(district="Lục Nam", zone_type="OUTSIDE", industry="garment", enterprise_id=garment)
+    for i in range(10):
+        pid = await vaccinated(reg, garment, person_id=uuid.UUID(int=(i + 1) << 124))
+        if i % 3 == 0:
+            await reg.result(pid, local(2021, 9, 13, 9))
+    other = await reg.enterprise(district="Yên Dũng", zone_type="KCN", enterprise_id=monday_enterprise(2))
+    people = {
+        "never tested, unvaccinated": await reg.person(other),
+        "high-risk": await vaccinated(reg, other, high_risk=True),
+        "new hire in the buffer": await vaccinated(
+            reg, other, arrived_at=local(2021, 9, 12, 8), arrived_from_province="Hà Nội", hire_date=date(2021, 9, 12)
+        ),
+        "new hire long ago": await vaccinated(
+            reg, other, arrived_at=local(2021, 8, 1, 8), arrived_from_province="Hà Nội", hire_date=date(2021, 8, 1)
+        ),
+        "back from Hà Nội": await vaccinated(reg, other),
+        "in a positive pool": await vaccinated(reg, other),
+        "a contact": await vaccinated(reg, other),
+        "positive rapid test": await vaccinated(reg, other),
+        "left": await vaccinated(reg, other, status="left"),
+    }
+    await reg.result(people["high-risk"], local(2021, 9, 13, 8))
+    await reg.result(people["new hire in the buffer"], local(2021, 9, 11, 9))
+    await reg.travel(people["back from Hà Nội"], local(2021, 9, 14, 18))
+    pool_member = people["in a positive pool"]
+    await reg.pool([pool_member], local(2021, 9, 14, 7), local(2021, 9, 14, 15))
+    await reg.declaration(people["a contact"], local(2021, 9, 15, 8), contact=True)
+    await reg.result(people["positive rapid test"], local(2021, 9, 15, 9), kind="RAPID_ANTIGEN", result="POSITIVE")
+    return {"park": park.id, "garment": garment, "other": other}
+
+
+@pytest.fixture
+async def session(db: str) -> AsyncIterator[AsyncSession]:
+    engine = make_engine(db, read_only=True)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            yield s
+    finally:
+        await engine.dispose()
+
+
+async def counts(session: AsyncSession, workers: int, district: str | None = None) -> dict[uuid.UUID, service.Tally]:
+    rules = DueRules(await PolicyStore().at(session, AS_OF), AS_OF)
+    enterprises = await repo.list_enterprises(session, district, None)
+    return await service.province_tallies(
+        session, rules, enterprises, district=district, zone_type=None, workers=workers
+    )
+
+
+async def test_worker_processes_count_what_the_request_counts(db: str, session: AsyncSession) -> None:
+    async with registry(db) as reg:
+        ids = await a_province(reg)
+    here = await counts(session, workers=1)
+    assert here[ids["other"]] == service.Tally(people=8, due=7, overdue=5, not_cleared=3)
+    assert here[ids["garment"]].people == 10 and here[ids["park"]].people == 6
+    for workers in (2, 3):
+        assert await counts(session, workers=workers) == here, workers
+    district = await counts(session, workers=2, district="Yên Dũng")
+    assert district == {ids["other"]: here[ids["other"]]}
+
+
+async def test_the_enterprise_list_and_the_province_agree_person_by_person(db: str, session: AsyncSession) -> None:
+    """An enterprise's day (one statement through each person's index entries) and a province
+    share (the window aggregated once) read the same facts: same counts."""
+    async with registry(db) as reg:
+        ids = await a_province(reg)
+    rules = DueRules(await PolicyStore().at(session, AS_OF), AS_OF)
+    province = await counts(session, workers=2)
+    for enterprise in await repo.list_enterprises(session, None, None):
+        day = await service.evaluate_enterprise(session, rules, enterprise)
+        assert day.counts() == province[enterprise.id].out(), enterprise.id
+        assert [day.rules.status(day.answer(i)) for i in range(len(day.rows))] == day.statuses
+    assert set(ids.values()) <= set(province)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+def test_shares_cover_every_person_id_once(n: int) -> None:
+    shares = repo.shares(n, "Việt Yên", None)
+    assert len(shares) == n and shares[0].low is None and shares[-1].high is None
+    assert all(a.high == b.low for a, b in itertools.pairwise(shares))
+    assert all(s.district == "Việt Yên" and s.zone_type is None for s in shares)
+    probes = [uuid.UUID(int=0), uuid.UUID(int=(1 << 128) - 1), *(uuid.uuid4() for _ in range(200))]
+    for pid in probes:
+        assert sum(s.holds(pid) for s in shares) == 1, pid
+
+
+def test_no_worker_is_started_for_a_small_population() -> None:
+    from safework_scheduler.due import bulk
+
+    assert bulk.workers_for(0) == 1
+    assert bulk.workers_for(bulk.PEOPLE_PER_WORKER - 1) == 1
+    assert 1 <= bulk.workers_for(10 * bulk.PEOPLE_PER_WORKER) <= bulk.cpu_count()
