@@ -420,8 +420,11 @@ _BOOL_TEXT = frozenset({"0", "1", "t", "f", "y", "n", "on", "off", "yes", "no", 
 
 def _coercible(schema: dict[str, Any], value: Any) -> bool:
     """pydantic's lax mode, JSON types only: 0/1 and yes/no words for booleans, integral numbers,
-    booleans and numeric text for integers, numbers (epoch seconds) for instants and dates."""
+    booleans and numeric text for integers, numbers (epoch seconds) for instants and dates; and
+    text the registry strips of surrounding white space before it checks the length."""
     kind = schema.get("type")
+    if kind == "string" and isinstance(value, str) and value != value.strip():
+        return bool(schema.get("minLength", 0) <= len(value.strip()) <= schema.get("maxLength", len(value)))
     if kind == "boolean":
         return value in (0, 1) or (isinstance(value, str) and value.strip().lower() in _BOOL_TEXT)
     if kind == "integer":
@@ -436,13 +439,15 @@ def _coercible(schema: dict[str, Any], value: Any) -> bool:
 
 
 def _lax_json_coercion(world: World, operation: Operation, case: Case) -> bool:
-    """Whether the case's only faults are JSON types the upstream converts on purpose (pydantic's
-    lax mode: ``true`` for ``1``, ``1.0`` for ``1``, epoch seconds for an instant). Those are
+    """Whether the case's only faults are ones the upstream resolves on purpose: JSON types
+    pydantic's lax mode converts (``true`` for ``1``, ``1.0`` for ``1``, epoch seconds for an
+    instant) and white space around text, stripped before the length is checked. Those are
     accepted, not refused; every other invalid input must be refused."""
     meta = case.meta
     mutations = meta.phase.data.mutations if meta is not None else ()
     if not mutations or any(
-        m.parameter_location.value != "body" or not set(m.keywords) <= {"type", "anyOf"} for m in mutations
+        m.parameter_location.value != "body" or not set(m.keywords) <= {"type", "anyOf", "maxLength", "minLength"}
+        for m in mutations
     ):
         return False
     method, path = operation.method.lower(), operation.path
