@@ -36,6 +36,7 @@ import asyncpg
 import httpx
 import orjson
 
+from bench.support import start_service, wait_ready
 from safework_cli import migrate
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from safework_common.settings import plain_pg_url
@@ -121,41 +122,6 @@ def batch_body(people: list[tuple[uuid.UUID, str]], prefix: str, by_national_id:
     return orjson.dumps({"items": items})
 
 
-def start_registry(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """The registry as it runs in production: uvicorn, one worker, on a port of its own."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "safework_registry.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(PORT),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
-
-
-async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the registry exited with {proc.returncode}")
-        try:
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError("the registry did not become ready in 30 s")
-
-
 async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool) -> int:
     name = f"safework_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_url)
@@ -179,7 +145,7 @@ async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool
             "INTERNAL_TOKEN_PUBLIC_KEY": public.decode(),
             "LOG_LEVEL": "WARNING",
         }
-        proc = start_registry(env)
+        proc = start_service("safework_registry.app:create_app", PORT, env)
         async with httpx.AsyncClient(base_url=BASE_URL, timeout=300) as client:
             await wait_ready(client, proc)
             # Warm-up: imports, prepared statements, the connection pool.

@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 import orjson
 
+from bench.support import start_service, wait_ready
 from safework_cli import migrate
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from safework_common.settings import plain_pg_url
@@ -88,40 +89,6 @@ def roster_items(batch: int, people: int, *, changed: bool) -> list[dict[str, An
             }
         )
     return items
-
-
-def start_registry(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """uvicorn with the registry's app factory, quiet, on the bench port."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "safework_registry.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(PORT),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
-
-
-async def wait_until_up(client: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(200):
-        if proc.poll() is not None:
-            raise SystemExit(f"the registry exited with {proc.returncode}")
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise SystemExit("the registry did not start")
 
 
 async def timed_put(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> tuple[float, Any]:
@@ -189,7 +156,7 @@ async def run(admin_url: str, people: int, repetitions: int) -> None:
             "SAFEWORK_ENV": "development",
             "LOG_LEVEL": "WARNING",
         }
-        proc = start_registry(env)
+        proc = start_service("safework_registry.app:create_app", PORT, env)
         headers = {
             INTERNAL_HEADER: InternalTokenMinter(private).mint(AUTHORITY),
             "content-type": "application/json",
@@ -197,7 +164,7 @@ async def run(admin_url: str, people: int, repetitions: int) -> None:
         cipher = NationalIdCipher(national_key.encode())
         creates, updates, replays, copies = [], [], [], []
         async with httpx.AsyncClient(base_url=BASE_URL, timeout=300) as client:
-            await wait_until_up(client, proc)
+            await wait_ready(client, proc)
             for rep in range(repetitions):
                 r = await client.post(
                     "/v1/enterprises",

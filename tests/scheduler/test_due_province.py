@@ -120,4 +120,4 @@ def test_no_worker_is_started_for_a_small_population() -> None:
 
     assert bulk.workers_for(0) == 1
     assert bulk.workers_for(bulk.PEOPLE_PER_WORKER - 1) == 1
-    assert 1 <= bulk.workers_for(10 * bulk.PEOPLE_PER_WORKER) <= bulk.cpu_count()
+    assert bulk.cpu_count() >= bulk.workers_for(10 * bulk.PEOPLE_PER_WORKER) >= 1
