@@ -19,7 +19,7 @@ from safework_cli.retention import TABLES, NoPolicyInForce, run_retention
 from safework_common.timezone import LOCAL_TZ
 from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.files import VERSIONS_DIR, read_versions
-from tests.registry.factories import Seed, cipher_for
+from tests.registry.factories import Seed, cipher_for, rollup_drift
 
 
 def at(day: str) -> datetime:
@@ -181,6 +181,7 @@ async def test_a_run_deletes_what_is_past_its_window_and_keeps_the_rest(seed: Se
     assert details["removed"] == EXPECTED_REMOVED
     text = row["details"]
     assert not any(str(p) in text for p in world["people"]) and "OLD-1" not in text, "counts only, no health data"
+    assert await rollup_drift(db) == [], "each person's latest result is recomputed from what is left"
 
 
 async def test_a_second_run_removes_nothing(seed: Seed, db: str) -> None:

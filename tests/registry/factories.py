@@ -203,3 +203,31 @@ class Seed:
 
 def ids(rows: Sequence[tuple[uuid.UUID, str]]) -> list[uuid.UUID]:
     return [pid for pid, _ in rows]
+
+
+# ``person_rollup`` as it should be, recomputed from the rows, beside what the triggers keep:
+# every person whose two differ (a person with nothing has no row or a row of NULLs).
+ROLLUP_DRIFT = """
+WITH truth AS (
+    SELECT p.id AS person_id,
+           (SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND r.result <> 'INVALID') AS l,
+           (SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND r.result = 'POSITIVE') AS pos,
+           (SELECT d.administered_at FROM dose d WHERE d.person_id = p.id AND d.dose_number = 1) AS d1
+    FROM person p
+)
+SELECT t.person_id, (t.l, t.pos, t.d1) AS expected, (s.last_result_at, s.last_positive_at, s.first_dose_at) AS kept
+FROM truth t LEFT JOIN person_rollup s ON s.person_id = t.person_id
+WHERE (t.l, t.pos, t.d1) IS DISTINCT FROM
+      (s.last_result_at, s.last_positive_at, s.first_dose_at)
+UNION ALL
+SELECT s.person_id, NULL, NULL FROM person_rollup s WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.id = s.person_id)
+"""
+
+
+async def rollup_drift(url: str) -> list[tuple[Any, ...]]:
+    """The people whose ``person_rollup`` row is not what their results and doses say."""
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(r) for r in await conn.fetch(ROLLUP_DRIFT)]
+    finally:
+        await conn.close()

@@ -10,6 +10,7 @@ from safework_registry.installations.models import AppInstallation
 from safework_registry.labs.models import Lab
 from safework_registry.persons.models import Person
 from safework_registry.results.models import Pool, PoolMember, TestResult
+from safework_registry.rollup.models import PersonRollup
 from safework_registry.vaccines.models import Dose, VaccineProduct
 from safework_registry.venues.models import CheckIn, Venue
 
@@ -27,6 +28,7 @@ __all__ = [
     "IdempotencyRecord",
     "Lab",
     "Person",
+    "PersonRollup",
     "Pool",
     "PoolMember",
     "TestResult",

@@ -196,12 +196,14 @@ async def _connect(url: str, *, skip_fk_triggers: bool = False) -> Any:
 
 
 async def can_skip_fk_triggers(conn: Any) -> bool:
-    """A superuser may load without the foreign-key triggers, when the loaded tables have no
-    other trigger (one added later, e.g. to maintain a derived column, must still fire)."""
+    """A superuser may load without the foreign-key triggers, when every other trigger on the
+    loaded tables fires even so (``ENABLE ALWAYS``: those that keep derived rows, such as
+    ``person_rollup``, must not be skipped)."""
     if await conn.fetchval("SELECT current_setting('is_superuser')") != "on":
         return False
     others = await conn.fetchval(
-        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = ANY($1::text[]::regclass[])",
+        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'A' "
+        "AND tgrelid = ANY($1::text[]::regclass[])",
         list(REPORT_ORDER),
     )
     return int(others) == 0
@@ -259,7 +261,7 @@ async def seed_province(
                 await _run_workers(url, ctx, plan, bounds, n_workers, skip, counts, bar.advance)
         for table in IDENTITY_TABLES:  # the API's next rows continue after the seeded keys
             await conn.execute(_SETVAL.format(table=table))
-        await conn.execute("ANALYZE " + ", ".join(f'"{t}"' for t in REPORT_ORDER))
+        await conn.execute("ANALYZE " + ", ".join(f'"{t}"' for t in (*REPORT_ORDER, "person_rollup")))
     finally:
         await conn.close()
     return {t: counts.get(t, 0) for t in REPORT_ORDER}
