@@ -7,7 +7,8 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from safework_scheduler.due import repository as repo
 from safework_scheduler.due import service
 from safework_scheduler.due.rules import DueRules
 from safework_scheduler.policy.repository import PolicyStore
+from tests.callers import PROVINCE
 from tests.scheduler.factories import Registry, local, registry
 from tests.scheduler.test_due_api import Park, monday_enterprise, vaccinated
 
@@ -121,3 +123,47 @@ def test_no_worker_is_started_for_a_small_population() -> None:
     assert bulk.workers_for(0) == 1
     assert bulk.workers_for(bulk.PEOPLE_PER_WORKER - 1) == 1
     assert bulk.cpu_count() >= bulk.workers_for(10 * bulk.PEOPLE_PER_WORKER) >= 1
+
+
+async def _everything_as_of(session: AsyncSession) -> tuple[Any, ...]:
+    """Every answer the due computation gives at AS_OF: province counts (in the request and in
+    workers), each enterprise's day, and each person's own answer."""
+    rules = DueRules(await PolicyStore().at(session, AS_OF), AS_OF)
+    days = {}
+    people = {}
+    for enterprise in await repo.list_enterprises(session, None, None):
+        day = await service.evaluate_enterprise(session, rules, enterprise)
+        days[enterprise.id] = [day.item(i) for i in range(len(day.rows))]
+        for i in range(len(day.rows)):
+            pid = day.person_id(i)
+            people[pid] = await service.person_due(session, PolicyStore(), PROVINCE, pid, AS_OF)
+    return await counts(session, workers=1), await counts(session, workers=2), days, people
+
+
+async def test_what_is_recorded_after_as_of_changes_nothing_as_of_then(db: str, session: AsyncSession) -> None:
+    """The registry's roll-up (latest result, latest positive, dose 1) answers only when nothing
+    in it is after as_of; otherwise the results themselves are read. Later negatives, later
+    positives and a later dose 1, for every kind of person, leave every answer at AS_OF as it
+    was."""
+    async with registry(db) as reg:
+        await a_province(reg)
+    before = await _everything_as_of(session)
+    await session.rollback()
+
+    async with registry(db) as reg:
+        everyone = [r["id"] for r in await reg.conn.fetch("SELECT id FROM person ORDER BY id")]
+        for k, pid in enumerate(everyone):
+            await reg.result(pid, AS_OF + timedelta(hours=1 + k % 5))
+            if k % 2:
+                await reg.result(pid, AS_OF + timedelta(days=1), kind="RAPID_ANTIGEN", result="POSITIVE")
+        for pid in everyone:
+            if not await reg.conn.fetchval("SELECT count(*) FROM dose WHERE person_id = $1", pid):
+                await reg.dose(pid, 1, AS_OF + timedelta(hours=2))
+        later = await reg.conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE last_result_at > $1), count(*) FILTER (WHERE last_positive_at > $1)"
+            " FROM person_rollup",
+            AS_OF,
+        )
+        assert tuple(later) == (len(everyone), len(everyone) // 2), "the roll-up no longer answers as of AS_OF"
+
+    assert await _everything_as_of(session) == before

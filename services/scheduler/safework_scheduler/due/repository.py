@@ -3,7 +3,10 @@
 Most people are *plain* (see ``rules``): the rules need only a few numbers about them, which
 SQL computes (the latest collection time in the window, whether dose 1 was given, ...) and
 sends as integers (microseconds, days), so a million rows decode cheaply and nothing is built
-per person (``PLAIN_COLUMNS``). For the others (a positive result, a declaration, a trip or a
+per person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row
+(latest result, latest positive, dose 1: one narrow row per person, kept by the database), which
+answers whenever nothing in it is after ``as_of``; for a person with a result after ``as_of``
+(a question about the past) the window's results are read instead. For the others (a positive result, a declaration, a trip or a
 positive pool in the window, or a recent arrival: about one in twenty) the history itself is
 read, nothing after ``as_of``, no INVALID result:
 
@@ -37,18 +40,34 @@ _WINDOW: Final = "r.collected_at > $2 AND r.collected_at <= $1 AND r.result <> '
 # A result's kind, outcome and pooling packed as ``rules.result_code`` does.
 _CODE: Final = "((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * r.pooled::int)::int2"
 
-# Not plain (the general rules apply): needs ``rz`` (latest result, any positive), ``ev`` (the
-# sparse history) and ``p``.
-_SPECIAL: Final = "(coalesce(rz.positive, false) OR ev.person_id IS NOT NULL OR coalesce(p.arrived_at > $3, false))"
+# ``s`` is the person's ``person_rollup`` row (the registry keeps it: latest result, latest
+# positive, dose 1, over all time). It answers for the window when nothing in it is after
+# ``as_of`` (EXACT: the usual case, a question about now); otherwise ``rz`` does, from the
+# results themselves.
+_EXACT: Final = "(coalesce(S.last_result_at <= $1, true) AND coalesce(S.last_positive_at <= $1, true))"
+_LAST_AT: Final = (
+    "CASE WHEN EXACT THEN CASE WHEN s.last_result_at > $2 THEN s.last_result_at END ELSE rz.last_at END".replace(
+        "EXACT", _EXACT.replace("S.", "s.")
+    )
+)
+_POSITIVE: Final = (
+    "CASE WHEN EXACT THEN coalesce(s.last_positive_at > $2, false) ELSE coalesce(rz.positive, false) END".replace(
+        "EXACT", _EXACT.replace("S.", "s.")
+    )
+)
+
+# Not plain (the general rules apply): needs ``s`` and ``rz`` (latest result, any positive),
+# ``ev`` (the sparse history) and ``p``.
+_SPECIAL: Final = "(" + _POSITIVE + " OR ev.person_id IS NOT NULL OR coalesce(p.arrived_at > $3, false))"
 
 # What the fast path reads of each person, and whether it may (see ``PersonColumns``).
 PLAIN_COLUMNS: Final = (
     """
-    p.id, p.test_cohort, coalesce(d1.administered_at <= $1, false), p.high_risk,
+    p.id, p.test_cohort, coalesce(s.first_dose_at <= $1, false), p.high_risk,
     (extract(epoch FROM p.high_risk_until) * 1000000)::int8, p.hire_date - DATE '1970-01-01',
-    (extract(epoch FROM rz.last_at) * 1000000)::int8,
+    (extract(epoch FROM LAST_AT) * 1000000)::int8,
     SPECIAL"""
-).replace("SPECIAL", _SPECIAL)
+).replace("SPECIAL", _SPECIAL).replace("LAST_AT", _LAST_AT)
 
 # ... then the history (results as records of collection time and code, dose 1, declarations,
 # travels, positive pools), only for a person who is not plain.
@@ -59,7 +78,7 @@ PERSON_COLUMNS: Final = (
     CASE WHEN SPECIAL THEN (
         SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND WINDOW
     ) END,
-    CASE WHEN SPECIAL THEN d1.administered_at END,
+    CASE WHEN SPECIAL THEN s.first_dose_at END,
     p.arrived_at, p.arrived_from_province, ev.declarations, ev.travels, ev.pools
 """
     )
@@ -115,19 +134,20 @@ def _sparse_history(scope: str, template: str = _SPARSE) -> str:
     )
 
 
-# For a few people: each person's latest result and dose 1 through their index entries (OFFSET
-# 0 keeps dose 1 a per-person probe rather than a scan of every dose).
+# For a few people: each person's roll-up row through its key (OFFSET 0 keeps it a per-person
+# probe: a join would be planned as a scan of every row), and only when it does not answer
+# (something after ``as_of``) the window's results through their index entries.
 _BY_PERSON: Final = (
     """
 LEFT JOIN LATERAL (
-    SELECT max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
-    FROM test_result r WHERE r.person_id = p.id AND WINDOW
-) rz ON true
+    SELECT x.last_result_at, x.last_positive_at, x.first_dose_at FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
+) s ON true
 LEFT JOIN LATERAL (
-    SELECT d.administered_at FROM dose d WHERE d.person_id = p.id AND d.dose_number = 1 OFFSET 0
-) d1 ON true
+    SELECT max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
+    FROM test_result r WHERE NOT EXACT AND r.person_id = p.id AND WINDOW
+) rz ON true
 """
-).replace("WINDOW", _WINDOW)
+).replace("WINDOW", _WINDOW).replace("EXACT", _EXACT.replace("S.", "s."))
 
 # $4 = the enterprise. Its active roster with what the list shows beside each person.
 ENTERPRISE_PEOPLE_SQL: Final = (
@@ -151,10 +171,11 @@ PERSON_SQL: Final = (
 
 # A province's (or district's) active people in a range of person ids: $4 <= id < $5 (NULL: no
 # bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any); the enterprise,
-# then ``PLAIN_COLUMNS``, then the arrival (time and province). The window's results are
-# aggregated once (latest time, any positive, per person) and hash-joined, as are dose 1 and
-# who has a sparse history; the history of the people who are not plain is read afterwards
-# (``history``), in the same snapshot.
+# then ``PLAIN_COLUMNS``, then the arrival (time and province). The roll-up rows are
+# hash-joined, and so are the window's results aggregated (latest time, any positive) for the
+# people whose roll-up does not answer (none, as of now), and who has a sparse history; the
+# history of the people who are not plain is read afterwards (``history``), in the same
+# snapshot.
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
 PROVINCE_SQL: Final = (
     "SELECT p.enterprise_id,"  # noqa: S608 - fixed fragments
@@ -162,21 +183,21 @@ PROVINCE_SQL: Final = (
     + """, p.arrived_at, p.arrived_from_province
 FROM person p
 JOIN enterprise e ON e.id = p.enterprise_id
+LEFT JOIN person_rollup s ON s.person_id = p.id AND """
+    + _IN_RANGE.replace("{pid}", "s.person_id")
+    + """
 LEFT JOIN (
     SELECT r.person_id, max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
-    FROM test_result r
-    WHERE """
-    + _IN_RANGE.replace("{pid}", "r.person_id")
+    FROM person_rollup x JOIN test_result r ON r.person_id = x.person_id
+    WHERE NOT """
+    + _EXACT.replace("S.", "x.")
+    + " AND "
+    + _IN_RANGE.replace("{pid}", "x.person_id")
     + " AND "
     + _WINDOW
     + """
     GROUP BY r.person_id
 ) rz ON rz.person_id = p.id
-LEFT JOIN (
-    SELECT d.person_id, d.administered_at FROM dose d WHERE d.dose_number = 1 AND """
-    + _IN_RANGE.replace("{pid}", "d.person_id")
-    + """
-) d1 ON d1.person_id = p.id
 """
     + _sparse_history(_IN_RANGE, _SPARSE_PEOPLE)
     + "WHERE p.status = 'active' AND "
