@@ -6,9 +6,9 @@ sends as integers (microseconds, days), so a million rows decode cheaply and not
 per person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row
 (latest result, latest positive, dose 1: one narrow row per person, kept by the database), which
 answers whenever nothing in it is after ``as_of``; for a person with a result after ``as_of``
-(a question about the past) the window's results are read instead. For the others (a positive result, a declaration, a trip or a
-positive pool in the window, or a recent arrival: about one in twenty) the history itself is
-read, nothing after ``as_of``, no INVALID result:
+(a question about the past) the window's results are read instead. For the others (a positive
+result, a declaration, a trip or a positive pool in the window, or a recent arrival: about one
+in twenty) the history itself is read, nothing after ``as_of``, no INVALID result:
 
 - one person or one enterprise: one statement, through each person's index entries, the
   history in the same row (``PERSON_COLUMNS``);
@@ -62,12 +62,16 @@ _SPECIAL: Final = "(" + _POSITIVE + " OR ev.person_id IS NOT NULL OR coalesce(p.
 
 # What the fast path reads of each person, and whether it may (see ``PersonColumns``).
 PLAIN_COLUMNS: Final = (
-    """
+    (
+        """
     p.id, p.test_cohort, coalesce(s.first_dose_at <= $1, false), p.high_risk,
     (extract(epoch FROM p.high_risk_until) * 1000000)::int8, p.hire_date - DATE '1970-01-01',
     (extract(epoch FROM LAST_AT) * 1000000)::int8,
     SPECIAL"""
-).replace("SPECIAL", _SPECIAL).replace("LAST_AT", _LAST_AT)
+    )
+    .replace("SPECIAL", _SPECIAL)
+    .replace("LAST_AT", _LAST_AT)
+)
 
 # ... then the history (results as records of collection time and code, dose 1, declarations,
 # travels, positive pools), only for a person who is not plain.
@@ -138,7 +142,8 @@ def _sparse_history(scope: str, template: str = _SPARSE) -> str:
 # probe: a join would be planned as a scan of every row), and only when it does not answer
 # (something after ``as_of``) the window's results through their index entries.
 _BY_PERSON: Final = (
-    """
+    (
+        """
 LEFT JOIN LATERAL (
     SELECT x.last_result_at, x.last_positive_at, x.first_dose_at FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
 ) s ON true
@@ -147,7 +152,10 @@ LEFT JOIN LATERAL (
     FROM test_result r WHERE NOT EXACT AND r.person_id = p.id AND WINDOW
 ) rz ON true
 """
-).replace("WINDOW", _WINDOW).replace("EXACT", _EXACT.replace("S.", "s."))
+    )
+    .replace("WINDOW", _WINDOW)
+    .replace("EXACT", _EXACT.replace("S.", "s."))
+)
 
 # $4 = the enterprise. Its active roster with what the list shows beside each person.
 ENTERPRISE_PEOPLE_SQL: Final = (
@@ -240,7 +248,10 @@ FROM enterprise e WHERE e.id = $1
 
 # Statements are prepared and cached per connection; a generic plan would not know whether a
 # parameter names one enterprise or a whole province. Plan each execution for its parameters.
-CUSTOM_PLANS: Final = "SET LOCAL plan_cache_mode = force_custom_plan"
+# And no JIT: the per-person subqueries make the planner's cost of an enterprise's statement
+# look large (it cannot know the roll-up answers for nearly everyone), and compiling it took
+# 0.1-0.8 s against a statement of about 20 ms.
+CUSTOM_PLANS: Final = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL jit = off"
 
 # A province share aggregates the window's results once and hash-joins them to its people:
 # room for the hashes (a million people's latest results fit in about 150 MB; less spills to
