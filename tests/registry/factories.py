@@ -209,16 +209,22 @@ def ids(rows: Sequence[tuple[uuid.UUID, str]]) -> list[uuid.UUID]:
 # every person whose two differ (a person with nothing has no row or a row of NULLs).
 ROLLUP_DRIFT = """
 WITH truth AS (
-    SELECT p.id AS person_id,
-           (SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND r.result <> 'INVALID') AS l,
-           (SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND r.result = 'POSITIVE') AS pos,
-           (SELECT d.administered_at FROM dose d WHERE d.person_id = p.id AND d.dose_number = 1) AS d1
+    SELECT p.id AS person_id, (
+        (SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND r.result <> 'INVALID'),
+        (SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND r.result = 'POSITIVE'),
+        (SELECT d.administered_at FROM dose d WHERE d.person_id = p.id AND d.dose_number = 1),
+        (SELECT max(h.declared_at) FROM health_declaration h WHERE h.person_id = p.id),
+        (SELECT max(v.returned_at) FROM travel v WHERE v.person_id = p.id),
+        (SELECT max(pl.collected_at) FROM pool_member m JOIN pool pl ON pl.id = m.pool_id
+         WHERE m.person_id = p.id AND pl.result = 'POSITIVE')
+    ) AS expected
     FROM person p
 )
-SELECT t.person_id, (t.l, t.pos, t.d1) AS expected, (s.last_result_at, s.last_positive_at, s.first_dose_at) AS kept
+SELECT t.person_id, t.expected, (s.last_result_at, s.last_positive_at, s.first_dose_at, s.last_declared_at,
+       s.last_returned_at, s.last_positive_pool_at) AS kept
 FROM truth t LEFT JOIN person_rollup s ON s.person_id = t.person_id
-WHERE (t.l, t.pos, t.d1) IS DISTINCT FROM
-      (s.last_result_at, s.last_positive_at, s.first_dose_at)
+WHERE t.expected IS DISTINCT FROM (s.last_result_at, s.last_positive_at, s.first_dose_at, s.last_declared_at,
+      s.last_returned_at, s.last_positive_pool_at)
 UNION ALL
 SELECT s.person_id, NULL, NULL FROM person_rollup s WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.id = s.person_id)
 """

@@ -110,7 +110,14 @@ async def test_a_negative_pool_counts_for_its_members_and_a_positive_one_does_no
     )
 
     assert [await rollup(seed, p) for p in people[:10]] == [(at("2021-09-14T08:00"), None, None)] * 10
-    assert [await rollup(seed, p) for p in people[10:]] == [None] * 10, "a positive pool gives members no result"
+    assert [await rollup(seed, p) for p in people[10:]] == [(None, None, None)] * 10, "a positive pool: no result"
+    pools = await seed.fetch(
+        "SELECT person_id, last_positive_pool_at FROM person_rollup WHERE person_id = ANY($1)", people
+    )
+    assert {r["person_id"]: r["last_positive_pool_at"] for r in pools} == {
+        **{p: None for p in people[:10]},
+        **{p: at("2021-09-14T09:00") for p in people[10:]},
+    }, "members of a positive pool are marked with the pool's time"
     assert await rollup_drift(db) == []
 
 
@@ -227,4 +234,65 @@ async def test_concurrent_batches_of_two_labs_for_the_same_people_keep_the_maxim
         r["person_id"]: r["last_result_at"] for r in await seed.fetch("SELECT * FROM person_rollup ORDER BY person_id")
     }
     assert latest == {p: start + timedelta(hours=max(k, 200 - k)) for k, p in enumerate(people)}
+    assert await rollup_drift(db) == []
+
+
+async def test_declarations_and_returns_are_kept_as_their_latest_times(seed: Seed, db: str) -> None:
+    ent = await seed.enterprise()
+    a, b = ids(await seed.people(ent, 2))
+    sql = seed.fetch
+    await sql(
+        "INSERT INTO health_declaration (person_id, declared_at) VALUES ($1, $2), ($1, $3)",
+        a,
+        at("2021-09-10T08:00"),
+        at("2021-09-12T08:00"),
+    )
+    # An open trip (not back yet) is no return; closing it is.
+    await sql(
+        "INSERT INTO travel (person_id, left_at, destination_province) VALUES ($1, $2, 'Hà Nội')",
+        b,
+        at("2021-09-10T08:00"),
+    )
+    assert await sql("SELECT last_declared_at, last_returned_at FROM person_rollup WHERE person_id = $1", b) == []
+    await sql("UPDATE travel SET returned_at = $2 WHERE person_id = $1", b, at("2021-09-13T18:00"))
+
+    kept = {
+        r["person_id"]: (r["last_declared_at"], r["last_returned_at"])
+        for r in await sql(
+            "SELECT * FROM person_rollup WHERE last_declared_at IS NOT NULL OR last_returned_at IS NOT NULL"
+        )
+    }
+    assert kept == {a: (at("2021-09-12T08:00"), None), b: (None, at("2021-09-13T18:00"))}
+    await sql("DELETE FROM health_declaration WHERE declared_at = $1", at("2021-09-12T08:00"))
+    assert (await sql("SELECT last_declared_at FROM person_rollup WHERE person_id = $1", a))[0][0] == at(
+        "2021-09-10T08:00"
+    ), "the latest one gone: the one before it"
+    assert await rollup_drift(db) == []
+
+
+async def test_batches_with_positive_pools_and_results_for_the_same_people_do_not_deadlock(
+    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed, db: str
+) -> None:
+    """A batch with a positive pool raises roll-up rows in two statements (members, then
+    results). Batch A pools the first half and tests the second; batch B the other way round:
+    without taking every row first, in one order, they wait on each other (40P01)."""
+    ent = await seed.enterprise()
+    people = ids(await seed.people(ent, 40))
+    first, second = people[:20], people[20:]
+    labs = [await seed.lab() for _ in range(6)]
+
+    def batch(k: int, pooled: list[uuid.UUID], tested: list[uuid.UUID]) -> list[dict[str, Any]]:
+        return [
+            pool(f"P{k}", pooled, "2021-09-14T08:00:00+07:00", "POSITIVE"),
+            *(single(f"S{k}-{j}", p, "2021-09-14T09:00:00+07:00") for j, p in enumerate(tested)),
+        ]
+
+    answers = await asyncio.gather(
+        *(
+            post(registry, minter, lab, batch(k, first, second) if k % 2 else batch(k, second, first))
+            for k, lab in enumerate(labs)
+        )
+    )
+
+    assert [a["accepted"] for a in answers] == [21] * 6
     assert await rollup_drift(db) == []

@@ -113,6 +113,39 @@ def test_other_errors_are_not_outages(rule: str, make: Callable[[], BaseExceptio
     assert not _is_db_outage(make()), rule
 
 
+@pytest.mark.parametrize(
+    ("rule", "error"),
+    [
+        ("a deadlock undoes the transaction: retry", asyncpg.DeadlockDetectedError("deadlock detected")),
+        ("a serialization failure undoes the transaction: retry", asyncpg.SerializationError("could not serialize")),
+    ],
+)
+async def test_a_transaction_undone_by_a_concurrent_one_answers_503_retry(rule: str, error: Exception) -> None:
+    """Nothing was written and the same request again succeeds: 503 ``write_conflict`` with
+    Retry-After, in the envelope, whether raised bare (asyncpg) or wrapped (SQLAlchemy)."""
+    from fastapi import FastAPI
+
+    from safework_common.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/bare")
+    async def bare() -> None:
+        raise error
+
+    @app.get("/wrapped")
+    async def wrapped() -> None:
+        raise sa_exc.DBAPIError("UPDATE person_rollup ...", None, error)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for path in ("/bare", "/wrapped"):
+            r = await client.get(path)
+            assert r.status_code == 503, (rule, path)
+            assert r.headers["retry-after"] == "1", rule
+            assert r.json()["error"]["code"] == "write_conflict", rule
+
+
 # -- the connection dies inside the COPY paths (in-process registry, session database) -------
 
 

@@ -197,12 +197,38 @@ def _outage() -> JSONResponse:
     )
 
 
+# PostgreSQL undid the transaction because of another one running at the same time
+# (deadlock_detected, serialization_failure): nothing was written, and the same request again
+# succeeds.
+_TRANSIENT_CONFLICTS = frozenset({"40P01", "40001"})
+
+
+def _transient_conflict(exc: BaseException) -> JSONResponse | None:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if getattr(cur, "sqlstate", None) in _TRANSIENT_CONFLICTS:
+            log.warning("transaction undone by a concurrent one: %s", type(cur).__name__)
+            return envelope(
+                503,
+                "write_conflict",
+                "The request met another one writing the same records at the same time and nothing was "
+                "written; retry it.",
+                headers={"Retry-After": "1"},
+            )
+        cur = cur.__cause__ or cur.__context__ or getattr(cur, "orig", None)
+    return None
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     if _is_db_outage(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return _outage()
     if (refused := _unstorable_input(exc)) is not None:
         return refused
+    if (conflict := _transient_conflict(exc)) is not None:
+        return conflict
     log.exception("unhandled error", exc_info=exc)
     return envelope(500, "internal_error", "An unexpected error occurred.")
 
@@ -215,6 +241,8 @@ async def _outage_or_unexpected(request: Request, exc: Exception) -> JSONRespons
         return _outage()
     if (refused := _unstorable_input(exc)) is not None:
         return refused
+    if (conflict := _transient_conflict(exc)) is not None:
+        return conflict
     raise exc
 
 

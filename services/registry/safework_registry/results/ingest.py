@@ -42,6 +42,7 @@ from safework_registry.labs.models import Lab
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
 from safework_registry.results.models import MAX_POOL_SIZE
 from safework_registry.results.schemas import PoolIn, ResultsBatchIn, SingleResultIn
+from safework_registry.rollup import service as rollup
 from safework_registry.scope import as_uuid
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 
@@ -452,6 +453,10 @@ async def ingest(
     if hashes:
         by_hash = {bytes(r["national_id_hash"]): r["id"] for r in await conn.fetch(_PERSONS_BY_HASH, list(hashes))}
     results, pools = work.resolve(found_ids, by_hash)
+    if any(p.result == "POSITIVE" for p in pools):
+        # Two statements will raise roll-up rows (the positive pools' members, then the
+        # results): take them all first, in one order (``rollup.service``).
+        await rollup.lock_people(conn, [*(r.person_id for r in results), *(m for p in pools for m in p.members)])
     results.extend(await work.write_pools(conn, pools))
     await work.write_results(conn, results)
 

@@ -4,18 +4,19 @@ Most people are *plain* (see ``rules``): the rules need only a few numbers about
 SQL computes (the latest collection time in the window, whether dose 1 was given, ...) and
 sends as integers (microseconds, days), so a million rows decode cheaply and nothing is built
 per person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row
-(latest result, latest positive, dose 1: one narrow row per person, kept by the database), which
-answers whenever nothing in it is after ``as_of``; for a person with a result after ``as_of``
-(a question about the past) the window's results are read instead. For the others (a positive
-result, a declaration, a trip or a positive pool in the window, or a recent arrival: about one
-in twenty) the history itself is read, nothing after ``as_of``, no INVALID result:
+(one narrow row per person, kept by the database: latest result, latest positive, dose 1, and
+the latest declaration, return and positive pool). It answers whenever nothing in it is after
+``as_of``; for a person with a result after ``as_of`` (a question about the past) the window's
+results are read instead. For the others (a positive result, a declaration, a trip or a
+positive pool in the window, or a recent arrival: about one in twenty) the history itself is
+read, nothing after ``as_of``, no INVALID result:
 
-- one person or one enterprise: one statement, through each person's index entries, the
-  history in the same row (``PERSON_COLUMNS``);
-- a province share: one statement aggregating the results table once over the window and
-  hash-joining it to the people, through a server-side cursor so memory holds a batch or two
-  (``PROVINCE_SQL``); then the history of the people who are not plain, a batch at a time, in
-  the same snapshot (``history``).
+- one person or one enterprise: one statement, through each person's roll-up row by key and,
+  for the people who are not plain, their index entries: the history in the same row
+  (``PERSON_COLUMNS``);
+- a province share: one statement hash-joining the roll-up to the people, through a
+  server-side cursor so memory holds a batch or two (``PROVINCE_SQL``); then the history of the
+  people who are not plain, a batch at a time, in the same snapshot (``history``).
 """
 
 from __future__ import annotations
@@ -56,9 +57,15 @@ _POSITIVE: Final = (
     )
 )
 
-# Not plain (the general rules apply): needs ``s`` and ``rz`` (latest result, any positive),
-# ``ev`` (the sparse history) and ``p``.
-_SPECIAL: Final = "(" + _POSITIVE + " OR ev.person_id IS NOT NULL OR coalesce(p.arrived_at > $3, false))"
+# Whether a person may have a declaration, a return or a positive pool in the window: the
+# roll-up's latest of each is after its start (a bound: one after ``as_of`` makes a person not
+# plain for nothing, and the general rules then answer what the fast path would).
+_MAYBE_SPARSE: Final = (
+    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2, false)"
+)
+
+# Not plain (the general rules apply): needs ``s`` and ``rz`` (latest result, any positive) and ``p``.
+_SPECIAL: Final = "(" + _POSITIVE + " OR " + _MAYBE_SPARSE + " OR coalesce(p.arrived_at > $3, false))"
 
 # What the fast path reads of each person, and whether it may (see ``PersonColumns``).
 PLAIN_COLUMNS: Final = (
@@ -83,7 +90,20 @@ PERSON_COLUMNS: Final = (
         SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND WINDOW
     ) END,
     CASE WHEN SPECIAL THEN s.first_dose_at END,
-    p.arrived_at, p.arrived_from_province, ev.declarations, ev.travels, ev.pools
+    p.arrived_at, p.arrived_from_province,
+    CASE WHEN s.last_declared_at > $2 THEN (
+        SELECT array_agg((h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record)
+        FROM health_declaration h WHERE h.person_id = p.id AND h.declared_at > $2 AND h.declared_at <= $1
+    ) END,
+    CASE WHEN s.last_returned_at > $2 THEN (
+        SELECT array_agg((v.returned_at, v.destination_province::text, v.returned_to_boarding_house)::record)
+        FROM travel v WHERE v.person_id = p.id AND v.returned_at > $2 AND v.returned_at <= $1
+    ) END,
+    CASE WHEN s.last_positive_pool_at > $2 THEN (
+        SELECT array_agg((pl.collected_at, pl.resulted_at)::record)
+        FROM pool_member m JOIN pool pl ON pl.id = m.pool_id
+        WHERE m.person_id = p.id AND pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1
+    ) END
 """
     )
     .replace("SPECIAL", _SPECIAL)
@@ -115,22 +135,9 @@ _SPARSE_BY_PERSON: Final = """
     ) x
     GROUP BY x.person_id
 """
-_SPARSE: Final = "\nLEFT JOIN (" + _SPARSE_BY_PERSON + ") ev ON ev.person_id = p.id\n"
-
-# Only who has any: what tells a plain person from the others, in bulk.
-_SPARSE_PEOPLE: Final = """
-LEFT JOIN (
-    SELECT h.person_id FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_SCOPE
-    UNION
-    SELECT v.person_id FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1 AND V_SCOPE
-    UNION
-    SELECT m.person_id FROM pool pl JOIN pool_member m ON m.pool_id = pl.id
-    WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1 AND M_SCOPE
-) ev ON ev.person_id = p.id
-"""
 
 
-def _sparse_history(scope: str, template: str = _SPARSE) -> str:
+def _sparse_history(scope: str, template: str = _SPARSE_BY_PERSON) -> str:
     return (
         template.replace("H_SCOPE", scope.replace("{pid}", "h.person_id"))
         .replace("V_SCOPE", scope.replace("{pid}", "v.person_id"))
@@ -145,7 +152,9 @@ _BY_PERSON: Final = (
     (
         """
 LEFT JOIN LATERAL (
-    SELECT x.last_result_at, x.last_positive_at, x.first_dose_at FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
+    SELECT x.last_result_at, x.last_positive_at, x.first_dose_at, x.last_declared_at, x.last_returned_at,
+           x.last_positive_pool_at
+    FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
 ) s ON true
 LEFT JOIN LATERAL (
     SELECT max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
@@ -159,31 +168,24 @@ LEFT JOIN LATERAL (
 
 # $4 = the enterprise. Its active roster with what the list shows beside each person.
 ENTERPRISE_PEOPLE_SQL: Final = (
-    "SELECT p.employee_code, p.full_name,"  # noqa: S608 - fixed fragments
+    "SELECT p.employee_code, p.full_name,"
     + PERSON_COLUMNS
     + "FROM person p"
     + _BY_PERSON
-    + _sparse_history("{pid} IN (SELECT q.id FROM person q WHERE q.enterprise_id = $4 AND q.status = 'active')")
     + "WHERE p.enterprise_id = $4 AND p.status = 'active'"
 )
 
 # $4 = the person, whatever their status.
 PERSON_SQL: Final = (
-    "SELECT p.enterprise_id, p.status,"
-    + PERSON_COLUMNS
-    + "FROM person p"
-    + _BY_PERSON
-    + _sparse_history("{pid} = $4")
-    + "WHERE p.id = $4"
+    "SELECT p.enterprise_id, p.status," + PERSON_COLUMNS + "FROM person p" + _BY_PERSON + "WHERE p.id = $4"
 )
 
 # A province's (or district's) active people in a range of person ids: $4 <= id < $5 (NULL: no
 # bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any); the enterprise,
 # then ``PLAIN_COLUMNS``, then the arrival (time and province). The roll-up rows are
 # hash-joined, and so are the window's results aggregated (latest time, any positive) for the
-# people whose roll-up does not answer (none, as of now), and who has a sparse history; the
-# history of the people who are not plain is read afterwards (``history``), in the same
-# snapshot.
+# people whose roll-up does not answer (none, as of now); the history of the people who are not
+# plain is read afterwards (``history``), in the same snapshot.
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
 PROVINCE_SQL: Final = (
     "SELECT p.enterprise_id,"  # noqa: S608 - fixed fragments
@@ -207,7 +209,6 @@ LEFT JOIN (
     GROUP BY r.person_id
 ) rz ON rz.person_id = p.id
 """
-    + _sparse_history(_IN_RANGE, _SPARSE_PEOPLE)
     + "WHERE p.status = 'active' AND "
     + _IN_RANGE.replace("{pid}", "p.id")
     + " AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)"
@@ -225,7 +226,7 @@ RESULTS_SQL: Final = (
 FIRST_DOSES_SQL: Final = (
     "SELECT d.person_id, d.administered_at FROM dose d WHERE d.person_id = ANY($1::uuid[]) AND d.dose_number = 1"
 )
-SPARSE_SQL: Final = _sparse_history(_HISTORY_SCOPE, _SPARSE_BY_PERSON)
+SPARSE_SQL: Final = _sparse_history(_HISTORY_SCOPE)
 
 # Enterprises in scope with the size of their active roster. $1 = district, $2 = zone type.
 ENTERPRISES_SQL: Final = """
