@@ -65,6 +65,10 @@ OUTAGES: list[tuple[str, Callable[[], BaseException]]] = [
     ("the server shut down under the session (57P01)", lambda: asyncpg.AdminShutdownError("terminating")),
     ("the server is starting or stopping (57P03)", lambda: asyncpg.CannotConnectNowError("starting up")),
     ("the connection dropped mid-query", lambda: asyncpg.ConnectionDoesNotExistError("connection lost")),
+    (
+        "a connection left mid-COPY when the server went away",
+        lambda: asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+    ),
     ("asyncpg's raw connection is closed (COPY path)", lambda: asyncpg.InterfaceError("connection is closed")),
     ("the pool found no connection in time", lambda: sa_exc.TimeoutError("QueuePool limit reached")),
     (

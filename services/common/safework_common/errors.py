@@ -304,6 +304,11 @@ def _is_db_outage(exc: BaseException) -> bool:
         # asyncpg's own connection (the COPY paths use it directly) after the server dropped it.
         if isinstance(cur, asyncpg.InterfaceError) and "connection is closed" in str(cur):
             return True
+        # ... or whose protocol was left mid-operation when the server went away under a COPY
+        # (seen ~1 run in 10 of the outage test: the next statement on it finds "another
+        # operation is in progress"). The pool's ping replaces it at the next checkout.
+        if isinstance(cur, asyncpg.InternalClientError) and "another operation" in str(cur):
+            return True
         # The pool found no connection within pool_timeout: the database is not keeping up.
         if isinstance(cur, sa_exc.TimeoutError):
             return True

@@ -183,7 +183,7 @@ class InternalAuthMiddleware:
         await self.app(scope, receive, send)
 
 
-def internal_caller(request: Request) -> Caller:
+async def internal_caller(request: Request) -> Caller:
     """Dependency: the caller that :class:`InternalAuthMiddleware` verified."""
     caller = getattr(request.state, "caller", None)
     if caller is None:
@@ -196,7 +196,7 @@ InternalCaller = Annotated[Caller, Depends(internal_caller)]
 
 
 def require_roles(*roles: str) -> Any:
-    def check(caller: InternalCaller) -> Caller:
+    async def check(caller: InternalCaller) -> Caller:
         if caller.role not in roles and caller.role != "system":
             raise Forbidden(f"Role {caller.role!r} may not call this.", code="role_not_allowed")
         return caller

@@ -17,42 +17,42 @@ from safework_gateway.upstream import Upstream
 Session = SessionDep
 
 
-def _settings(request: Request) -> GatewaySettings:
+async def _settings(request: Request) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.settings
     return settings
 
 
-def _registry(request: Request) -> Upstream:
+async def _registry(request: Request) -> Upstream:
     upstream: Upstream = request.app.state.registry
     return upstream
 
 
-def _scheduler(request: Request) -> Upstream:
+async def _scheduler(request: Request) -> Upstream:
     upstream: Upstream = request.app.state.scheduler
     return upstream
 
 
-def _tokens(request: Request) -> TokenService:
+async def _tokens(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
 
 
-def _auth(request: Request) -> AuthState:
+async def _auth(request: Request) -> AuthState:
     auth: AuthState = request.app.state.auth
     return auth
 
 
-def _hasher(request: Request) -> SecretHasher:
+async def _hasher(request: Request) -> SecretHasher:
     hasher: SecretHasher = request.app.state.hasher
     return hasher
 
 
-def _kek(request: Request) -> KeyEncryptionKey:
+async def _kek(request: Request) -> KeyEncryptionKey:
     kek: KeyEncryptionKey = request.app.state.kek
     return kek
 
 
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return maker
 

@@ -24,7 +24,7 @@ class GatewaySettings(ServiceSettings):
 
     port: int = 8000
     database_url: str = Field(validation_alias=AliasChoices("GATEWAY_DATABASE_URL", "DATABASE_URL"))
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     registry_url: str = Field(
         default="http://127.0.0.1:8001", validation_alias=AliasChoices("GATEWAY_REGISTRY_URL", "REGISTRY_URL")
     )

@@ -14,7 +14,7 @@ Session = SessionDep
 CallerDep = Annotated[Caller, Depends(internal_caller)]
 
 
-def national_id_cipher(request: Request) -> NationalIdCipher:
+async def national_id_cipher(request: Request) -> NationalIdCipher:
     cipher: NationalIdCipher = request.app.state.national_id_cipher
     return cipher
 

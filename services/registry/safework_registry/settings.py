@@ -15,7 +15,7 @@ class RegistrySettings(ServiceSettings):
 
     port: int = 8001
     database_url: str = Field(validation_alias=AliasChoices("REGISTRY_DATABASE_URL", "DATABASE_URL"))
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     # Keyed hash (HMAC-SHA256) of national ID numbers: exact look-up without the number being
     # readable from a dump. Losing the key makes look-ups impossible; rotate by re-hashing.
     national_id_key: SecretStr | None = None

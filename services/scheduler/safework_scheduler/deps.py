@@ -14,7 +14,7 @@ Session = SessionDep
 CallerDep = Annotated[Caller, Depends(internal_caller)]
 
 
-def policy_store(request: Request) -> PolicyStore:
+async def policy_store(request: Request) -> PolicyStore:
     store: PolicyStore = request.app.state.policies
     return store
 

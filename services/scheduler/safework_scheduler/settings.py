@@ -12,6 +12,6 @@ class SchedulerSettings(ServiceSettings):
     port: int = 8002
     # Read-only: point it at a replica when there is one. Falls back to DATABASE_URL.
     database_url: str = Field(validation_alias=AliasChoices("SCHEDULER_DATABASE_URL", "DATABASE_URL"))
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     # A policy version loaded into the database takes effect within this many seconds.
     policy_cache_seconds: float = 30.0

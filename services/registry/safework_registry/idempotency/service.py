@@ -193,7 +193,7 @@ async def idempotency_guard(
 ) -> IdempotencyGuard:
     """Dependency: the request's guard, working in the request's session (the same one the
     route gets), so its claim commits or rolls back with the work."""
-    caller: Caller = internal_caller(request)
+    caller: Caller = await internal_caller(request)
     return IdempotencyGuard(
         session,
         caller.subject,

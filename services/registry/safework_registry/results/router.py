@@ -50,7 +50,7 @@ class UntaggedErrorsRoute(APIRoute):
 router = APIRouter(tags=["results"], route_class=UntaggedErrorsRoute)
 
 
-def registry_settings(request: Request) -> RegistrySettings:
+async def registry_settings(request: Request) -> RegistrySettings:
     settings: RegistrySettings = request.app.state.settings
     return settings
 

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/vaccines", tags=["vaccines"])
 MAX_LIMIT = 1000
 
 
-def reader_scope(caller: CallerDep) -> VaccineScope:
+async def reader_scope(caller: CallerDep) -> VaccineScope:
     """Resolved before the parameters are checked, so a lab or worker gets 403, not 422."""
     return caller_scope(caller)
 
