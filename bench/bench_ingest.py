@@ -10,7 +10,8 @@ measures:
 (b) the reference: asyncpg ``copy_records_to_table`` of the same number of rows into
     ``test_result`` (same table, same indexes), in the same run.
 
-Prints both rates and their ratio (target: ingest >= 50% of COPY).
+Prints both rates and their ratio (target: ingest >= 50% of COPY), and the registry's peak
+resident memory during the ingest runs (``bench.support.PeakRss``).
 
     .venv/bin/python -m bench.bench_ingest [--quick] [--repetitions N] [--national-ids]
 
@@ -36,7 +37,7 @@ import asyncpg
 import httpx
 import orjson
 
-from bench.support import start_service, wait_ready
+from bench.support import PeakRss, start_service, wait_ready
 from safework_cli import migrate
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from safework_common.settings import plain_pg_url
@@ -146,8 +147,10 @@ async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool
             "LOG_LEVEL": "WARNING",
         }
         proc = start_service("safework_registry.app:create_app", PORT, env)
+        rss = PeakRss({"registry": proc.pid})
         async with httpx.AsyncClient(base_url=BASE_URL, timeout=300) as client:
             await wait_ready(client, proc)
+            rss.start()
             # Warm-up: imports, prepared statements, the connection pool.
             warm = batch_body(people[:100], "WARM", by_national_id)
             headers = {INTERNAL_HEADER: minter.mint(lab), "Content-Type": "application/json"}
@@ -167,6 +170,7 @@ async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool
                     raise RuntimeError(f"expected {items} accepted, got {answer['accepted']}: {answer['items'][:3]}")
                 ingest_rates.append(items / elapsed)
                 print(f"  ingest   rep {rep + 1}: {elapsed * 1000:8.1f} ms  {items / elapsed:10.0f} results/s")
+            rss.stop()
 
         conn = await asyncpg.connect(url)
         copy_rates: list[float] = []
@@ -200,6 +204,7 @@ async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool
         print(f"ingest over HTTP (median): {ingest:10.0f} results/s")
         print(f"COPY reference   (median): {copy:10.0f} rows/s")
         print(f"ratio ingest/COPY: {ingest / copy:.0%} (target >= 50%)")
+        print(f"peak resident memory during the ingest runs (sampled every 50 ms): {rss.report()}")
         return 0
     finally:
         if proc is not None:

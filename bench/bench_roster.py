@@ -12,7 +12,8 @@ enterprise:
   (same table, same indexes and constraints), hashes and ciphertexts computed beforehand.
 
 Times are wall-clock from sending the request (body already encoded) to the decoded answer.
-Target: a 10,000-person upsert under 1 s.
+Target: a 10,000-person upsert under 1 s. Also prints the registry's peak resident memory during
+the upserts (``bench.support.PeakRss``).
 
     .venv/bin/python -m bench.bench_roster [--quick] [--repetitions N]
 
@@ -38,7 +39,7 @@ import asyncpg
 import httpx
 import orjson
 
-from bench.support import start_service, wait_ready
+from bench.support import PeakRss, start_service, wait_ready
 from safework_cli import migrate
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from safework_common.settings import plain_pg_url
@@ -163,8 +164,10 @@ async def run(admin_url: str, people: int, repetitions: int) -> None:
         }
         cipher = NationalIdCipher(national_key.encode())
         creates, updates, replays, copies = [], [], [], []
+        rss = PeakRss({"registry": proc.pid})
         async with httpx.AsyncClient(base_url=BASE_URL, timeout=300) as client:
             await wait_ready(client, proc)
+            rss.start()
             for rep in range(repetitions):
                 r = await client.post(
                     "/v1/enterprises",
@@ -200,6 +203,7 @@ async def run(admin_url: str, people: int, repetitions: int) -> None:
                 copies.append(await copy_reference(url, cipher, uuid.UUID(ref.json()["id"]), people, rep))
                 if rep == 0:
                     print(f"body sizes: create {len(first) / 1e6:.2f} MB, update {len(second) / 1e6:.2f} MB")
+            rss.stop()
         copy = statistics.median(copies)
         print(f"\nroster upsert of {people:,} people, median of {repetitions} repetition(s), registry on :{PORT}")
         print(f"{'run':<28}{'seconds':>10}{'rows/s':>12}{'x COPY time':>14}")
@@ -214,6 +218,7 @@ async def run(admin_url: str, people: int, repetitions: int) -> None:
         worst = max(statistics.median(creates), statistics.median(updates))
         target = "not measured (--quick)" if people < 10_000 else ("met" if worst < 1.0 else "missed")
         print(f"target (10,000 people < 1 s per upsert): {target}")
+        print(f"peak resident memory during the upserts (sampled every 50 ms): {rss.report()}")
     finally:
         if proc is not None:
             proc.terminate()

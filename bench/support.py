@@ -1,14 +1,18 @@
-"""What the benchmark scripts share: starting a service as it runs in production and waiting
-until it answers."""
+"""What the benchmark scripts share: starting a service as it runs in production, waiting until
+it answers, and measuring its peak resident memory while it works."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
+import threading
 import time
+from types import TracebackType
 
 import httpx
+import psutil
 
 
 def start_service(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -40,3 +44,88 @@ async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes]) -
             pass
         await asyncio.sleep(0.1)
     raise RuntimeError(f"the service did not become ready in {READY_WITHIN_SECONDS:.0f} s")
+
+
+MIB = 1024 * 1024
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants now (0 once it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):  # a child that ended since the listing
+            total += proc.memory_info().rss
+    return total
+
+
+class PeakRss:
+    """Samples the resident memory of some processes (each with its children: worker processes
+    count against the service that started them) in a background thread, every ``interval``
+    seconds, and keeps each one's first and peak sample.
+
+        with PeakRss({"registry": proc.pid}) as rss:
+            ...  # the load
+        print(rss.report())
+
+    Sampling is cheap (a few /proc reads per process) and runs outside the measured processes.
+    A spike shorter than the interval can be missed; 50 ms catches what a request allocates."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.05) -> None:
+        self.pids = dict(pids)
+        self.interval = interval
+        self.first: dict[str, int] = {}
+        self.peak: dict[str, int] = dict.fromkeys(self.pids, 0)
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        for name, pid in self.pids.items():
+            rss = tree_rss(pid)
+            self.first.setdefault(name, rss)
+            if rss > self.peak[name]:
+                self.peak[name] = rss
+        self.samples += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def start(self) -> PeakRss:
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.sample()
+
+    def __enter__(self) -> PeakRss:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def peak_mib(self, name: str) -> float:
+        return self.peak[name] / MIB
+
+    def report(self) -> str:
+        """One line per process: peak and first resident memory, in MiB."""
+        width = max(len(n) for n in self.pids)
+        return "\n".join(
+            f"{name:<{width}}  peak {self.peak[name] / MIB:7.1f} MiB"
+            f"  (at start {self.first.get(name, 0) / MIB:6.1f} MiB)"
+            for name in self.pids
+        )

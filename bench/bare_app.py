@@ -1,0 +1,237 @@
+"""The bare reference for ``bench_gateway``: FastAPI and asyncpg running exactly the SQL the real
+services run for a read, and answering with the raw rows as JSON. No rules, no validation, no
+auth, no ORM, no response models: what the same database work costs with the least framework
+around it.
+
+    BARE_DATABASE_URL=postgresql://... uvicorn bench.bare_app:create_app --factory --port 18155
+
+The statements are imported from the services' modules, never copied, so the reference follows
+them when they change:
+
+- ``GET /compliance/{enterprise_id}``, the scheduler's ``GET /v1/enterprises/{id}/compliance``:
+  ``due.repository.ENTERPRISE_SQL`` (no roster count), ``compliance.repository.COMPLIANCE_SQL``,
+  then ``due.repository.CUSTOM_PLANS`` and ``ENTERPRISE_PEOPLE_SQL``.
+- ``GET /summary/{person_id}``, the registry's ``GET /v1/persons/{id}/summary``: the person's row
+  (built by the registry with SQLAlchemy Core, ``select(Person).where(Person.id == ...)``, here
+  compiled once with SQLAlchemy's asyncpg dialect: the text SQLAlchemy sends), then
+  ``summary.service._SUMMARY`` (a ``text()`` construct, compiled the same way to ``$n``).
+- ``GET /due/{person_id}``, the scheduler's ``GET /v1/persons/{id}/due``:
+  ``due.repository.CUSTOM_PLANS``, ``PERSON_SQL``, ``ENTERPRISE_SQL`` (with the roster count)
+  and, when the enterprise draws a rotating sample (``?roster=1``: the bench asks the scheduler
+  which mode the enterprise runs), ``ROSTERS_SQL``.
+- ``GET /status/{person_id}``: the worker's status as the gateway builds it, the two above at
+  once on two connections.
+
+Each read runs in one transaction, on a pool configured like the service's engine (the same
+server settings, read-only for the scheduler's statements, 20 + 5 connections). Left out, as
+the service's own overhead: SQLAlchemy's pre-ping on checkout (``BEGIN``, an empty query,
+``ROLLBACK``: three round trips per request), the ``SELECT 1`` the scheduler sends to open its
+transaction, and the policy look-up (cached in the service). Checked against the server's
+statement log (``log_statement = all``): the same statements, in the same order, with the same
+parameters. The statements'
+parameters are what the services pass: ``as_of`` is now, the history window, the arrivals
+instant and the sanctioned app IDs come from the policy in force, read once by the benchmark
+and passed in the environment (``BARE_HISTORY_SECONDS``, ``BARE_ARRIVALS_SECONDS`` (empty: no
+new-hire rule), ``BARE_SANCTIONED_APP_IDS``, comma-separated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import orjson
+from fastapi import FastAPI
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+
+from safework_common.settings import plain_pg_url
+from safework_registry.persons.models import Person
+from safework_registry.summary import service as summary_service
+from safework_scheduler.compliance import repository as compliance_repo
+from safework_scheduler.due import repository as due_repo
+
+POOL_MIN, POOL_MAX = 20, 25  # the services' engines: pool_size 20, max_overflow 5
+SERVER_SETTINGS = {"timezone": "Asia/Ho_Chi_Minh", "jit": "off"}
+
+
+def compiled(statement: Any) -> tuple[str, list[str]]:
+    """A SQLAlchemy statement as the asyncpg dialect sends it: ``$n`` text and the names of
+    its parameters in order."""
+    c = statement.compile(dialect=pg_asyncpg.dialect())  # type: ignore[no-untyped-call]
+    return str(c), list(c.positiontup or [])
+
+
+PERSON_SELECT, PERSON_PARAMS = compiled(select(Person).where(Person.id == uuid.uuid4()))
+SUMMARY_SQL, SUMMARY_PARAMS = compiled(summary_service._SUMMARY)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):  # asyncpg's own UUID type, which orjson does not know
+        return str(value)
+    if isinstance(value, asyncpg.Record | tuple):
+        return list(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def rows(records: Any) -> list[list[Any]]:
+    return [list(r) for r in records]
+
+
+def answer(body: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body, default=_default), status_code=status_code, media_type="application/json")
+
+
+async def _keep(conn: asyncpg.Connection) -> None:
+    """No reset query on release (asyncpg's default sends ``RESET ALL`` and more, a round trip
+    per request): each read is one transaction and sets only ``SET LOCAL``, as in the services,
+    whose pool does not reset either (a rollback after the commit is a no-op)."""
+
+
+class Bare:
+    def __init__(self, url: str, history: timedelta, arrivals: timedelta | None, apps: list[str]) -> None:
+        self.url = url
+        self.history = history
+        self.arrivals = arrivals
+        self.apps = apps
+        self.registry: asyncpg.Pool | None = None
+        self.scheduler: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self.registry = await asyncpg.create_pool(
+            self.url, min_size=POOL_MIN, max_size=POOL_MAX, server_settings=SERVER_SETTINGS, reset=_keep
+        )
+        self.scheduler = await asyncpg.create_pool(
+            self.url,
+            min_size=POOL_MIN,
+            max_size=POOL_MAX,
+            server_settings={**SERVER_SETTINGS, "default_transaction_read_only": "on"},
+            reset=_keep,
+        )
+
+    async def close(self) -> None:
+        for pool in (self.registry, self.scheduler):
+            if pool is not None:
+                await pool.close()
+
+    def window(self) -> tuple[datetime, datetime, datetime | None]:
+        """``as_of`` (now), the history window's start and the arrivals instant."""
+        as_of = datetime.now(UTC)
+        return as_of, as_of - self.history, None if self.arrivals is None else as_of - self.arrivals
+
+    async def compliance(self, enterprise_id: uuid.UUID) -> dict[str, Any] | None:
+        assert self.scheduler is not None
+        as_of, since, arrivals = self.window()
+        async with self.scheduler.acquire() as conn, conn.transaction():
+            enterprise = await conn.fetchrow(due_repo.ENTERPRISE_SQL, enterprise_id, False)
+            if enterprise is None:
+                return None
+            figures = await conn.fetch(compliance_repo.COMPLIANCE_SQL, as_of, self.apps, None, None, enterprise_id)
+            await conn.execute(due_repo.CUSTOM_PLANS)
+            people = await conn.fetch(due_repo.ENTERPRISE_PEOPLE_SQL, as_of, since, arrivals, enterprise_id)
+        # The people's rows are fetched and decoded, not sent back: the service answers counts.
+        return {"enterprise": list(enterprise), "figures": rows(figures), "people": len(people)}
+
+    async def summary(self, person_id: uuid.UUID) -> dict[str, Any] | None:
+        assert self.registry is not None
+        as_of = datetime.now(UTC)
+        values = {
+            "p": person_id,
+            "as_of": as_of,
+            "latest": summary_service.LATEST_RESULTS,
+            "declaration_window": summary_service.DECLARATION_WINDOW,
+            "travel_window": summary_service.RETURNED_TRAVEL_WINDOW,
+        }
+        async with self.registry.acquire() as conn, conn.transaction():
+            person = await conn.fetchrow(PERSON_SELECT, person_id)
+            if person is None:
+                return None
+            summary = await conn.fetchrow(SUMMARY_SQL, *(values[name] for name in SUMMARY_PARAMS))
+        return {"person": list(person), "summary": list(summary)}
+
+    async def due(self, person_id: uuid.UUID, roster: bool) -> dict[str, Any] | None:
+        assert self.scheduler is not None
+        as_of, since, arrivals = self.window()
+        async with self.scheduler.acquire() as conn, conn.transaction():
+            await conn.execute(due_repo.CUSTOM_PLANS)
+            person = await conn.fetchrow(due_repo.PERSON_SQL, as_of, since, arrivals, person_id)
+            if person is None:
+                return None
+            enterprise_id = person[0]
+            enterprise = roster_rows = None
+            if enterprise_id is not None:
+                enterprise = await conn.fetchrow(due_repo.ENTERPRISE_SQL, enterprise_id, True)
+                if roster and person[1] == "active":  # as the service: a rotating sample's population
+                    roster_rows = rows(await conn.fetch(due_repo.ROSTERS_SQL, [enterprise_id]))
+        return {
+            "person": list(person),
+            "enterprise": None if enterprise is None else list(enterprise),
+            "roster": roster_rows,
+        }
+
+
+NOT_FOUND = {"error": {"code": "not_found"}}
+
+
+def create_app() -> FastAPI:
+    if PERSON_PARAMS != ["id_1"]:
+        raise RuntimeError(f"the registry's person select now takes {PERSON_PARAMS}; update bench/bare_app.py")
+    arrivals = os.environ.get("BARE_ARRIVALS_SECONDS", "")
+    bare = Bare(
+        plain_pg_url(os.environ["BARE_DATABASE_URL"]),
+        timedelta(seconds=float(os.environ["BARE_HISTORY_SECONDS"])),
+        timedelta(seconds=float(arrivals)) if arrivals else None,
+        [a for a in os.environ.get("BARE_SANCTIONED_APP_IDS", "").split(",") if a],
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bare.open()
+        try:
+            yield
+        finally:
+            await bare.close()
+
+    app = FastAPI(title="bare reference", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return answer({"status": "ok"})
+
+    @app.get("/compliance/{enterprise_id}")
+    async def compliance(enterprise_id: uuid.UUID) -> Response:
+        body = await bare.compliance(enterprise_id)
+        return answer(NOT_FOUND, 404) if body is None else answer(body)
+
+    @app.get("/summary/{person_id}")
+    async def summary(person_id: uuid.UUID) -> Response:
+        body = await bare.summary(person_id)
+        return answer(NOT_FOUND, 404) if body is None else answer(body)
+
+    @app.get("/due/{person_id}")
+    async def due(person_id: uuid.UUID, roster: int = 0) -> Response:
+        body = await bare.due(person_id, bool(roster))
+        return answer(NOT_FOUND, 404) if body is None else answer(body)
+
+    @app.get("/status/{person_id}")
+    async def status(person_id: uuid.UUID, roster: int = 0) -> Response:
+        summary, due = await asyncio.gather(bare.summary(person_id), bare.due(person_id, bool(roster)))
+        if summary is None or due is None:
+            return answer(NOT_FOUND, 404)
+        return answer({"summary": summary, "due": due})
+
+    return app
