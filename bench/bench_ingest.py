@@ -8,7 +8,9 @@ measures:
 (a) ``POST /v1/labs/{lab_id}/results`` with a 10,000-item batch (fresh sample IDs each repetition),
     from sending the request to the answer: rows stored per second;
 (b) the reference: asyncpg ``copy_records_to_table`` of the same number of rows into
-    ``test_result`` (same table, same indexes), in the same run.
+    ``test_result`` (same table, same indexes, same triggers), in the same run; and the same
+    COPY with the table's triggers disabled (and undone), which shows what keeping
+    ``person_rollup`` costs a write.
 
 Prints both rates and their ratio (target: ingest >= 50% of COPY), and the registry's peak
 resident memory during the ingest runs (``bench.support.PeakRss``).
@@ -52,6 +54,9 @@ RESULTED = COLLECTED + timedelta(hours=8)
 
 def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(plain_pg_url(url))._replace(path="/" + name))
+
+
+COPY_COLUMNS = ["person_id", "lab_id", "sample_id", "kind", "collected_at", "resulted_at", "result"]
 
 
 async def seed(url: str, cipher: NationalIdCipher, people: int) -> tuple[uuid.UUID, list[tuple[uuid.UUID, str]]]:
@@ -174,6 +179,7 @@ async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool
 
         conn = await asyncpg.connect(url)
         copy_rates: list[float] = []
+        bare_rates: list[float] = []
         try:
             for rep in range(repetitions):
                 records = [
@@ -181,14 +187,24 @@ async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool
                     for k, (pid, _) in enumerate(people)
                 ]
                 started = time.perf_counter()
-                await conn.copy_records_to_table(
-                    "test_result",
-                    records=records,
-                    columns=["person_id", "lab_id", "sample_id", "kind", "collected_at", "resulted_at", "result"],
-                )
+                await conn.copy_records_to_table("test_result", records=records, columns=COPY_COLUMNS)
                 elapsed = time.perf_counter() - started
                 copy_rates.append(items / elapsed)
                 print(f"  COPY     rep {rep + 1}: {elapsed * 1000:8.1f} ms  {items / elapsed:10.0f} rows/s")
+                # The same COPY without the table's triggers (person_rollup's upkeep), undone:
+                # what the roll-up costs a write.
+                bare = [(pid, lab, f"B{sid}", *rest) for pid, lab, sid, *rest in records]
+                tx = conn.transaction()
+                await tx.start()
+                try:
+                    await conn.execute("ALTER TABLE test_result DISABLE TRIGGER USER")
+                    started = time.perf_counter()
+                    await conn.copy_records_to_table("test_result", records=bare, columns=COPY_COLUMNS)
+                    elapsed = time.perf_counter() - started
+                finally:
+                    await tx.rollback()
+                bare_rates.append(items / elapsed)
+                print(f"  COPY, no triggers: {elapsed * 1000:8.1f} ms  {items / elapsed:10.0f} rows/s")
             stored = await conn.fetchval("SELECT count(*) FROM test_result")
         finally:
             await conn.close()
@@ -204,6 +220,11 @@ async def run(admin_url: str, items: int, repetitions: int, by_national_id: bool
         print(f"ingest over HTTP (median): {ingest:10.0f} results/s")
         print(f"COPY reference   (median): {copy:10.0f} rows/s")
         print(f"ratio ingest/COPY: {ingest / copy:.0%} (target >= 50%)")
+        bare_copy = statistics.median(bare_rates)
+        print(
+            f"COPY without the table's triggers (person_rollup upkeep; median): {bare_copy:10.0f} rows/s: "
+            f"the roll-up costs COPY {1 - copy / bare_copy:.0%} of its rate; ingest is {ingest / bare_copy:.0%} of it"
+        )
         print(f"peak resident memory during the ingest runs (sampled every 50 ms): {rss.report()}")
         return 0
     finally:
