@@ -43,16 +43,17 @@ _CODE: Final = "((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * 
 
 # ``s`` is the person's ``person_rollup`` row (the registry keeps it: latest result, latest
 # positive, dose 1, over all time). It answers for the window when nothing in it is after
-# ``as_of`` (EXACT: the usual case, a question about now); otherwise ``rz`` does, from the
-# results themselves.
+# ``as_of`` (EXACT: the usual case, a question about now); otherwise the results themselves do
+# (RZ_LAST, RZ_POSITIVE: an aggregate joined in for a province, a subquery evaluated only then
+# for one person or one enterprise).
 _EXACT: Final = "(coalesce(S.last_result_at <= $1, true) AND coalesce(S.last_positive_at <= $1, true))"
 _LAST_AT: Final = (
-    "CASE WHEN EXACT THEN CASE WHEN s.last_result_at > $2 THEN s.last_result_at END ELSE rz.last_at END".replace(
+    "CASE WHEN EXACT THEN CASE WHEN s.last_result_at > $2 THEN s.last_result_at END ELSE RZ_LAST END".replace(
         "EXACT", _EXACT.replace("S.", "s.")
     )
 )
 _POSITIVE: Final = (
-    "CASE WHEN EXACT THEN coalesce(s.last_positive_at > $2, false) ELSE coalesce(rz.positive, false) END".replace(
+    "CASE WHEN EXACT THEN coalesce(s.last_positive_at > $2, false) ELSE coalesce(RZ_POSITIVE, false) END".replace(
         "EXACT", _EXACT.replace("S.", "s.")
     )
 )
@@ -64,27 +65,42 @@ _MAYBE_SPARSE: Final = (
     "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2, false)"
 )
 
-# Not plain (the general rules apply): needs ``s`` and ``rz`` (latest result, any positive) and ``p``.
+# Not plain (the general rules apply): needs ``s``, the results if ``s`` does not answer, and ``p``.
 _SPECIAL: Final = "(" + _POSITIVE + " OR " + _MAYBE_SPARSE + " OR coalesce(p.arrived_at > $3, false))"
 
-# What the fast path reads of each person, and whether it may (see ``PersonColumns``).
-PLAIN_COLUMNS: Final = (
-    (
-        """
+
+def _with_results(sql: str, last: str, positive: str) -> str:
+    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive)
+
+
+_PLAIN: Final = """
     p.id, p.test_cohort, coalesce(s.first_dose_at <= $1, false), p.high_risk,
     (extract(epoch FROM p.high_risk_until) * 1000000)::int8, p.hire_date - DATE '1970-01-01',
     (extract(epoch FROM LAST_AT) * 1000000)::int8,
-    SPECIAL"""
-    )
-    .replace("SPECIAL", _SPECIAL)
-    .replace("LAST_AT", _LAST_AT)
+    SPECIAL""".replace("SPECIAL", _SPECIAL).replace("LAST_AT", _LAST_AT)
+
+# What the fast path reads of each person, and whether it may (see ``PersonColumns``); the
+# province's statement (``rz``: the window's results aggregated for the people ``s`` does not
+# answer for).
+PLAIN_COLUMNS: Final = _with_results(_PLAIN, "rz.last_at", "rz.positive")
+
+# The same for one person or one enterprise: the results read through the person's index
+# entries only when ``s`` does not answer (a subquery in a CASE branch runs only if taken).
+_LAST_BY_PERSON: Final = "(SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND WINDOW)".replace(
+    "WINDOW", _WINDOW
 )
+_POSITIVE_BY_PERSON: Final = (
+    "(SELECT bool_or(r.result = 'POSITIVE') FROM test_result r WHERE r.person_id = p.id AND WINDOW)".replace(
+        "WINDOW", _WINDOW
+    )
+)
+_PLAIN_BY_PERSON: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
 # ... then the history (results as records of collection time and code, dose 1, declarations,
 # travels, positive pools), only for a person who is not plain.
-PERSON_COLUMNS: Final = (
+PERSON_COLUMNS: Final = _with_results(
     (
-        PLAIN_COLUMNS  # noqa: S608 - fixed fragments
+        _PLAIN_BY_PERSON  # noqa: S608 - fixed fragments
         + """,
     CASE WHEN SPECIAL THEN (
         SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND WINDOW
@@ -108,7 +124,9 @@ PERSON_COLUMNS: Final = (
     )
     .replace("SPECIAL", _SPECIAL)
     .replace("CODE", _CODE)
-    .replace("WINDOW", _WINDOW)
+    .replace("WINDOW", _WINDOW),
+    _LAST_BY_PERSON,
+    _POSITIVE_BY_PERSON,
 )
 
 # Declarations, travels and positive pools within the window, one row per person who has any.
@@ -146,25 +164,14 @@ def _sparse_history(scope: str, template: str = _SPARSE_BY_PERSON) -> str:
 
 
 # For a few people: each person's roll-up row through its key (OFFSET 0 keeps it a per-person
-# probe: a join would be planned as a scan of every row), and only when it does not answer
-# (something after ``as_of``) the window's results through their index entries.
-_BY_PERSON: Final = (
-    (
-        """
+# probe: a join would be planned as a scan of every row).
+_BY_PERSON: Final = """
 LEFT JOIN LATERAL (
     SELECT x.last_result_at, x.last_positive_at, x.first_dose_at, x.last_declared_at, x.last_returned_at,
            x.last_positive_pool_at
     FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
 ) s ON true
-LEFT JOIN LATERAL (
-    SELECT max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
-    FROM test_result r WHERE NOT EXACT AND r.person_id = p.id AND WINDOW
-) rz ON true
 """
-    )
-    .replace("WINDOW", _WINDOW)
-    .replace("EXACT", _EXACT.replace("S.", "s."))
-)
 
 # $4 = the enterprise. Its active roster with what the list shows beside each person.
 ENTERPRISE_PEOPLE_SQL: Final = (
