@@ -8,7 +8,7 @@ errors and anything unexpected into the same envelope. Clients switch on ``code`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -197,6 +197,17 @@ def _outage() -> JSONResponse:
     )
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what caused it, outermost first: ``__cause__``, else ``__context__``,
+    else a wrapper's ``orig`` (SQLAlchemy's DBAPI errors); each once."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__ or getattr(cur, "orig", None)
+
+
 # PostgreSQL undid the transaction because of another one running at the same time
 # (deadlock_detected, serialization_failure): nothing was written, and the same request again
 # succeeds.
@@ -204,10 +215,7 @@ _TRANSIENT_CONFLICTS = frozenset({"40P01", "40001"})
 
 
 def _transient_conflict(exc: BaseException) -> JSONResponse | None:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
+    for cur in _chain(exc):
         if getattr(cur, "sqlstate", None) in _TRANSIENT_CONFLICTS:
             log.warning("transaction undone by a concurrent one: %s", type(cur).__name__)
             return envelope(
@@ -217,32 +225,33 @@ def _transient_conflict(exc: BaseException) -> JSONResponse | None:
                 "written; retry it.",
                 headers={"Retry-After": "1"},
             )
-        cur = cur.__cause__ or cur.__context__ or getattr(cur, "orig", None)
     return None
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+def _database_answer(exc: BaseException) -> JSONResponse | None:
+    """The answer to a database failure that is not a bug: an outage (503), input the database
+    cannot hold (422), a transaction undone by a concurrent one (503); None for anything else."""
     if _is_db_outage(exc):
         log.warning("database unavailable: %s", type(exc).__name__)
         return _outage()
     if (refused := _unstorable_input(exc)) is not None:
         return refused
-    if (conflict := _transient_conflict(exc)) is not None:
-        return conflict
+    return _transient_conflict(exc)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    if (answer := _database_answer(exc)) is not None:
+        return answer
     log.exception("unhandled error", exc_info=exc)
     return envelope(500, "internal_error", "An unexpected error occurred.")
 
 
 async def _outage_or_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """An outage is answered where domain errors are (the response keeps its request ID and the
-    connection stays open); anything else goes on to the catch-all handler, as before."""
-    if _is_db_outage(exc):
-        log.warning("database unavailable: %s", type(exc).__name__)
-        return _outage()
-    if (refused := _unstorable_input(exc)) is not None:
-        return refused
-    if (conflict := _transient_conflict(exc)) is not None:
-        return conflict
+    """A database failure that is not a bug is answered where domain errors are (the response
+    keeps its request ID and the connection stays open); anything else goes on to the catch-all
+    handler, as before."""
+    if (answer := _database_answer(exc)) is not None:
+        return answer
     raise exc
 
 
@@ -257,15 +266,11 @@ def _unstorable_input(exc: BaseException) -> JSONResponse | None:
     can hold (year 1 or 9999 shifted by a time zone, dates computed past them), which surface
     as ``OverflowError``; anywhere in the cause chain. Nothing is logged: the statement's
     parameters are the caller's data."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
+    for cur in _chain(exc):
         if getattr(cur, "sqlstate", None) == _NUL_IN_TEXT:
             return envelope(422, "invalid_character", "Text may not contain the NUL character (U+0000).")
         if isinstance(cur, OverflowError):
             return envelope(422, "value_out_of_range", "A date, time or number is outside the supported range.")
-        cur = cur.__cause__ or cur.__context__
     return None
 
 
@@ -289,10 +294,7 @@ def _is_db_outage(exc: BaseException) -> bool:
     """Connection-level failures of the database are outages (503), not bugs (500): the server
     refusing, dropping or not answering connections, shutting down or starting up, and the pool
     finding no connection in time; anywhere in the exception's cause chain."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
+    for cur in _chain(exc):
         name = type(cur).__name__
         module = type(cur).__module__
         if isinstance(cur, ConnectionError | OSError | TimeoutError):
@@ -316,7 +318,6 @@ def _is_db_outage(exc: BaseException) -> bool:
             return True
         if name == "DBAPIError" and getattr(cur, "connection_invalidated", False):
             return True
-        cur = cur.__cause__ or cur.__context__
     return False
 
 
