@@ -41,20 +41,25 @@ _WINDOW: Final = "r.collected_at > $2 AND r.collected_at <= $1 AND r.result <> '
 # A result's kind, outcome and pooling packed as ``rules.result_code`` does.
 _CODE: Final = "((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * r.pooled::int)::int2"
 
+
 # ``s`` is the person's ``person_rollup`` row (the registry keeps it: latest result, latest
 # positive, dose 1, over all time). It answers for the window when nothing in it is after
 # ``as_of`` (EXACT: the usual case, a question about now); otherwise the results themselves do
 # (RZ_LAST, RZ_POSITIVE: an aggregate joined in for a province, a subquery evaluated only then
 # for one person or one enterprise).
-_EXACT: Final = "(coalesce(S.last_result_at <= $1, true) AND coalesce(S.last_positive_at <= $1, true))"
+def _exact(alias: str) -> str:
+    """The roll-up row ``alias`` answers for the window: nothing in it after ``as_of``."""
+    return f"(coalesce({alias}.last_result_at <= $1, true) AND coalesce({alias}.last_positive_at <= $1, true))"
+
+
 _LAST_AT: Final = (
     "CASE WHEN EXACT THEN CASE WHEN s.last_result_at > $2 THEN s.last_result_at END ELSE RZ_LAST END".replace(
-        "EXACT", _EXACT.replace("S.", "s.")
+        "EXACT", _exact("s")
     )
 )
 _POSITIVE: Final = (
     "CASE WHEN EXACT THEN coalesce(s.last_positive_at > $2, false) ELSE coalesce(RZ_POSITIVE, false) END".replace(
-        "EXACT", _EXACT.replace("S.", "s.")
+        "EXACT", _exact("s")
     )
 )
 
@@ -96,8 +101,21 @@ _POSITIVE_BY_PERSON: Final = (
 )
 _PLAIN_BY_PERSON: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
+# A person's declarations, travels and positive pools within the window, each an ``item``
+# record as the rules read it (``rules.PersonFacts``); add ``AND <person condition>``.
+_DECLARATIONS: Final = """SELECT h.person_id,
+        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record AS item
+        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1"""
+_TRAVELS: Final = """SELECT v.person_id,
+        (v.returned_at, v.destination_province::text, v.returned_to_boarding_house)::record AS item
+        FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1"""
+_POSITIVE_POOLS: Final = """SELECT m.person_id, (pl.collected_at, pl.resulted_at)::record AS item
+        FROM pool_member m JOIN pool pl ON pl.id = m.pool_id
+        WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1"""
+
 # ... then the history (results as records of collection time and code, dose 1, declarations,
-# travels, positive pools), only for a person who is not plain.
+# travels, positive pools), only for a person who is not plain (or, for the last three, who may
+# have some: the roll-up's bound).
 PERSON_COLUMNS: Final = _with_results(
     (
         _PLAIN_BY_PERSON  # noqa: S608 - fixed fragments
@@ -107,61 +125,22 @@ PERSON_COLUMNS: Final = _with_results(
     ) END,
     CASE WHEN SPECIAL THEN s.first_dose_at END,
     p.arrived_at, p.arrived_from_province,
-    CASE WHEN s.last_declared_at > $2 THEN (
-        SELECT array_agg((h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record)
-        FROM health_declaration h WHERE h.person_id = p.id AND h.declared_at > $2 AND h.declared_at <= $1
-    ) END,
-    CASE WHEN s.last_returned_at > $2 THEN (
-        SELECT array_agg((v.returned_at, v.destination_province::text, v.returned_to_boarding_house)::record)
-        FROM travel v WHERE v.person_id = p.id AND v.returned_at > $2 AND v.returned_at <= $1
-    ) END,
+    CASE WHEN s.last_declared_at > $2 THEN (SELECT array_agg(x.item) FROM (DECLARATIONS AND h.person_id = p.id) x) END,
+    CASE WHEN s.last_returned_at > $2 THEN (SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x) END,
     CASE WHEN s.last_positive_pool_at > $2 THEN (
-        SELECT array_agg((pl.collected_at, pl.resulted_at)::record)
-        FROM pool_member m JOIN pool pl ON pl.id = m.pool_id
-        WHERE m.person_id = p.id AND pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1
+        SELECT array_agg(x.item) FROM (POSITIVE_POOLS AND m.person_id = p.id) x
     ) END
 """
     )
+    .replace("DECLARATIONS", _DECLARATIONS)
+    .replace("TRAVELS", _TRAVELS)
+    .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
     .replace("SPECIAL", _SPECIAL)
     .replace("CODE", _CODE)
     .replace("WINDOW", _WINDOW),
     _LAST_BY_PERSON,
     _POSITIVE_BY_PERSON,
 )
-
-# Declarations, travels and positive pools within the window, one row per person who has any.
-# ``{pid}`` in ``scope`` stands for each table's person column: it limits the tables to the
-# people being read.
-_SPARSE_BY_PERSON: Final = """
-    SELECT x.person_id,
-           array_agg(x.item) FILTER (WHERE x.source = 1) AS declarations,
-           array_agg(x.item) FILTER (WHERE x.source = 2) AS travels,
-           array_agg(x.item) FILTER (WHERE x.source = 3) AS pools
-    FROM (
-        SELECT h.person_id, 1 AS source,
-               (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record AS item
-        FROM health_declaration h
-        WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_SCOPE
-        UNION ALL
-        SELECT v.person_id, 2, (v.returned_at, v.destination_province::text, v.returned_to_boarding_house)::record
-        FROM travel v
-        WHERE v.returned_at > $2 AND v.returned_at <= $1 AND V_SCOPE
-        UNION ALL
-        SELECT m.person_id, 3, (pl.collected_at, pl.resulted_at)::record
-        FROM pool pl JOIN pool_member m ON m.pool_id = pl.id
-        WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1 AND M_SCOPE
-    ) x
-    GROUP BY x.person_id
-"""
-
-
-def _sparse_history(scope: str, template: str = _SPARSE_BY_PERSON) -> str:
-    return (
-        template.replace("H_SCOPE", scope.replace("{pid}", "h.person_id"))
-        .replace("V_SCOPE", scope.replace("{pid}", "v.person_id"))
-        .replace("M_SCOPE", scope.replace("{pid}", "m.person_id"))
-    )
-
 
 # For a few people: each person's roll-up row through its key (OFFSET 0 keeps it a per-person
 # probe: a join would be planned as a scan of every row).
@@ -207,7 +186,7 @@ LEFT JOIN (
     SELECT r.person_id, max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
     FROM person_rollup x JOIN test_result r ON r.person_id = x.person_id
     WHERE NOT """
-    + _EXACT.replace("S.", "x.")
+    + _exact("x")
     + " AND "
     + _IN_RANGE.replace("{pid}", "x.person_id")
     + " AND "
@@ -224,7 +203,6 @@ LEFT JOIN (
 # The history of some people, one statement per kind, set-based: $1 = as_of, $2 = the start of
 # the window, $3 = the people. Their results in the window, their dose 1, and their
 # declarations, travels and positive pools.
-_HISTORY_SCOPE: Final = "{pid} = ANY($3::uuid[])"
 RESULTS_SQL: Final = (
     ("SELECT r.person_id, r.collected_at, CODE FROM test_result r WHERE r.person_id = ANY($3::uuid[]) AND WINDOW")
     .replace("CODE", _CODE)
@@ -233,7 +211,25 @@ RESULTS_SQL: Final = (
 FIRST_DOSES_SQL: Final = (
     "SELECT d.person_id, d.administered_at FROM dose d WHERE d.person_id = ANY($1::uuid[]) AND d.dose_number = 1"
 )
-SPARSE_SQL: Final = _sparse_history(_HISTORY_SCOPE)
+# Their declarations, travels and positive pools, one row per person who has any.
+SPARSE_SQL: Final = (
+    """
+SELECT x.person_id,
+       array_agg(x.item) FILTER (WHERE x.source = 1) AS declarations,
+       array_agg(x.item) FILTER (WHERE x.source = 2) AS travels,
+       array_agg(x.item) FILTER (WHERE x.source = 3) AS pools
+FROM (
+    SELECT d.person_id, 1 AS source, d.item FROM (DECLARATIONS AND h.person_id = ANY($3::uuid[])) d
+    UNION ALL
+    SELECT t.person_id, 2, t.item FROM (TRAVELS AND v.person_id = ANY($3::uuid[])) t
+    UNION ALL
+    SELECT q.person_id, 3, q.item FROM (POSITIVE_POOLS AND m.person_id = ANY($3::uuid[])) q
+) x
+GROUP BY x.person_id
+""".replace("DECLARATIONS", _DECLARATIONS)
+    .replace("TRAVELS", _TRAVELS)
+    .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
+)
 
 # Enterprises in scope with the size of their active roster. $1 = district, $2 = zone type.
 ENTERPRISES_SQL: Final = """
