@@ -37,10 +37,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
+
+from bench.support import MIB, create_scratch, drop_scratch, tree_rss
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 AS_OF = datetime(2021, 9, 24, 10, 0, tzinfo=TZ)
@@ -63,11 +65,6 @@ OTHER_PROVINCES = ("Hà Nội", "Bắc Ninh", "Thái Nguyên", "Lạng Sơn", "H
 PRODUCTS = (("AZ", "AstraZeneca", 56, 2), ("PFIZER", "Pfizer-BioNTech", 21, 2), ("VERO", "Sinopharm", 21, 2))
 SANCTIONED_APP = "vn.gov.bluezone"
 BIG_ENTERPRISE_WORKERS = 10_000
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 def uid(rng: random.Random) -> uuid.UUID:
@@ -505,24 +502,6 @@ class _Batch:
             rows.clear()
 
 
-async def create_scratch(admin_url: str) -> str:
-    name = f"safework_bench_due_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return with_database(admin_url, name)
-
-
-async def drop_scratch(admin_url: str, url: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def load(url: str, people: int, seed: int) -> uuid.UUID:
     """Migrate, load the policies and fill the scratch database; return the big enterprise."""
     from safework_cli import migrate
@@ -627,7 +606,6 @@ class Meter:
         self.me = psutil.Process()
         self._server: dict[int, tuple[Any, float, float]] = {}  # pid -> (process, cpu when first seen, last seen)
         self._known: set[int] = set()
-        self._family: list[Any] = []
         self.peak_rss = 0.0
         self.sampler_cpu = 0.0
         self._stop = threading.Event()
@@ -668,14 +646,8 @@ class Meter:
             with contextlib.suppress(self._psutil.Error):
                 self._server[pid] = (proc, first, self._cpu(proc.cpu_times(), children=False))
 
-    def _read_memory(self, refresh: bool) -> None:
-        if refresh:
-            self._family = self.me.children(recursive=True)
-        rss = self.me.memory_info().rss
-        for child in self._family:
-            with contextlib.suppress(self._psutil.Error):
-                rss += child.memory_info().rss
-        self.peak_rss = max(self.peak_rss, rss / 2**20)
+    def _read_memory(self) -> None:
+        self.peak_rss = max(self.peak_rss, tree_rss(self.me.pid) / MIB)
 
     def _run(self) -> None:
         started = time.thread_time()
@@ -684,7 +656,7 @@ class Meter:
             if n % 3 == 0:
                 self._discover(started=True)
             self._read_server()
-            self._read_memory(refresh=n % 3 == 0)
+            self._read_memory()
             n += 1
         self.sampler_cpu = time.thread_time() - started
 
@@ -693,7 +665,7 @@ class Meter:
         self.python_start = self._ours() if self.sample else time.process_time()
         self.wall_start = time.perf_counter()
         if self.sample:
-            self._read_memory(refresh=True)
+            self._read_memory()
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
         return self
@@ -710,7 +682,7 @@ class Meter:
             self._thread.join()
         self._discover(started=True)
         self._read_server()
-        self._read_memory(refresh=True)
+        self._read_memory()
         self.python = self._ours() - self.python_start - self.sampler_cpu
 
     @property
@@ -938,7 +910,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     async def run() -> int:
-        url = args.reuse or await create_scratch(admin)
+        url = args.reuse or await create_scratch(admin, "due")
         try:
             if args.reuse:
                 conn = await asyncpg.connect(url)

@@ -62,12 +62,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 
-from bench.support import PeakRss
+from bench.support import PeakRss, create_scratch, drop_scratch
 
 HOST = "127.0.0.1"
 GATEWAY_PORT, REGISTRY_PORT, SCHEDULER_PORT = 18151, 18152, 18153
@@ -77,29 +76,6 @@ BARE_PORT = 18155
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.60
 SANCTIONED_APP = "vn.gov.bluezone"
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://"))
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-async def create_database(admin_url: str) -> str:
-    name = f"safework_bench_gw_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return with_database(admin_url, name)
-
-
-async def drop_database(admin_url: str, url: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def write_keys(directory: Path) -> None:
@@ -756,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     from safework_cli import migrate
     from safework_cli.policy import load_policies
 
-    url = asyncio.run(create_database(admin))
+    url = asyncio.run(create_scratch(admin, "gw"))
     tmp = Path(tempfile.mkdtemp(prefix="safework-bench-gw-"))
     try:
         migrate.upgrade(url, "heads", configure_logger=False)
@@ -775,7 +751,7 @@ def main(argv: list[str] | None = None) -> int:
             results = measure(seeded, tmp, pids, tmp, seconds, args.connections, args.threads, warm_up=not args.quick)
         full, cached, mint = verify_cost(2000 if args.quick else 20000)
     finally:
-        asyncio.run(drop_database(admin, url))
+        asyncio.run(drop_scratch(admin, url))
         shutil.rmtree(tmp, ignore_errors=True)
 
     report(results, args, workers, len(seeded.workers), seconds)

@@ -33,13 +33,12 @@ import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import orjson
 
-from bench.support import PeakRss, start_service, wait_ready
+from bench.support import PeakRss, start_service, wait_ready, with_database
 from safework_cli import migrate
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from safework_common.settings import plain_pg_url
@@ -50,10 +49,6 @@ BASE_URL = f"http://127.0.0.1:{PORT}"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 COLLECTED = datetime(2021, 9, 13, 7, 30, tzinfo=UTC)
 RESULTED = COLLECTED + timedelta(hours=8)
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(plain_pg_url(url))._replace(path="/" + name))
 
 
 COPY_COLUMNS = ["person_id", "lab_id", "sample_id", "kind", "collected_at", "resulted_at", "result"]

@@ -33,13 +33,12 @@ import time
 import uuid
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import orjson
 
-from bench.support import PeakRss, start_service, wait_ready
+from bench.support import PeakRss, start_service, wait_ready, with_database
 from safework_cli import migrate
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from safework_common.settings import plain_pg_url
@@ -66,10 +65,6 @@ PERSON_COLUMNS = (
     "status",
     "test_cohort",
 )
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(plain_pg_url(url))._replace(path="/" + name))
 
 
 def roster_items(batch: int, people: int, *, changed: bool) -> list[dict[str, Any]]:

@@ -27,10 +27,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from bench.support import create_scratch, drop_scratch
 from safework_cli import migrate
 from safework_cli.seed import seed_province
 from safework_cli.seed.load import COLUMNS, registry_tables
@@ -38,28 +38,10 @@ from safework_cli.seed.load import COLUMNS, registry_tables
 TARGET_SECONDS = 120.0
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-async def create_scratch(admin: str) -> str:
-    name = f"safework_bench_seed_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = with_database(admin, name)
+async def create_migrated(admin: str) -> str:
+    url = await create_scratch(admin, "seed")
     await asyncio.to_thread(migrate.upgrade, url, "heads", configure_logger=False)
     return url
-
-
-async def drop_scratch(admin: str, url: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def person_rows(n: int, enterprise_id: uuid.UUID) -> list[tuple[Any, ...]]:
@@ -129,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
     async def run() -> int:
-        url = await create_scratch(admin)
+        url = await create_migrated(admin)
         try:
             ref = await reference_copy(url, people)
             started = time.perf_counter()

@@ -34,11 +34,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+
+from bench.support import with_database
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 AS_OF = datetime(2021, 9, 20, 10, 0, tzinfo=TZ)
@@ -65,10 +66,6 @@ PRODUCTS = (
 QUEUE_TARGET_SECONDS = 5.0
 REPEATS = 3
 T = TypeVar("T")
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
 
 def at(day: date, hour: float) -> datetime:

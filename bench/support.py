@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: starting a service as it runs in production, waiting until
-it answers, and measuring its peak resident memory while it works."""
+"""What the benchmark scripts share: a scratch database, starting a service as it runs in
+production, waiting until it answers, and measuring its peak resident memory while it works."""
 
 from __future__ import annotations
 
@@ -9,10 +9,40 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import psutil
+
+from safework_common.settings import plain_pg_url
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` (any PostgreSQL URL form) pointing at database ``name``, as libpq takes it."""
+    return urlunsplit(urlsplit(plain_pg_url(url))._replace(path="/" + name))
+
+
+async def create_scratch(admin_url: str, kind: str) -> str:
+    """A new empty database ``safework_bench_<kind>_<random>`` on ``admin_url``'s server; its URL."""
+    name = f"safework_bench_{kind}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(plain_pg_url(admin_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
+
+
+async def drop_scratch(admin_url: str, url: str) -> None:
+    """Drop the database of ``url`` (made by ``create_scratch``), closing its sessions."""
+    conn = await asyncpg.connect(plain_pg_url(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 def start_service(factory: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
