@@ -277,8 +277,8 @@ class Generator:
             first = ANCHOR + timedelta(days=e.round_offset)
             k = (start.date() - first).days // 7
             while True:
-                day = first + timedelta(days=7 * k)
-                t = at(day, rng.uniform(7, 16))
+                round_day = first + timedelta(days=7 * k)
+                t = at(round_day, rng.uniform(7, 16))
                 if t >= AS_OF:
                     break
                 due = rng.random() < 0.25 if sampled else k % 2 == cohort
