@@ -114,7 +114,7 @@ async def test_phone_numbers_are_vietnamese_mobiles_in_one_form(
         ),
         ("an arrival names when", {"arrived_from_province": "Nam Định"}, "arrival_incomplete", "body.arrived_at"),
         (
-            "no arrival in the future",
+            "no arrival planned more than a year ahead",
             {"arrived_from_province": "Nam Định", "arrived_at": "2999-01-01T00:00:00+07:00"},
             "arrived_in_future",
             "body.arrived_at",

@@ -15,7 +15,7 @@ from safework_scheduler.due.rules import (
     MODE_COHORT,
     MODE_SAMPLE,
     ROUTINE_COHORT,
-    SAMPLED,
+    SAMPLED_INDUSTRY,
     DueRules,
     EnterpriseFacts,
     LabResult,
@@ -217,8 +217,11 @@ def test_a_sampled_worker_is_due_in_the_round_of_the_sample_only() -> None:
     due = {pid: rules.evaluate(PersonFacts(pid, first_dose_at=local(2021, 8, 1)), plan) for pid in people}
     picked = [pid for pid, d in due.items() if d.due_at == local(2021, 9, 13)]
     assert len(picked) == plan.sample_size == 2
-    assert all(d.reasons == (SAMPLED,) for d in due.values())
-    assert all(d.overdue for pid, d in due.items() if pid in picked)  # 15 Sep: past the 24 h grace
+    assert all(d.reasons == (SAMPLED_INDUSTRY,) for d in due.values())
+    # 15 Sep: the round's window (13-19 Sep) is open: due, not overdue (seeds/000 §2.2 '7 ngày/lần').
+    assert not any(d.overdue for d in due.values())
+    late = DueRules(SEPT, local(2021, 9, 21, 2))
+    assert all(late.evaluate(PersonFacts(pid, first_dose_at=local(2021, 8, 1)), plan).overdue for pid in picked)
     waiting = [d.due_at for pid, d in due.items() if pid not in picked]
     assert all(w is not None and w >= local(2021, 9, 20) for w in waiting)
     tested = rules.evaluate(

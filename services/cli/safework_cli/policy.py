@@ -1,7 +1,9 @@
 """`safework policy load`: put the repository's policy versions into the database.
 
 Versions are immutable: loading a version whose document differs from the stored one is
-refused, so history stays what it was. A new version is a new file with a later date."""
+refused, so history stays what it was. A new version is a new file with a later date. The one
+exception is a corrected reading of the same sources: the file says so with a higher
+``revision``, and replaces the stored document (its old digest is kept in the log line)."""
 
 from __future__ import annotations
 
@@ -31,10 +33,28 @@ async def load_policies(url: str, directory: Path = VERSIONS_DIR) -> list[str]:
         async with conn.transaction():
             for doc in read_versions(directory):
                 data, digest = canonical(doc)
-                row = await conn.fetchrow("SELECT sha256 FROM scheduler_policy WHERE version = $1", doc.version)
+                row = await conn.fetchrow(
+                    "SELECT sha256, coalesce((document->>'revision')::int, 1) AS revision"
+                    " FROM scheduler_policy WHERE version = $1",
+                    doc.version,
+                )
                 if row is not None:
-                    if bytes(row["sha256"]) != digest:
-                        raise PolicyConflict(f"policy {doc.version} differs from the loaded one; add a new version")
+                    if bytes(row["sha256"]) == digest:
+                        continue
+                    if doc.revision <= row["revision"]:
+                        raise PolicyConflict(
+                            f"policy {doc.version} differs from the loaded one; add a new version"
+                            " (or, for a corrected reading of the same sources, a higher revision)"
+                        )
+                    await conn.execute(
+                        "UPDATE scheduler_policy SET effective_from = $2, document = $3::jsonb, sha256 = $4,"
+                        " loaded_at = now() WHERE version = $1",
+                        doc.version,
+                        doc.effective_from,
+                        json.dumps(data),
+                        digest,
+                    )
+                    loaded.append(f"{doc.version} (revision {doc.revision})")
                     continue
                 await conn.execute(
                     "INSERT INTO scheduler_policy (version, effective_from, document, sha256)"

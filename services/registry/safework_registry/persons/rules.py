@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from safework_registry.validation import FUTURE_SKEW
+
+# Not in the source: how far ahead an arrival may be planned (a guard against typed years).
+PLANNED_ARRIVAL_HORIZON = timedelta(days=366)
 
 # The columns a request may set (the national ID is handled apart: hash, ciphertext, last 4).
 PERSON_FIELDS = (
@@ -51,7 +54,9 @@ def settle(values: dict[str, Any], sent: Collection[str], now: datetime) -> None
     - a high-risk flag needs its reason (seeds/000 §2.2 (1): high-risk people test every 3
       days); without the flag, reason and until are cleared (sending them is an error);
     - new hires from another province give both where from and when (seeds/000 §2.2 (2));
-    - no arrival or leaving in the future; no hire before birth;
+    - no leaving in the future; an arrival may be planned (registered ahead of time, so the
+      pre-arrival PCR of seeds/000 §2.2 (2) can be checked before the person comes), up to
+      ``PLANNED_ARRIVAL_HORIZON`` ahead; no hire before birth;
     - a person of an enterprise has an employee code (the roster matches on it).
     """
     if values.get("enterprise_id") is not None and values.get("employee_code") is None:
@@ -82,8 +87,10 @@ def settle(values: dict[str, Any], sent: Collection[str], now: datetime) -> None
         raise RuleViolation(
             "arrival_incomplete", "A new hire from another province gives where from and when.", missing
         )
-    if arrived_at is not None and arrived_at > now + FUTURE_SKEW:
-        raise RuleViolation("arrived_in_future", "The arrival time is in the future.", "arrived_at")
+    if arrived_at is not None and arrived_at > now + PLANNED_ARRIVAL_HORIZON:
+        raise RuleViolation(
+            "arrived_in_future", "A planned arrival is at most a year ahead; this one is later.", "arrived_at"
+        )
     hire_date = values.get("hire_date")
     if hire_date is not None and hire_date < values["date_of_birth"]:
         raise RuleViolation("hire_date_before_birth", "The hire date is before the date of birth.", "hire_date")

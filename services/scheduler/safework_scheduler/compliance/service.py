@@ -16,7 +16,6 @@ from safework_scheduler.compliance.rules import Assessment, ComplianceFacts, ass
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as due_repo
 from safework_scheduler.due import service as due_service
-from safework_scheduler.due.rules import DueRules
 from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.repository import PolicyStore
 from safework_scheduler.scope import AUTHORITY, area, require_role
@@ -83,8 +82,8 @@ async def enterprise_compliance(
 ) -> dict[str, Any]:
     """``GET /v1/enterprises/{id}/compliance``: authority (district: its own), enterprise (own)."""
     enterprise = await due_service.visible_enterprise(session, caller, enterprise_id)
-    policy = await store.at(session, as_of)
-    rules = DueRules(policy, as_of)
+    rules = await due_service.rules_at(session, store, as_of)
+    policy = rules.policy
     (row,) = await repo.figures(session, rules.as_of, policy.single_app.sanctioned_app_ids, enterprise_id=enterprise.id)
     day = await due_service.evaluate_enterprise(session, rules, enterprise)
     facts = _facts(row, day.counts()["overdue"])
@@ -108,8 +107,8 @@ async def violations(
     require_role(caller, AUTHORITY)
     district = area(caller, district)
     after = cursors.decode(cursor, 1)
-    policy = await store.at(session, as_of)
-    rules = DueRules(policy, as_of)
+    rules = await due_service.rules_at(session, store, as_of)
+    policy = rules.policy
     rows = await repo.figures(
         session, rules.as_of, policy.single_app.sanctioned_app_ids, district=district, zone_type=zone_type
     )

@@ -115,6 +115,7 @@ class Job:
     url: str
     snapshot: str
     policy: PolicyDocument
+    versions: tuple[PolicyDocument, ...]
     as_of: datetime
     plans: Mapping[uuid.UUID, RoundPlan]
     share: repo.Share
@@ -137,7 +138,8 @@ async def count(job: Job) -> dict[uuid.UUID, StatusCounts]:
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             await conn.execute(f"SET TRANSACTION SNAPSHOT '{job.snapshot}'")
-            return await count_share(conn, DueRules(job.policy, job.as_of), job.plans, job.share, serial=job.serial)
+            rules = DueRules(job.policy, job.as_of, job.versions)
+            return await count_share(conn, rules, job.plans, job.share, serial=job.serial)
     finally:
         await conn.close()
 

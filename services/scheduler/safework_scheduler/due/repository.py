@@ -36,7 +36,6 @@ from safework_scheduler.due.rules import EnterpriseFacts, PersonFacts, Results, 
 # window, $3 = ``DueRules.arrivals_after`` (NULL: no new-hire rule). Dose 1 is enough: the
 # registry records dose n only after dose n - 1. (Fragments are joined with ``+`` and
 # ``replace``: fixed text, no input.)
-_WINDOW: Final = "r.collected_at > $2 AND r.collected_at <= $1 AND r.result <> 'INVALID'"
 
 # A result's kind, outcome and pooling packed as ``rules.result_code`` does.
 _CODE: Final = "((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * r.pooled::int)::int2"
@@ -52,15 +51,12 @@ def _exact(alias: str) -> str:
     return f"(coalesce({alias}.last_result_at <= $1, true) AND coalesce({alias}.last_positive_at <= $1, true))"
 
 
-_LAST_AT: Final = (
-    "CASE WHEN EXACT THEN CASE WHEN s.last_result_at > $2 THEN s.last_result_at END ELSE RZ_LAST END".replace(
-        "EXACT", _exact("s")
-    )
-)
-_POSITIVE: Final = (
-    "CASE WHEN EXACT THEN coalesce(s.last_positive_at > $2, false) ELSE coalesce(RZ_POSITIVE, false) END".replace(
-        "EXACT", _exact("s")
-    )
+# The latest result however old (None: never tested), and whether any result was positive,
+# however old: a positive stands until a later individual negative PCR (DOMAIN.md), which only
+# the person's results can tell, so such a person is not plain.
+_LAST_AT: Final = "CASE WHEN EXACT THEN s.last_result_at ELSE RZ_LAST END".replace("EXACT", _exact("s"))
+_POSITIVE: Final = "CASE WHEN EXACT THEN s.last_positive_at IS NOT NULL ELSE coalesce(RZ_POSITIVE, false) END".replace(
+    "EXACT", _exact("s")
 )
 
 # Whether a person may have a declaration, a return or a positive pool in the window: the
@@ -91,13 +87,21 @@ PLAIN_COLUMNS: Final = _with_results(_PLAIN, "rz.last_at", "rz.positive")
 
 # The same for one person or one enterprise: the results read through the person's index
 # entries only when ``s`` does not answer (a subquery in a CASE branch runs only if taken).
-_LAST_BY_PERSON: Final = "(SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND WINDOW)".replace(
-    "WINDOW", _WINDOW
+_UNTIL: Final = "r.collected_at <= $1 AND r.result <> 'INVALID'"
+_LAST_BY_PERSON: Final = "(SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND UNTIL)".replace(
+    "UNTIL", _UNTIL
 )
 _POSITIVE_BY_PERSON: Final = (
-    "(SELECT bool_or(r.result = 'POSITIVE') FROM test_result r WHERE r.person_id = p.id AND WINDOW)".replace(
-        "WINDOW", _WINDOW
+    "(SELECT bool_or(r.result = 'POSITIVE') FROM test_result r WHERE r.person_id = p.id AND UNTIL)".replace(
+        "UNTIL", _UNTIL
     )
+)
+# The results the general rules read: the window, and everything since the latest positive
+# (it stands until a later individual negative PCR, however old); when the roll-up does not
+# answer (something after ``as_of``), everything by ``as_of``.
+_HISTORY: Final = (
+    "r.collected_at <= $1 AND r.result <> 'INVALID' AND (r.collected_at > $2 OR r.collected_at >= s.last_positive_at"
+    " OR NOT " + _exact("s") + ")"
 )
 _PLAIN_BY_PERSON: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
@@ -121,7 +125,7 @@ PERSON_COLUMNS: Final = _with_results(
         _PLAIN_BY_PERSON  # noqa: S608 - fixed fragments
         + """,
     CASE WHEN SPECIAL THEN (
-        SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND WINDOW
+        SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND HISTORY
     ) END,
     CASE WHEN SPECIAL THEN s.first_dose_at END,
     p.arrived_at, p.arrived_from_province,
@@ -137,7 +141,7 @@ PERSON_COLUMNS: Final = _with_results(
     .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
     .replace("SPECIAL", _SPECIAL)
     .replace("CODE", _CODE)
-    .replace("WINDOW", _WINDOW),
+    .replace("HISTORY", _HISTORY),
     _LAST_BY_PERSON,
     _POSITIVE_BY_PERSON,
 )
@@ -190,7 +194,7 @@ LEFT JOIN (
     + " AND "
     + _IN_RANGE.replace("{pid}", "x.person_id")
     + " AND "
-    + _WINDOW
+    + _UNTIL
     + """
     GROUP BY r.person_id
 ) rz ON rz.person_id = p.id
@@ -204,9 +208,13 @@ LEFT JOIN (
 # the window, $3 = the people. Their results in the window, their dose 1, and their
 # declarations, travels and positive pools.
 RESULTS_SQL: Final = (
-    ("SELECT r.person_id, r.collected_at, CODE FROM test_result r WHERE r.person_id = ANY($3::uuid[]) AND WINDOW")
+    (
+        "SELECT r.person_id, r.collected_at, CODE FROM test_result r"
+        " LEFT JOIN person_rollup s ON s.person_id = r.person_id"
+        " WHERE r.person_id = ANY($3::uuid[]) AND HISTORY"
+    )
     .replace("CODE", _CODE)
-    .replace("WINDOW", _WINDOW)
+    .replace("HISTORY", _HISTORY)
 )
 FIRST_DOSES_SQL: Final = (
     "SELECT d.person_id, d.administered_at FROM dose d WHERE d.person_id = ANY($1::uuid[]) AND d.dose_number = 1"
@@ -233,7 +241,7 @@ GROUP BY x.person_id
 
 # Enterprises in scope with the size of their active roster. $1 = district, $2 = zone type.
 ENTERPRISES_SQL: Final = """
-SELECT e.id, e.name, e.district, e.zone_type, e.industry, e.operating_status, coalesce(n.people, 0)
+SELECT e.id, e.name, e.district, e.zone_type, e.industry, e.operating_status, coalesce(n.people, 0), e.zone_name
 FROM enterprise e
 LEFT JOIN (
     SELECT enterprise_id, count(*) AS people FROM person WHERE status = 'active' GROUP BY enterprise_id
@@ -246,7 +254,8 @@ ORDER BY e.id
 ENTERPRISE_SQL: Final = """
 SELECT e.id, e.name, e.district, e.zone_type, e.industry, e.operating_status,
        CASE WHEN $2 THEN (SELECT count(*) FROM person p WHERE p.enterprise_id = e.id AND p.status = 'active')
-            ELSE 0 END
+            ELSE 0 END,
+       e.zone_name
 FROM enterprise e WHERE e.id = $1
 """
 
@@ -336,6 +345,7 @@ def facts(row: Sequence[Any], at: int) -> PersonFacts:
         row[at + c.DECLARATIONS] or (),
         row[at + c.TRAVELS] or (),
         row[at + c.POOLS] or (),
+        None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT]),
     )
 
 
@@ -348,10 +358,19 @@ class EnterpriseRow:
     industry: str
     operating_status: str
     roster_size: int
+    zone_name: str | None = None
 
     @property
     def facts(self) -> EnterpriseFacts:
-        return EnterpriseFacts(self.id, self.district, self.zone_type, self.industry, self.roster_size)
+        return EnterpriseFacts(
+            self.id,
+            self.district,
+            self.zone_type,
+            self.industry,
+            self.roster_size,
+            self.zone_name,
+            self.operating_status == "suspended",
+        )
 
 
 async def driver_connection(session: AsyncSession) -> Any:
@@ -380,8 +399,17 @@ async def export_snapshot(session: AsyncSession) -> str:
     return snapshot
 
 
-def _enterprise(row: Sequence[Any]) -> EnterpriseRow:
-    return EnterpriseRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+def _enterprise(row: Any) -> EnterpriseRow:
+    return EnterpriseRow(
+        row["id"],
+        row["name"],
+        row["district"],
+        row["zone_type"],
+        row["industry"],
+        row["operating_status"],
+        row[6],
+        row["zone_name"],
+    )
 
 
 async def get_enterprise(
@@ -513,6 +541,7 @@ class History:
             declarations or (),
             travels or (),
             pools or (),
+            None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT]),
         )
 
 

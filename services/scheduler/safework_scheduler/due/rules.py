@@ -32,7 +32,31 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
-from safework_scheduler.policy.document import PolicyDocument
+from safework_scheduler.due.reasons import (
+    CONTACT,
+    ENTERPRISE_SUSPENDED,
+    HIGH_RISK,
+    MASS_TESTING,
+    NEGATIVE_TEST_TOO_OLD,
+    NEW_HIRE_BUFFER,
+    NEW_HIRE_HIGH_RISK,
+    NEW_HIRE_NOT_ARRIVED,
+    NEW_HIRE_PRE_ARRIVAL_PCR,
+    NEW_HIRE_PRE_ARRIVAL_PCR_MISSING,
+    NO_NEGATIVE_TEST,
+    POOL_POSITIVE,
+    POSITIVE,
+    RETURN_FIRST_TEST,
+    RETURN_SECOND_TEST,
+    ROUTINE_COHORT,
+    ROUTINE_ROUND,
+    SAMPLED_INDUSTRY,
+    SCREENING,
+    SMALL_ENTERPRISE,
+    SYMPTOMATIC,
+    UNVACCINATED,
+)
+from safework_scheduler.policy.document import PolicyDocument, in_force
 
 LOCAL_TZ: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -44,44 +68,11 @@ RAPID_ANTIGEN_AND_PCR: Final = "RAPID_ANTIGEN_AND_PCR"
 NEGATIVE: Final = "NEGATIVE"
 POSITIVE_RESULT: Final = "POSITIVE"
 
-# Reason codes: why a test is due (and, for some, why the person is not cleared to work).
-HIGH_RISK_3D: Final = "HIGH_RISK_3D"  # seeds/000 §2.2 (1): high-risk group, every 3 days
-UNVACCINATED_3D: Final = "UNVACCINATED_3D"  # seeds/000 §2.2 (1): not vaccinated, every 3 days
-CONTACT: Final = "CONTACT"  # contact of a confirmed case (F1): high-risk for contact.high_risk_days
-NEW_HIRE_PRE_ARRIVAL_PCR: Final = "NEW_HIRE_PRE_ARRIVAL_PCR"  # §2.2 (2): negative PCR ≤ 48 h before arrival
-NEW_HIRE_BUFFER: Final = "NEW_HIRE_BUFFER"  # §2.2 (2): 7 days in a buffer zone with 2 negative tests
-NEW_HIRE_HIGH_RISK: Final = "NEW_HIRE_HIGH_RISK"  # §2.2 (2): then high-risk for 10 days
-ROUTINE_COHORT: Final = "ROUTINE_COHORT"  # §2.2 (3): 7-day rounds of 50%, alternating halves
-ROUTINE_ROUND: Final = "ROUTINE_ROUND"  # a round of the whole workforce (July 2021 plan)
-SAMPLED: Final = "SAMPLED"  # §2.2: garment/shuttlecock outside parks (≥ 20%), < 20 workers (district ratio)
-RETURN_24H: Final = "RETURN_24H"  # §2.3: back in a boarding house from another province, within 24 h
-RETURN_72H: Final = "RETURN_72H"  # §2.3: and again 72 h later
-SYMPTOMATIC: Final = "SYMPTOMATIC"  # §2.2: symptoms declared: a rapid test and a PCR at once
-POOL_POSITIVE: Final = "POOL_POSITIVE"  # seeds/001: a positive pool: an individual PCR at once
-POSITIVE: Final = "POSITIVE"  # a positive result not followed by a negative PCR
-
-REASONS: Final = (
-    HIGH_RISK_3D,
-    UNVACCINATED_3D,
-    CONTACT,
-    NEW_HIRE_PRE_ARRIVAL_PCR,
-    NEW_HIRE_BUFFER,
-    NEW_HIRE_HIGH_RISK,
-    ROUTINE_COHORT,
-    ROUTINE_ROUND,
-    SAMPLED,
-    RETURN_24H,
-    RETURN_72H,
-    SYMPTOMATIC,
-    POOL_POSITIVE,
-    POSITIVE,
-)
-NOT_CLEARED_REASONS: Final = (POSITIVE, POOL_POSITIVE, SYMPTOMATIC, NEW_HIRE_BUFFER, NEW_HIRE_PRE_ARRIVAL_PCR)
-
 # Round modes of an enterprise.
 MODE_COHORT: Final = "COHORT"  # alternating halves (person.test_cohort)
 MODE_ALL: Final = "ALL"  # everyone every round
 MODE_SAMPLE: Final = "SAMPLE"  # a rotating share of the roster
+MODE_NONE: Final = "NONE"  # no periodic rounds in the version in force (May, June 2021)
 
 # A person's answer as three flags (``DueRules.status``, ``DueRules.plain_status``): what the
 # counts and the day's lists need.
@@ -243,7 +234,9 @@ class PositivePool(NamedTuple):
 
 class PersonFacts(NamedTuple):
     """What the rules need to know about one person, as of the computation's instant. (A
-    named tuple: the bulk paths build a million of them.)"""
+    named tuple: the bulk paths build a million of them.) ``results`` holds the history window
+    (and, for a person with a positive, everything since it); ``last_result_at`` is the latest
+    result recorded by ``as_of`` however old (None: never tested)."""
 
     person_id: uuid.UUID
     test_cohort: int = 0
@@ -257,6 +250,7 @@ class PersonFacts(NamedTuple):
     declarations: Sequence[Declaration] = ()
     travels: Sequence[Travel] = ()
     positive_pools: Sequence[PositivePool] = ()
+    last_result_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,15 +262,30 @@ class EnterpriseFacts:
     zone_type: str
     industry: str
     roster_size: int
+    zone_name: str | None = None
+    suspended: bool = False
 
 
 class Requirement(NamedTuple):
-    """One test a person owes: due from ``due_at``, overdue once ``overdue_after`` has passed."""
+    """One test a person owes: due from ``due_at``, overdue once ``overdue_after`` has passed.
+    A round's requirement carries its window (any day of it will do); a cadence its interval."""
 
     reason: str
     due_at: datetime
     kind: str
     overdue_after: datetime
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    interval_days: int | None = None
+
+
+class RoundWindow(NamedTuple):
+    """The person's window in the enterprise's rounds (the latest of theirs that has opened, or
+    their first if none has yet) and whether a test collected in it already counts."""
+
+    start: datetime
+    end: datetime
+    done: bool
 
 
 class PersonDue(NamedTuple):
@@ -291,6 +300,8 @@ class PersonDue(NamedTuple):
     cleared_to_work: bool
     not_cleared: tuple[str, ...]
     requirements: tuple[Requirement, ...]
+    window: RoundWindow | None = None
+    flags: tuple[str, ...] = ()
 
     def due_before(self, instant: datetime) -> bool:
         return self.due_at is not None and self.due_at < instant
@@ -300,10 +311,13 @@ class PersonDue(NamedTuple):
 class RoundPlan:
     """An enterprise's screening rounds (seeds/000 §2.2 (3) and the sampling exceptions).
 
-    Round ``k`` starts on ``first_day + k * round_days`` (local midnight); ``index`` is the round
-    in progress at ``as_of``. In ``SAMPLE`` mode round ``k`` takes ``sample_size`` people from
-    the stable order ``positions``, continuing where round ``k - 1`` stopped and wrapping
-    around, so everyone is picked once before anyone is picked again."""
+    Round ``k`` starts on ``first_day + k * round_days`` (local midnight) and is a window: a
+    person it tests may be tested on any day of it. ``index`` is the round in progress at
+    ``as_of``. In ``COHORT`` mode half ``h`` is tested in the rounds of parity ``h``; in ``ALL``
+    mode everyone in every round; in ``SAMPLE`` mode round ``k`` takes ``sample_size`` people
+    from the stable order ``positions``, continuing where round ``k - 1`` stopped and wrapping
+    around, so everyone is picked once before anyone is picked again. ``campaign``: the
+    window (microseconds) of a mass-testing campaign the enterprise's workers owe a test in."""
 
     mode: str
     reason: str
@@ -314,34 +328,36 @@ class RoundPlan:
     roster_size: int
     sample_size: int
     positions: Mapping[uuid.UUID, int] = field(default_factory=dict)
-    # Start instants (UTC, and in microseconds) of the rounds around ``index``, computed once
-    # per plan.
-    _starts: dict[int, datetime] = field(default_factory=dict, init=False, repr=False, compare=False)
+    suspended: bool = False
+    campaign: tuple[int, int] | None = None
+    # Start instants (in microseconds) of rounds, computed once per plan.
     _starts_us: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
-    # COHORT mode, by parity of the half: (start of its latest round, start of its next).
-    _halves: list[tuple[int, int]] = field(default_factory=list, init=False, repr=False, compare=False)
+    # COHORT mode, by parity of the half: the starts of its previous, latest and next windows.
+    _halves: list[tuple[int, int, int]] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for k in range(self.index - 2, self.index + 4):
-            self._starts[k] = start = utc_midnight(self.starts_on(k))
-            self._starts_us[k] = micros(start)
+        if self.mode == MODE_NONE:
+            return
+        for k in range(self.index - 4, self.index + 5):
+            self._starts_us[k] = micros(utc_midnight(self.starts_on(k)))
         for half in (0, 1):
             # The half is tested in rounds of its parity.
             mine = self.index if (self.index - half) % 2 == 0 else self.index - 1
-            self._halves.append((self._starts_us[mine], self._starts_us[mine + 2]))
+            self._halves.append((mine - 2, mine, mine + 2))
 
     def starts_on(self, k: int) -> date:
         return self.first_day + timedelta(days=k * self.round_days)
 
     def starts_at(self, k: int) -> datetime:
         """Round ``k``'s first instant (local midnight, as a UTC datetime)."""
-        start = self._starts.get(k)
-        return start if start is not None else utc_midnight(self.starts_on(k))
+        return from_micros(self.starts_us(k))
 
     def starts_us(self, k: int) -> int:
         """``starts_at`` in microseconds since the epoch."""
         start = self._starts_us.get(k)
-        return start if start is not None else micros(utc_midnight(self.starts_on(k)))
+        if start is None:
+            start = self._starts_us[k] = micros(utc_midnight(self.starts_on(k)))
+        return start
 
     @property
     def cohort_due(self) -> int | None:
@@ -367,6 +383,15 @@ class RoundPlan:
             if self.selected(position, k):
                 return k
             k += 1
+        return k
+
+    def last_selection(self, position: int, until: int) -> int:
+        """The latest round not after ``until`` whose sample takes ``position``."""
+        k = until
+        for _ in range(self.roster_size + 1):
+            if self.selected(position, k):
+                return k
+            k -= 1
         return k
 
 
@@ -427,47 +452,61 @@ def combine_kinds(kinds: Iterable[str]) -> str:
 class DueRules:
     """The testing rules of one policy version at one instant, prepared once and applied to
     many people (the bulk paths evaluate a whole province with one instance). Instants are
-    kept in UTC inside (answers too): the same instants, compared faster."""
+    kept in UTC inside (answers too): the same instants, compared faster.
 
-    def __init__(self, policy: PolicyDocument, as_of: datetime) -> None:
+    ``versions`` (every loaded version; default: just ``policy``) lets a rule about an event
+    (an arrival, a return, a declaration, a pool) apply the version in force on the event's
+    local date: a version applies to what happens on or after its date and does not rewrite
+    the past. The cadences and the rounds are the version in force at ``as_of``; their
+    windows are owed from the later of its date and the person's start (hire) day."""
+
+    def __init__(
+        self, policy: PolicyDocument, as_of: datetime, versions: Sequence[PolicyDocument] | None = None
+    ) -> None:
         if as_of.tzinfo is None:
             raise ValueError("as_of must carry a time zone")
         t = policy.testing
         self.policy = policy
+        self.versions = sorted(versions or (policy,), key=lambda d: d.effective_from)
         self.as_of = as_of.astimezone(UTC)
         self.day = local_day(as_of)
         self.grace = timedelta(hours=t.overdue_grace_hours)
         self.horizon = self.as_of - timedelta(days=t.history_days)
-        # With no test in the history window, a cadence is due since the policy took effect
-        # (or since the window's start, whichever is later): overdue either way.
-        self.floor = max(utc_midnight(policy.effective_from), self.horizon)
-        self.high_risk_every = timedelta(days=t.high_risk_interval_days)
-        self.unvaccinated_every = timedelta(days=t.unvaccinated_interval_days)
+        # The version's rules are owed from its first day (it does not rewrite the past).
+        self.floor = utc_midnight(policy.effective_from)
+        self.high_risk_days = t.high_risk_interval_days
+        self.unvaccinated_days = t.unvaccinated_interval_days
         self.contact_days = timedelta(days=t.contact.high_risk_days)
-        self.symptomatic_kinds = t.symptomatic.kinds
-        self.pool_kind = t.pool_positive.kind
-        self.new_hire = t.new_hire
-        self.boarding_house_return = t.boarding_house_return
         self.home = province_key(policy.province)
         self.day_end = end_of_local_day(self.day)
         # The same instants in microseconds, for ``screening``.
         self._as_of_us = micros(self.as_of)
         self._floor_us = micros(self.floor)
         self._grace_us = t.overdue_grace_hours * _HOUR_US
-        self._high_risk_every_us = t.high_risk_interval_days * _DAY_US
-        self._unvaccinated_every_us = t.unvaccinated_interval_days * _DAY_US
+        self._high_risk_every_us = None if t.high_risk_interval_days is None else t.high_risk_interval_days * _DAY_US
+        self._unvaccinated_every_us = (
+            None if t.unvaccinated_interval_days is None else t.unvaccinated_interval_days * _DAY_US
+        )
         self._day_end_us = micros(self.day_end)
         self._midnights: dict[int, int] = {}
 
     @property
     def arrivals_after(self) -> datetime | None:
-        """seeds/000 §2.2 (2): a new hire who arrived after this instant may still be in the
-        pipeline (buffer, then high-risk) at ``as_of``, so is not plain. None: the policy has
-        no new-hire rule."""
-        nh = self.new_hire
-        if nh is None:
+        """A new hire who arrived after this instant (or will arrive: a planned arrival) may
+        still be in the pipeline at ``as_of`` (the buffer, then high-risk), so is not plain.
+        None: no version has a new-hire rule."""
+        spans = [
+            v.testing.new_hire.buffer_days + v.testing.new_hire.high_risk_days_after_buffer
+            for v in self.versions
+            if v.testing.new_hire is not None
+        ]
+        if not spans:
             return None
-        return self.as_of - timedelta(days=nh.buffer_days + nh.high_risk_days_after_buffer)
+        return self.as_of - timedelta(days=max(*spans, self.policy.testing.history_days))
+
+    def version_at(self, instant: datetime) -> PolicyDocument:
+        """The version in force on the instant's local date (the earliest one before any)."""
+        return in_force(self.versions, local_day(instant)) or self.versions[0]
 
     # -- enterprise level ---------------------------------------------------------------
 
@@ -478,23 +517,38 @@ class DueRules:
         Returns (mode, reason code, share)."""
         t = self.policy.testing
         r = t.routine
+        if r is None:
+            return MODE_NONE, "", 0.0
         outside = enterprise.zone_type in t.outside_parks_zone_types
-        shares: list[float] = []
+        shares: list[tuple[float, str]] = []
         if outside and enterprise.industry in t.sampled_industries_outside_parks:
-            shares.append(t.sampled_industries_min_share)
-        if outside and enterprise.roster_size < t.small_enterprise_threshold:
-            shares.append(t.district_sampling_ratio.ratio(enterprise.district))
+            shares.append((t.sampled_industries_min_share, SAMPLED_INDUSTRY))
+        if outside and t.district_sampling_ratio is not None and enterprise.roster_size < t.small_enterprise_threshold:
+            shares.append((t.district_sampling_ratio.ratio(enterprise.district), SMALL_ENTERPRISE))
         if shares:
-            return MODE_SAMPLE, SAMPLED, max(shares)
+            share, reason = max(shares, key=lambda x: x[0])  # a tie: the industry's rule, listed first
+            return MODE_SAMPLE, reason, share
         if r.alternating_halves:
             return MODE_COHORT, ROUTINE_COHORT, 0.5
         if r.share >= 1:
             return MODE_ALL, ROUTINE_ROUND, 1.0
-        return MODE_SAMPLE, SAMPLED, r.share
+        return MODE_SAMPLE, ROUTINE_ROUND, r.share
 
     def needs_roster(self, enterprise: EnterpriseFacts) -> bool:
         """Does the plan need the roster's ids (a rotating sample) or only its size?"""
         return self.round_mode(enterprise)[0] == MODE_SAMPLE
+
+    def _campaign(self, enterprise: EnterpriseFacts) -> tuple[int, int] | None:
+        """seeds/002: the mass-testing window the enterprise's workers owe a test in."""
+        m = self.policy.testing.mass_testing
+        if m is None or enterprise.zone_type not in m.zone_types:
+            return None
+        last = m.due_by
+        if m.priority_due_by is not None and enterprise.zone_name is not None:
+            name = province_key(enterprise.zone_name)
+            if any(province_key(z) in name for z in m.priority_zone_names):
+                last = m.priority_due_by
+        return micros(utc_midnight(m.starts_on)), micros(utc_midnight(last + timedelta(days=1)))
 
     def round_plan(self, enterprise: EnterpriseFacts, roster: Sequence[uuid.UUID] = ()) -> RoundPlan:
         """The enterprise's rounds at ``as_of``. ``roster`` (the active people's ids) is needed
@@ -502,6 +556,11 @@ class DueRules:
         r = self.policy.testing.routine
         n = enterprise.roster_size
         mode, reason, share = self.round_mode(enterprise)
+        campaign = self._campaign(enterprise)
+        if r is None:
+            return RoundPlan(
+                mode, reason, share, 7, self.day, 0, n, 0, suspended=enterprise.suspended, campaign=campaign
+            )
         offset = round_offset_days(enterprise.enterprise_id, r.round_days) if r.spread_round_day else 0
         first_day = r.anchor + timedelta(days=offset)
         index = (self.day - first_day).days // r.round_days
@@ -515,7 +574,19 @@ class DueRules:
             eid = enterprise.enterprise_id
             ordered = sorted(roster, key=lambda pid: sample_order_key(eid, pid))
             positions = {pid: i for i, pid in enumerate(ordered)}
-        return RoundPlan(mode, reason, share, r.round_days, first_day, index, n, sample_size, positions)
+        return RoundPlan(
+            mode,
+            reason,
+            share,
+            r.round_days,
+            first_day,
+            index,
+            n,
+            sample_size,
+            positions,
+            suspended=enterprise.suspended,
+            campaign=campaign,
+        )
 
     # -- person level -------------------------------------------------------------------
 
@@ -542,22 +613,33 @@ class DueRules:
             declarations,
             travels,
             positive_pools,
+            last_result_at,
         ) = p
         as_of = self.as_of
         grace = self.grace
         reqs: list[Requirement] = []
         blocks: list[str] = []
+        flags: list[str] = []
+        suspended = plan is not None and plan.suspended
 
-        last_at = results.last_at()
+        window_last = results.last_at()
+        last_at = (
+            window_last
+            if last_result_at is None or (window_last and window_last > last_result_at)
+            else (last_result_at)
+        )
 
-        # A positive result stands until a later negative PCR. A confirmed case is managed by the
-        # health sector, not screened: only a positive rapid test still needs its PCR.
+        # A positive result stands until a later individual negative PCR, however old it is. A
+        # confirmed case is managed by the health sector, not screened: only a positive rapid
+        # test still needs its PCR.
         positive = results.latest_positive()
-        if positive is not None and not results.any_since(positive[0], PCR, NEGATIVE, inclusive=False):
+        if positive is not None and not results.any_since(positive[0], PCR, NEGATIVE, inclusive=False, pooled=False):
             pos_at, pos_kind = positive
             blocks.append(POSITIVE)
-            if pos_kind != PCR and not results.any_since(pos_at, PCR, inclusive=False):
+            if pos_kind != PCR and not results.any_since(pos_at, PCR, inclusive=False, pooled=False):
                 reqs.append(Requirement(POSITIVE, pos_at, PCR, pos_at + grace))
+            if suspended:
+                blocks.append(ENTERPRISE_SUSPENDED)
             return self._answer(person_id, reqs, blocks)
 
         cadence: list[Requirement] = []
@@ -572,61 +654,81 @@ class DueRules:
             if contact and (contact_at is None or declared_at > contact_at):
                 contact_at = declared_at
 
-        # seeds/000 §2.2: symptoms declared: a rapid test and a PCR at once; not cleared until a
-        # PCR collected since comes back negative (a positive one is handled above).
-        if symptoms_at is not None and not results.any_since(symptoms_at, PCR, NEGATIVE):
-            blocks.append(SYMPTOMATIC)
-            for kind in self.symptomatic_kinds:
-                if not results.any_since(symptoms_at, kind):
-                    reqs.append(Requirement(SYMPTOMATIC, symptoms_at, kind, symptoms_at + grace))
+        # seeds/000 §2.2: symptoms declared: at the same time an individual rapid test and an
+        # individual PCR; not cleared until both are done and the PCR is negative (a pooled
+        # sample satisfies neither).
+        if symptoms_at is not None:
+            kinds = self.version_at(symptoms_at).testing.symptomatic.kinds
+            pending = [k for k in kinds if not results.any_since(symptoms_at, k, pooled=False)]
+            pcr_negative = PCR not in kinds or results.any_since(symptoms_at, PCR, NEGATIVE, pooled=False)
+            if pending or not pcr_negative:
+                blocks.append(SYMPTOMATIC)
+            for kind in pending:
+                reqs.append(Requirement(SYMPTOMATIC, symptoms_at, kind, symptoms_at + grace))
 
         # seeds/001: a positive pool clears no one: each member needs an individual test at once
         # (due when the pool's result is known) and is not cleared until it is negative.
         for pool_collected, pool_resulted in positive_pools:
             if pool_resulted > as_of:
                 continue
-            pool_kind = self.pool_kind
-            if not results.any_since(pool_collected, pool_kind, inclusive=False, pooled=False):
+            pool_kind = self.version_at(pool_resulted).testing.pool_positive.kind
+            if not results.any_since(pool_collected, pool_kind, NEGATIVE, inclusive=False, pooled=False):
                 if POOL_POSITIVE not in blocks:
                     blocks.append(POOL_POSITIVE)
-                reqs.append(Requirement(POOL_POSITIVE, pool_resulted, pool_kind, pool_resulted + grace))
+                if not results.any_since(pool_collected, pool_kind, inclusive=False, pooled=False):
+                    reqs.append(Requirement(POOL_POSITIVE, pool_resulted, pool_kind, pool_resulted + grace))
 
-        # seeds/000 §2.2 (2): new hires from another province.
-        nh = self.new_hire
-        if nh is not None and arrived is not None and arrived <= as_of and self.from_elsewhere(arrived_from):
-            buffer_end = arrived + timedelta(days=nh.buffer_days)
-            high_risk_end = buffer_end + timedelta(days=nh.high_risk_days_after_buffer)
-            if as_of < high_risk_end:
-                pre_from = arrived - timedelta(hours=nh.pre_arrival_pcr_max_hours)
-                if not results.any_since(pre_from, PCR, NEGATIVE, until=arrived):
-                    # Missing the pre-arrival PCR: a PCR on arrival instead; not cleared until a
-                    # negative one exists.
-                    if not results.any_since(pre_from, PCR, NEGATIVE):
-                        blocks.append(NEW_HIRE_PRE_ARRIVAL_PCR)
-                    if not results.any_since(pre_from, PCR):
-                        reqs.append(Requirement(NEW_HIRE_PRE_ARRIVAL_PCR, arrived, PCR, arrived + grace))
+        # seeds/000 §2.2 (2) (September) and seeds/003 (June's intake): new hires, under the
+        # version in force on the day of arrival.
+        arrivals_after = self.arrivals_after
+        if arrived is not None and arrivals_after is not None and arrived > arrivals_after:
+            nh = self.version_at(arrived).testing.new_hire
+            if nh is not None and (not nh.from_other_province_only or self.from_elsewhere(arrived_from)):
+                pre = nh.pre_arrival_pcr_max_hours
+                pre_from = None if pre is None else arrived - timedelta(hours=pre)
+                # The pre-arrival PCR is a precondition: negative, collected within the hours
+                # before arriving. A test on or after arrival does not replace it.
+                pre_ok = pre_from is None or results.any_since(pre_from, PCR, NEGATIVE, until=arrived)
+                if arrived > as_of:
+                    # A planned arrival: the pre-arrival PCR can be checked before the person comes.
+                    blocks.append(NEW_HIRE_NOT_ARRIVED)
+                    if pre_from is not None and not pre_ok:
+                        reqs.append(Requirement(NEW_HIRE_PRE_ARRIVAL_PCR, pre_from, PCR, arrived, pre_from, arrived))
+                    if suspended:
+                        blocks.append(ENTERPRISE_SUSPENDED)
+                    return self._answer(person_id, reqs, blocks)
+                buffer_end = arrived + timedelta(days=nh.buffer_days)
+                high_risk_end = buffer_end + timedelta(days=nh.high_risk_days_after_buffer)
+                if not pre_ok and as_of < high_risk_end:
+                    flags.append(NEW_HIRE_PRE_ARRIVAL_PCR_MISSING)
+                # The buffer's negative tests are counted from arrival, on top of the pre-arrival one.
                 done = results.count_since(arrived, NEGATIVE)
                 needed = nh.buffer_negative_tests
                 if done < needed or as_of < buffer_end:
                     in_buffer = True
                     blocks.append(NEW_HIRE_BUFFER)
+                    if not pre_ok:
+                        blocks.append(NEW_HIRE_PRE_ARRIVAL_PCR_MISSING)
                     if done < needed:
                         due = _buffer_test_due(arrived, buffer_end, done + 1, needed)
-                        reqs.append(Requirement(NEW_HIRE_BUFFER, due, EITHER, due + grace))
-                else:
-                    due = buffer_end if last_at is None else max(last_at + self.high_risk_every, buffer_end)
+                        reqs.append(Requirement(NEW_HIRE_BUFFER, due, EITHER, due + grace, arrived, buffer_end))
+                elif as_of < high_risk_end:
+                    every = self.version_at(arrived).testing.high_risk_interval_days or 3
+                    due = buffer_end if last_at is None else max(last_at + timedelta(days=every), buffer_end)
                     if due < high_risk_end:
-                        cadence.append(Requirement(NEW_HIRE_HIGH_RISK, due, EITHER, due + grace))
+                        cadence.append(Requirement(NEW_HIRE_HIGH_RISK, due, EITHER, due + grace, interval_days=every))
 
         # Contact with a confirmed case: high-risk for contact.high_risk_days, tested at once.
         if contact_at is not None and as_of < contact_at + self.contact_days:
-            due = contact_at if last_at is None or last_at < contact_at else last_at + self.high_risk_every
+            every = self.high_risk_days or 3
+            due = contact_at if last_at is None or last_at < contact_at else last_at + timedelta(days=every)
             if due < contact_at + self.contact_days:
-                cadence.append(Requirement(CONTACT, due, EITHER, due + grace))
+                cadence.append(Requirement(CONTACT, due, EITHER, due + grace, interval_days=every))
 
+        window: RoundWindow | None = None
         if not in_buffer:
             # The cadences and the rounds, exactly as for a plain person.
-            for reason, due_us in self.screening(
+            for item in self.screening(
                 plan,
                 person_id,
                 cohort,
@@ -637,25 +739,36 @@ class DueRules:
                 None if last_at is None else micros(last_at),
                 rounds=not cadence,
             ):
-                cadence.append(self._requirement(reason, due_us))
+                cadence.append(self._requirement(item))
+                window = _window(item) or window
         reqs.extend(cadence)
 
         # seeds/000 §2.3: back in a boarding house from another province: a test within 24 h and
-        # a second one at least 72 h after the return.
-        ret = self.boarding_house_return
-        if ret is not None:
-            for returned_at, destination, to_boarding_house in travels:
-                if returned_at > as_of or not to_boarding_house or not self.from_elsewhere(destination):
-                    continue
-                after = results.times_since(returned_at)
-                if not after:
-                    deadline = returned_at + timedelta(hours=ret.first_test_within_hours)
-                    reqs.append(Requirement(RETURN_24H, returned_at, EITHER, deadline))
-                second_from = returned_at + timedelta(hours=ret.second_test_after_hours)
-                if not any(a >= second_from for a in after[1:]):
-                    reqs.append(Requirement(RETURN_72H, second_from, EITHER, second_from + grace))
+        # a second one at least 72 h after the return (the version in force on the return).
+        for returned_at, destination, to_boarding_house in travels:
+            if returned_at > as_of or not to_boarding_house or not self.from_elsewhere(destination):
+                continue
+            ret = self.version_at(returned_at).testing.boarding_house_return
+            if ret is None:
+                continue
+            after = results.times_since(returned_at)
+            if not after:
+                deadline = returned_at + timedelta(hours=ret.first_test_within_hours)
+                reqs.append(Requirement(RETURN_FIRST_TEST, returned_at, EITHER, deadline, returned_at, deadline))
+            second_from = returned_at + timedelta(hours=ret.second_test_after_hours)
+            if not any(a >= second_from for a in after[1:]):
+                reqs.append(Requirement(RETURN_SECOND_TEST, second_from, EITHER, second_from + grace))
 
-        return self._answer(person_id, reqs, blocks)
+        # seeds/003: cleared means a negative test recent enough for the person's group and
+        # nothing blocking. With no standing positive, any result on record means a negative one.
+        if not blocks:
+            if last_at is None:
+                blocks.append(NO_NEGATIVE_TEST)
+            elif any(r.reason in SCREENING and as_of > r.overdue_after for r in reqs):
+                blocks.append(NEGATIVE_TEST_TOO_OLD)
+        if suspended:
+            blocks.append(ENTERPRISE_SUSPENDED)
+        return self._answer(person_id, reqs, blocks, window, tuple(flags))
 
     # -- the cadences and the rounds (every person's last step; all of a plain person) --------
 
@@ -671,67 +784,111 @@ class DueRules:
         last_at: int | None,
         *,
         rounds: bool = True,
-    ) -> list[tuple[str, int]]:
-        """seeds/000 §2.2 (1) and (3): the (reason, due) of the high-risk and unvaccinated
-        cadences, or, if neither applies and ``rounds`` (no other cadence does either), of the
-        enterprise's rounds. Instants in microseconds (``micros``), ``hire_day`` in days
-        (``epoch_day``); ``vaccinated``: dose 1 given by ``as_of``; ``last_at``: the latest
-        specimen in the window; ``person_id`` is read in SAMPLE mode only."""
-        hire_start = None
+    ) -> list[Screen]:
+        """seeds/000 §2.2 (1) and (3), seeds/002: the high-risk and unvaccinated cadences, or,
+        if neither applies and ``rounds`` (no other cadence does either), the enterprise's
+        rounds; and a mass-testing campaign. Each as a ``Screen`` tuple. Instants in
+        microseconds (``micros``), ``hire_day`` in days (``epoch_day``); ``vaccinated``: dose 1
+        given by ``as_of``; ``last_at``: the latest result on record, however old;
+        ``person_id`` is read in SAMPLE mode only."""
+        start = self._floor_us
         if hire_day is not None:
             hire_start = self._midnights.get(hire_day)
             if hire_start is None:
                 hire_start = self._midnight_us(hire_day)
+            if hire_start > start:
+                start = hire_start
+        out: list[Screen] = []
+        if plan is not None and plan.campaign is not None:
+            campaign = self._mass_testing(plan.campaign, last_at, start)
+            if campaign is not None:
+                out.append(campaign)
         if vaccinated and not high_risk:  # most people: the rounds only
-            if rounds and plan is not None:
-                due = self._routine(plan, person_id, cohort, last_at, hire_start)
-                if due is not None:
-                    return [(plan.reason, due)]
-            return []
+            if rounds and plan is not None and plan.mode != MODE_NONE:
+                routine = self._routine(plan, person_id, cohort, last_at, start)
+                if routine is not None:
+                    out.append(routine)
+            return out
         as_of = self._as_of_us
-        floor = self._floor_us
-        if hire_start is not None and hire_start > floor:
-            floor = hire_start
-        out: list[tuple[str, int]] = []
+        grace = self._grace_us
+        cadences = 0
         # seeds/000 §2.2 (1): the high-risk group, every 3 days (while flagged).
-        if high_risk and (high_risk_until is None or as_of < high_risk_until):
-            due = floor if last_at is None else last_at + self._high_risk_every_us
+        every = self._high_risk_every_us
+        if high_risk and every is not None and (high_risk_until is None or as_of < high_risk_until):
+            due = start if last_at is None or last_at + every < start else last_at + every
             if high_risk_until is None or due < high_risk_until:
-                out.append((HIGH_RISK_3D, due))
+                out.append((HIGH_RISK, due, due + grace, None, None, self.high_risk_days, None, None, False))
+                cadences += 1
         # seeds/000 §2.2 (1): "người chưa tiêm vắc xin": no dose at all yet.
-        if not vaccinated:
-            out.append((UNVACCINATED_3D, floor if last_at is None else last_at + self._unvaccinated_every_us))
+        every = self._unvaccinated_every_us
+        if not vaccinated and every is not None:
+            due = start if last_at is None or last_at + every < start else last_at + every
+            out.append((UNVACCINATED, due, due + grace, None, None, self.unvaccinated_days, None, None, False))
+            cadences += 1
         # seeds/000 §2.2 (3): everyone in no group above is tested in the enterprise's rounds.
-        if not out and rounds and plan is not None:
-            routine = self._routine(plan, person_id, cohort, last_at, hire_start)
+        if not cadences and rounds and plan is not None and plan.mode != MODE_NONE:
+            routine = self._routine(plan, person_id, cohort, last_at, start)
             if routine is not None:
-                out.append((plan.reason, routine))
+                out.append(routine)
         return out
 
+    def _mass_testing(self, campaign: tuple[int, int], last_at: int | None, start: int) -> Screen | None:
+        """seeds/002: one test collected within the campaign's window, by whoever works in a
+        park then (a person who starts after it has ended owes nothing)."""
+        begin, end = campaign
+        if start >= end or (last_at is not None and last_at >= begin):
+            return None
+        due = begin if begin > start else start
+        return (MASS_TESTING, due, end + self._grace_us, begin, end, None, begin, end, False)
+
     def _routine(
-        self, plan: RoundPlan, person_id: uuid.UUID | None, cohort: int, last_at: int | None, hire_start: int | None
-    ) -> int | None:
-        """When the person is due in the enterprise's rounds (microseconds); None: not in them."""
+        self, plan: RoundPlan, person_id: uuid.UUID | None, cohort: int, last_at: int | None, start: int
+    ) -> Screen | None:
+        """The person's window in the enterprise's rounds and what they owe in it.
+
+        Each round is a window from its first local midnight to the next round's. The latest
+        window of the person's that has opened (L) is done if a test was collected in it; then
+        the next one is due. Not done: due in L, overdue once L has closed plus the grace; and
+        while L is open, already overdue if the person's previous window (P) closed without a
+        test. A window that opened before ``start`` (the person's start day, or the version's)
+        is not owed: the first owed window is the first that opens on or after it. None: the
+        person is not in the rounds (not in any sample)."""
         k = plan.index
+        position = 0
         if plan.mode == MODE_COHORT:
-            # The person's half is tested in rounds of its parity; a missed round stays due
-            # until the half's next round.
-            start, following = plan._halves[cohort % 2]
-            if last_at is not None and last_at >= start:
-                return following
+            previous, latest, following = plan._halves[cohort % 2]
         elif plan.mode == MODE_ALL:
-            start = plan.starts_us(k)
-            if last_at is not None and last_at >= start:
-                return plan.starts_us(k + 1)
+            previous, latest, following = k - 1, k, k + 1
         else:
-            position = plan.positions.get(person_id) if person_id is not None else None
-            if position is None:
+            found = plan.positions.get(person_id) if person_id is not None else None
+            if found is None:
                 return None
-            start = plan.starts_us(k)
-            if not plan.selected(position, k) or (last_at is not None and last_at >= start):
-                # A sample is for its round: when the round ends, the next round's sample is due.
-                return plan.starts_us(plan.next_selection(position, k))
-        return start if hire_start is None or hire_start < start else hire_start
+            position = found
+            latest = plan.last_selection(position, k)
+            previous = plan.last_selection(position, latest - 1)
+            following = plan.next_selection(position, latest)
+        starts = plan.starts_us
+        s_latest, e_latest = starts(latest), starts(latest + 1)
+        grace = self._grace_us
+        reason = plan.reason
+        if s_latest < start:
+            # Not owed: the first window opening on or after the start day is.
+            n = following
+            for _ in range(plan.roster_size + 3):
+                if starts(n) >= start:
+                    break
+                n = plan.next_selection(position, n) if plan.mode == MODE_SAMPLE else n + (following - latest)
+            s_n, e_n = starts(n), starts(n + 1)
+            return (reason, s_n, e_n + grace, s_n, e_n, None, s_n, e_n, False)
+        if last_at is not None and last_at >= s_latest:
+            s_n, e_n = starts(following), starts(following + 1)
+            return (reason, s_n, e_n + grace, s_n, e_n, None, s_latest, e_latest, True)
+        if e_latest > self._as_of_us:
+            s_p, e_p = starts(previous), starts(previous + 1)
+            if s_p >= start and (last_at is None or last_at < s_p):
+                # The previous window closed without a test: still owed (any test now counts).
+                return (reason, s_p, e_p + grace, s_p, e_p, None, s_latest, e_latest, False)
+        return (reason, s_latest, e_latest + grace, s_latest, e_latest, None, s_latest, e_latest, False)
 
     def _midnight_us(self, day: int) -> int:
         us = self._midnights.get(day)
@@ -739,9 +896,17 @@ class DueRules:
             us = self._midnights[day] = micros(utc_midnight(date.fromordinal(day + _EPOCH_ORDINAL)))
         return us
 
-    def _requirement(self, reason: str, due_us: int) -> Requirement:
-        due = from_micros(due_us)
-        return Requirement(reason, due, EITHER, due + self.grace)
+    def _requirement(self, item: Screen) -> Requirement:
+        reason, due, overdue, ws, we, interval = item[:6]
+        return Requirement(
+            reason,
+            from_micros(due),
+            EITHER,
+            from_micros(overdue),
+            None if ws is None else from_micros(ws),
+            None if we is None else from_micros(we),
+            interval,
+        )
 
     def plain(
         self,
@@ -756,8 +921,18 @@ class DueRules:
     ) -> PersonDue:
         """``evaluate`` for a plain person (see the module's docstring), from the numbers
         ``screening`` reads."""
-        reqs = self.screening(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
-        return self._answer(person_id, [self._requirement(r, d) for r, d in reqs], [])
+        items = self.screening(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+        window = None
+        for item in items:
+            window = _window(item) or window
+        blocks = []
+        if last_at is None:
+            blocks.append(NO_NEGATIVE_TEST)
+        elif any(self._as_of_us > item[2] for item in items):
+            blocks.append(NEGATIVE_TEST_TOO_OLD)
+        if plan is not None and plan.suspended:
+            blocks.append(ENTERPRISE_SUSPENDED)
+        return self._answer(person_id, [self._requirement(i) for i in items], blocks, window)
 
     def plain_status(
         self,
@@ -771,13 +946,20 @@ class DueRules:
         last_at: int | None,
     ) -> int:
         """``status(plain(...))`` without building the answer: what the counts need."""
-        reqs = self.screening(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
-        if not reqs:
-            return 0
-        due = reqs[0][1] if len(reqs) == 1 else min(d for _, d in reqs)
-        status = DUE_TODAY if due < self._day_end_us else 0
-        # Overdue once any requirement's grace has passed: the earliest one's.
-        return status | OVERDUE if self._as_of_us > due + self._grace_us else status
+        items = self.screening(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+        status = NOT_CLEARED if last_at is None or (plan is not None and plan.suspended) else 0
+        if not items:
+            return status
+        if len(items) == 1:
+            due, overdue = items[0][1], items[0][2]
+        else:
+            due = min(i[1] for i in items)
+            overdue = min(i[2] for i in items)
+        if due < self._day_end_us:
+            status |= DUE_TODAY
+        # Overdue once any requirement's window (plus the grace) has passed; then the latest
+        # negative test is no longer recent enough to be cleared.
+        return status | OVERDUE | NOT_CLEARED if self._as_of_us > overdue else status
 
     def status(self, due: PersonDue) -> int:
         """DUE_TODAY, OVERDUE and NOT_CLEARED of one answer."""
@@ -786,17 +968,33 @@ class DueRules:
             status |= OVERDUE
         return status if due.cleared_to_work else status | NOT_CLEARED
 
-    def _answer(self, person_id: uuid.UUID, reqs: list[Requirement], blocks: list[str]) -> PersonDue:
+    def _answer(
+        self,
+        person_id: uuid.UUID,
+        reqs: list[Requirement],
+        blocks: list[str],
+        window: RoundWindow | None = None,
+        flags: tuple[str, ...] = (),
+    ) -> PersonDue:
         """The next visit: the earliest requirement and every other one due by then."""
         cleared = not blocks
         as_of = self.as_of
         if len(reqs) == 1:
             r = reqs[0]
             return PersonDue(
-                person_id, r.due_at, r.kind, (r.reason,), as_of > r.overdue_after, cleared, tuple(blocks), (r,)
+                person_id,
+                r.due_at,
+                r.kind,
+                (r.reason,),
+                as_of > r.overdue_after,
+                cleared,
+                tuple(blocks),
+                (r,),
+                window,
+                flags,
             )
         if not reqs:
-            return PersonDue(person_id, None, None, (), False, cleared, tuple(blocks), ())
+            return PersonDue(person_id, None, None, (), False, cleared, tuple(blocks), (), window, flags)
         reqs.sort(key=_due_key)
         first = reqs[0].due_at
         cut = first if first > as_of else as_of
@@ -804,13 +1002,26 @@ class DueRules:
         reasons = tuple(dict.fromkeys(r.reason for r in current))
         overdue = any(as_of > r.overdue_after for r in reqs)
         kind = combine_kinds(r.kind for r in current)
-        return PersonDue(person_id, first, kind, reasons, overdue, cleared, tuple(blocks), tuple(reqs))
+        return PersonDue(person_id, first, kind, reasons, overdue, cleared, tuple(blocks), tuple(reqs), window, flags)
 
     def enterprise_due(self, enterprise: EnterpriseFacts, people: Sequence[PersonFacts]) -> list[PersonDue]:
         """Every person of one enterprise (``people``: its whole active roster), its rounds
         planned once."""
         plan = self.round_plan(enterprise, [p.person_id for p in people])
         return [self.evaluate(p, plan) for p in people]
+
+
+# One screening requirement as ``DueRules.screening`` computes it, in microseconds: reason, due,
+# overdue after, its window (start, end; None for a cadence), the cadence's interval in days,
+# and the person's round window shown in lists (start, end, done; None outside the rounds).
+Screen = tuple[str, int, int, int | None, int | None, int | None, int | None, int | None, bool]
+
+
+def _window(item: Screen) -> RoundWindow | None:
+    start, end = item[6], item[7]
+    if start is None or end is None:
+        return None
+    return RoundWindow(from_micros(start), from_micros(end), item[8])
 
 
 def _due_key(r: Requirement) -> datetime:
@@ -822,7 +1033,7 @@ def _buffer_test_due(arrived: datetime, buffer_end: datetime, i: int, n: int) ->
     day, the others evenly between."""
     last = max(arrived, buffer_end - timedelta(days=1))
     if n <= 1:
-        return last
+        return arrived
     return arrived + (last - arrived) * (i - 1) / (n - 1)
 
 
@@ -832,8 +1043,9 @@ def person_due(
     person: PersonFacts,
     enterprise: EnterpriseFacts | None = None,
     roster: Sequence[uuid.UUID] = (),
+    versions: Sequence[PolicyDocument] | None = None,
 ) -> PersonDue:
     """One person's next test at ``as_of`` under ``policy`` (the one in force then)."""
-    rules = DueRules(policy, as_of)
+    rules = DueRules(policy, as_of, versions)
     plan = rules.round_plan(enterprise, roster) if enterprise is not None else None
     return rules.evaluate(person, plan)

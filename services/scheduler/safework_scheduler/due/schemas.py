@@ -6,20 +6,41 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from safework_scheduler.due.reasons import CODES, DUE_CODES, NOT_CLEARED_CODES
 
 Kind = Literal["PCR", "RAPID_ANTIGEN", "EITHER", "RAPID_ANTIGEN_AND_PCR"]
+# The reason codes, as enums in the schema (docs/VERDICTS.md explains each with its source).
+DueReason = Literal[DUE_CODES]  # type: ignore[valid-type]
+NotClearedReason = Literal[NOT_CLEARED_CODES]  # type: ignore[valid-type]
+ReasonCode = Literal[CODES]  # type: ignore[valid-type]
 
 
 class RequirementOut(BaseModel):
-    reason: str
+    """One test the person owes. A round's test has a window (any day of it will do; overdue
+    once it has closed plus the grace); a cadence's test has its interval."""
+
+    reason: DueReason
     due_at: datetime
     kind: Kind
     overdue_after: datetime
     overdue: bool
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    interval_days: int | None = None
 
 
-class PersonDueOut(BaseModel):
+class WindowFields(BaseModel):
+    """The person's window in the enterprise's rounds: the latest of theirs that has opened
+    (or their first, if none has yet), and whether a test collected in it already counts."""
+
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    window_done: bool | None = None
+
+
+class PersonDueOut(WindowFields):
     """The next test of one person: when, which kind, why; overdue; cleared to work."""
 
     person_id: uuid.UUID
@@ -28,22 +49,29 @@ class PersonDueOut(BaseModel):
     policy_version: str
     due_at: datetime | None
     kind: Kind | None
-    reasons: list[str]
+    reasons: list[DueReason]
     overdue: bool
     cleared_to_work: bool
-    not_cleared: list[str]
+    not_cleared: list[NotClearedReason]
+    flags: list[ReasonCode] = Field(
+        default=[], description="Findings that outlast what they block (a missing pre-arrival PCR)."
+    )
     requirements: list[RequirementOut]
+    assumptions: list[str] = Field(
+        default=[],
+        description='Policy parameters this answer rests on that the seeds do not give ("not in the source").',
+    )
 
 
 class RoundOut(BaseModel):
     """The enterprise's screening round in progress (seeds/000 §2.2)."""
 
-    mode: Literal["COHORT", "ALL", "SAMPLE"]
-    reason: str
+    mode: Literal["COHORT", "ALL", "SAMPLE", "NONE"]
+    reason: DueReason | None
     share: float
-    index: int
-    starts_on: date
-    ends_on: date
+    index: int | None
+    starts_on: date | None
+    ends_on: date | None
     cohort_due: int | None
     sample_size: int
 
@@ -55,7 +83,7 @@ class DueCounts(BaseModel):
     not_cleared: int
 
 
-class DuePersonOut(BaseModel):
+class DuePersonOut(WindowFields):
     person_id: uuid.UUID
     employee_code: str | None
     full_name: str
@@ -63,10 +91,11 @@ class DuePersonOut(BaseModel):
     due_today: bool
     due_at: datetime | None
     kind: Kind | None
-    reasons: list[str]
+    reasons: list[DueReason]
     overdue: bool
     cleared_to_work: bool
-    not_cleared: list[str]
+    not_cleared: list[NotClearedReason]
+    flags: list[ReasonCode] = []
 
 
 class EnterpriseDueOut(BaseModel):

@@ -11,19 +11,20 @@ import gc
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.internal_auth import Caller
-from safework_scheduler.due import bulk
+from safework_scheduler.due import bulk, reasons
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import (
     DUE_TODAY,
     LOCAL_TZ,
+    MODE_NONE,
     NOT_CLEARED,
     OVERDUE,
     DueRules,
@@ -34,6 +35,7 @@ from safework_scheduler.due.rules import (
     local_day,
     local_midnight,
 )
+from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.repository import PolicyStore
 from safework_scheduler.scope import (
     AUTHORITY,
@@ -90,6 +92,17 @@ def day_as_of(day: date, now: datetime) -> datetime:
 
 
 def round_out(plan: RoundPlan) -> dict[str, Any]:
+    if plan.mode == MODE_NONE:
+        return {
+            "mode": plan.mode,
+            "reason": None,
+            "share": 0.0,
+            "index": None,
+            "starts_on": None,
+            "ends_on": None,
+            "cohort_due": None,
+            "sample_size": 0,
+        }
     return {
         "mode": plan.mode,
         "reason": plan.reason,
@@ -102,6 +115,26 @@ def round_out(plan: RoundPlan) -> dict[str, Any]:
     }
 
 
+def assumptions(policy: PolicyDocument, due: PersonDue) -> list[str]:
+    """The parameters this answer rests on that the version in force marks "not in the
+    source" (DOMAIN.md: an answer that depends on one says so)."""
+    codes = [*due.reasons, *due.not_cleared, *(r.reason for r in due.requirements)]
+    paths: dict[str, None] = {}
+    for code in codes:
+        for path in reasons.PARAMETERS.get(code, ()):
+            paths[path] = None
+    if due.requirements:
+        paths[reasons.GRACE] = None
+    return [p for p in paths if policy.unsourced(p)]
+
+
+def window_out(due: PersonDue) -> dict[str, Any]:
+    w = due.window
+    if w is None:
+        return {"window_start": None, "window_end": None, "window_done": None}
+    return {"window_start": local(w.start), "window_end": local(w.end), "window_done": w.done}
+
+
 def person_out(due: PersonDue, day_end: datetime) -> dict[str, Any]:
     return {
         "person_id": due.person_id,
@@ -112,6 +145,8 @@ def person_out(due: PersonDue, day_end: datetime) -> dict[str, Any]:
         "overdue": due.overdue,
         "cleared_to_work": due.cleared_to_work,
         "not_cleared": due.not_cleared,
+        "flags": due.flags,
+        **window_out(due),
     }
 
 
@@ -142,7 +177,14 @@ async def plan_for(session: AsyncSession, rules: DueRules, enterprise: repo.Ente
 
 
 def _with_size(facts: EnterpriseFacts, size: int) -> EnterpriseFacts:
-    return EnterpriseFacts(facts.enterprise_id, facts.district, facts.zone_type, facts.industry, size)
+    return replace(facts, roster_size=size)
+
+
+async def rules_at(session: AsyncSession, store: PolicyStore, as_of: datetime) -> DueRules:
+    """The rules in force at ``as_of`` (404 ``no_policy_in_force`` before the first version),
+    with every version for the rules about past events."""
+    policy = await store.at(session, as_of)
+    return DueRules(policy, as_of, await store.versions(session))
 
 
 async def person_due(
@@ -152,8 +194,8 @@ async def person_due(
     require_role(caller, AUTHORITY, ENTERPRISE, WORKER)
     if caller.role == WORKER and as_uuid(caller.person_id) != person_id:
         raise person_not_found()
-    policy = await store.at(session, as_of)
-    rules = DueRules(policy, as_of)
+    rules = await rules_at(session, store, as_of)
+    policy = rules.policy
     row = await repo.person(session, person_id, rules.as_of, rules.horizon, rules.arrivals_after)
     if row is None:
         raise person_not_found()
@@ -176,6 +218,8 @@ async def person_due(
         "overdue": due.overdue,
         "cleared_to_work": due.cleared_to_work,
         "not_cleared": list(due.not_cleared),
+        "flags": list(due.flags),
+        **window_out(due),
         "requirements": [
             {
                 "reason": r.reason,
@@ -183,9 +227,13 @@ async def person_due(
                 "kind": r.kind,
                 "overdue_after": local(r.overdue_after),
                 "overdue": rules.as_of > r.overdue_after,
+                "window_start": local(r.window_start),
+                "window_end": local(r.window_end),
+                "interval_days": r.interval_days,
             }
             for r in due.requirements
         ],
+        "assumptions": assumptions(policy, due),
     }
 
 
@@ -282,9 +330,10 @@ async def enterprise_due(
     enterprise = await visible_enterprise(session, caller, enterprise_id)
     day = day or local_day(now)
     as_of = day_as_of(day, now)
-    policy = await store.at(session, as_of)
+    rules = await rules_at(session, store, as_of)
+    policy = rules.policy
     with gc_paused():
-        result = await evaluate_enterprise(session, DueRules(policy, as_of), enterprise)
+        result = await evaluate_enterprise(session, rules, enterprise)
         listed = [i for i, s in enumerate(result.statuses) if s & (DUE_TODAY | NOT_CLEARED)]
         listed.sort(key=lambda i: _urgency((result.rows[i][0], result.answer(i))))
         people = [result.item(i) for i in listed]
@@ -341,6 +390,7 @@ async def province_tallies(
             url,
             snapshot,
             rules.policy,
+            tuple(rules.versions),
             rules.as_of,
             {eid: plan.for_people(share.holds) for eid, plan in plans.items()} if n > 1 else plans,
             share,
@@ -376,8 +426,8 @@ async def province_due(
     """``GET /v1/due``: counts by enterprise for the province or a district."""
     require_role(caller, AUTHORITY)
     district = area(caller, district)
-    policy = await store.at(session, as_of)
-    rules = DueRules(policy, as_of)
+    rules = await rules_at(session, store, as_of)
+    policy = rules.policy
     enterprises = await repo.list_enterprises(session, district, zone_type)
     tallies = await province_tallies(session, rules, enterprises, district=district, zone_type=zone_type)
     total = Tally()
@@ -420,8 +470,8 @@ async def province_people(
     require_role(caller, AUTHORITY)
     district = area(caller, district)
     after = cursors.decode(cursor, 2)
-    policy = await store.at(session, as_of)
-    rules = DueRules(policy, as_of)
+    rules = await rules_at(session, store, as_of)
+    policy = rules.policy
     flag = _STATUS_FLAG[status]
     items: list[dict[str, Any]] = []
     more = False

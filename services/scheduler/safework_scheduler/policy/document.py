@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -32,6 +32,29 @@ class RoutinePolicy(_Frozen):
     spread_round_day: bool
 
 
+class MassTestingPolicy(_Frozen):
+    """A one-off testing campaign of every worker in some zones (seeds/002, 13 May 2021: "xét
+    nghiệm Covid-19 diện rộng cho tất cả công nhân khu công nghiệp", finished "trước ngày
+    16/5/2021", the Vân Trung park first). Each worker owes one test collected between
+    ``starts_on`` and ``due_by`` (local dates, inclusive); the parks named in
+    ``priority_zone_names`` by ``priority_due_by``."""
+
+    zone_types: tuple[ZoneType, ...]
+    starts_on: date
+    due_by: date
+    priority_zone_names: tuple[str, ...] = ()
+    priority_due_by: date | None = None
+    payer: Literal["enterprise", "person", "state"]
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> MassTestingPolicy:
+        if self.due_by < self.starts_on:
+            raise ValueError("due_by must not be before starts_on")
+        if self.priority_due_by is not None and not self.starts_on <= self.priority_due_by <= self.due_by:
+            raise ValueError("priority_due_by must fall between starts_on and due_by")
+        return self
+
+
 class SamplingPolicy(_Frozen):
     default: float = Field(gt=0, le=1)
     by_district: dict[str, float] = {}
@@ -41,7 +64,13 @@ class SamplingPolicy(_Frozen):
 
 
 class NewHirePolicy(_Frozen):
-    pre_arrival_pcr_max_hours: int = Field(gt=0)
+    """Intake of new hires: a negative PCR before arriving (None: not asked), a stay in the
+    buffer zone with negative tests before work, then high-risk for a while. September's rule
+    (seeds/000 §2.2 (2)) is for arrivals from another province; June's intake (seeds/003) for
+    every worker brought to the enterprise."""
+
+    pre_arrival_pcr_max_hours: int | None = Field(default=None, gt=0)
+    from_other_province_only: bool = True
     buffer_days: int = Field(ge=0)
     buffer_negative_tests: int = Field(ge=0)
     high_risk_days_after_buffer: int = Field(ge=0)
@@ -67,16 +96,21 @@ class ContactPolicy(_Frozen):
 class TestingPolicy(_Frozen):
     __test__ = False  # not a pytest class
 
-    high_risk_interval_days: int = Field(gt=0)
-    unvaccinated_interval_days: int = Field(gt=0)
-    routine: RoutinePolicy
+    # seeds/000 §2.2 (1); None: the version sets no such cadence.
+    high_risk_interval_days: int | None = Field(gt=0)
+    unvaccinated_interval_days: int | None = Field(gt=0)
+    # None: the version sets no periodic screening rounds (May and June 2021).
+    routine: RoutinePolicy | None
+    # seeds/002: a one-off campaign of every park worker (May 2021); None: none.
+    mass_testing: MassTestingPolicy | None = None
     # Zone types counted as "outside the industrial parks" (seeds/000 §2.2: "ngoài khu công
     # nghiệp"), where the garment/shuttlecock and small-enterprise sampling rules apply.
     outside_parks_zone_types: tuple[ZoneType, ...]
     sampled_industries_outside_parks: tuple[str, ...]
     sampled_industries_min_share: float = Field(gt=0, le=1)
     small_enterprise_threshold: int = Field(ge=0)
-    district_sampling_ratio: SamplingPolicy
+    # seeds/000 §2.2: under the threshold, the district's ratio (None: no such rule yet).
+    district_sampling_ratio: SamplingPolicy | None
     new_hire: NewHirePolicy | None
     boarding_house_return: ReturnPolicy | None
     symptomatic: SymptomaticPolicy
@@ -92,13 +126,17 @@ class TestingPolicy(_Frozen):
     def min_history_days(self) -> int:
         """The longest look-back any rule needs, in whole days."""
         spans = [
-            2 * self.routine.round_days,  # the alternating half carries over to the next round
+            # the alternating half carries over to the next round
+            2 * self.routine.round_days if self.routine is not None else 0,
             self.contact.high_risk_days,
-            max(self.high_risk_interval_days, self.unvaccinated_interval_days),
+            self.high_risk_interval_days or 0,
+            self.unvaccinated_interval_days or 0,
         ]
         if self.new_hire is not None:
             nh = self.new_hire
-            spans.append(math.ceil(nh.pre_arrival_pcr_max_hours / 24) + nh.buffer_days + nh.high_risk_days_after_buffer)
+            spans.append(
+                math.ceil((nh.pre_arrival_pcr_max_hours or 0) / 24) + nh.buffer_days + nh.high_risk_days_after_buffer
+            )
         if self.boarding_house_return is not None:
             r = self.boarding_house_return
             spans.append(math.ceil((r.second_test_after_hours + self.overdue_grace_hours) / 24))
@@ -178,8 +216,26 @@ class RetentionPolicy(_Frozen):
     checkins_days: int = Field(gt=0)
 
 
+NOT_IN_SOURCE: Final = "not in the source"
+
+# Parameters whose value is a whole mapping or list (one entry in ``sources``), not a subtree.
+_LEAF_MAPS: Final = frozenset({"testing.district_sampling_ratio.by_district", "vaccines.deadlines"})
+
+
+def _leaf_paths(data: Any, prefix: str = "") -> list[str]:
+    if isinstance(data, dict) and prefix not in _LEAF_MAPS:
+        out: list[str] = []
+        for key, value in data.items():
+            out.extend(_leaf_paths(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return [prefix]
+
+
 class PolicyDocument(_Frozen):
     version: str
+    # A corrected reading of the same version's sources: the loader replaces a stored version
+    # only by a higher revision (``safework policy load``).
+    revision: int = Field(default=1, ge=1)
     effective_from: date
     source: str
     # The province this instance serves: travel to, and arrivals from, anywhere else are
@@ -190,6 +246,35 @@ class PolicyDocument(_Frozen):
     single_app: SingleAppPolicy
     compliance: CompliancePolicy
     retention: RetentionPolicy
+    # Where each parameter comes from, by its dotted path: the seed clause it is read from, or
+    # a text starting "not in the source" for a value the seeds do not give (DOMAIN.md: such a
+    # value is a named parameter, and answers that depend on it say so). Every parameter has one.
+    sources: dict[str, str]
+
+    def parameter_paths(self) -> list[str]:
+        """Every parameter's dotted path (what ``sources`` must name)."""
+        data = self.model_dump(mode="json", exclude={"version", "revision", "source", "sources"})
+        return _leaf_paths(data)
+
+    def unsourced(self, path: str) -> bool:
+        """Is the parameter at ``path`` (or the nearest sourced path above it) not in the source?"""
+        while path:
+            text = self.sources.get(path)
+            if text is not None:
+                return text.strip().lower().startswith(NOT_IN_SOURCE)
+            path = path.rpartition(".")[0]
+        return True
+
+    @model_validator(mode="after")
+    def _every_parameter_has_a_source(self) -> PolicyDocument:
+        paths = set(self.parameter_paths())
+        missing = sorted(p for p in paths if p not in self.sources)
+        if missing:
+            raise ValueError(f"sources must name every parameter; missing: {', '.join(missing)}")
+        unknown = sorted(p for p in self.sources if p not in paths)
+        if unknown:
+            raise ValueError(f"sources names parameters the document does not have: {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _retention_keeps_what_the_rules_read(self) -> PolicyDocument:
