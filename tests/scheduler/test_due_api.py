@@ -87,7 +87,16 @@ async def test_a_persons_next_test_and_who_may_ask(
         False,
         True,
     )
-    assert body["requirements"][0]["overdue_after"] == "2021-09-14T00:00:00+07:00"
+    # seeds/000 §2.2 (3) '7 ngày/lần': the round is a window (13-19 Sep), overdue once it has
+    # closed plus the grace (not in the source: 24 h).
+    assert body["requirements"][0]["overdue_after"] == "2021-09-21T00:00:00+07:00"
+    assert (body["window_start"], body["window_end"], body["window_done"]) == (
+        "2021-09-13T00:00:00+07:00",
+        "2021-09-20T00:00:00+07:00",
+        False,
+    )
+    assert body["requirements"][0]["window_end"] == "2021-09-20T00:00:00+07:00"
+    assert "testing.overdue_grace_hours" in body["assumptions"]
 
     for caller in (PROVINCE, enterprise(park.id), district_authority(VIET_YEN)):
         assert (await as_(caller).get(url, params=params)).status_code == 200, caller
@@ -110,7 +119,7 @@ async def test_as_of_needs_a_time_zone_and_a_policy_in_force(
     assert r.status_code == 422
     error = r.json()["error"]
     assert error["code"] == "validation_error" and error["details"][0]["field"] == "query.as_of"
-    r = await as_(PROVINCE).get(f"/v1/persons/{pid}/due", params={"as_of": "2021-07-01T10:00:00+07:00"})
+    r = await as_(PROVINCE).get(f"/v1/persons/{pid}/due", params={"as_of": "2021-05-12T10:00:00+07:00"})
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "no_policy_in_force"
     assert r.json()["error"]["details"][0]["field"] == "query.as_of"
@@ -122,7 +131,8 @@ async def test_as_of_needs_a_time_zone_and_a_policy_in_force(
 async def test_the_policy_in_force_changes_on_11_september(
     db: str, scheduler: httpx.AsyncClient, minter: InternalTokenMinter
 ) -> None:
-    """The July plan tests the unvaccinated every 7 days; seeds/000 every 3 days from 11 Sep."""
+    """The July plan already tests the unvaccinated every 3 days (seeds/000's 'duy trì', maintain);
+    September's rule is owed from 11 Sep, so the overdue July test is due from then."""
     async with registry(db) as reg:
         pid = await reg.person(None)
         await reg.result(pid, local(2021, 9, 8, 8))
@@ -130,7 +140,7 @@ async def test_the_policy_in_force_changes_on_11_september(
     july = (await as_.get(f"/v1/persons/{pid}/due", params={"as_of": "2021-09-10T10:00:00+07:00"})).json()
     assert (july["policy_version"], july["due_at"], july["overdue"]) == (
         "2021-07-20",
-        "2021-09-15T08:00:00+07:00",
+        "2021-09-11T08:00:00+07:00",
         False,
     )
     sept = (await as_.get(f"/v1/persons/{pid}/due", params={"as_of": "2021-09-12T10:00:00+07:00"})).json()
@@ -176,9 +186,10 @@ async def test_an_enterprise_due_list_for_a_day(
     assert body["people"][2]["not_cleared"] == ["POSITIVE"]
 
     later = (await as_(PROVINCE).get(f"/v1/enterprises/{park.id}/due", params={"date": "2021-09-15"})).json()
-    assert later["counts"] == {"people": 6, "due": 3, "overdue": 2, "not_cleared": 2}
-    assert [p["employee_code"] for p in later["people"]] == ["A", "D", "F", "H"]  # overdue first
-    assert [p["overdue"] for p in later["people"]] == [True, True, False, False]
+    # A's round window (13-19 Sep) is still open on 15 Sep: due, not overdue (seeds/000 §2.2 (3)).
+    assert later["counts"] == {"people": 6, "due": 3, "overdue": 1, "not_cleared": 2}
+    assert [p["employee_code"] for p in later["people"]] == ["D", "A", "F", "H"]  # overdue first
+    assert [p["overdue"] for p in later["people"]] == [True, False, False, False]
 
 
 async def test_an_enterprise_due_list_is_in_scope_only(
@@ -217,7 +228,8 @@ async def test_province_counts_match_the_enterprise_lists(
     r = await as_(PROVINCE).get("/v1/due", params={"as_of": end_of_15})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["totals"] == {"people": 7, "due": 4, "overdue": 3, "not_cleared": 2}
+    # Z has never been tested: overdue (unvaccinated, every 3 days) and not cleared (seeds/003).
+    assert body["totals"] == {"people": 7, "due": 4, "overdue": 2, "not_cleared": 3}
     by_id = {e["enterprise_id"]: e for e in body["enterprises"]}
     day = (await as_(PROVINCE).get(f"/v1/enterprises/{park.id}/due", params={"date": "2021-09-15"})).json()
     park_counts = {k: by_id[str(park.id)][k] for k in ("people", "due", "overdue", "not_cleared")}
@@ -257,11 +269,15 @@ async def test_province_lists_of_overdue_people_page_by_enterprise_and_person(
             break
         params["cursor"] = body["next_cursor"]
     assert sorted(seen) == seen  # by enterprise, then person
-    assert {p for _, p in seen} == {str(park.due_a), str(park.sick_d), str(late)}
+    assert {p for _, p in seen} == {str(park.sick_d), str(late)}
     not_cleared = await as_.get(
         "/v1/due/people", params={"as_of": params["as_of"], "status": "not_cleared", "limit": 10}
     )
-    assert {i["person_id"] for i in not_cleared.json()["items"]} == {str(park.sick_d), str(park.positive_h)}
+    assert {i["person_id"] for i in not_cleared.json()["items"]} == {
+        str(park.sick_d),
+        str(park.positive_h),
+        str(late),
+    }
     r = await as_.get("/v1/due/people", params={"cursor": "not-a-cursor"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_cursor"
     r = await as_.get("/v1/due/people", params={"status": "late"})
@@ -283,10 +299,12 @@ async def test_sampled_rounds_rotate_through_the_roster(
         r = await as_.get(f"/v1/enterprises/{eid}/due", params={"date": monday})
         body = r.json()
         assert body["round"]["mode"] == "SAMPLE" and body["round"]["sample_size"] == 2
-        due = {p["person_id"] for p in body["people"] if p["due_today"]}
+        # This round's sample: due from the round's first day (a missed sample stays due from its own).
+        due = {p["person_id"] for p in body["people"] if p["due_at"] == f"{monday}T00:00:00+07:00"}
         assert all(p["reasons"] == ["SAMPLED_INDUSTRY"] for p in body["people"])
         assert len(due) == 2
         picked.append(due)
     assert set().union(*picked) == {str(p) for p in people}
     again = await as_.get(f"/v1/enterprises/{eid}/due", params={"date": "2021-09-13"})
-    assert {p["person_id"] for p in again.json()["people"] if p["due_today"]} == picked[0]
+    first = f"{'2021-09-13'}T00:00:00+07:00"
+    assert {p["person_id"] for p in again.json()["people"] if p["due_at"] == first} == picked[0]

@@ -24,12 +24,24 @@ async def test_every_version_with_the_dates_it_is_in_force(
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     assert [(i["version"], i["effective_from"], i["effective_until"]) for i in items] == [
+        ("2021-05-13", "2021-05-13", "2021-06-24"),
+        ("2021-06-24", "2021-06-24", "2021-07-20"),
         ("2021-07-20", "2021-07-20", "2021-09-11"),
         ("2021-09-11", "2021-09-11", None),
     ]
     assert all(len(i["sha256"]) == 64 for i in items)
-    assert items[1]["document"]["testing"]["routine"]["share"] == 0.5
-    assert items[1]["source"].startswith("seeds/000")
+    sept = items[3]
+    assert sept["document"]["testing"]["routine"]["share"] == 0.5
+    assert sept["source"].startswith("seeds/000")
+    # DOMAIN.md: every value the seeds do not give is visible as "not in the source".
+    params = {p["path"]: p for p in sept["parameters"]}
+    assert params["testing.routine.share"]["in_source"] is True
+    assert params["testing.routine.share"]["value"] == 0.5
+    assert "50%" in params["testing.routine.share"]["source"]
+    assert params["testing.overdue_grace_hours"]["in_source"] is False
+    assert params["testing.overdue_grace_hours"]["source"].startswith("not in the source")
+    july = {p["path"]: p for p in items[2]["parameters"]}
+    assert july["testing.routine.round_days"]["in_source"] is False
 
 
 @pytest.mark.parametrize(
@@ -56,7 +68,7 @@ async def test_active_policy_refuses_naive_instants_and_dates_before_any_version
     as_ = As(scheduler, minter)(enterprise(uuid.uuid4()))
     r = await as_.get("/v1/policies/active", params={"as_of": "2021-09-12T08:00:00"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.as_of"
-    r = await as_.get("/v1/policies/active", params={"as_of": "2021-05-16T08:00:00+07:00"})
+    r = await as_.get("/v1/policies/active", params={"as_of": "2021-05-12T08:00:00+07:00"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "no_policy_in_force"
     assert (await as_.get("/v1/policies/active")).json()["version"] == "2021-09-11"  # now
 
@@ -75,7 +87,7 @@ async def test_a_new_version_takes_effect_on_its_date_without_a_redeploy(
         after = await as_.get("/v1/policies/active", params={"as_of": "2021-12-01T00:00:00+07:00"})
         assert (before.json()["version"], after.json()["version"]) == ("2021-09-11", "2021-12-01")
         history = (await as_.get("/v1/policies")).json()["items"]
-        assert [i["effective_until"] for i in history] == ["2021-09-11", "2021-12-01", None]
+        assert [i["effective_until"] for i in history] == ["2021-06-24", "2021-07-20", "2021-09-11", "2021-12-01", None]
     finally:
         conn = await asyncpg.connect(db)
         try:

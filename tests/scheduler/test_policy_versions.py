@@ -16,14 +16,18 @@ from safework_scheduler.policy.files import VERSIONS_DIR, read_versions
 
 def test_repository_versions_parse_and_have_distinct_dates() -> None:
     docs = read_versions()
-    assert [d.version for d in docs] == ["2021-07-20", "2021-09-11"]
+    assert [d.version for d in docs] == ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11"]
 
 
 @pytest.mark.parametrize(
     ("rule", "on", "expected"),
     [
-        ("before the first version nothing is in force", date(2021, 7, 19), None),
-        ("July plan from its date", date(2021, 7, 20), "2021-07-20"),
+        ("before the first version (seeds/002, 13 May) nothing is in force", date(2021, 5, 12), None),
+        ("seeds/002 mass testing from the conference of 13 May", date(2021, 5, 13), "2021-05-13"),
+        ("seeds/002 still in force the day before June's", date(2021, 6, 23), "2021-05-13"),
+        ("seeds/003 restoring production from 24 June", date(2021, 6, 24), "2021-06-24"),
+        ("seeds/003 the day before the July plan", date(2021, 7, 19), "2021-06-24"),
+        ("July plan (seeds/001, seeds/004) from its date", date(2021, 7, 20), "2021-07-20"),
         ("July plan the day before September's", date(2021, 9, 10), "2021-07-20"),
         ("September conclusion (seeds/000) from 11 Sep 2021", date(2021, 9, 11), "2021-09-11"),
         ("September conclusion still in force later", date(2021, 11, 1), "2021-09-11"),
@@ -59,7 +63,7 @@ def test_september_policy_holds_the_numbers_of_seeds_000() -> None:
     assert doc.single_app.enforced_zone_types == ("KCN",)  # §2.4: the parks first
 
 
-@pytest.mark.parametrize("version", ["2021-07-20", "2021-09-11"])
+@pytest.mark.parametrize("version", ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11"])
 def test_history_window_covers_every_rule(version: str) -> None:
     """A person's history is read back ``history_days``: at least 2 + 7 + 10 days for a new hire
     (seeds/000 §2.2 (2)) and 14 for an alternating half, plus the grace."""
@@ -81,6 +85,11 @@ async def test_loading_is_idempotent_and_versions_are_immutable(db: str, tmp_pat
     (changed / "2021-09-11.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(PolicyConflict):
         await load_policies(db, changed)
+    # A corrected reading of the same sources says so with a higher revision, and replaces it.
+    corrected = dict(raw, revision=raw["revision"] + 1)
+    (changed / "2021-09-11.yaml").write_text(yaml.safe_dump(corrected))
+    assert await load_policies(db, changed) == [f"2021-09-11 (revision {corrected['revision']})"]
+    assert await load_policies(db, changed) == []
     new = dict(raw, version="2021-12-01", effective_from="2021-12-01")
     (changed / "2021-09-11.yaml").unlink()
     (changed / "2021-12-01.yaml").write_text(yaml.safe_dump(new))
@@ -90,8 +99,66 @@ async def test_loading_is_idempotent_and_versions_are_immutable(db: str, tmp_pat
         versions = [
             r["version"] for r in await conn.fetch("SELECT version FROM scheduler_policy ORDER BY effective_from")
         ]
-        assert versions == ["2021-07-20", "2021-09-11", "2021-12-01"]
+        assert versions == ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11", "2021-12-01"]
         await conn.execute("DELETE FROM scheduler_policy WHERE version = '2021-12-01'")
+        # Put the repository's September document back (the corrected revision replaced it).
+        await conn.execute("DELETE FROM scheduler_policy WHERE version = '2021-09-11'")
     finally:
         await conn.close()
+    assert await load_policies(db) == ["2021-09-11"]
     PolicyDocument.model_validate(new)
+
+
+@pytest.mark.parametrize("version", ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11"])
+def test_every_parameter_names_its_source(version: str) -> None:
+    """DOMAIN.md: a value the seeds do not give is a named parameter marked "not in the
+    source". Every parameter of every version has an entry, and a document without one is
+    refused."""
+    doc = {d.version: d for d in read_versions()}[version]
+    assert set(doc.sources) == set(doc.parameter_paths())
+    assert doc.unsourced("testing.overdue_grace_hours")  # not in any seed
+    raw = yaml.safe_load((VERSIONS_DIR / f"{version}.yaml").read_text())
+    del raw["sources"]["testing.overdue_grace_hours"]
+    with pytest.raises(ValueError, match="testing.overdue_grace_hours"):
+        PolicyDocument.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("rule", "version", "path", "unsourced"),
+    [
+        ("seeds/000 §2.2 (1): 3 days for the high-risk", "2021-09-11", "testing.high_risk_interval_days", False),
+        ("seeds/000 §2.2 (3): 50% each round", "2021-09-11", "testing.routine.share", False),
+        (
+            "seeds/000 §2.2: the district's ratio is the district's; our default is not",
+            "2021-09-11",
+            "testing.district_sampling_ratio.default",
+            True,
+        ),
+        (
+            "July: 'duy trì … 3 ngày/lần' (seeds/000) for the unvaccinated",
+            "2021-07-20",
+            "testing.unvaccinated_interval_days",
+            False,
+        ),
+        ("July: periodic screening has no period in seeds/004", "2021-07-20", "testing.routine.round_days", True),
+        ("July: no under-20 ratio rule before September", "2021-07-20", "testing.district_sampling_ratio", False),
+        ("seeds/002: before 16 May", "2021-05-13", "testing.mass_testing.due_by", False),
+        ("seeds/002: paid by the enterprise", "2021-05-13", "testing.mass_testing.payer", False),
+        ("seeds/003: the buffer's length is not given", "2021-06-24", "testing.new_hire.buffer_days", True),
+    ],
+)
+def test_what_the_seeds_give_and_what_they_do_not(rule: str, version: str, path: str, unsourced: bool) -> None:
+    doc = {d.version: d for d in read_versions()}[version]
+    assert doc.unsourced(path) is unsourced, rule
+
+
+def test_july_holds_no_number_the_seeds_do_not_give() -> None:
+    """Issue: the July file held 'unvaccinated every 7 days' and the under-20 ratio rule two
+    months early. July keeps the 3 days September says it maintains, and no district ratio."""
+    doc = {d.version: d for d in read_versions()}["2021-07-20"]
+    assert doc.testing.unvaccinated_interval_days == 3
+    assert doc.testing.district_sampling_ratio is None
+    assert doc.testing.sampled_industries_outside_parks == ()
+    may = {d.version: d for d in read_versions()}["2021-05-13"]
+    assert may.testing.mass_testing is not None and may.testing.mass_testing.payer == "enterprise"
+    assert may.testing.routine is None

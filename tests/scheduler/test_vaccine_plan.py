@@ -284,8 +284,8 @@ async def test_labs_and_workers_may_not_plan(
             "body.as_of",
         ),
         (
-            "no policy before 20 Jul 2021",
-            {"daily_capacity": 10, "as_of": "2021-07-01T08:00:00+07:00"},
+            "no policy before 13 May 2021 (seeds/002)",
+            {"daily_capacity": 10, "as_of": "2021-05-12T08:00:00+07:00"},
             404,
             "no_policy_in_force",
             "body.as_of",

@@ -343,8 +343,8 @@ def cursor_of(values: object) -> str:
     [
         ("as_of needs a time zone", {"as_of": "2021-09-20T10:00:00"}, 422, "validation_error", "query.as_of"),
         (
-            "no policy before 20 Jul 2021",
-            {"as_of": "2021-07-01T10:00:00+07:00"},
+            "no policy before 13 May 2021 (seeds/002)",
+            {"as_of": "2021-05-12T10:00:00+07:00"},
             404,
             "no_policy_in_force",
             "query.as_of",

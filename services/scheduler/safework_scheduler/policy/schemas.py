@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
 from safework_scheduler.policy.document import PolicyDocument
+
+
+class ParameterOut(BaseModel):
+    """One parameter of a version and where it comes from: a seed clause, or "not in the
+    source" (a value the seeds do not give; answers that rest on it say so)."""
+
+    path: str
+    value: Any
+    source: str
+    in_source: bool
 
 
 class PolicyVersionOut(BaseModel):
@@ -19,6 +30,7 @@ class PolicyVersionOut(BaseModel):
     sha256: str
     loaded_at: datetime
     document: PolicyDocument
+    parameters: list[ParameterOut]
 
 
 class PolicyHistoryOut(BaseModel):

@@ -15,20 +15,35 @@ from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.models import SchedulerPolicy
 
 
+def parameters(doc: PolicyDocument) -> list[dict[str, Any]]:
+    """Every parameter of a version with its value and its source (DOMAIN.md: a value the seeds
+    do not give is marked "not in the source")."""
+    data = doc.model_dump(mode="json")
+    out = []
+    for path in doc.parameter_paths():
+        value: Any = data
+        for key in path.split("."):
+            value = value[key]
+        out.append({"path": path, "value": value, "source": doc.sources[path], "in_source": not doc.unsourced(path)})
+    return out
+
+
 async def history(session: AsyncSession) -> list[dict[str, Any]]:
     """Every loaded version, oldest first, read afresh (not from the cache)."""
     rows = (await session.execute(select(SchedulerPolicy).order_by(SchedulerPolicy.effective_from))).scalars().all()
     out = []
     for i, row in enumerate(rows):
+        doc = PolicyDocument.model_validate(row.document)
         out.append(
             {
                 "version": row.version,
                 "effective_from": row.effective_from,
                 "effective_until": rows[i + 1].effective_from if i + 1 < len(rows) else None,
-                "source": PolicyDocument.model_validate(row.document).source,
+                "source": doc.source,
                 "sha256": row.sha256.hex(),
                 "loaded_at": row.loaded_at.astimezone(LOCAL_TZ),
-                "document": PolicyDocument.model_validate(row.document),
+                "document": doc,
+                "parameters": parameters(doc),
             }
         )
     return out
