@@ -119,7 +119,7 @@ def test_every_parameter_names_its_source(version: str) -> None:
     assert doc.unsourced("testing.overdue_grace_hours")  # not in any seed
     raw = yaml.safe_load((VERSIONS_DIR / f"{version}.yaml").read_text())
     del raw["sources"]["testing.overdue_grace_hours"]
-    with pytest.raises(ValueError, match="testing.overdue_grace_hours"):
+    with pytest.raises(ValueError, match=r"testing\.overdue_grace_hours"):
         PolicyDocument.model_validate(raw)
 
 

@@ -6,8 +6,8 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
 
 from safework_common.errors import ERROR_RESPONSES
@@ -29,6 +29,10 @@ class NextTest(BaseModel):
     kind: str | None
     overdue: bool
     reasons: list[str] = Field(description="Why the test is due (policy reason codes).")
+    window_start: datetime | None = Field(
+        default=None, description="A round's test: the first instant of its window (any day of it will do)."
+    )
+    window_end: datetime | None = Field(default=None, description="A round's test: the end of its window.")
 
 
 class MyStatus(BaseModel):
@@ -39,6 +43,9 @@ class MyStatus(BaseModel):
     policy_version: str | None
     cleared_to_work: bool
     reasons: list[str] = Field(description="Why not cleared to work (empty when cleared).")
+    flags: list[Any] = Field(
+        description="The registry's flags on the record, then findings of the rules that outlast what they block."
+    )
     next_due_test: NextTest | None
     doses: list[dict[str, Any]]
     vaccination: dict[str, Any] | None
@@ -46,7 +53,10 @@ class MyStatus(BaseModel):
     recent_declarations: list[dict[str, Any]]
     travels: list[dict[str, Any]]
     pending_pools: list[dict[str, Any]]
-    flags: list[Any]
+    assumptions: list[str] = Field(
+        default=[],
+        description='Policy parameters the verdict rests on that the seeds do not give ("not in the source").',
+    )
 
 
 @router.get(
@@ -54,12 +64,24 @@ class MyStatus(BaseModel):
     response_model=MyStatus,
     summary="My doses, results, next due test, and whether I am cleared to work, with reasons",
 )
-async def status(principal: Worker, registry: Registry, scheduler: Scheduler) -> MyStatus:
+async def status(
+    principal: Worker,
+    registry: Registry,
+    scheduler: Scheduler,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="The instant to judge at, with its time zone (default: now); the same verdict "
+            "`GET /persons/{id}/due` gives then."
+        ),
+    ] = None,
+) -> MyStatus:
     caller = principal.caller()
     pid = principal.person_id
+    params = {} if as_of is None else {"as_of": as_of.isoformat()}
     summary, due = await asyncio.gather(
         registry.json("GET", f"/v1/persons/{pid}/summary", caller),
-        scheduler.json("GET", f"/v1/persons/{pid}/due", caller),
+        scheduler.json("GET", f"/v1/persons/{pid}/due", caller, params=params),
     )
     return merge_status(str(pid), summary, due)
 
@@ -68,8 +90,14 @@ def merge_status(person_id: str, summary: dict[str, Any], due: dict[str, Any]) -
     """One answer for the app from the registry's summary and the scheduler's due verdict."""
     next_test = None
     if due.get("due_at"):
+        first: dict[str, Any] = next((r for r in due.get("requirements", []) if r.get("due_at") == due["due_at"]), {})
         next_test = NextTest(
-            due_at=due["due_at"], kind=due.get("kind"), overdue=bool(due.get("overdue")), reasons=due.get("reasons", [])
+            due_at=due["due_at"],
+            kind=due.get("kind"),
+            overdue=bool(due.get("overdue")),
+            reasons=due.get("reasons", []),
+            window_start=first.get("window_start"),
+            window_end=first.get("window_end"),
         )
     return MyStatus(
         person_id=person_id,
@@ -84,7 +112,8 @@ def merge_status(person_id: str, summary: dict[str, Any], due: dict[str, Any]) -
         recent_declarations=summary.get("recent_declarations", []),
         travels=summary.get("travels", []),
         pending_pools=summary.get("pending_pools", []),
-        flags=summary.get("flags", []),
+        flags=[*summary.get("flags", []), *due.get("flags", [])],
+        assumptions=due.get("assumptions", []),
     )
 
 
