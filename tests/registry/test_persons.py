@@ -114,6 +114,15 @@ async def test_phone_numbers_are_vietnamese_mobiles_in_one_form(
         ),
         ("an arrival names when", {"arrived_from_province": "Nam Định"}, "arrival_incomplete", "body.arrived_at"),
         (
+            "a planned arrival, registered ahead of time so its pre-arrival PCR can be checked (seeds/000 §2.2 (2))",
+            {
+                "arrived_from_province": "Nam Định",
+                "arrived_at": (now_local() + timedelta(days=30)).replace(microsecond=0).isoformat(),
+            },
+            None,
+            None,
+        ),
+        (
             "no arrival planned more than a year ahead",
             {"arrived_from_province": "Nam Định", "arrived_at": "2999-01-01T00:00:00+07:00"},
             "arrived_in_future",

@@ -894,3 +894,27 @@ def test_province_names_compare_without_accents(rule: str, name: str | None, key
 def test_as_of_without_a_time_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
         DueRules(SEPT, datetime(2021, 9, 13, 10))
+
+
+def test_the_first_round_of_a_new_enterprise_tests_half_of_it() -> None:
+    """seeds/000 §2.2 (3) '50% tổng số lao động': a new enterprise whose whole roster starts on
+    Wed 15 Sep (hire date) owes nothing for the round that opened on 13 Sep; its first round (20
+    Sep) tests exactly one half, the next round (27 Sep) the other: 50% means 50%."""
+    people = [
+        person(person_id=uuid.UUID(int=100 + i), test_cohort=i % 2, hire_date=date(2021, 9, 15), last_result_at=None)
+        for i in range(10)
+    ]
+    for as_of, due_half in ((local(2021, 9, 20, 10), 1), (local(2021, 9, 27, 10), 0)):
+        if due_half == 0:  # half 1 tested in its round (21 Sep)
+            people = [
+                p._replace(results=Results.of([pcr(local(2021, 9, 21, 9))])) if p.test_cohort else p for p in people
+            ]
+        rules = DueRules(SEPT, as_of, HISTORY)
+        plan = rules.round_plan(PARK)
+        answers = [rules.evaluate(p, plan) for p in people]
+        due_today = [p.test_cohort for p, d in zip(people, answers, strict=True) if d.due_before(rules.day_end)]
+        assert due_today == [due_half] * 5, as_of
+        assert not any(d.overdue for d in answers), as_of
+    on_day_one = DueRules(SEPT, local(2021, 9, 15, 10), HISTORY)
+    plan = on_day_one.round_plan(PARK)
+    assert not any(on_day_one.evaluate(p, plan).due_before(on_day_one.day_end) for p in people)
