@@ -99,9 +99,12 @@ _POSITIVE_BY_PERSON: Final = (
 # The results the general rules read: the window, and everything since the latest positive
 # (it stands until a later individual negative PCR, however old); when the roll-up does not
 # answer (something after ``as_of``), everything by ``as_of``.
+# One lower bound, so the person's index entries are read as one range.
 _HISTORY: Final = (
-    "r.collected_at <= $1 AND r.result <> 'INVALID' AND (r.collected_at > $2 OR r.collected_at >= s.last_positive_at"
-    " OR NOT " + _exact("s") + ")"
+    "r.collected_at > CASE WHEN "
+    + _exact("s")
+    + " THEN least($2, s.last_positive_at - interval '1 microsecond') ELSE '-infinity'::timestamptz END"
+    " AND r.collected_at <= $1 AND r.result <> 'INVALID'"
 )
 _PLAIN_BY_PERSON: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
@@ -209,9 +212,12 @@ LEFT JOIN (
 # declarations, travels and positive pools.
 RESULTS_SQL: Final = (
     (
-        "SELECT r.person_id, r.collected_at, CODE FROM test_result r"
-        " LEFT JOIN person_rollup s ON s.person_id = r.person_id"
-        " WHERE r.person_id = ANY($3::uuid[]) AND HISTORY"
+        # Driven by the people: each one's roll-up row and results through their keys (a join
+        # on the results' person alone would hash the whole roll-up table).
+        "SELECT u.person_id, r.collected_at, r.code FROM unnest($3::uuid[]) AS u(person_id)"
+        " LEFT JOIN person_rollup s ON s.person_id = u.person_id"
+        " CROSS JOIN LATERAL (SELECT r.collected_at, CODE AS code FROM test_result r"
+        " WHERE r.person_id = u.person_id AND HISTORY) r"
     )
     .replace("CODE", _CODE)
     .replace("HISTORY", _HISTORY)
