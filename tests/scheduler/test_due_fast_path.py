@@ -87,7 +87,9 @@ def answers(
     general = rules.evaluate(person.facts(), plan_of)
     numbers = person.numbers(as_of)
     fast = rules.plain(plan_of, *numbers)  # type: ignore[arg-type]
-    return general, fast, rules.status(general), rules.plain_status(plan_of, *numbers)  # type: ignore[arg-type]
+    status = rules.plain_status(plan_of, *numbers)  # type: ignore[arg-type]
+    assert rules.status_of(plan_of)(*numbers) == status  # the per-enterprise form agrees
+    return general, fast, rules.status(general), status
 
 
 def plan(policy: PolicyDocument, as_of: datetime, enterprise: EnterpriseFacts, *people: uuid.UUID) -> RoundPlan:

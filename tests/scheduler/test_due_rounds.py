@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -246,3 +247,19 @@ def test_halves_need_only_the_roster_size() -> None:
     park = EnterpriseFacts(E, "Việt Yên", "KCN", "other", 10_000)
     assert not rules.needs_roster(park)
     assert rules.round_plan(park).reason == ROUTINE_COHORT
+
+
+@pytest.mark.parametrize(("n", "share"), [(1, 0.2), (7, 0.2), (10, 0.2), (19, 0.35), (50, 0.2), (1000, 0.2), (13, 1.0)])
+def test_the_selection_table_is_the_rounds_one_by_one(n: int, share: float) -> None:
+    """The rotating sample's table (built once per plan) gives, for every position, the rounds
+    the one-by-one search gives: the latest sample not after the round in progress, the one
+    before it, and the next."""
+    people = roster(n)
+    for day in (local(2021, 9, 15, 10), local(2021, 10, 4, 10)):
+        rules = DueRules(SEPT, day)
+        plan = rules.round_plan(EnterpriseFacts(E, "Việt Yên", "OUTSIDE", "garment", n), people)
+        plan = replace(plan, share=share, sample_size=min(n, math.ceil(round(share * n, 9))))
+        for position in range(n):
+            latest = plan.last_selection(position, plan.index)
+            expected = (plan.last_selection(position, latest - 1), latest, plan.next_selection(position, latest))
+            assert plan.selections(position) == expected, (n, share, position)

@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,8 +80,9 @@ async def count_share(
     transaction (its statements must read one snapshot). A plain person (most of them) is
     counted from the numbers the stream sends; the history of the others is read afterwards,
     a batch at a time, for the general rules."""
-    book: dict[uuid.UUID, tuple[RoundPlan, StatusCounts]] = {eid: (plan, [0] * 8) for eid, plan in plans.items()}
-    plain_status = rules.plain_status
+    book: dict[uuid.UUID, tuple[RoundPlan, StatusCounts, Callable[..., int]]] = {
+        eid: (plan, [0] * 8, rules.status_of(plan)) for eid, plan in plans.items()
+    }
     special = 1 + repo.PersonColumns.SPECIAL  # after the enterprise
     others: list[Any] = []  # the rows of the people who are not plain
     stream = repo.stream_share(conn, share, rules.as_of, rules.horizon, rules.arrivals_after, serial=serial)
@@ -94,8 +95,8 @@ async def count_share(
                 if row[special]:
                     others.append(row)
                     continue
-                plan, counts = entry
-                counts[plain_status(plan, row[1], row[2], row[3], row[4], row[5], row[6], row[7])] += 1
+                counts = entry[1]
+                counts[entry[2](row[1], row[2], row[3], row[4], row[5], row[6], row[7])] += 1
     finally:
         await stream.aclose()  # its prefetch awaited, even if this loop fails
     arrived = special + 1  # the arrival follows ``PLAIN_COLUMNS``
@@ -103,9 +104,9 @@ async def count_share(
         batch = others[start : start + HISTORY_BATCH]
         history = await repo.history(conn, [row[1] for row in batch], rules.as_of, rules.horizon)
         for row in batch:
-            plan, counts = book[row[0]]
+            plan, counts, _ = book[row[0]]
             counts[rules.status(rules.evaluate(history.facts(row, 1, arrived), plan))] += 1
-    return {eid: counts for eid, (_, counts) in book.items() if any(counts)}
+    return {eid: counts for eid, (_, counts, _) in book.items() if any(counts)}
 
 
 @dataclass(frozen=True, slots=True)

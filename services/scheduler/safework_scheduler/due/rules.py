@@ -94,8 +94,10 @@ def micros(instant: datetime) -> int:
     return (instant - _EPOCH) // _MICROSECOND
 
 
+@functools.lru_cache(maxsize=65536)
 def from_micros(us: int) -> datetime:
-    """The UTC datetime of ``micros``' number."""
+    """The UTC datetime of ``micros``' number (cached: a list's window starts and ends and due
+    times repeat from person to person)."""
     return _EPOCH + timedelta(microseconds=us)
 
 
@@ -334,10 +336,11 @@ class RoundPlan:
     _starts_us: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     # COHORT mode, by parity of the half: the starts of its previous, latest and next windows.
     _halves: list[tuple[int, int, int]] = field(default_factory=list, init=False, repr=False, compare=False)
-    # ``DueRules.plain_status``'s answers for the common case, by the rules' instant (see there).
-    _fast: dict[tuple[int, int], tuple[tuple[int, int, tuple[int, int, int, int]], ...] | None] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    # ``DueRules.plain_status``'s answers for the common case (see there), for the rules whose
+    # token is ``_fast_owner[0]``: by start day and half, None where the mode has no shortcut.
+    _fast: dict[int, FastEntry | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _selections: list[tuple[int, int, int]] = field(default_factory=list, init=False, repr=False, compare=False)
+    _fast_owner: list[object] = field(default_factory=lambda: [None], init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode == MODE_NONE:
@@ -388,6 +391,40 @@ class RoundPlan:
                 return k
             k += 1
         return k
+
+    def selections(self, position: int) -> tuple[int, int, int]:
+        """SAMPLE mode: the rounds whose samples take ``position`` around ``index``: the one
+        before the latest, the latest (not after ``index``) and the next after it. Built for
+        every position at once on first use: round ``k``'s sample is the cyclic block of
+        ``sample_size`` positions from ``k * sample_size``, so a few rounds either side of
+        ``index`` cover everyone twice."""
+        table = self._selections
+        if not table:
+            n, size, k0 = self.roster_size, self.sample_size, self.index
+            if n == 0 or size == 0:
+                return k0, k0, k0
+            latest = [0] * n
+            previous = [0] * n
+            following = [0] * n
+            seen = [0] * n
+            span = -(-n // size) + 1
+            for k in range(k0, k0 - 2 * span - 1, -1):
+                for j in range(size):
+                    q = (k * size + j) % n
+                    if seen[q] == 0:
+                        latest[q] = k
+                    elif seen[q] == 1:
+                        previous[q] = k
+                    seen[q] += 1
+            filled = [False] * n
+            for k in range(k0 + 1, k0 + span + 2):
+                for j in range(size):
+                    q = (k * size + j) % n
+                    if not filled[q]:
+                        following[q] = k
+                        filled[q] = True
+            table.extend(zip(previous, latest, following, strict=True))
+        return table[position]
 
     def last_selection(self, position: int, until: int) -> int:
         """The latest round not after ``until`` whose sample takes ``position``."""
@@ -482,12 +519,13 @@ class DueRules:
         self.unvaccinated_days = t.unvaccinated_interval_days
         self.contact_days = timedelta(days=t.contact.high_risk_days)
         self.home = province_key(policy.province)
-        self.day_end = end_of_local_day(self.day)
+        self.day_end = end_of_local_day(self.day).astimezone(UTC)
         # The same instants in microseconds, for ``screening``.
         self._as_of_us = micros(self.as_of)
         self._floor_us = micros(self.floor)
         self._floor_day = policy.effective_from.toordinal() - _EPOCH_ORDINAL
-        self._key = (self._as_of_us, self._floor_us)
+        # Whose ``RoundPlan._fast`` answers a plan holds: this instance's (compared by identity).
+        self._token = object()
         self._grace_us = t.overdue_grace_hours * _HOUR_US
         self._high_risk_every_us = None if t.high_risk_interval_days is None else t.high_risk_interval_days * _DAY_US
         self._unvaccinated_every_us = (
@@ -870,9 +908,7 @@ class DueRules:
             if found is None:
                 return None
             position = found
-            latest = plan.last_selection(position, k)
-            previous = plan.last_selection(position, latest - 1)
-            following = plan.next_selection(position, latest)
+            previous, latest, following = plan.selections(position)
         starts = plan.starts_us
         s_latest, e_latest = starts(latest), starts(latest + 1)
         grace = self._grace_us
@@ -953,20 +989,24 @@ class DueRules:
     ) -> int:
         """``status(plain(...))`` without building the answer: what the counts need.
 
-        Most people are vaccinated, not high-risk, started before the version took effect and
-        work where halves (or everyone) are tested in rounds: their answer depends only on where
-        their latest test falls against two instants of their half (the start of its previous
-        and of its latest window), so it is computed once per enterprise and half for each of
-        the four cases (``_fast_statuses``) and looked up."""
-        if vaccinated and not high_risk and plan is not None and (hire_day is None or hire_day <= self._floor_day):
+        Most people are vaccinated, not high-risk and work where halves (or everyone) are tested
+        in rounds: their answer depends only on where their latest test falls against two
+        instants of their half (the start of its previous and of its latest window), so it is
+        computed once per enterprise, half and start day for each of the four cases
+        (``_fast_entry``) and looked up."""
+        if vaccinated and not high_risk and plan is not None:
             cache = plan._fast
-            key = self._key
-            if key in cache:
-                fast = cache[key]
+            if plan._fast_owner[0] is not self._token:
+                cache.clear()
+                plan._fast_owner[0] = self._token
+            floor = self._floor_day
+            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+            if slot in cache:
+                fast = cache[slot]
             else:
-                fast = cache[key] = self._fast_statuses(plan)
+                fast = cache[slot] = self._fast_entry(plan, cohort & 1, slot >> 1)
             if fast is not None:
-                s_prev, s_latest, statuses = fast[cohort & 1]
+                s_prev, s_latest, statuses = fast
                 if last_at is None:
                     return statuses[0]
                 if last_at >= s_latest:
@@ -974,23 +1014,58 @@ class DueRules:
                 return statuses[2] if last_at >= s_prev else statuses[1]
         return self._plain_status(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
 
-    def _fast_statuses(self, plan: RoundPlan) -> tuple[tuple[int, int, tuple[int, int, int, int]], ...] | None:
-        """For each half: the starts of its previous and latest windows, and the status of a
-        person whose latest test is none, before the previous window, in it, or in the latest
-        (None: the plan's mode has no such shortcut)."""
+    def status_of(self, plan: RoundPlan | None) -> Callable[..., int]:
+        """``plain_status`` bound to one enterprise's plan, prepared once: what the bulk loops
+        call for each of its plain people (``person_id, cohort, vaccinated, high_risk,
+        high_risk_until, hire_day, last_at``). Same answers, fewer lookups per person."""
+        slow = self._plain_status
+        if plan is None or plan.campaign is not None or plan.mode not in (MODE_COHORT, MODE_ALL):
+            return functools.partial(slow, plan)
+        cache: dict[int, FastEntry] = {}
+        floor = self._floor_day
+        entry = self._fast_entry
+
+        def status(
+            person_id: uuid.UUID | None,
+            cohort: int,
+            vaccinated: bool,
+            high_risk: bool,
+            high_risk_until: int | None,
+            hire_day: int | None,
+            last_at: int | None,
+        ) -> int:
+            if vaccinated and not high_risk:
+                slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+                fast = cache.get(slot)
+                if fast is None:
+                    found = entry(plan, cohort & 1, slot >> 1)
+                    assert found is not None  # the mode has the shortcut (checked above)
+                    fast = cache[slot] = found
+                s_prev, s_latest, statuses = fast
+                if last_at is None:
+                    return statuses[0]
+                if last_at >= s_latest:
+                    return statuses[3]
+                return statuses[2] if last_at >= s_prev else statuses[1]
+            return slow(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+
+        return status
+
+    def _fast_entry(self, plan: RoundPlan, half: int, start_day: int) -> FastEntry | None:
+        """For one half and start day: the starts of the half's previous and latest windows,
+        and the status of a person whose latest test is none, before the previous window, in
+        it, or in the latest (None: the plan's mode has no such shortcut). ``_routine``
+        compares the latest test with those two instants only, so the four cases are exact."""
         if plan.campaign is not None or plan.mode not in (MODE_COHORT, MODE_ALL):
             return None
-        out: list[tuple[int, int, tuple[int, int, int, int]]] = []
-        for half in (0, 1):
-            if plan.mode == MODE_COHORT:
-                previous, latest, _ = plan._halves[half]
-            else:
-                previous, latest = plan.index - 1, plan.index
-            s_prev, s_latest = plan.starts_us(previous), plan.starts_us(latest)
-            probes = (None, s_prev - 1, s_latest - 1 if s_latest > s_prev else s_prev, s_latest)
-            a, b, c, d = (self._plain_status(plan, None, half, True, False, None, None, t) for t in probes)
-            out.append((s_prev, s_latest, (a, b, c, d)))
-        return tuple(out)
+        if plan.mode == MODE_COHORT:
+            previous, latest, _ = plan._halves[half]
+        else:
+            previous, latest = plan.index - 1, plan.index
+        s_prev, s_latest = plan.starts_us(previous), plan.starts_us(latest)
+        probes = (None, s_prev - 1, s_latest - 1 if s_latest > s_prev else s_prev, s_latest)
+        a, b, c, d = (self._plain_status(plan, None, half, True, False, None, start_day, t) for t in probes)
+        return s_prev, s_latest, (a, b, c, d)
 
     def _plain_status(
         self,
@@ -1067,6 +1142,9 @@ class DueRules:
         plan = self.round_plan(enterprise, [p.person_id for p in people])
         return [self.evaluate(p, plan) for p in people]
 
+
+# ``DueRules._fast_entry``: (start of the previous window, start of the latest, the four statuses).
+FastEntry = tuple[int, int, tuple[int, int, int, int]]
 
 # One screening requirement as ``DueRules.screening`` computes it, in microseconds: reason, due,
 # overdue after, its window (start, end; None for a cadence), the cadence's interval in days,

@@ -299,7 +299,7 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
         facts = _with_size(enterprise.facts, len(rows))
         roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
         plan = rules.round_plan(facts, roster)
-        plain_status = rules.plain_status
+        plain_status = rules.status_of(plan)
         statuses: list[int] = []
         answers: dict[int, PersonDue] = {}
         for i, r in enumerate(rows):
@@ -307,7 +307,7 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
                 due = answers[i] = rules.evaluate(repo.facts(r, at), plan)
                 statuses.append(rules.status(due))
             else:
-                statuses.append(plain_status(plan, *r[at : at + 7]))
+                statuses.append(plain_status(*r[at : at + 7]))
     return EnterpriseDay(enterprise, rules, plan, rows, statuses, answers)
 
 
