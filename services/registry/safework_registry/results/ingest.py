@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from safework_common.internal_auth import Caller
+from safework_common.scope import as_uuid
 from safework_registry.audit import service as audit
 from safework_registry.bulk import driver_connection
 from safework_registry.labs.models import Lab
@@ -43,7 +44,6 @@ from safework_registry.persons.national_id import InvalidNationalId, NationalIdC
 from safework_registry.results.models import MAX_POOL_SIZE
 from safework_registry.results.schemas import PoolIn, ResultsBatchIn, SingleResultIn
 from safework_registry.rollup import service as rollup
-from safework_registry.scope import as_uuid
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 
 _PERSONS_BY_ID = "SELECT id FROM person WHERE id = ANY($1::uuid[])"

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.idempotency.service import Idempotency
 from safework_registry.pagination import Page
@@ -80,8 +81,6 @@ async def gc_paused() -> AsyncIterator[None]:
         if _gc_pauses == 0:
             gc.enable()
 
-
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 _BATCH_DESCRIPTION = """
 A batch of up to `REGISTRY_MAX_BATCH_ITEMS` (10,000) items; each is a single result (`type` `single`, or
