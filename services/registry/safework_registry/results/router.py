@@ -98,6 +98,10 @@ Rejection codes: `duplicate_in_batch`, `collected_in_future`, `resulted_in_futur
 `person_not_found`, `pool_empty`, `pool_too_large` (more than 20 members), `pool_member_repeated`,
 `sample_conflict` (this lab already stored the sample ID with different data).
 
+**Who may be named.** A lab (and the province authority) may name any person. A district authority
+posting on a lab's behalf names only people of its district's enterprises: anyone else is
+`person_not_found`, exactly as an unknown person (a pool naming one such member is rejected whole).
+
 A negative pool gives each member a negative PCR result marked `pooled`, with sample ID
 `<pool sample id>#<position>`; a positive or invalid pool stores the pool and its members only
 (the scheduler makes them due an individual PCR at once).
