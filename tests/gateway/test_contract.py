@@ -100,8 +100,8 @@ def _declared_limit(op: dict[str, Any]) -> int | None:
 
 
 async def test_every_declared_limit_maximum_is_served(stack: Stack) -> None:
-    """Session 3: ``limit`` was declared up to 1000 and five registry lists refused more than 500
-    (422), so a client paging at the declared maximum failed."""
+    """Session 3: ``limit`` was declared up to 1000 and ten lists refused more than 500 (422), so a
+    client paging at the declared maximum failed."""
     world = await build(stack)
     lists = [(path, op) for path, op in operations(stack, "get") if _declared_limit(op) is not None]
     assert len(lists) >= 15, [p for p, _ in lists]
@@ -159,7 +159,7 @@ TOGETHER: dict[tuple[str, str], dict[str, Any]] = {
 
 
 async def test_patch_fields_declared_nullable_take_null_and_the_others_are_refused(stack: Stack) -> None:
-    """Session 3: about 40 PATCH fields were declared nullable and refused with
+    """Session 3: 29 PATCH fields were declared nullable and refused with
     ``null_not_allowed`` (a venue's name, a lab's licence, a vaccine product's interval...)."""
     world = await build(stack)
     patches = operations(stack, "patch")
