@@ -215,6 +215,7 @@ async def run(url: str, people: int) -> bool:
 
     from safework_common.db import make_sessionmaker
     from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
+    from safework_common.scope import Reach
     from safework_common.timezone import local_date
     from safework_scheduler.app import create_app
     from safework_scheduler.policy.document import PolicyDocument, in_force
@@ -232,7 +233,6 @@ async def run(url: str, people: int) -> bool:
         tier_table,
         with_dose1_product,
     )
-    from safework_scheduler.vaccines.scope import VaccineScope
 
     province = Province(seed=20210920, people=people)
     conn = await asyncpg.connect(url)
@@ -294,9 +294,7 @@ async def run(url: str, people: int) -> bool:
             line("first page, province-wide, limit 100  [TARGET]", first, ref, f"{len(page['items'])} items")
             ok = first < QUEUE_TARGET_SECONDS
             maker = make_sessionmaker(app.state.engine)
-            q = DueQuery(
-                as_of=AS_OF, tiers=tier_table(doc.vaccines), programme_start=doc.effective_from, scope=VaccineScope()
-            )
+            q = DueQuery(as_of=AS_OF, tiers=tier_table(doc.vaccines), programme_start=doc.effective_from, scope=Reach())
             ranking = doc.vaccines.dose2_ranking
 
             async def full_ordering() -> tuple[int, Any]:

@@ -50,3 +50,43 @@ def test_migration_files_are_named_by_date_and_slug() -> None:
     versions = Path(migrate.REPO_ROOT / "migrations" / "versions")
     for f in versions.glob("*.py"):
         assert re.match(r"^\d{8}_[0-9a-z_]+\.py$", f.name), f.name
+
+
+async def test_districts_already_stored_are_rewritten_in_their_canonical_spelling(scratch_db: str) -> None:
+    """Session 3: districts were free text compared as written. registry_0003 and gateway_0002
+    rewrite the enterprises', boarding houses' and clients' districts canonical
+    (``safework_common.geo``); a value naming no district is left as it was."""
+    for revision in ("registry_0002", "gateway_0001"):
+        await asyncio.to_thread(migrate.upgrade, scratch_db, revision, configure_logger=False)
+    conn = await asyncpg.connect(scratch_db)
+    try:
+        await conn.executemany(
+            "INSERT INTO enterprise (id, tax_code, name, district, zone_type) "
+            "VALUES (gen_random_uuid(), $1, 'E', $2, 'OUTSIDE')",
+            [("2400000001", "Huyện Việt Yên"), ("2400000002", "viet yen"), ("2400000003", "Atlantis")],
+        )
+        await conn.execute(
+            "INSERT INTO accommodation (id, name, address, district, kind) "
+            "VALUES (gen_random_uuid(), 'N', 'A', 'TP Bắc Giang', 'boarding_house')"
+        )
+        await conn.executemany(
+            "INSERT INTO gateway_client (client_id, name, secret_hash, role, district, owner_district, created_by) "
+            "VALUES ($1, 'c', 'x', 'authority', $2, $2, 'test')",
+            [("authority-1", "hiep hoa"), ("authority-2", "Hiệp Hòa"), ("authority-3", "Atlantis")],
+        )
+    finally:
+        await conn.close()
+    await asyncio.to_thread(migrate.upgrade, scratch_db, "heads", configure_logger=False)
+    conn = await asyncpg.connect(scratch_db)
+    try:
+        enterprises = [r["district"] for r in await conn.fetch("SELECT district FROM enterprise ORDER BY tax_code")]
+        sites = [r["district"] for r in await conn.fetch("SELECT district FROM accommodation")]
+        clients = [
+            (r["district"], r["owner_district"])
+            for r in await conn.fetch("SELECT district, owner_district FROM gateway_client ORDER BY client_id")
+        ]
+    finally:
+        await conn.close()
+    assert enterprises == ["Việt Yên", "Việt Yên", "Atlantis"]
+    assert sites == ["Bắc Giang"]
+    assert clients == [("Hiệp Hòa", "Hiệp Hòa"), ("Hiệp Hòa", "Hiệp Hòa"), ("Atlantis", "Atlantis")]

@@ -4,8 +4,9 @@
 route added without a row (or a row left without its route, or a route whose declared roles or
 scope differ from its row) fails here. Each row is then driven against the real registry and
 scheduler with real data: a role that may not call a route gets 403 ``role_not_allowed`` and
-nothing reaches an upstream; another tenant's object answers 404; an allowed call reaches the
-upstream as the internal caller the token stands for, never with the public token."""
+nothing reaches an upstream; another tenant's object answers 404; an allowed call answers 2xx
+(anything else, a 409, a 422 or a 500, is a failure) and reaches the upstream as the internal
+caller the token stands for, never with the public token."""
 
 from __future__ import annotations
 
@@ -328,7 +329,7 @@ BODIES: dict[tuple[str, str], Any] = {
         "min_interval_days": 21,
     },
     ("PATCH", "/api/v1/vaccine-products/{code}"): lambda ids: {"min_interval_days": 56},
-    ("POST", "/api/v1/vaccines/plan"): lambda ids: {},
+    ("POST", "/api/v1/vaccines/plan"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
 }
 
 
@@ -345,6 +346,39 @@ def expected(roles: frozenset[str], scope: str, role: str, tenant: str) -> str:
     return "hidden"
 
 
+def answer_matches(outcome: str, status: int, code: str | None) -> bool:
+    """``forbidden``: 403 ``role_not_allowed``/``province_only``; ``hidden``: 404; ``allowed``:
+    2xx and nothing else (a 409, a 422 or a 500 is not "allowed", it is a failed call)."""
+    if outcome == "forbidden":
+        return status == 403 and code in ("role_not_allowed", "province_only")
+    if outcome == "hidden":
+        return status == 404
+    return 200 <= status < 300
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "code", "matches"),
+    [
+        ("allowed", 200, None, True),
+        ("allowed", 201, None, True),
+        ("allowed", 500, "internal_error", False),
+        ("allowed", 503, "upstream_unavailable", False),
+        ("allowed", 422, "validation_error", False),
+        ("allowed", 409, "travel_open_exists", False),
+        ("hidden", 404, "person_not_found", True),
+        ("hidden", 403, "district_out_of_scope", False),
+        ("hidden", 200, None, False),
+        ("forbidden", 403, "role_not_allowed", True),
+        ("forbidden", 403, "scope_missing", False),
+        ("forbidden", 404, "not_found", False),
+    ],
+)
+def test_allowed_means_2xx(outcome: str, status: int, code: str | None, matches: bool) -> None:
+    """Session 3: "allowed" used to mean "not 401/403/404", so a route answering 500 to every
+    allowed caller passed the matrix."""
+    assert answer_matches(outcome, status, code) is matches
+
+
 def tenants_for(path: str, scope: str) -> tuple[str, ...]:
     params = set(_PARAM.findall(path)) - {"code"}
     if scope == "self" or not params:
@@ -352,11 +386,17 @@ def tenants_for(path: str, scope: str) -> tuple[str, ...]:
     return ("own", "other")
 
 
+def _run_last(row: tuple[tuple[str, str], Any]) -> bool:
+    """A worker has at most one open trip: the world's trip is closed by the PATCH row before
+    the POST row opens a new one (``sorted`` is stable: every other row keeps its place)."""
+    return row[0] == ("POST", "/api/v1/me/travels")
+
+
 async def test_authorization_matrix(matrixed: Matrixed) -> None:
     world = await build_world(matrixed)
     failures: list[str] = []
     calls = 0
-    for (method, path), (roles, scope) in MATRIX.items():
+    for (method, path), (roles, scope) in sorted(MATRIX.items(), key=_run_last):
         if scope == "public":
             continue
         for role in ROLES:
@@ -372,16 +412,11 @@ async def test_authorization_matrix(matrixed: Matrixed) -> None:
                 outcome = expected(roles, scope, role, tenant)
                 label = f"{method} {path} as {role} ({tenant}) expected {outcome}, got {r.status_code}: {r.text[:160]}"
                 reached = matrixed.reached()
-                if outcome == "forbidden":
-                    if r.status_code != 403 or r.json()["error"]["code"] not in ("role_not_allowed", "province_only"):
-                        failures.append(label)
-                    elif reached:
-                        failures.append(label + " (but it reached an upstream)")
-                elif outcome == "hidden":
-                    if r.status_code != 404:
-                        failures.append(label)
-                elif r.status_code in (401, 403, 404):
+                code = r.json()["error"]["code"] if r.status_code >= 400 else None
+                if not answer_matches(outcome, r.status_code, code):
                     failures.append(label)
+                elif outcome == "forbidden" and reached:
+                    failures.append(label + " (but it reached an upstream)")
                 for request in reached:
                     if "authorization" in request.headers:
                         failures.append(label + " (the public token was forwarded)")

@@ -187,7 +187,7 @@ async def test_client_body_is_checked_field_by_field(gateway: Stack) -> None:
         ({"name": "x", "role": "enterprise"}, "body.enterprise_id", "field_required"),
         ({"name": "x", "role": "lab"}, "body.lab_id", "field_required"),
         (
-            {"name": "x", "role": "lab", "lab_id": str(uuid.uuid4()), "district": "A"},
+            {"name": "x", "role": "lab", "lab_id": str(uuid.uuid4()), "district": "Việt Yên"},
             "body.district",
             "field_not_allowed",
         ),
@@ -197,6 +197,8 @@ async def test_client_body_is_checked_field_by_field(gateway: Stack) -> None:
             "field_not_allowed",
         ),
         ({"name": "x", "role": "worker"}, "body.role", "literal_error"),
+        # Session 3: a district that does not exist was stored and given a token.
+        ({"name": "x", "role": "authority", "district": "Atlantis"}, "body.district", "unknown_district"),
         ({"name": "", "role": "authority"}, "body.name", "string_too_short"),
         ({"name": "x", "role": "authority", "secret": "mine"}, "body.secret", "extra_forbidden"),
     ]

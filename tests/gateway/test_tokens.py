@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from safework_common.internal_auth import InternalTokenMinter
 from tests.gateway.conftest import Stack, bearer
+from tests.gateway.world import DISTRICT_A, enterprise
 
 ROUTE = "/api/v1/clients"  # authority only, answered by the gateway itself
 
@@ -192,13 +193,17 @@ async def test_a_token_of_one_role_is_refused_on_another_roles_route(gateway: St
     assert r.status_code == 403
 
 
-async def test_tokens_of_a_revoked_device_are_refused(gateway: Stack) -> None:
+async def test_tokens_of_a_revoked_device_are_refused(stack: Stack) -> None:
+    """The precondition is a real answer (200 with the worker's record), not merely "not 401":
+    a 500 or an upstream outage must not pass for "the token was accepted"."""
+    tenant = await enterprise(stack, DISTRICT_A, people=1)
     sid = str(uuid.uuid4())
-    token = gateway.token("worker", person_id=str(uuid.uuid4()), enterprise_id=str(uuid.uuid4()), sid=sid)
-    r = await gateway.http.get("/api/v1/me/status", headers=bearer(token))
-    assert r.status_code != 401
-    gateway.app.state.auth.revoke_session(sid)
-    r = await gateway.http.get("/api/v1/me/status", headers=bearer(token))
+    token = stack.token("worker", person_id=tenant.people[0], enterprise_id=tenant.enterprise_id, sid=sid)
+    r = await stack.http.get("/api/v1/me/status", headers=bearer(token))
+    assert r.status_code == 200, r.text
+    assert r.json()["person_id"] == tenant.people[0]
+    stack.app.state.auth.revoke_session(sid)
+    r = await stack.http.get("/api/v1/me/status", headers=bearer(token))
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "device_revoked"
 

@@ -36,8 +36,9 @@ async def test_an_enterprise_site_is_its_own_and_an_authority_site_starts_unclai
     assert free["enterprise_id"] is None and free["kind"] == "boarding_house"
     r = await api(PROVINCE).post("/v1/accommodations", json={**SITE, "kind": "hotel"})
     assert r.status_code == 422
+    # Another district is not found, as everywhere (safework_common.scope; it was 403 out_of_district).
     r = await api(district_authority("Yên Dũng")).post("/v1/accommodations", json=SITE)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "out_of_district"
+    assert r.status_code == 404 and r.json()["error"]["code"] == "district_not_found"
 
 
 @pytest.mark.parametrize(

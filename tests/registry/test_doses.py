@@ -271,7 +271,7 @@ async def test_vaccine_products_are_kept_by_the_province_and_read_by_all(
     denied = await as_(callers.district_authority("Việt Yên")).post(
         "/v1/vaccine-products", json={**body, "code": "OTHER"}
     )
-    assert (denied.status_code, denied.json()["error"]["code"]) == (403, "role_not_allowed")
+    assert (denied.status_code, denied.json()["error"]["code"]) == (403, "province_only")
 
     patched = await as_(callers.PROVINCE).patch("/v1/vaccine-products/VERO-CELL", json={"min_interval_days": 28})
     assert patched.json()["min_interval_days"] == 28

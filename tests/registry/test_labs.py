@@ -18,7 +18,7 @@ LAB: dict[str, Any] = {"name": "CDC Bắc Giang", "licence_code": "BG-CDC-2021/0
     [
         ("the province authority licenses labs", PROVINCE, 201, None),
         ("the system may (CLI seeding)", SYSTEM, 201, None),
-        ("a district authority may not", district_authority("Việt Yên"), 403, "province_authority_required"),
+        ("a district authority may not", district_authority("Việt Yên"), 403, "province_only"),
         ("an enterprise may not", enterprise("3a4b5c6d-7e8f-4091-a2b3-c4d5e6f7a8b9"), 403, "role_not_allowed"),
         ("a lab may not", lab("3a4b5c6d-7e8f-4091-a2b3-c4d5e6f7a8ba"), 403, "role_not_allowed"),
     ],

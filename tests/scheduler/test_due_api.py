@@ -240,7 +240,8 @@ async def test_province_counts_match_the_enterprise_lists(
     assert [e["enterprise_id"] for e in district["enterprises"]] == [str(other)]
     assert district["district"] == YEN_DUNG
     r = await as_(district_authority(YEN_DUNG)).get("/v1/due", params={"district": VIET_YEN})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "district_out_of_scope"
+    # Another district is not found, as on every route (it was 403 district_out_of_scope here).
+    assert r.status_code == 404 and r.json()["error"]["code"] == "district_not_found"
     for caller in (enterprise(park.id), lab(uuid.uuid4()), worker(late)):
         r = await as_(caller).get("/v1/due")
         assert r.status_code == 403 and r.json()["error"]["code"] == "role_not_allowed", caller

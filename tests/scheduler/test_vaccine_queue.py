@@ -15,12 +15,12 @@ import pytest
 
 from safework_common.db import make_engine, make_sessionmaker
 from safework_common.internal_auth import Caller, InternalTokenMinter
+from safework_common.scope import Reach
 from safework_common.timezone import local_date
 from safework_scheduler.policy.files import read_versions
 from safework_scheduler.vaccines import repository
 from safework_scheduler.vaccines.repository import DueQuery
 from safework_scheduler.vaccines.rules import LastDose, PersonFacts, order_queue, queue_entry, tier_table
-from safework_scheduler.vaccines.scope import VaccineScope
 from tests.callers import PROVINCE, SYSTEM, As, district_authority, enterprise, lab, worker
 from tests.scheduler.vaccine_factories import VIET_YEN, YEN_DUNG, at_local, vaccine_data
 
@@ -255,7 +255,7 @@ async def test_stream_gives_the_same_order(db: str) -> None:
     policy = POLICY["2021-09-11"]
     engine = make_engine(db, read_only=True)
     try:
-        q = DueQuery(AS_OF_DT, tier_table(policy.vaccines), policy.effective_from, VaccineScope())
+        q = DueQuery(AS_OF_DT, tier_table(policy.vaccines), policy.effective_from, Reach())
         async with make_sessionmaker(engine)() as session:
             streamed = [
                 e async for e in repository.stream_queue(session, q, policy.vaccines.dose2_ranking, date(2021, 9, 20))

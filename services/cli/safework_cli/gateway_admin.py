@@ -12,6 +12,7 @@ import typer
 from sqlalchemy import select
 
 from safework_common.db import make_engine, make_sessionmaker
+from safework_common.geo import canonical_district, unknown_district_message
 from safework_gateway.clients.service import create_client
 from safework_gateway.keys.crypto import load_kek
 from safework_gateway.keys.models import SigningKey
@@ -45,17 +46,23 @@ async def _create_authority(url: str, name: str, district: str | None) -> tuple[
 @authority_app.command("create")
 def authority_create(
     name: Annotated[str, typer.Option(help="Who this is, e.g. 'Ban chỉ đạo tỉnh Bắc Giang'.")],
-    district: Annotated[str | None, typer.Option(help="A district authority's district; none: province.")] = None,
+    district: Annotated[
+        str | None,
+        typer.Option(help="A district authority's district (one of Bắc Giang's ten, e.g. 'Việt Yên'); none: province."),
+    ] = None,
 ) -> None:
     """Create an authority client and print its id and secret (shown this once only)."""
     if not name.strip() or len(name) > 255:
         raise typer.BadParameter("1 to 255 characters", param_hint="--name")
-    if district is not None and (not district.strip() or len(district) > 64):
-        raise typer.BadParameter("1 to 64 characters", param_hint="--district")
+    canonical = None
+    if district is not None:
+        canonical = canonical_district(district)
+        if canonical is None:
+            raise typer.BadParameter(unknown_district_message(), param_hint="--district")
     from safework_cli.main import database, default_data_dir
 
     with database(default_data_dir()) as url:
-        client_id, secret = asyncio.run(_create_authority(url, name.strip(), district and district.strip()))
+        client_id, secret = asyncio.run(_create_authority(url, name.strip(), canonical))
     typer.echo(f"client_id:     {client_id}")
     typer.echo(f"client_secret: {secret}")
     typer.echo("Keep the secret now: only its hash is stored, it cannot be shown again.", err=True)

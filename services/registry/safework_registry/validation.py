@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from safework_common.errors import Unprocessable
+from safework_common.scope import as_uuid
 from safework_common.timezone import now_local
-from safework_registry.scope import as_uuid
 
 # Clocks of phones and lab systems drift: an instant up to this far ahead is still "now".
 FUTURE_SKEW = timedelta(minutes=5)
@@ -20,12 +19,40 @@ FUTURE_SKEW = timedelta(minutes=5)
 EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
 
 
-def patch_values(body: BaseModel, required: Iterable[str] = ()) -> dict[str, Any]:
-    """The fields a PATCH body actually sent. ``required`` fields may be left out but not set
+class _NotNullMarker:
+    """Marks a PATCH field that may be left out but not set to null (see :data:`NotNull`)."""
+
+
+_NOT_NULL = _NotNullMarker()
+
+
+def _not_null_schema(schema: dict[str, Any]) -> None:
+    """The field's JSON schema without its ``null`` branch and its ``default: null``: the
+    contract says what a client may send, and null is refused."""
+    schema.pop("default", None)
+    branches = schema.pop("anyOf", None)
+    if branches is not None:
+        rest = [b for b in branches if b.get("type") != "null"]
+        if len(rest) == 1:
+            schema.update(rest[0])
+        else:
+            schema["anyOf"] = rest
+
+
+T = TypeVar("T")
+NotNull = Annotated[T | None, _NOT_NULL, Field(json_schema_extra=_not_null_schema)]
+"""A PATCH field that keeps its value when left out and cannot be cleared: declared without
+``null`` in the OpenAPI, and a null sent anyway is 422 ``null_not_allowed`` (:func:`patch_values`).
+Fields typed ``X | None`` without it take null as "clear it"."""
+
+
+def patch_values(body: BaseModel) -> dict[str, Any]:
+    """The fields a PATCH body actually sent. :data:`NotNull` fields may be left out but not set
     to null (422 ``null_not_allowed``)."""
     values = body.model_dump(exclude_unset=True)
-    for name in required:
-        if name in values and values[name] is None:
+    fields = type(body).model_fields
+    for name, value in values.items():
+        if value is None and _NOT_NULL in fields[name].metadata:
             raise Unprocessable(f"{name} cannot be null.", code="null_not_allowed", field=f"body.{name}")
     return values
 

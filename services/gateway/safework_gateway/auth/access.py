@@ -7,14 +7,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2
 
-from safework_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from safework_common.errors import NotFound, Unauthorized, Unprocessable
+from safework_common.scope import claims_other_tenant, require_province, require_role
 from safework_gateway.auth.principal import ROLES, Principal
 from safework_gateway.auth.ratelimit import TokenBuckets
 from safework_gateway.auth.state import AuthState
@@ -49,7 +50,7 @@ class Scope(StrEnum):
 
 
 _PATH_PARAM = {Scope.ENTERPRISE: "enterprise_id", Scope.LAB: "lab_id"}
-_CLAIM = {Scope.ENTERPRISE: "enterprise_id", Scope.LAB: "lab_id"}
+_KIND: dict[Scope, Literal["enterprise", "lab"]] = {Scope.ENTERPRISE: "enterprise", Scope.LAB: "lab"}
 _NOT_FOUND = {
     Scope.ENTERPRISE: ("No such enterprise.", "enterprise_not_found"),
     Scope.LAB: ("No such lab.", "lab_not_found"),
@@ -84,12 +85,11 @@ class Access:
         principal = tokens.verify(bearer_token(request))
         auth.check_not_revoked(principal)
         limiter.take(principal.rate_key)
-        if principal.role not in self.roles:
-            raise Forbidden(f"Role {principal.role!r} may not call this.", code="role_not_allowed")
+        require_role(principal, *self.roles)
         if self.scope in _PATH_PARAM:
             self._check_path_tenant(request, principal)
-        elif self.scope is Scope.PROVINCE and principal.district is not None:
-            raise Forbidden("Only the province authority may do this.", code="province_only")
+        elif self.scope is Scope.PROVINCE:
+            require_province(principal)
         request.state.principal = principal
         return principal
 
@@ -100,10 +100,8 @@ class Access:
             wanted = uuid.UUID(str(raw))
         except ValueError as exc:
             raise Unprocessable("Not a valid UUID.", code="invalid_uuid", field=f"path.{name}") from exc
-        if principal.role == "authority":
-            return  # a district authority's reach is checked by the upstream, which knows districts
-        own = getattr(principal, _CLAIM[self.scope])
-        if own is None or uuid.UUID(own) != wanted:
+        # A district authority's reach is checked by the upstream, which knows districts.
+        if claims_other_tenant(principal, _KIND[self.scope], wanted):
             message, code = _NOT_FOUND[self.scope]
             raise NotFound(message, code=code)
 

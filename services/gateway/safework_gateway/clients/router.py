@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from safework_common.errors import ERROR_RESPONSES, Forbidden, NotFound, Unprocessable
+from safework_common.errors import ERROR_RESPONSES, NotFound, Unprocessable
+from safework_common.scope import caller_district, in_district, require_province, sees_everything
 from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
 from safework_gateway.clients import service
@@ -27,7 +28,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 def _visible(principal: Principal, client: Client | None) -> Client:
     """The client if this authority may manage it, else 404 as if it did not exist."""
     if client is not None and (
-        principal.is_province_authority or (client.role == "enterprise" and client.owner_district == principal.district)
+        sees_everything(principal) or (client.role == "enterprise" and in_district(principal, client.owner_district))
     ):
         return client
     raise NotFound("No such client.", code="client_not_found")
@@ -48,10 +49,8 @@ async def _scope_target(body: ClientCreate, principal: Principal, registry: Regi
         raise Unprocessable(
             f"{needed} is required for role {body.role}.", code="field_required", field=f"body.{needed}"
         )
-    if not principal.is_province_authority and body.role != "enterprise":
-        raise Forbidden(
-            "A district authority creates enterprise clients only.", code="province_only", field="body.role"
-        )
+    if body.role != "enterprise":  # a district authority creates enterprise clients only
+        require_province(principal, field="body.role")
     caller = principal.caller()
     try:
         if body.role == "enterprise":
@@ -98,7 +97,7 @@ async def list_clients(
 ) -> ClientPage:
     rows = await service.page(
         session,
-        owner_district=None if principal.is_province_authority else principal.district,
+        owner_district=caller_district(principal),
         role=role,
         enterprise_id=enterprise_id,
         cursor=cursor,

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safework_common.geo import District
+
 ClientRole = Literal["authority", "enterprise", "lab"]
 
 
@@ -26,7 +28,7 @@ class ClientCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=255)
     role: ClientRole
-    district: str | None = Field(default=None, min_length=1, max_length=64)
+    district: District | None = Field(default=None, description="A district authority's district; none: the province.")
     enterprise_id: uuid.UUID | None = None
     lab_id: uuid.UUID | None = None
 

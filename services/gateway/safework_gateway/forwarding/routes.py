@@ -17,6 +17,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from safework_common.errors import ERROR_RESPONSES, Unprocessable
+from safework_common.geo import DISTRICT_SCHEMA
+from safework_common.paging import MAX_LIMIT
 from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
 from safework_gateway.forwarding import schemas as s
@@ -66,10 +68,14 @@ class Forward:
 
 CURSOR = (
     Query("cursor", {"type": "string"}, "Opaque keyset cursor from the previous page's next_cursor."),
-    Query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+    Query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, f"Items per page, 1 to {MAX_LIMIT}."),
 )
 AS_OF = Query("as_of", s.INSTANT, "The instant the rules are applied at (default: now).")
-DISTRICT = Query("district", {"type": "string"})
+DISTRICT = Query(
+    "district",
+    DISTRICT_SCHEMA,
+    "A district authority: its own only (another is 404 district_not_found); unknown: 422 unknown_district.",
+)
 ZONE = Query("zone_type", s.ZONE_TYPE)
 
 FORWARDS: tuple[Forward, ...] = (

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from safework_common.geo import DISTRICT_SCHEMA
+
 Schema = dict[str, Any]
 
 UUID: Schema = {"type": "string", "format": "uuid"}
@@ -30,9 +32,11 @@ def nullable(schema: Schema) -> Schema:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def with_null(fields: dict[str, Schema], names: Iterable[str] | None = None) -> dict[str, Schema]:
-    """``fields`` with ``names`` (default: all) nullable."""
-    chosen = set(fields if names is None else names)
+def with_null(fields: dict[str, Schema], names: Iterable[str]) -> dict[str, Schema]:
+    """``fields`` with ``names`` nullable (the others may be left out of a change, not cleared:
+    the upstream refuses their null with ``null_not_allowed``)."""
+    chosen = set(names)
+    assert chosen <= set(fields), chosen - set(fields)
     return {name: nullable(schema) if name in chosen else schema for name, schema in fields.items()}
 
 
@@ -150,7 +154,10 @@ PERSON_CREATE = obj(
     ["national_id", "full_name", "date_of_birth", "sex"],
     examples=[PERSON_EXAMPLE],
 )
-PERSON_UPDATE = obj(with_null({**PERSON_FIELDS, "enterprise_id": UUID}), examples=[{"phone": "+84987654321"}])
+PERSON_UPDATE = obj(
+    with_null({**PERSON_FIELDS, "enterprise_id": UUID}, (*PERSON_NULLABLE, "enterprise_id", "employee_code")),
+    examples=[{"phone": "+84987654321"}],
+)
 ROSTER = obj(
     {
         "items": {
@@ -172,7 +179,7 @@ ZONE_TYPE: Schema = {"type": "string", "enum": ["KCN", "CCN", "OUTSIDE"]}
 ENTERPRISE_FIELDS: dict[str, Schema] = {
     "tax_code": {"type": "string", "pattern": r"^[0-9]{10}(-[0-9]{3})?$"},
     "name": TEXT,
-    "district": {"type": "string", "minLength": 1, "maxLength": 64},
+    "district": DISTRICT_SCHEMA,
     "zone_type": ZONE_TYPE,
     "zone_name": TEXT,
     "industry": {"type": "string", "enum": ["garment", "shuttlecock", "other"]},
@@ -193,7 +200,7 @@ ENTERPRISE_CREATE = obj(
         }
     ],
 )
-ENTERPRISE_UPDATE = obj(with_null(ENTERPRISE_FIELDS), examples=[{"headcount": 1350}])
+ENTERPRISE_UPDATE = obj(with_null(ENTERPRISE_FIELDS, ("zone_name",)), examples=[{"headcount": 1350}])
 ENTERPRISE_STATUS = obj(
     {
         "status": {"type": "string", "enum": ["cleared", "suspended"]},
@@ -208,9 +215,7 @@ ENTERPRISE_STATUS = obj(
 LICENCE: Schema = {"type": "string", "minLength": 2, "maxLength": 64, "pattern": r"^[A-Za-z0-9._/\-]+$"}
 LAB = obj({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}, ["name", "licence_code"],
           examples=[{"name": "CDC Bắc Giang", "licence_code": "BG-CDC-2021/01"}])  # fmt: skip
-LAB_UPDATE = obj(
-    with_null({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}), examples=[{"active": False}]
-)
+LAB_UPDATE = obj({"name": TEXT, "licence_code": LICENCE, "active": {"type": "boolean"}}, examples=[{"active": False}])
 QR_CODE: Schema = {"type": "string", "minLength": 4, "maxLength": 128, "pattern": r"^[A-Za-z0-9._:\-]+$"}
 VENUE_KIND: Schema = {"type": "string", "enum": ["gate", "production_unit", "canteen", "shuttle_bus"]}
 VENUE = obj(
@@ -219,14 +224,14 @@ VENUE = obj(
     examples=[{"name": "Cổng số 1", "kind": "gate"}],
 )
 VENUE_UPDATE = obj(
-    with_null({"name": TEXT, "kind": VENUE_KIND, "qr_code": QR_CODE, "active": {"type": "boolean"}}),
+    {"name": TEXT, "kind": VENUE_KIND, "qr_code": QR_CODE, "active": {"type": "boolean"}},
     examples=[{"active": False}],
 )
 ACCOMMODATION_FIELDS: dict[str, Schema] = {
     "name": TEXT,
     "address": {"type": "string", "minLength": 1, "maxLength": 500},
     "owner_name": TEXT,
-    "district": {"type": "string", "minLength": 1, "maxLength": 64},
+    "district": DISTRICT_SCHEMA,
     "kind": {"type": "string", "enum": ["boarding_house", "dormitory"]},
     "enterprise_id": UUID,
 }
@@ -235,7 +240,9 @@ ACCOMMODATION = obj(
     ["name", "address", "district"],
     examples=[{"name": "Nhà trọ Hương Sen", "address": "Thôn Đông, Vân Trung", "district": "Việt Yên"}],
 )
-ACCOMMODATION_UPDATE = obj(with_null(ACCOMMODATION_FIELDS), examples=[{"owner_name": "Trần Văn Nam"}])
+ACCOMMODATION_UPDATE = obj(
+    with_null(ACCOMMODATION_FIELDS, ("owner_name", "enterprise_id")), examples=[{"owner_name": "Trần Văn Nam"}]
+)
 PRODUCT_CODE: Schema = {"type": "string", "minLength": 2, "maxLength": 32, "pattern": r"^[A-Z0-9][A-Z0-9_\-]*$"}
 PRODUCT_FIELDS: dict[str, Schema] = {
     "name": TEXT,
@@ -248,7 +255,7 @@ VACCINE_PRODUCT = obj(
     ["code", "name", "min_interval_days"],
     examples=[{"code": "AZD1222", "name": "AstraZeneca", "min_interval_days": 28, "doses_in_primary_series": 2}],
 )
-VACCINE_PRODUCT_UPDATE = obj(with_null(PRODUCT_FIELDS), examples=[{"min_interval_days": 56}])
+VACCINE_PRODUCT_UPDATE = obj(PRODUCT_FIELDS, examples=[{"min_interval_days": 56}])
 DOSE = obj(
     {
         "dose_number": {"type": "integer", "minimum": 1, "maximum": 10},
@@ -285,7 +292,7 @@ TRAVEL = obj(
     examples=[{"left_at": "2021-09-10T17:00:00+07:00", "destination_province": "Hà Nội"}],
 )
 TRAVEL_RETURN = obj(
-    with_null({"returned_at": INSTANT, "returned_to_boarding_house": {"type": "boolean"}}),
+    with_null({"returned_at": INSTANT, "returned_to_boarding_house": {"type": "boolean"}}, ("returned_at",)),
     examples=[{"returned_at": "2021-09-14T19:00:00+07:00", "returned_to_boarding_house": True}],
 )
 CHECKIN = obj(
@@ -298,8 +305,17 @@ DOSES_A_DAY: Schema = {"type": "integer", "minimum": 1, "maximum": 10_000_000}
 VACCINE_PLAN = obj(
     {
         "daily_capacity": {
-            "oneOf": [DOSES_A_DAY, {"type": "object", "minProperties": 1, "additionalProperties": DOSES_A_DAY}],
-            "description": "Doses a day: province-wide (a number) or per district (district: number).",
+            "oneOf": [
+                DOSES_A_DAY,
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": DISTRICT_SCHEMA,
+                    "additionalProperties": DOSES_A_DAY,
+                },
+            ],
+            "description": "Doses a day: province-wide (a number) or per district (district: number; a district "
+            "authority names its own only).",
         },
         "start": nullable({**DATE, "description": "Default: the local date of as_of."}),
         "end": nullable({**DATE, "description": "Inclusive. Default: 30 days past the last deadline."}),

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from safework_common.geo import District
+from safework_common.paging import Limit
 from safework_registry.accommodations import service
 from safework_registry.accommodations.schemas import (
     ACCOMMODATION_EXAMPLE,
@@ -57,11 +59,11 @@ async def create_accommodation(
 async def list_accommodations(
     session: Session,
     caller: CallerDep,
-    district: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[District | None, Query()] = None,
     enterprise_id: uuid.UUID | None = None,
     unclaimed: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> Page[AccommodationOut]:
     rows, next_cursor = await service.list_accommodations(
         session,

@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from safework_common.geo import District
+from safework_registry.validation import NotNull
+
 AccommodationKind = Literal["boarding_house", "dormitory"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-District = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 ACCOMMODATION_EXAMPLE: dict[str, Any] = {
     "name": "Nhà trọ Hoàng Mai",
@@ -43,11 +45,11 @@ class AccommodationUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"owner_name": "Hoàng Thị Lan"}]})
 
-    name: Name | None = None
-    address: Address | None = None
+    name: NotNull[Name] = None
+    address: NotNull[Address] = None
     owner_name: Name | None = None
-    district: District | None = None
-    kind: AccommodationKind | None = None
+    district: NotNull[District] = None
+    kind: NotNull[AccommodationKind] = None
     enterprise_id: uuid.UUID | None = None
 
 

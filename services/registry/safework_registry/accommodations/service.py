@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy import any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -13,6 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Conflict, Forbidden, NotFound
 from safework_common.internal_auth import Caller
+from safework_common.scope import (
+    caller_enterprise,
+    district_filter,
+    may_name_site,
+    may_see_site,
+    require_in_district,
+    require_role,
+)
 from safework_common.timezone import now_local
 from safework_registry.accommodations.models import Accommodation
 from safework_registry.accommodations.schemas import AccommodationCreate, AccommodationUpdate
@@ -20,7 +29,6 @@ from safework_registry.audit.service import record
 from safework_registry.enterprises.service import enterprise_in_scope, enterprise_not_found
 from safework_registry.pagination import decode_cursor, encode_cursor
 from safework_registry.persons.models import Person
-from safework_registry.scope import district_scope, enterprise_scope, require_role, sees_everything
 from safework_registry.validation import name_id_cursor, patch_values
 
 OTHER_ENTERPRISE = "accommodation_other_enterprise"
@@ -31,18 +39,6 @@ def accommodation_not_found(field: str = "path.accommodation_id") -> NotFound:
     return NotFound("No such accommodation.", code="accommodation_not_found", field=field)
 
 
-def _visible(caller: Caller, site: Accommodation) -> bool:
-    """Province authority: all; district authority: its district; an enterprise: its own sites
-    and unclaimed ones (so it can house workers there)."""
-    if sees_everything(caller):
-        return True
-    district = district_scope(caller)
-    if district is not None:
-        return site.district == district
-    own = enterprise_scope(caller)
-    return own is not None and site.enterprise_id in (None, own)
-
-
 async def accommodation_in_scope(
     session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, *, for_update: bool = False
 ) -> Accommodation:
@@ -51,23 +47,29 @@ async def accommodation_in_scope(
     if for_update:
         stmt = stmt.with_for_update()
     site = (await session.execute(stmt)).scalar_one_or_none()
-    if site is None or not _visible(caller, site):
+    if site is None or not may_see_site(caller, site.enterprise_id, site.district):
         raise accommodation_not_found()
     return site
 
 
-async def lock_sites(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID | None]:
+@dataclass(frozen=True, slots=True)
+class SiteOwner:
+    enterprise_id: uuid.UUID | None
+    district: str
+
+
+async def lock_sites(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, SiteOwner]:
     """Lock the sites (in id order, so concurrent batches cannot deadlock on them) and return
-    each one's enterprise; missing ids are absent from the answer."""
+    each one's enterprise and district; missing ids are absent from the answer."""
     if not ids:
         return {}
     stmt = (
-        select(Accommodation.id, Accommodation.enterprise_id)
+        select(Accommodation.id, Accommodation.enterprise_id, Accommodation.district)
         .where(Accommodation.id == any_(bindparam("ids", sorted(ids), type_=ARRAY(UUID(as_uuid=True)))))
         .order_by(Accommodation.id)
         .with_for_update()
     )
-    return {row.id: row.enterprise_id for row in await session.execute(stmt)}
+    return {row.id: SiteOwner(row.enterprise_id, row.district) for row in await session.execute(stmt)}
 
 
 async def claim_sites(session: AsyncSession, ids: Collection[uuid.UUID], enterprise_id: uuid.UUID) -> None:
@@ -83,14 +85,16 @@ async def claim_sites(session: AsyncSession, ids: Collection[uuid.UUID], enterpr
 
 
 async def assign_site(
-    session: AsyncSession, accommodation_id: uuid.UUID, enterprise_id: uuid.UUID | None, *, field: str
+    session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, enterprise_id: uuid.UUID | None, *, field: str
 ) -> None:
     """Check and claim one site for a worker of ``enterprise_id`` (409 if another enterprise's).
-    A person without an enterprise breaks no site's rule and claims nothing."""
+    A site the caller may not name (a district authority: another district's) is not found. A
+    person without an enterprise breaks no site's rule and claims nothing."""
     sites = await lock_sites(session, [accommodation_id])
-    if accommodation_id not in sites:
+    site = sites.get(accommodation_id)
+    if site is None or not may_name_site(caller, site.district):
         raise accommodation_not_found(field)
-    owner = sites[accommodation_id]
+    owner = site.enterprise_id
     if enterprise_id is None:
         return
     if owner is not None and owner != enterprise_id:
@@ -102,18 +106,14 @@ async def assign_site(
 async def create_accommodation(session: AsyncSession, caller: Caller, body: AccommodationCreate) -> Accommodation:
     require_role(caller, "authority", "enterprise")
     values = body.model_dump()
-    own = enterprise_scope(caller)
+    own = caller_enterprise(caller)
     if own is not None:
         if values["enterprise_id"] not in (None, own):
             raise enterprise_not_found("body.enterprise_id")
         values["enterprise_id"] = own
     elif values["enterprise_id"] is not None:
         await enterprise_in_scope(session, caller, values["enterprise_id"], field="body.enterprise_id")
-    district = district_scope(caller)
-    if district is not None and values["district"] != district:
-        raise Forbidden(
-            "A district authority acts only in its district.", code="out_of_district", field="body.district"
-        )
+    values["district"] = require_in_district(caller, values["district"])
     site = Accommodation(**values)
     session.add(site)
     await session.flush()
@@ -125,9 +125,9 @@ async def create_accommodation(session: AsyncSession, caller: Caller, body: Acco
 async def update_accommodation(
     session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, body: AccommodationUpdate
 ) -> Accommodation:
-    values = patch_values(body, required=("name", "address", "district", "kind"))
+    values = patch_values(body)
     site = await accommodation_in_scope(session, caller, accommodation_id, for_update=True)
-    own = enterprise_scope(caller)
+    own = caller_enterprise(caller)
     if own is not None:
         if site.enterprise_id != own:
             raise Forbidden(
@@ -135,11 +135,8 @@ async def update_accommodation(
             )
         if "enterprise_id" in values and values["enterprise_id"] != own:
             raise Forbidden("Only the authority reassigns a site.", code="role_not_allowed", field="body.enterprise_id")
-    district = district_scope(caller)
-    if district is not None and values.get("district", district) != district:
-        raise Forbidden(
-            "A district authority acts only in its district.", code="out_of_district", field="body.district"
-        )
+    if "district" in values:
+        values["district"] = require_in_district(caller, values["district"])
     if "enterprise_id" in values and values["enterprise_id"] != site.enterprise_id:
         await _check_reassignment(session, caller, site, values["enterprise_id"])
     changed = sorted(k for k, v in values.items() if getattr(site, k) != v)
@@ -179,12 +176,10 @@ async def list_accommodations(
     """Sites in scope, by name then id (keyset)."""
     require_role(caller, "authority", "enterprise")
     stmt = select(Accommodation)
-    own = enterprise_scope(caller)
+    own = caller_enterprise(caller)
     if own is not None:
         stmt = stmt.where((Accommodation.enterprise_id == own) | Accommodation.enterprise_id.is_(None))
-    scoped_district = district_scope(caller)
-    if scoped_district is not None:
-        stmt = stmt.where(Accommodation.district == scoped_district)
+    district = district_filter(caller, district)
     if district is not None:
         stmt = stmt.where(Accommodation.district == district)
     if enterprise_id is not None:

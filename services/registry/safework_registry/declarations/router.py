@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from safework_common.paging import Limit
 from safework_registry.declarations import service
 from safework_registry.declarations.schemas import DeclarationIn, DeclarationOut, TravelIn, TravelOut, TravelPatch
 from safework_registry.deps import CallerDep, Session
@@ -14,8 +15,6 @@ from safework_registry.idempotency.service import Idempotency
 from safework_registry.pagination import Page
 
 router = APIRouter(tags=["declarations"])
-
-Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.post(

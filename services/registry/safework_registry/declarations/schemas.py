@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from safework_registry.validation import NotNull
+
 Symptom = Literal["fever", "cough", "fatigue", "loss_of_taste_or_smell", "breathing_difficulty", "other"]
 
 
@@ -53,7 +55,7 @@ class TravelPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     returned_at: AwareDatetime | None = None
-    returned_to_boarding_house: bool | None = None
+    returned_to_boarding_house: NotNull[bool] = None
 
 
 class TravelOut(BaseModel):

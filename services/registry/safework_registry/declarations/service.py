@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
+from safework_common.scope import as_uuid
 from safework_registry import timeline
 from safework_registry.audit import service as audit
 from safework_registry.declarations.models import HealthDeclaration, Travel
@@ -26,7 +27,6 @@ from safework_registry.declarations.schemas import (
 )
 from safework_registry.pagination import Page
 from safework_registry.persons.access import person_in_scope, person_not_found
-from safework_registry.scope import as_uuid
 from safework_registry.validation import not_in_future, patch_values
 
 
@@ -122,7 +122,7 @@ async def update_open_travel(
         raise NotFound("No such travel.", code="travel_not_found", field="path.travel_id")
     if travel.returned_at is not None:
         raise Conflict("This trip is closed and no longer changes.", code="travel_closed", field="path.travel_id")
-    values = patch_values(body, required=("returned_to_boarding_house",))
+    values = patch_values(body)
     _check_return(travel.left_at, values.get("returned_at"), now)
     if values:
         travel = (

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from safework_common.geo import District
+from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Session
 from safework_registry.enterprises import service
 from safework_registry.enterprises.schemas import (
@@ -77,12 +79,12 @@ async def create_enterprise(
 async def list_enterprises(
     session: Session,
     caller: CallerDep,
-    district: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[District | None, Query()] = None,
     zone_type: ZoneType | None = None,
     operating_status: OperatingStatus | None = None,
     industry: Industry | None = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> Page[EnterpriseOut]:
     rows, next_cursor = await service.list_enterprises(
         session,

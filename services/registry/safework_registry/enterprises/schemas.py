@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from safework_common.geo import District
+from safework_registry.validation import NotNull
+
 ZoneType = Literal["KCN", "CCN", "OUTSIDE"]
 Industry = Literal["garment", "shuttlecock", "other"]
 OperatingStatus = Literal["cleared", "suspended"]
@@ -31,7 +34,6 @@ def _tax_code(value: str) -> str:
 
 TaxCode = Annotated[str, StringConstraints(max_length=14 + 4), AfterValidator(_tax_code)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-District = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Headcount = Annotated[int, Field(ge=0, le=1_000_000)]
 
@@ -66,13 +68,13 @@ class EnterpriseUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"headcount": 3350}]})
 
-    tax_code: TaxCode | None = None
-    name: Name | None = None
-    district: District | None = None
-    zone_type: ZoneType | None = None
+    tax_code: NotNull[TaxCode] = None
+    name: NotNull[Name] = None
+    district: NotNull[District] = None
+    zone_type: NotNull[ZoneType] = None
     zone_name: Name | None = None
-    industry: Industry | None = None
-    headcount: Headcount | None = None
+    industry: NotNull[Industry] = None
+    headcount: NotNull[Headcount] = None
 
 
 class EnterpriseStatusChange(BaseModel):

@@ -9,15 +9,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from safework_common.errors import Conflict, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
+from safework_common.scope import (
+    caller_enterprise,
+    district_filter,
+    require_enterprise_visible,
+    require_in_district,
+    require_role,
+)
 from safework_common.timezone import now_local
 from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.enterprises.schemas import EnterpriseCreate, EnterpriseStatusChange, EnterpriseUpdate
 from safework_registry.pagination import decode_cursor, encode_cursor
-from safework_registry.scope import district_scope, enterprise_scope, require_enterprise_visible, require_role
 from safework_registry.validation import not_in_future, patch_values
 
 TAX_CODE_UNIQUE = "uq_enterprise_tax_code"
@@ -55,15 +61,6 @@ async def enterprise_in_scope(
     return enterprise
 
 
-def _require_district(caller: Caller, district: str) -> None:
-    """A district authority registers and moves enterprises only within its district."""
-    own = district_scope(caller)
-    if own is not None and own != district:
-        raise Forbidden(
-            "A district authority acts only in its district.", code="out_of_district", field="body.district"
-        )
-
-
 def _check_zone(zone_type: str, zone_name: str | None) -> None:
     """A park (KCN) or cluster (CCN) enterprise names its zone; one outside both has none."""
     if zone_type in ("KCN", "CCN") and zone_name is None:
@@ -88,10 +85,11 @@ async def _tax_code_free(session: AsyncSession, tax_code: str, exclude: uuid.UUI
 
 async def create_enterprise(session: AsyncSession, caller: Caller, body: EnterpriseCreate) -> Enterprise:
     require_role(caller, "authority")
-    _require_district(caller, body.district)
+    # A district authority registers enterprises only in its own district.
+    district = require_in_district(caller, body.district)
     _check_zone(body.zone_type, body.zone_name)
     await _tax_code_free(session, body.tax_code)
-    enterprise = Enterprise(**body.model_dump(), operating_status="cleared")
+    enterprise = Enterprise(**{**body.model_dump(), "district": district}, operating_status="cleared")
     session.add(enterprise)
     await flush_or_conflict(session, {TAX_CODE_UNIQUE: tax_code_taken()})
     await record(session, caller, "enterprise.create", "enterprise", enterprise.id, {"tax_code": enterprise.tax_code})
@@ -103,10 +101,11 @@ async def update_enterprise(
     session: AsyncSession, caller: Caller, enterprise_id: uuid.UUID, body: EnterpriseUpdate
 ) -> Enterprise:
     require_role(caller, "authority")
-    values = patch_values(body, required=("tax_code", "name", "district", "zone_type", "industry", "headcount"))
+    values = patch_values(body)
     enterprise = await enterprise_in_scope(session, caller, enterprise_id, for_update=True)
     if "district" in values:
-        _require_district(caller, values["district"])
+        # ... and moves them only within it.
+        values["district"] = require_in_district(caller, values["district"])
     zone_type = values.get("zone_type", enterprise.zone_type)
     if zone_type == "OUTSIDE" and "zone_name" not in values:
         values["zone_name"] = None  # moving outside the zones drops the old zone name
@@ -157,14 +156,11 @@ async def list_enterprises(
     """Enterprises in the caller's scope, by tax code (keyset on the unique tax code)."""
     require_role(caller, "authority", "enterprise")
     stmt = select(Enterprise)
-    own = enterprise_scope(caller)
+    own = caller_enterprise(caller)
     if own is not None:
         stmt = stmt.where(Enterprise.id == own)
-    scoped_district = district_scope(caller)
-    if scoped_district is not None:
-        stmt = stmt.where(Enterprise.district == scoped_district)
     filters: dict[str, Any] = {
-        "district": district,
+        "district": district_filter(caller, district),
         "zone_type": zone_type,
         "operating_status": operating_status,
         "industry": industry,

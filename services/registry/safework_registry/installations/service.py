@@ -16,6 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Conflict, Forbidden, NotFound
 from safework_common.internal_auth import Caller
+from safework_common.scope import (
+    as_uuid,
+    caller_enterprise,
+    in_district,
+    require_enterprise_visible,
+    sees_everything,
+)
 from safework_registry.audit import service as audit
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.installations.models import AppInstallation
@@ -28,13 +35,6 @@ from safework_registry.installations.schemas import (
 )
 from safework_registry.persons.access import person_not_found
 from safework_registry.persons.models import Person
-from safework_registry.scope import (
-    as_uuid,
-    district_scope,
-    enterprise_scope,
-    require_enterprise_visible,
-    sees_everything,
-)
 
 
 async def _owner(session: AsyncSession, caller: Caller) -> tuple[uuid.UUID | None, uuid.UUID | None]:
@@ -47,7 +47,7 @@ async def _owner(session: AsyncSession, caller: Caller) -> tuple[uuid.UUID | Non
             raise person_not_found()
         return person_id, None
     if caller.role == "enterprise":
-        enterprise_id = enterprise_scope(caller)
+        enterprise_id = caller_enterprise(caller)
         if await session.scalar(select(Enterprise.id).where(Enterprise.id == enterprise_id)) is None:
             raise NotFound("No such enterprise.", code="enterprise_not_found")
         return None, enterprise_id
@@ -120,8 +120,8 @@ async def revoke(session: AsyncSession, caller: Caller, device_id: str) -> Insta
     installation, district, owner = found
     visible = (
         sees_everything(caller)
-        or (caller.role == "enterprise" and owner is not None and owner == enterprise_scope(caller))
-        or (district_scope(caller) is not None and district == district_scope(caller))
+        or (caller.role == "enterprise" and owner is not None and owner == caller_enterprise(caller))
+        or (caller.role == "authority" and in_district(caller, district))
     )
     if not visible:
         raise not_found

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Session
 from safework_registry.labs import service
 from safework_registry.labs.schemas import LAB_EXAMPLE, LabCreate, LabOut, LabUpdate
@@ -37,7 +38,7 @@ async def list_labs(
     caller: CallerDep,
     active: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> Page[LabOut]:
     rows, next_cursor = await service.list_labs(session, caller, active=active, cursor=cursor, limit=limit)
     return Page[LabOut](items=[LabOut.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from safework_registry.validation import NotNull
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 LicenceCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64, pattern=r"^[A-Za-z0-9._/\-]+$")
@@ -27,9 +29,9 @@ class LabCreate(BaseModel):
 class LabUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
 
-    name: Name | None = None
-    licence_code: LicenceCode | None = None
-    active: bool | None = None
+    name: NotNull[Name] = None
+    licence_code: NotNull[LicenceCode] = None
+    active: NotNull[bool] = None
 
 
 class LabOut(BaseModel):

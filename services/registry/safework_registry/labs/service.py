@@ -8,14 +8,14 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from safework_common.errors import Conflict, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
+from safework_common.scope import may_see_lab, require_province, require_role
 from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.labs.models import Lab
 from safework_registry.labs.schemas import LabCreate, LabUpdate
 from safework_registry.pagination import decode_cursor, encode_cursor
-from safework_registry.scope import as_uuid, require_role, sees_everything
 from safework_registry.validation import patch_values
 
 LICENCE_UNIQUE = "uq_lab_licence_code"
@@ -31,9 +31,7 @@ def lab_not_found() -> NotFound:
 
 def _require_province(caller: Caller) -> None:
     """Licensing is provincial (the Department of Health), not a district's."""
-    require_role(caller, "authority")
-    if not sees_everything(caller):
-        raise Forbidden("Only the province authority licenses labs.", code="province_authority_required")
+    require_province(caller)
 
 
 async def _licence_free(session: AsyncSession, licence_code: str) -> None:
@@ -44,7 +42,7 @@ async def _licence_free(session: AsyncSession, licence_code: str) -> None:
 async def lab_in_scope(session: AsyncSession, caller: Caller, lab_id: uuid.UUID, *, for_update: bool = False) -> Lab:
     """Any authority reads any lab; a lab only itself (others 404)."""
     require_role(caller, "authority", "lab")
-    if caller.role == "lab" and as_uuid(caller.lab_id) != lab_id:
+    if not may_see_lab(caller, lab_id):
         raise lab_not_found()
     stmt = select(Lab).where(Lab.id == lab_id)
     if for_update:
@@ -68,7 +66,7 @@ async def create_lab(session: AsyncSession, caller: Caller, body: LabCreate) -> 
 
 async def update_lab(session: AsyncSession, caller: Caller, lab_id: uuid.UUID, body: LabUpdate) -> Lab:
     _require_province(caller)
-    values = patch_values(body, required=("name", "licence_code", "active"))
+    values = patch_values(body)
     lab = await lab_in_scope(session, caller, lab_id, for_update=True)
     if "licence_code" in values and values["licence_code"] != lab.licence_code:
         await _licence_free(session, values["licence_code"])

@@ -7,21 +7,21 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common import scope
 from safework_common.errors import NotFound
 from safework_common.internal_auth import Caller
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.persons.models import Person
-from safework_registry.scope import as_uuid, district_scope, enterprise_scope, sees_everything
 
 
-def person_not_found() -> NotFound:
-    return NotFound("No such person.", code="person_not_found", field="path.person_id")
+def person_not_found(field: str = "path.person_id") -> NotFound:
+    return scope.person_not_found(field)
 
 
 async def person_in_scope(
     session: AsyncSession, caller: Caller, person_id: uuid.UUID, *, for_update: bool = False
 ) -> Person:
-    """The person, if the caller's scope covers them (see ``safework_registry.scope``)."""
+    """The person, if the caller's scope covers them (``safework_common.scope``)."""
     stmt = select(Person).where(Person.id == person_id)
     if for_update:
         stmt = stmt.with_for_update()
@@ -32,14 +32,8 @@ async def person_in_scope(
 
 
 async def may_see_person(session: AsyncSession, caller: Caller, person: Person) -> bool:
-    if sees_everything(caller):
-        return True
-    if caller.role == "worker":
-        return as_uuid(caller.person_id) == person.id
-    if caller.role == "enterprise":
-        return person.enterprise_id is not None and person.enterprise_id == enterprise_scope(caller)
-    district = district_scope(caller)
-    if district is not None and person.enterprise_id is not None:
-        found = await session.scalar(select(Enterprise.district).where(Enterprise.id == person.enterprise_id))
-        return found == district
-    return False
+    district = None
+    if scope.caller_district(caller) is not None and person.enterprise_id is not None:
+        # Only a district authority's answer depends on the employer's district.
+        district = await session.scalar(select(Enterprise.district).where(Enterprise.id == person.enterprise_id))
+    return scope.may_see_person(caller, person.id, person.enterprise_id, district)

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Conflict, PayloadTooLarge, Unprocessable, field_path
 from safework_common.internal_auth import Caller
+from safework_common.scope import may_name_site, require_role
 from safework_common.timezone import now_local
 from safework_registry.accommodations.service import OTHER_ENTERPRISE, OTHER_ENTERPRISE_MESSAGE, claim_sites, lock_sites
 from safework_registry.audit.service import record_many
@@ -51,7 +52,6 @@ from safework_registry.persons.schemas import (
     RosterResult,
 )
 from safework_registry.persons.service import cohort_sizes
-from safework_registry.scope import require_role
 
 _ITEMS = TypeAdapter(list[RosterItem])
 
@@ -208,7 +208,7 @@ async def upsert_roster(
         stored = await _stored(session, enterprise_id, parsed)
         pending = _decide(parsed, stored, enterprise_id, now, out)
         pending = await _lock_moves(session, pending, out)
-        pending = await _check_sites(session, pending, enterprise_id, out)
+        pending = await _check_sites(session, caller, pending, enterprise_id, out)
         creates = [p for p in pending if p.stored is None]
         updates = [p for p in pending if p.stored is not None]
         await _assign_cohorts(session, enterprise_id, creates, updates)
@@ -374,17 +374,18 @@ def _decide(
 
 
 async def _check_sites(
-    session: AsyncSession, pending: list[_Item], enterprise_id: uuid.UUID, out: _Outcomes
+    session: AsyncSession, caller: Caller, pending: list[_Item], enterprise_id: uuid.UUID, out: _Outcomes
 ) -> list[_Item]:
     """One site, one enterprise (seeds/003): lock the sites named, refuse another
-    enterprise's."""
+    enterprise's; a site the caller may not name (a district authority: another district's) is
+    not found."""
     wanted = {p.values["accommodation_id"] for p in pending if p.check_site}
     owners = await lock_sites(session, wanted)
     kept = []
     for p in pending:
         if p.check_site:
             site = p.values["accommodation_id"]
-            if site not in owners:
+            if site not in owners or not may_name_site(caller, owners[site].district):
                 out.reject(
                     p.index,
                     "accommodation_not_found",
@@ -393,7 +394,7 @@ async def _check_sites(
                     p.item.employee_code,
                 )
                 continue
-            if owners[site] not in (None, enterprise_id):
+            if owners[site].enterprise_id not in (None, enterprise_id):
                 out.reject(
                     p.index, OTHER_ENTERPRISE, OTHER_ENTERPRISE_MESSAGE, "accommodation_id", p.item.employee_code
                 )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
+from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.pagination import Page
 from safework_registry.persons import roster, service
@@ -167,7 +168,7 @@ async def list_roster(
     job_role: JobRole | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Limit = 100,
 ) -> Page[PersonOut]:
     rows, next_cursor = await service.list_roster(
         session, caller, cipher, enterprise_id, status=status, job_role=job_role, q=q, cursor=cursor, limit=limit

@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from safework_common.timezone import now_local
 from safework_registry.persons import national_id as nid
+from safework_registry.validation import NotNull
 
 JobRole = Literal["worker", "manager", "expert", "driver"]
 Sex = Literal["male", "female", "other"]
@@ -164,23 +165,23 @@ class PersonUpdate(BaseModel):
         json_schema_extra={"examples": [{"phone": "0387654321", "high_risk": True, "high_risk_reason": "F1"}]},
     )
 
-    national_id: NationalId | None = None
-    full_name: FullName | None = None
-    date_of_birth: DateOfBirth | None = None
-    sex: Sex | None = None
+    national_id: NotNull[NationalId] = None
+    full_name: NotNull[FullName] = None
+    date_of_birth: NotNull[DateOfBirth] = None
+    sex: NotNull[Sex] = None
     phone: Phone | None = None
     home_province: Province | None = None
-    job_role: JobRole | None = None
+    job_role: NotNull[JobRole] = None
     enterprise_id: uuid.UUID | None = None
     employee_code: EmployeeCode | None = None
     hire_date: date | None = None
     arrived_from_province: Province | None = None
     arrived_at: AwareDatetime | None = None
     accommodation_id: uuid.UUID | None = None
-    high_risk: bool | None = None
+    high_risk: NotNull[bool] = None
     high_risk_reason: Reason | None = None
     high_risk_until: AwareDatetime | None = None
-    status: PersonStatus | None = None
+    status: NotNull[PersonStatus] = None
     left_at: AwareDatetime | None = None
 
 

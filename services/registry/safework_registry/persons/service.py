@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Conflict, Forbidden, Unprocessable
 from safework_common.internal_auth import Caller
+from safework_common.scope import as_uuid, caller_enterprise, require_role, sees_everything
 from safework_common.timezone import now_local
 from safework_registry.accommodations.service import assign_site
 from safework_registry.audit.service import record
@@ -27,7 +28,6 @@ from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle
 from safework_registry.persons.schemas import PersonCreate, PersonOut, PersonUpdate
-from safework_registry.scope import as_uuid, enterprise_scope, require_role, sees_everything
 from safework_registry.validation import patch_values
 
 NATIONAL_ID_UNIQUE = "uq_person_national_id_hash"
@@ -100,7 +100,7 @@ async def create_person(session: AsyncSession, caller: Caller, cipher: NationalI
     require_role(caller, "authority", "enterprise")
     sent = body.model_dump()
     enterprise_id: uuid.UUID | None = sent["enterprise_id"]
-    own = enterprise_scope(caller)
+    own = caller_enterprise(caller)
     if own is not None:
         if enterprise_id not in (None, own):
             raise enterprise_not_found("body.enterprise_id")
@@ -123,7 +123,7 @@ async def create_person(session: AsyncSession, caller: Caller, cipher: NationalI
     if enterprise_id is not None:
         await _employee_code_free(session, enterprise_id, values["employee_code"])
     if values["accommodation_id"] is not None:
-        await assign_site(session, values["accommodation_id"], enterprise_id, field="body.accommodation_id")
+        await assign_site(session, caller, values["accommodation_id"], enterprise_id, field="body.accommodation_id")
     cohort = 0
     if enterprise_id is not None:
         (cohort,) = next_cohorts(await cohort_sizes(session, enterprise_id), [values["status"] == "active"])
@@ -157,9 +157,7 @@ async def update_person(
     """Change the fields sent. Moving a person to another enterprise is the authority's; the
     person joins the smaller half there, like any new member."""
     require_role(caller, "authority", "enterprise")
-    patch = patch_values(
-        body, required=("national_id", "full_name", "date_of_birth", "sex", "job_role", "high_risk", "status")
-    )
+    patch = patch_values(body)
     person = await person_in_scope(session, caller, person_id)
     current = person.enterprise_id
     moving = "enterprise_id" in patch and patch["enterprise_id"] != current
@@ -202,7 +200,7 @@ async def update_person(
     if enterprise_id is not None and ({"enterprise_id", "employee_code"} & set(changed)):
         await _employee_code_free(session, enterprise_id, values["employee_code"], exclude=person.id)
     if values["accommodation_id"] is not None and ({"accommodation_id", "enterprise_id"} & set(changed)):
-        await assign_site(session, values["accommodation_id"], enterprise_id, field="body.accommodation_id")
+        await assign_site(session, caller, values["accommodation_id"], enterprise_id, field="body.accommodation_id")
     if not changed and new_hash is None:
         return person
     for name in changed:

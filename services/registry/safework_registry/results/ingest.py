@@ -31,19 +31,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.errors import Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from safework_common import scope
+from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_registry.audit import service as audit
 from safework_registry.bulk import driver_connection
+from safework_registry.enterprises.models import Enterprise
 from safework_registry.labs.models import Lab
+from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
 from safework_registry.results.models import MAX_POOL_SIZE
 from safework_registry.results.schemas import PoolIn, ResultsBatchIn, SingleResultIn
 from safework_registry.rollup import service as rollup
-from safework_registry.scope import as_uuid
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 
 _PERSONS_BY_ID = "SELECT id FROM person WHERE id = ANY($1::uuid[])"
@@ -135,10 +138,9 @@ class _Pool:
 async def lab_for_caller(session: AsyncSession, caller: Caller, lab_id: uuid.UUID, *, posting: bool) -> None:
     """A lab reaches only its own ``lab_id`` (others: 404); the authority any. Posting needs an
     active lab (403 ``lab_inactive``)."""
-    if caller.role not in ("lab", "authority", "system"):
-        raise Forbidden(f"Role {caller.role!r} may not do this.", code="role_not_allowed")
-    not_found = NotFound("No such lab.", code="lab_not_found", field="path.lab_id")
-    if caller.role == "lab" and as_uuid(caller.lab_id) != lab_id:
+    scope.require_role(caller, "lab", "authority")
+    not_found = scope.lab_not_found()
+    if not scope.may_see_lab(caller, lab_id):
         raise not_found
     active = await session.scalar(select(Lab.active).where(Lab.id == lab_id))
     if active is None:
@@ -424,6 +426,20 @@ class _Batch:
             )
 
 
+async def _people_in_reach(session: AsyncSession, caller: Caller, people: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``people`` the caller may see (``safework_common.scope.may_see_person``): one
+    statement with each person's employer and its district."""
+    if not people:
+        return set()
+    stmt = (
+        select(Person.id, Person.enterprise_id, Enterprise.district)
+        .outerjoin(Enterprise, Enterprise.id == Person.enterprise_id)
+        .where(Person.id == any_(bindparam("people", list(people), type_=ARRAY(UUID(as_uuid=True)))))
+    )
+    rows = await session.execute(stmt)
+    return {pid for pid, eid, district in rows if scope.may_see_person(caller, pid, eid, district)}
+
+
 async def ingest(
     session: AsyncSession,
     caller: Caller,
@@ -452,6 +468,12 @@ async def ingest(
         found_ids = {r["id"] for r in await conn.fetch(_PERSONS_BY_ID, list(ids))}
     if hashes:
         by_hash = {bytes(r["national_id_hash"]): r["id"] for r in await conn.fetch(_PERSONS_BY_HASH, list(hashes))}
+    if not scope.may_name_any_person(caller):
+        # A district authority posting for a lab names only people it may see: anyone else is
+        # not found, item by item, as on every other route (a pool: the whole pool).
+        reach = await _people_in_reach(session, caller, found_ids | set(by_hash.values()))
+        found_ids &= reach
+        by_hash = {h: pid for h, pid in by_hash.items() if pid in reach}
     results, pools = work.resolve(found_ids, by_hash)
     if any(p.result == "POSITIVE" for p in pools):
         # Two statements will raise roll-up rows (the positive pools' members, then the

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.idempotency.service import Idempotency
 from safework_registry.pagination import Page
@@ -81,8 +82,6 @@ async def gc_paused() -> AsyncIterator[None]:
             gc.enable()
 
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
-
 _BATCH_DESCRIPTION = """
 A batch of up to `REGISTRY_MAX_BATCH_ITEMS` (10,000) items; each is a single result (`type` `single`, or
 omitted) or a pool (`type` `pool`, or any item with `pool_sample_id`). Name each person by `person_id`
@@ -98,6 +97,10 @@ Rejection codes: `duplicate_in_batch`, `collected_in_future`, `resulted_in_futur
 `resulted_before_collected`, `person_ref_required`, `person_ref_ambiguous`, `invalid_national_id`,
 `person_not_found`, `pool_empty`, `pool_too_large` (more than 20 members), `pool_member_repeated`,
 `sample_conflict` (this lab already stored the sample ID with different data).
+
+**Who may be named.** A lab (and the province authority) may name any person. A district authority
+posting on a lab's behalf names only people of its district's enterprises: anyone else is
+`person_not_found`, exactly as an unknown person (a pool naming one such member is rejected whole).
 
 A negative pool gives each member a negative PCR result marked `pooled`, with sample ID
 `<pool sample id>#<position>`; a positive or invalid pool stores the pool and its members only

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Unprocessable
 from safework_common.internal_auth import Caller
+from safework_common.scope import caller_district
 from safework_registry import timeline
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.pagination import Page, decode_cursor, encode_cursor
@@ -18,7 +19,6 @@ from safework_registry.persons.models import Person
 from safework_registry.results.ingest import lab_for_caller
 from safework_registry.results.models import Pool, TestResult
 from safework_registry.results.schemas import ResultOut
-from safework_registry.scope import district_scope
 
 
 def _columns() -> Select[*tuple[Any, ...]]:
@@ -48,7 +48,7 @@ async def lab_results(
     sees those of people in its district only."""
     await lab_for_caller(session, caller, lab_id, posting=False)
     stmt = _columns().where(TestResult.lab_id == lab_id)
-    district = district_scope(caller)
+    district = caller_district(caller)
     if district is not None:
         stmt = stmt.join(Person, Person.id == TestResult.person_id).join(
             Enterprise, Enterprise.id == Person.enterprise_id

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from safework_registry.validation import NotNull
+
 ProductCode = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
 
 
@@ -24,10 +26,10 @@ class VaccineProductIn(BaseModel):
 class VaccineProductPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    min_interval_days: int | None = Field(default=None, ge=0, le=365)
-    doses_in_primary_series: int | None = Field(default=None, ge=1, le=3)
-    active: bool | None = None
+    name: NotNull[Annotated[str, Field(min_length=1, max_length=255)]] = None
+    min_interval_days: NotNull[Annotated[int, Field(ge=0, le=365)]] = None
+    doses_in_primary_series: NotNull[Annotated[int, Field(ge=1, le=3)]] = None
+    active: NotNull[bool] = None
 
 
 class VaccineProductOut(BaseModel):

@@ -10,12 +10,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from safework_common.errors import Conflict, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
+from safework_common.scope import require_province, require_role
 from safework_common.timezone import local_date
 from safework_registry.audit import service as audit
 from safework_registry.persons.access import person_in_scope
-from safework_registry.scope import require_role
 from safework_registry.vaccines.models import Dose, VaccineProduct
 from safework_registry.vaccines.schemas import (
     DoseIn,
@@ -29,9 +29,7 @@ from safework_registry.validation import not_in_future, patch_values
 
 def _require_province_authority(caller: Caller) -> None:
     """Reference data is the province's: a district authority reads it but does not change it."""
-    require_role(caller, "authority")
-    if caller.role == "authority" and caller.district is not None:
-        raise Forbidden("Only the province authority keeps vaccine products.", code="role_not_allowed")
+    require_province(caller)
 
 
 def _product_not_found(field: str) -> NotFound:
@@ -72,7 +70,7 @@ async def patch_product(
     session: AsyncSession, caller: Caller, code: str, body: VaccineProductPatch
 ) -> VaccineProductOut:
     _require_province_authority(caller)
-    values = patch_values(body, required=("name", "min_interval_days", "doses_in_primary_series", "active"))
+    values = patch_values(body)
     stmt = update(VaccineProduct).where(VaccineProduct.code == code).returning(VaccineProduct)
     if values:
         row = (await session.execute(stmt.values(**values))).scalar_one_or_none()

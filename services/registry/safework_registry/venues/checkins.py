@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import NotFound
 from safework_common.internal_auth import Caller
+from safework_common.paging import Limit
 from safework_registry import timeline
 from safework_registry.audit import service as audit
 from safework_registry.declarations.service import require_self
@@ -129,6 +129,6 @@ async def get_checkins(
     session: Session,
     caller: CallerDep,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> Page[CheckInOut]:
     return await list_checkins(session, caller, person_id, cursor=cursor, limit=limit)

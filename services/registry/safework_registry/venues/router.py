@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Session
 from safework_registry.pagination import Page
 from safework_registry.venues import service
@@ -53,7 +54,7 @@ async def list_venues(
     kind: VenueKind | None = None,
     active: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> Page[VenueOut]:
     rows, next_cursor = await service.list_venues(
         session, caller, enterprise_id, kind=kind, active=active, cursor=cursor, limit=limit

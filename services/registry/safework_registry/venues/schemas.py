@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from safework_registry.validation import NotNull
+
 VenueKind = Literal["gate", "production_unit", "canteen", "shuttle_bus"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 QrCode = Annotated[
@@ -29,10 +31,10 @@ class VenueCreate(BaseModel):
 class VenueUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
 
-    name: Name | None = None
-    kind: VenueKind | None = None
-    qr_code: QrCode | None = None
-    active: bool | None = None
+    name: NotNull[Name] = None
+    kind: NotNull[VenueKind] = None
+    qr_code: NotNull[QrCode] = None
+    active: NotNull[bool] = None
 
 
 class VenueOut(BaseModel):

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Conflict, NotFound
 from safework_common.internal_auth import Caller
+from safework_common.scope import require_enterprise_visible, require_role
 from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.enterprises.service import enterprise_in_scope
 from safework_registry.pagination import decode_cursor, encode_cursor
-from safework_registry.scope import require_enterprise_visible, require_role
 from safework_registry.validation import name_id_cursor, patch_values
 from safework_registry.venues.models import Venue
 from safework_registry.venues.schemas import VenueCreate, VenueUpdate
@@ -76,7 +76,7 @@ async def create_venue(session: AsyncSession, caller: Caller, enterprise_id: uui
 
 
 async def update_venue(session: AsyncSession, caller: Caller, venue_id: uuid.UUID, body: VenueUpdate) -> Venue:
-    values = patch_values(body, required=("name", "kind", "qr_code", "active"))
+    values = patch_values(body)
     venue = await venue_in_scope(session, caller, venue_id, for_update=True)
     if "qr_code" in values and values["qr_code"] != venue.qr_code:
         await _qr_code_free(session, values["qr_code"])

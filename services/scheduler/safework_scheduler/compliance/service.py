@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.internal_auth import Caller
+from safework_common.scope import AUTHORITY, district_filter, require_role
 from safework_scheduler.compliance import repository as repo
 from safework_scheduler.compliance.rules import Assessment, ComplianceFacts, assess, share
 from safework_scheduler.due import cursor as cursors
@@ -18,7 +19,6 @@ from safework_scheduler.due import repository as due_repo
 from safework_scheduler.due import service as due_service
 from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.repository import PolicyStore
-from safework_scheduler.scope import AUTHORITY, area, require_role
 
 Verdict = Literal["violation", "warning"]
 
@@ -105,7 +105,7 @@ async def violations(
     keyset pages. Set-based: one statement for the figures of every enterprise in scope and one
     streamed statement for their people's due tests, whatever the number of enterprises."""
     require_role(caller, AUTHORITY)
-    district = area(caller, district)
+    district = district_filter(caller, district)
     after = cursors.decode(cursor, 1)
     rules = await due_service.rules_at(session, store, as_of)
     policy = rules.policy

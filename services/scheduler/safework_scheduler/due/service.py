@@ -18,6 +18,18 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.internal_auth import Caller
+from safework_common.scope import (
+    AUTHORITY,
+    ENTERPRISE,
+    WORKER,
+    as_uuid,
+    enterprise_not_found,
+    may_see_enterprise,
+    may_see_person,
+    person_not_found,
+    require_role,
+)
+from safework_common.scope import district_filter as area
 from safework_scheduler.due import bulk, reasons
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as repo
@@ -37,18 +49,6 @@ from safework_scheduler.due.rules import (
 )
 from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.repository import PolicyStore
-from safework_scheduler.scope import (
-    AUTHORITY,
-    ENTERPRISE,
-    WORKER,
-    area,
-    as_uuid,
-    enterprise_not_found,
-    may_see_enterprise,
-    may_see_person,
-    person_not_found,
-    require_role,
-)
 
 Status = Literal["due", "overdue", "not_cleared"]
 

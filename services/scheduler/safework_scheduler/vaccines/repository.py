@@ -41,9 +41,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.scope import Reach
 from safework_common.timezone import LOCAL_TZ
 from safework_scheduler.vaccines.rules import DemandRow, QueueEntry, QueueKey, Ranking, TierTable, dose_rank
-from safework_scheduler.vaccines.scope import VaccineScope
 
 STREAM_BATCH = 10_000
 LOCAL_ZONE = LOCAL_TZ.key
@@ -57,7 +57,7 @@ class DueQuery:
     as_of: datetime
     tiers: TierTable
     programme_start: date
-    scope: VaccineScope
+    scope: Reach
 
 
 @dataclass(frozen=True)

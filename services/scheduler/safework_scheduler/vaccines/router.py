@@ -9,22 +9,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
+from safework_common.paging import Limit
+from safework_common.scope import Reach, caller_reach
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.vaccines import service
 from safework_scheduler.vaccines.schemas import PlanRequest, PlanResponse, QueuePage
-from safework_scheduler.vaccines.scope import VaccineScope, caller_scope
 
 router = APIRouter(prefix="/vaccines", tags=["vaccines"])
 
-MAX_LIMIT = 1000
 
-
-async def reader_scope(caller: CallerDep) -> VaccineScope:
+async def reader_scope(caller: CallerDep) -> Reach:
     """Resolved before the parameters are checked, so a lab or worker gets 403, not 422."""
-    return caller_scope(caller)
+    return caller_reach(caller, "authority", "enterprise")
 
 
-Reader = Annotated[VaccineScope, Depends(reader_scope)]
+Reader = Annotated[Reach, Depends(reader_scope)]
 
 
 @router.get("/queue", response_model=QueuePage, summary="People eligible for their next dose, in priority order")
@@ -38,7 +37,7 @@ async def get_queue(
     tier: Annotated[int | None, Query(ge=1, le=100)] = None,
     dose: Annotated[int | None, Query(ge=1, le=10)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    limit: Limit = 100,
 ) -> QueuePage:
     """Ordered by tier (parks and freight drivers, clusters, the rest), then dose per the
     policy's ``dose2_ranking`` (default: a started series first), then the date the person became

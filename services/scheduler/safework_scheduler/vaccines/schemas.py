@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema
+
+from safework_common.geo import DISTRICT_SCHEMA
 
 
 class QueueItem(BaseModel):
@@ -33,7 +36,10 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    daily_capacity: StrictInt | dict[str, StrictInt]
+    daily_capacity: StrictInt | dict[Annotated[str, WithJsonSchema(DISTRICT_SCHEMA)], StrictInt] = Field(
+        description="Doses a day: province-wide (a number) or per district (district: number; a district "
+        "authority names its own only)."
+    )
     start: dt.date | None = Field(default=None, description="Default: the local date of as_of.")
     end: dt.date | None = Field(default=None, description="Inclusive. Default: 30 days past the last deadline.")
     as_of: AwareDatetime | None = Field(default=None, description="Default: now.")

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import ErrorDetail, NotFound, Unprocessable
+from safework_common.geo import canonical_district
+from safework_common.scope import Reach, district_not_found, enterprise_not_found, narrow, unknown_district
 from safework_common.timezone import local_date, now_local
 from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.repository import PolicyStore
@@ -40,7 +42,6 @@ from safework_scheduler.vaccines.schemas import (
     QueueItem,
     QueuePage,
 )
-from safework_scheduler.vaccines.scope import VaccineScope, narrow
 
 
 async def _policy(session: AsyncSession, store: PolicyStore, as_of: datetime, field: str) -> PolicyDocument:
@@ -50,17 +51,35 @@ async def _policy(session: AsyncSession, store: PolicyStore, as_of: datetime, fi
         raise NotFound(exc.message, code=exc.code, field=field) from None
 
 
-async def _check_enterprise(session: AsyncSession, scope: VaccineScope, enterprise_id: uuid.UUID) -> None:
+async def _check_enterprise(session: AsyncSession, scope: Reach, enterprise_id: uuid.UUID) -> None:
     """An enterprise filter must name an enterprise the caller can see (404 otherwise)."""
     district = await repository.enterprise_district(session, enterprise_id)
     if district is None or (scope.district is not None and district != scope.district):
-        raise NotFound("No such enterprise.", code="enterprise_not_found", field="query.enterprise_id")
+        raise enterprise_not_found("query.enterprise_id")
+
+
+def _capacity_by_district(scope: Reach, capacity: dict[str, int]) -> dict[str, int]:
+    """A per-district capacity map keyed by canonical district: an unknown district is 422
+    ``unknown_district``, one outside a district authority's reach 404 ``district_not_found``,
+    two spellings of one district 422 ``district_repeated``; each with the key as the field."""
+    out: dict[str, int] = {}
+    for name, doses in capacity.items():
+        field = f"body.daily_capacity.{name}"
+        district = canonical_district(name)
+        if district is None:
+            raise unknown_district(field)
+        if scope.district is not None and district != scope.district:
+            raise district_not_found(field)
+        if district in out:
+            raise Unprocessable("Another key names the same district.", code="district_repeated", field=field)
+        out[district] = doses
+    return out
 
 
 async def queue(
     session: AsyncSession,
     store: PolicyStore,
-    caller_scope: VaccineScope,
+    caller_scope: Reach,
     *,
     as_of: datetime | None,
     district: str | None,
@@ -134,7 +153,7 @@ def _dose_outcome(g: GroupOutcome) -> dict[str, Any]:
     }
 
 
-async def plan(session: AsyncSession, store: PolicyStore, scope: VaccineScope, body: PlanRequest) -> PlanResponse:
+async def plan(session: AsyncSession, store: PolicyStore, scope: Reach, body: PlanRequest) -> PlanResponse:
     """Simulate the given daily capacity against the deadlines and find the smallest capacity
     meeting them (seeds/000 §2.1: dose 1 within September, dose 2 by the end of October 2021)."""
     instant = body.as_of or now_local()
@@ -145,7 +164,7 @@ async def plan(session: AsyncSession, store: PolicyStore, scope: VaccineScope, b
     capacity: Capacity = (
         TotalCapacity(body.daily_capacity)
         if isinstance(body.daily_capacity, int)
-        else DistrictCapacity(dict(body.daily_capacity))
+        else DistrictCapacity(_capacity_by_district(scope, body.daily_capacity))
     )
     problems = plan_input_problems(start, end, capacity)
     if problems:
