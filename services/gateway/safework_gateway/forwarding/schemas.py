@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from safework_common.geo import DISTRICT_SCHEMA
+from safework_common.geo import DISTRICT_SCHEMA, PROVINCE_SCHEMA
 
 Schema = dict[str, Any]
 
@@ -115,11 +115,11 @@ PERSON_FIELDS: dict[str, Schema] = {
     "date_of_birth": DATE,
     "sex": {"type": "string", "enum": ["male", "female", "other"]},
     "phone": {"type": "string", "maxLength": 24},
-    "home_province": TEXT,
+    "home_province": PROVINCE_SCHEMA,
     "job_role": {"type": "string", "enum": ["worker", "manager", "expert", "driver"]},
     "employee_code": {"type": "string", "minLength": 1, "maxLength": 64},
     "hire_date": DATE,
-    "arrived_from_province": TEXT,
+    "arrived_from_province": PROVINCE_SCHEMA,
     "arrived_at": INSTANT,
     "accommodation_id": UUID,
     "high_risk": {"type": "boolean"},
@@ -284,15 +284,26 @@ DECLARATION = obj(
 TRAVEL = obj(
     {
         "left_at": INSTANT,
-        "destination_province": {"type": "string", "minLength": 1, "maxLength": 64},
+        "destination_province": PROVINCE_SCHEMA,
         "returned_at": nullable(INSTANT),
         "returned_to_boarding_house": {"type": "boolean"},
+        "to_home_town": {
+            "type": "boolean",
+            "description": "The trip was to the person's home town (seeds/000 §2.3 'ở quê xuống').",
+        },
     },
     ["left_at", "destination_province"],
     examples=[{"left_at": "2021-09-10T17:00:00+07:00", "destination_province": "Hà Nội"}],
 )
 TRAVEL_RETURN = obj(
-    with_null({"returned_at": INSTANT, "returned_to_boarding_house": {"type": "boolean"}}, ("returned_at",)),
+    with_null(
+        {
+            "returned_at": INSTANT,
+            "returned_to_boarding_house": {"type": "boolean"},
+            "to_home_town": {"type": "boolean"},
+        },
+        ("returned_at",),
+    ),
     examples=[{"returned_at": "2021-09-14T19:00:00+07:00", "returned_to_boarding_house": True}],
 )
 CHECKIN = obj(

@@ -27,8 +27,9 @@ class HealthDeclaration(Timestamped, Base):
 
 
 class Travel(Timestamped, Base):
-    """A trip out of the province. Returning to a boarding house from another province means a
-    test within 24 h and a second 72 h later (seeds/000 §2.3)."""
+    """A trip away and back. Returning to a boarding house from another province means a test
+    within 24 h and a second 72 h later; from one's home town (inside the province too), a test
+    at once (seeds/000 §2.3)."""
 
     __tablename__ = "travel"
     __table_args__ = (Index("ix_travel_person_id_returned_at", "person_id", "returned_at"),)
@@ -39,3 +40,6 @@ class Travel(Timestamped, Base):
     destination_province: Mapped[str] = mapped_column(String(64))
     returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     returned_to_boarding_house: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # seeds/000 §2.3 "ở quê xuống": the trip was to the person's home town (inside the province
+    # too); back in a boarding house from it, a test at once.
+    to_home_town: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

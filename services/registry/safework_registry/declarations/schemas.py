@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from safework_common.geo import Province
 from safework_registry.validation import NotNull
 
 Symptom = Literal["fever", "cough", "fatigue", "loss_of_taste_or_smell", "breathing_difficulty", "other"]
@@ -44,18 +45,25 @@ class TravelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     left_at: AwareDatetime
-    destination_province: str = Field(min_length=1, max_length=64)
+    destination_province: Province = Field(
+        description="Where the trip went: a province of 2021 (Bắc Giang itself for a trip to a home town inside it)."
+    )
     returned_at: AwareDatetime | None = Field(default=None, description="Empty while the trip is open.")
     returned_to_boarding_house: bool = False
+    to_home_town: bool = Field(
+        default=False, description="The trip was to the person's home town (seeds/000 §2.3 'ở quê xuống')."
+    )
 
 
 class TravelPatch(BaseModel):
-    """Close the open trip: when the person came back, and whether to a boarding house."""
+    """Close the open trip: when the person came back, whether to a boarding house, and whether
+    the trip was to their home town."""
 
     model_config = ConfigDict(extra="forbid")
 
     returned_at: AwareDatetime | None = None
     returned_to_boarding_house: NotNull[bool] = None
+    to_home_town: NotNull[bool] = None
 
 
 class TravelOut(BaseModel):
@@ -67,4 +75,5 @@ class TravelOut(BaseModel):
     destination_province: str
     returned_at: datetime | None
     returned_to_boarding_house: bool
+    to_home_town: bool
     created_at: datetime

@@ -85,7 +85,8 @@ def _check_return(left_at: datetime, returned_at: datetime | None, now: datetime
 async def add_travel(
     session: AsyncSession, caller: Caller, person_id: uuid.UUID, body: TravelIn, *, now: datetime | None = None
 ) -> TravelOut:
-    """A trip out of the province. At most one trip is open (not yet returned) at a time."""
+    """A trip away (out of the province, or to one's home town inside it). At most one trip is
+    open (not yet returned) at a time."""
     await require_self(session, caller, person_id)
     not_in_future(body.left_at, code="left_in_future", field="body.left_at", now=now)
     _check_return(body.left_at, body.returned_at, now)

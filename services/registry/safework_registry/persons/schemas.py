@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from safework_common import geo
 from safework_common.timezone import now_local
 from safework_registry.persons import national_id as nid
 from safework_registry.validation import NotNull
@@ -80,7 +81,9 @@ NationalId = Annotated[
 Phone = Annotated[str, StringConstraints(min_length=1, max_length=20), AfterValidator(normalize_phone)]
 DateOfBirth = Annotated[date, AfterValidator(_date_of_birth)]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Province = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# A province of 2021, validated and stored in its canonical spelling (``safework_common.geo``):
+# "Tỉnh Bắc Giang" or "TP Bắc Giang" is Bắc Giang, not another province; "Atlantis" is refused.
+Province = geo.Province
 EmployeeCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]

@@ -35,6 +35,7 @@ SAMPLED_INDUSTRY: Final = "SAMPLED_INDUSTRY"
 SMALL_ENTERPRISE: Final = "SMALL_ENTERPRISE"
 MASS_TESTING: Final = "MASS_TESTING"
 RETURN_FIRST_TEST: Final = "RETURN_FIRST_TEST"
+RETURN_HOME_TOWN: Final = "RETURN_HOME_TOWN"
 RETURN_SECOND_TEST: Final = "RETURN_SECOND_TEST"
 SYMPTOMATIC: Final = "SYMPTOMATIC"
 POOL_POSITIVE: Final = "POOL_POSITIVE"
@@ -123,6 +124,12 @@ CATALOGUE: Final[tuple[Reason, ...]] = (
         "due",
         "seeds/000 §2.3",
         "Back in a boarding house from another province: a test within 24 h of returning (the person pays).",
+    ),
+    Reason(
+        RETURN_HOME_TOWN,
+        "due",
+        "seeds/000 §2.3 ('ở quê xuống')",
+        "Back in a boarding house from one's home town inside the province: a test at once.",
     ),
     Reason(
         RETURN_SECOND_TEST,
@@ -228,6 +235,7 @@ PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
     SMALL_ENTERPRISE: (*_ROUNDS, "testing.district_sampling_ratio.default"),
     MASS_TESTING: ("testing.mass_testing.starts_on", "testing.mass_testing.due_by"),
     RETURN_FIRST_TEST: ("testing.boarding_house_return.first_test_within_hours",),
+    RETURN_HOME_TOWN: ("testing.overdue_grace_hours",),
     RETURN_SECOND_TEST: ("testing.boarding_house_return.second_test_after_hours",),
     SYMPTOMATIC: ("testing.symptomatic.kinds",),
     POOL_POSITIVE: ("testing.pool_positive.kind",),

@@ -114,7 +114,7 @@ _DECLARATIONS: Final = """SELECT h.person_id,
         (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record AS item
         FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1"""
 _TRAVELS: Final = """SELECT v.person_id,
-        (v.returned_at, v.destination_province::text, v.returned_to_boarding_house)::record AS item
+        (v.returned_at, v.destination_province::text, v.returned_to_boarding_house, v.to_home_town)::record AS item
         FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1"""
 _POSITIVE_POOLS: Final = """SELECT m.person_id, (pl.collected_at, pl.resulted_at)::record AS item
         FROM pool_member m JOIN pool pl ON pl.id = m.pool_id

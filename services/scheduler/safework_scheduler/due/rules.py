@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
+from safework_common.geo import canonical_province
 from safework_scheduler.due.reasons import (
     CONTACT,
     ENTERPRISE_SUSPENDED,
@@ -47,6 +48,7 @@ from safework_scheduler.due.reasons import (
     POOL_POSITIVE,
     POSITIVE,
     RETURN_FIRST_TEST,
+    RETURN_HOME_TOWN,
     RETURN_SECOND_TEST,
     ROUTINE_COHORT,
     ROUTINE_ROUND,
@@ -220,11 +222,12 @@ class Declaration(NamedTuple):
 
 
 class Travel(NamedTuple):
-    """A trip out of the province and back."""
+    """A trip away and back: out of the province, or to the person's home town."""
 
     returned_at: datetime
     destination_province: str
     to_boarding_house: bool
+    to_home_town: bool = False
 
 
 class PositivePool(NamedTuple):
@@ -518,7 +521,7 @@ class DueRules:
         self.high_risk_days = t.high_risk_interval_days
         self.unvaccinated_days = t.unvaccinated_interval_days
         self.contact_days = timedelta(days=t.contact.high_risk_days)
-        self.home = province_key(policy.province)
+        self.home = canonical_province(policy.province) or policy.province
         self.day_end = end_of_local_day(self.day).astimezone(UTC)
         # The same instants in microseconds, for ``screening``.
         self._as_of_us = micros(self.as_of)
@@ -635,8 +638,10 @@ class DueRules:
     # -- person level -------------------------------------------------------------------
 
     def from_elsewhere(self, province: str | None) -> bool:
-        """Arrived from, or travelled to, another province (unknown counts as elsewhere)."""
-        return province_key(province) != self.home
+        """Arrived from, or travelled to, another province: the 63 of 2021 compared by their
+        canonical names, so "Tỉnh Bắc Giang" and "TP Bắc Giang" are home (``safework_common.geo``);
+        a name that is no province counts as elsewhere."""
+        return canonical_province(province) != self.home
 
     def evaluate(self, p: PersonFacts, plan: RoundPlan | None = None) -> PersonDue:
         """Every requirement of one person at ``as_of``; ``plan`` is their enterprise's rounds
@@ -788,14 +793,19 @@ class DueRules:
         reqs.extend(cadence)
 
         # seeds/000 §2.3: back in a boarding house from another province: a test within 24 h and
-        # a second one at least 72 h after the return (the version in force on the return).
-        for returned_at, destination, to_boarding_house in travels:
-            if returned_at > as_of or not to_boarding_house or not self.from_elsewhere(destination):
+        # a second one at least 72 h after the return; from one's home town inside the province
+        # ("ở quê xuống"), a test at once (the version in force on the return).
+        for returned_at, destination, to_boarding_house, *home in travels:
+            if returned_at > as_of or not to_boarding_house:
                 continue
             ret = self.version_at(returned_at).testing.boarding_house_return
             if ret is None:
                 continue
             after = results.times_since(returned_at)
+            if not self.from_elsewhere(destination):
+                if home and home[0] and not after:
+                    reqs.append(Requirement(RETURN_HOME_TOWN, returned_at, EITHER, returned_at + grace))
+                continue
             if not after:
                 deadline = returned_at + timedelta(hours=ret.first_test_within_hours)
                 reqs.append(Requirement(RETURN_FIRST_TEST, returned_at, EITHER, deadline, returned_at, deadline))
