@@ -264,15 +264,18 @@ class Supervisor:
         return all(self._wait_ready(child, timeout) for child in self.children)
 
     def run(self) -> int:
-        """Restart what dies until a stop is requested: 0 then, or 1 if a service was given up
-        (at once if every service was)."""
-        while not self.stopping.wait(self.poll):
-            now = time.monotonic()
-            for child in self.children:
-                self._tend(child, now)
-            if all(child.given_up for child in self.children):
-                self.say("no service is left running; stopping")
-                return 1
+        """Restart what dies until a stop is requested (or a stop signal raises :class:`Stop`):
+        0 then, or 1 if a service was given up (at once if every service was)."""
+        try:
+            while not self.stopping.wait(self.poll):
+                now = time.monotonic()
+                for child in self.children:
+                    self._tend(child, now)
+                if all(child.given_up for child in self.children):
+                    self.say("no service is left running; stopping")
+                    return 1
+        except Stop:
+            pass
         return 1 if any(child.given_up for child in self.children) else 0
 
     def stop(self, grace: float = 12.0) -> None:
