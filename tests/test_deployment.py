@@ -57,3 +57,13 @@ def test_secrets_come_from_the_environment() -> None:
     for svc in compose()["services"].values():
         for value in (svc.get("environment") or {}).values():
             assert "${" in str(value) or not re.search(r"(?i)password|secret|key", str(value)), value
+
+
+def test_every_service_answers_the_servers_own_400_in_the_error_envelope() -> None:
+    """Issue 12 item 4: uvicorn's plain-text 400 (a DEL byte in a header) is replaced by the
+    envelope only where the service runs with ``safework_common.server``'s protocol."""
+    protocol = ["--http", "safework_common.server:HttpToolsProtocol"]
+    for name in ("registry", "scheduler", "gateway"):
+        command = compose()["services"][name]["command"]
+        assert command[0] == "uvicorn" and " ".join(protocol) in " ".join(command), (name, command)
+    assert '"--http", "safework_common.server:HttpToolsProtocol"' in (ROOT / "Dockerfile").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import httpx
@@ -20,6 +22,8 @@ from safework_common.internal_auth import (
     InternalTokenMinter,
     generate_keypair,
 )
+from safework_common.logging import JsonFormatter, mask_national_ids
+from safework_common.middleware import new_request_id
 from safework_registry.deps import Session
 from tests.conftest import AUTHORITY, internal_headers, running
 
@@ -119,6 +123,51 @@ async def test_request_id_is_echoed_or_generated(registry: httpx.AsyncClient) ->
     assert r.headers["x-request-id"] == "abc-123"
     r = await registry.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert r.headers["x-request-id"] != "bad id with spaces" and len(r.headers["x-request-id"]) == 32
+    # It is written on every log line, so one that could hide a national ID is replaced too.
+    for looks_like_an_id in ("024026367231", "req-123456789", "a.024.026.367.231"):
+        r = await registry.get("/healthz", headers={"X-Request-ID": looks_like_an_id})
+        assert r.headers["x-request-id"] != looks_like_an_id
+
+
+def test_generated_request_ids_are_kept_whole_in_the_logs() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000 and all(mask_national_ids(rid) == rid for rid in ids)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("/api/v1/persons/024026367231", "/api/v1/persons/************"),
+        ("/api/v1/persons/024026367231/summary", "/api/v1/persons/************/summary"),
+        ("/api/v1/labs/125987634", "/api/v1/labs/*********"),
+        ("CCCD024026367231", "CCCD************"),
+        ("024 026 367 231", "*** *** *** ***"),
+        ("024.026.367.231", "***.***.***.***"),
+        ("0-2-4-0-2-6-3-6-7-2-3-1", "*-*-*-*-*-*-*-*-*-*-*-*"),
+        ("id 024 - 026 - 367", "id *** - *** - ***"),
+        ("0240263672310", "*************"),  # a run of 9 digits or more, whatever its length
+        ("q=024026367231&x=1", "q=************&x=1"),
+        # Kept: dates, times, versions, counts, short numbers, UUIDs (nearly always).
+        ("2021-09-15T07:30:00.123456+07:00", "2021-09-15T07:30:00.123456+07:00"),
+        ("2026-12-03 09:12:51", "2026-12-03 09:12:51"),
+        ("HTTP/1.1 200 OK", "HTTP/1.1 200 OK"),
+        ("f3b1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "f3b1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+        ("batch of 10000 items in 123.45 ms", "batch of 10000 items in 123.45 ms"),
+        ("0912 345 678", "0912 345 678"),  # 10 digits: a phone, not an ID
+    ],
+)
+def test_national_ids_are_masked_in_any_form_and_other_numbers_kept(text: str, masked: str) -> None:
+    assert mask_national_ids(text) == masked
+
+
+def test_every_string_of_a_log_line_is_masked_and_the_line_stays_json() -> None:
+    record = logging.makeLogRecord({"name": "t", "levelno": 20, "levelname": "INFO", "msg": "person %s",
+                                    "args": ("024026367231",), "path": "/v1/persons/024 026 367 231",
+                                    "headers": {"user-agent": ["app", "id=125987634"]}, "rows": 123456789})  # fmt: skip
+    line = json.loads(JsonFormatter("registry").format(record))
+    assert line["msg"] == "person ************" and line["path"] == "/v1/persons/*** *** *** ***"
+    assert line["headers"] == {"user-agent": ["app", "id=*********"]}
+    assert line["rows"] == 123456789  # numbers the code logs are its own, and stay numbers
 
 
 async def test_body_over_the_limit_gets_413_in_the_envelope(

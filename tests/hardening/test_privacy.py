@@ -10,7 +10,9 @@ by national ID; a second lab reads back its own submissions.
 
 * Logs: every logger at DEBUG, as the services configure them (JSON lines), plus SQLAlchemy's
   statement and row logging and the HTTP client's. No national ID in any form, no sample ID,
-  result, symptom or note, no activation code, client secret or token may appear.
+  result, symptom or note, no activation code, client secret or token may appear; not even
+  when a client puts national IDs where they do not belong: in URL paths, query strings and
+  header values, to the gateway and to the registry directly (issue 12, item 5).
 * Responses: a national ID is in full only in the authority's answers; every other role's answers
   carry none in any form; one lab never sees another lab's results.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ import httpx
 import pytest
 
 from safework_common.logging import configure_logging
+from tests.callers import PROVINCE
 from tests.gateway.conftest import Stack, bearer
 from tests.gateway.world import DISTRICT_A, app_info, national_id, new_device_id, ok, tax_code
 
@@ -178,6 +182,47 @@ async def full_flow(stack: Stack) -> Flow:
     return flow
 
 
+async def ids_where_they_do_not_belong(stack: Stack, flow: Flow) -> None:
+    """A client's mistakes (or probes): national IDs in paths, query strings and headers, each
+    answered (4xx mostly) and each logged on the way (the access line's path, the request ID, the
+    upstream request line). A 9-digit (CMND) ID joins the flow's 12-digit ones."""
+    cmnd = "1" + national_id()[4:]
+    flow.national_ids.append(cmnd)
+    nid, other = flow.national_ids[0], flow.national_ids[1]
+    authority = stack.province()
+    dotted = ".".join(nid[i : i + 3] for i in range(0, len(nid), 3))
+    paths = [
+        f"/api/v1/persons/{nid}", f"/api/v1/persons/{spaced(other).replace(' ', '%20')}",
+        f"/api/v1/persons/{dotted}/summary", f"/api/v1/persons/{cmnd}/results",
+        f"/api/v1/enterprises/{nid}/roster", f"/api/v1/labs/{cmnd}", f"/api/v1/vaccine-products/{nid}",
+        f"/api/v1/no-such-route/{nid}", f"/api/v1/persons/CCCD{other}",
+    ]  # fmt: skip
+    queries = [
+        f"/api/v1/enterprises?district={nid}&zone_type=KCN", f"/api/v1/due/people?as_of={nid}&district={cmnd}",
+        f"/api/v1/vaccine-products/AZD1222?national_id={other}", f"/api/v1/persons/lookup?national_id={nid}",
+    ]  # fmt: skip
+    for url in paths + queries:
+        r = await stack.http.get(url, headers=authority)
+        assert r.status_code < 500, (url, r.text)
+    headers = [
+        {"X-Request-ID": nid}, {"X-Request-ID": f"req-{cmnd}"}, {"User-Agent": f"app/1.0 (id {spaced(nid)})"},
+        {"Accept": f"application/json; id={other}"}, {"Authorization": f"Bearer {nid}"},
+        {"Content-Type": f"application/json; charset={cmnd}"},
+    ]  # fmt: skip
+    for extra in headers:
+        r = await stack.http.post(f"/api/v1/labs/{uuid.uuid4()}/results", content=b'{"items": []}',
+                                  headers={**authority, "Content-Type": "application/json", **extra})  # fmt: skip
+        assert r.status_code < 500, (extra, r.text)
+    r = await stack.http.post(f"/api/v1/labs/{uuid.uuid4()}/results", json={"items": []},
+                              headers={**authority, "Idempotency-Key": nid})  # fmt: skip
+    assert r.status_code < 500, r.text
+    # The registry itself, as a caller inside would reach it.
+    assert stack.registry is not None
+    for url in (f"/v1/persons/{nid}", f"/v1/enterprises?district={cmnd}"):
+        r = await stack.registry(PROVINCE).get(url, headers={"X-Request-ID": other})
+        assert r.status_code < 500, (url, r.text)
+
+
 @contextmanager
 def every_log_line() -> Iterator[io.StringIO]:
     """The services' own logging set-up (JSON lines on one root handler), at DEBUG, with every
@@ -220,9 +265,11 @@ async def test_no_national_id_result_symptom_or_secret_in_the_logs(
     stack: Stack, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Rule (ARCHITECTURE "Privacy"): national IDs, results and symptoms are never logged, nor
-    activation codes, client secrets or tokens, at any level, including SQL echo."""
+    activation codes, client secrets or tokens, at any level, including SQL echo; a national ID
+    a client sends in a path, a query string or a header is not logged either."""
     with every_log_line() as logs:
         flow = await full_flow(stack)
+        await ids_where_they_do_not_belong(stack, flow)
     text = logs.getvalue()
     assert len(text.splitlines()) > 200  # the flow was logged, at DEBUG, SQL included
     assert "SELECT" in text and "HTTP Request" in text and "[SQL parameters hidden" in text

@@ -19,7 +19,15 @@ from safework_cli.policy import policy_app
 from safework_cli.retention import retention_app
 from safework_cli.secrets import ensure_install_secrets
 from safework_cli.seed.command import seed_command
-from safework_cli.supervisor import ServiceSpec, run_until_signal, spawn, stop_all, wait_ready
+from safework_cli.supervisor import (
+    RestartPolicy,
+    ServiceSpec,
+    Stop,
+    Supervisor,
+    ignore_stop_signals,
+    install_stop_signals,
+    reap_leftovers,
+)
 
 app = typer.Typer(help="Safework: workforce health registry, scheduler and gateway.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -46,6 +54,13 @@ def database(data_dir: Path) -> Iterator[str]:
         return
     server = EmbeddedPostgres(data_dir / "pg")
     server.start()
+    if server.adopted:
+        left_by = f" by a safework process that died (pid {', '.join(map(str, server.adopted_from))})"
+        typer.echo(
+            f"safework: took over the embedded PostgreSQL left running{left_by if server.adopted_from else ''}; "
+            "it stops with this command",
+            err=True,
+        )
     try:
         yield server.ensure_database()
     finally:
@@ -87,7 +102,28 @@ def up(
     registry_port: Annotated[int, typer.Option(envvar="REGISTRY_PORT")] = 8001,
     scheduler_port: Annotated[int, typer.Option(envvar="SCHEDULER_PORT")] = 8002,
 ) -> None:
-    """Migrate, then run the gateway, registry and scheduler until Ctrl-C or SIGTERM."""
+    """Migrate, then run the gateway, registry and scheduler until Ctrl-C or SIGTERM; a service
+    that crashes is restarted (with backoff) while the others keep serving."""
+    try:
+        policy = RestartPolicy.from_env(os.environ)
+    except ValueError as exc:
+        typer.echo(f"safework: {exc}", err=True)
+        raise typer.Exit(2) from None
+    install_stop_signals()
+    code = 1
+    try:
+        code = _up(data_dir, host, gateway_port, registry_port, scheduler_port, policy)
+    except Stop:
+        code = 0
+    typer.echo("safework: stopped", err=True)
+    raise typer.Exit(code)
+
+
+def _up(
+    data_dir: Path, host: str, gateway_port: int, registry_port: int, scheduler_port: int, policy: RestartPolicy
+) -> int:
+    # Services a killed `safework up` left behind would hold the ports and the database.
+    reap_leftovers(data_dir / "run")
     keys_dir = data_dir / "keys"
     ensure_install_secrets(keys_dir)
     with database(data_dir) as url:
@@ -107,30 +143,24 @@ def up(
             ServiceSpec("scheduler", "safework_scheduler.app:create_app", host, scheduler_port),
             ServiceSpec("gateway", "safework_gateway.app:create_app", host, gateway_port),
         ]
-        procs = []
-        code = 1
+        supervisor = Supervisor(specs, env, policy=policy, run_dir=data_dir / "run")
         try:
-            for spec in specs:
-                procs.append(spawn(spec, env))
-            ok = all(wait_ready(s.host, s.port, p) for s, p in zip(specs, procs, strict=True))
-            if not ok:
+            if not supervisor.start():
                 typer.echo("safework: a service failed to start; see its log above", err=True)
-            else:
-                typer.echo("")
-                typer.echo(f"  gateway    http://{host}:{gateway_port}   (API docs: http://{host}:{gateway_port}/docs)")
-                typer.echo(f"  registry   http://{host}:{registry_port}   (internal)")
-                typer.echo(f"  scheduler  http://{host}:{scheduler_port}   (internal)")
-                typer.echo(
-                    "  database   "
-                    + ("DATABASE_URL" if "DATABASE_URL" in os.environ else f"embedded, {data_dir / 'pg'}")
-                )
-                typer.echo("\nPress Ctrl-C to stop.")
-                code = run_until_signal(procs, [s.name for s in specs])
+                return 1
+            typer.echo("")
+            typer.echo(f"  gateway    http://{host}:{gateway_port}   (API docs: http://{host}:{gateway_port}/docs)")
+            typer.echo(f"  registry   http://{host}:{registry_port}   (internal)")
+            typer.echo(f"  scheduler  http://{host}:{scheduler_port}   (internal)")
+            typer.echo(
+                "  database   " + ("DATABASE_URL" if "DATABASE_URL" in os.environ else f"embedded, {data_dir / 'pg'}")
+            )
+            typer.echo("\nPress Ctrl-C to stop. A service that crashes is restarted.")
+            return supervisor.run()
         finally:
+            ignore_stop_signals()
             typer.echo("safework: stopping services", err=True)
-            stop_all(procs)
-    typer.echo("safework: stopped", err=True)
-    raise typer.Exit(code)
+            supervisor.stop()
 
 
 def _after_migrate(url: str) -> None:

@@ -11,16 +11,32 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safework_common.errors import ErrorBody, ErrorEnvelope
-from safework_common.logging import request_id_var
+from safework_common.logging import mask_national_ids, request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_RID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 access_log = logging.getLogger("safework.access")
 
 
+def new_request_id() -> str:
+    """A random request ID that logs keep whole (no digit run a national ID could hide in)."""
+    while True:
+        rid = uuid.uuid4().hex
+        if mask_national_ids(rid) == rid:
+            return rid
+
+
+def usable_request_id(candidate: str) -> bool:
+    """A caller's ``X-Request-ID`` is taken when it is short, plain and holds no digit run that
+    could be a national ID (it is written on every log line of the request)."""
+    return bool(_VALID_RID.match(candidate)) and mask_national_ids(candidate) == candidate
+
+
 class RequestIdMiddleware:
     """Takes ``X-Request-ID`` from the caller (the gateway passes its own on) or makes one,
-    puts it in the logging context, echoes it in the response and writes one access line."""
+    puts it in the logging context, echoes it in the response and writes one access line (its
+    path masked of national IDs by the log formatter; never the query string, which may carry
+    names or IDs being searched)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,10 +49,10 @@ class RequestIdMiddleware:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
-                if _VALID_RID.match(candidate):
+                if usable_request_id(candidate):
                     rid = candidate
                 break
-        rid = rid or uuid.uuid4().hex
+        rid = rid or new_request_id()
         token = request_id_var.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()

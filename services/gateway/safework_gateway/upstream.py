@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
 from starlette.responses import Response
 
-from safework_common.errors import ErrorDetail, SafeworkError, ServiceUnavailable
+from safework_common.errors import BadRequest, ErrorDetail, SafeworkError, ServiceUnavailable, Unprocessable
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter
 from safework_common.logging import request_id_var
 
@@ -38,8 +40,39 @@ _PASS_BACK = (
     "content-disposition",
     "idempotent-replayed",
 )
-# Request headers worth passing on to the upstream (besides the internal token and request ID).
-PASS_ON = ("content-type", "accept", "idempotency-key")
+# Request headers worth passing on to the upstream (besides the internal token and request
+# ID): Content-Type, Accept, Idempotency-Key (see ``forwarding.routes``). A value passed on may
+# hold visible ASCII, spaces and tabs. HTTP also lets a value carry bytes 0x80-0xFF
+# ("obs-text"), which the server hands over as Latin-1; httpx refuses to send them
+# (UnicodeEncodeError), so they are the caller's error here, not a 500.
+_SENDABLE = re.compile(r"[\t\x20-\x7e]*")
+_NAMES = {"content-type": "Content-Type", "accept": "Accept", "idempotency-key": "Idempotency-Key"}
+
+
+def pass_on(headers: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The caller's ``names`` headers to send upstream. A value that cannot be sent is refused
+    in the error envelope with the header as the field: ``Idempotency-Key`` with the registry's
+    own answer (422 ``invalid_idempotency_key``), any other with 400 ``invalid_header``."""
+    out = {}
+    for name in names:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if not _SENDABLE.fullmatch(value):
+            field = "header." + _NAMES.get(name, name)
+            if name == "idempotency-key":
+                raise Unprocessable(
+                    "Idempotency-Key must be 1-255 printable ASCII characters.",
+                    code="invalid_idempotency_key",
+                    field=field,
+                )
+            raise BadRequest(
+                f"The {_NAMES.get(name, name)} header may hold visible ASCII characters, spaces and tabs only.",
+                code="invalid_header",
+                field=field,
+            )
+        out[name] = value
+    return out
 
 
 class _NoQueryStrings(logging.Filter):

@@ -22,7 +22,7 @@ from safework_common.paging import MAX_LIMIT
 from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
 from safework_gateway.forwarding import schemas as s
-from safework_gateway.upstream import PASS_ON, Upstream, relay
+from safework_gateway.upstream import Upstream, pass_on, relay
 
 ALL = ("authority", "enterprise", "lab", "worker")
 AUTHORITY = ("authority",)
@@ -232,6 +232,12 @@ def _path_value(name: str, raw: str) -> str:
 def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
     names = _PARAM.findall(spec.target)
     has_body = spec.body is not None
+    # Content-Type only with a body, Idempotency-Key only where the upstream honours it.
+    headers_on = ["accept"]
+    if has_body:
+        headers_on.append("content-type")
+    if spec.idempotent:
+        headers_on.append("idempotency-key")
 
     async def forward(request: Request, principal: Principal) -> Response:
         values = {}
@@ -244,7 +250,7 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         query = request.url.query
         if query:
             path = f"{path}?{query}"
-        headers = {k: v for k in PASS_ON if (v := request.headers.get(k)) is not None}
+        headers = pass_on(request.headers, headers_on)
         upstream: Upstream = getattr(request.app.state, spec.upstream)
         content = await request.body() if has_body else None
         return relay(await upstream.request(spec.method, path, principal.caller(), headers=headers, content=content))
