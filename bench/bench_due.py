@@ -234,7 +234,7 @@ class Generator:
                 date(1970 + rng.randint(0, 33), rng.randint(1, 12), rng.randint(1, 28)),
                 rng.choice(("male", "female")),
                 rng.choice(DISTRICTS) if not new_hire else rng.choice(OTHER_PROVINCES),
-                "driver" if rng.random() < 0.03 else "worker",
+                "freight_driver" if rng.random() < 0.03 else "worker",
                 e.id,
                 f"E{j:06d}",
                 (arrived.date() if arrived else date(2021, rng.randint(1, 8), rng.randint(1, 28))),

@@ -107,7 +107,10 @@ class Province:
             for _ in range(size):
                 n += 1
                 pid = self._uid()
-                role = rng.choices(("worker", "manager", "expert", "driver"), weights=(88, 5, 3, 4))[0]
+                role = rng.choices(
+                    ("worker", "manager", "expert", "freight_driver", "freight_driver_assistant", "shuttle_driver"),
+                    weights=(88, 5, 3, 2, 1, 1),
+                )[0]
                 pick = rng.random()
                 if pick < 0.06:  # hired in the programme, some after the as-of date
                     hired = date(2021, 9, 1) + timedelta(days=rng.randint(0, 40))

@@ -208,7 +208,7 @@ async def test_people_are_valid_and_found_by_the_registry_s_hash(db: str, seed: 
     assert any(len(i) == 9 for i in ids) and any(i.startswith("024") for i in ids)
     assert any(not i.startswith("024") and len(i) == 12 for i in ids)  # people from other provinces
     roles = {p["job_role"] for p in rows}
-    assert roles == {"worker", "manager", "expert", "driver"}
+    assert roles == {"worker", "manager", "expert", "freight_driver", "freight_driver_assistant", "shuttle_driver"}
     assert sum(p["job_role"] == "worker" for p in rows) > 0.8 * len(rows)
     assert any(p["arrived_at"] is not None for p in rows)
     assert any(p["status"] == "left" for p in rows)

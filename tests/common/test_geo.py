@@ -92,3 +92,55 @@ def test_the_pydantic_type_stores_the_canonical_name_and_refuses_the_unknown() -
     (error,) = refused.value.errors()
     assert (error["type"], error["loc"]) == ("unknown_district", ("district",))
     assert _Body.model_json_schema()["properties"]["district"]["enum"] == list(DISTRICTS)
+
+
+# -- provinces (issue 13: "Tỉnh Bắc Giang" or "TP Bắc Giang" counted as another province) ---------
+
+from safework_common.geo import (  # noqa: E402
+    PROVINCE_CODES,
+    PROVINCE_SCHEMA,
+    PROVINCES,
+    Province,
+    canonical_province,
+)
+
+
+def test_the_63_provinces_of_2021_with_their_codes() -> None:
+    assert len(PROVINCES) == 63 == len(set(PROVINCES))
+    assert PROVINCE_CODES["Bắc Giang"] == "24" and PROVINCE_CODES["Hà Nội"] == "01"
+    assert PROVINCE_CODES["Cà Mau"] == "96" and PROVINCE_SCHEMA["enum"] == list(PROVINCES)
+
+
+@pytest.mark.parametrize(
+    ("rule", "name", "province"),
+    [
+        ("the province with its prefix is itself", "Tỉnh Bắc Giang", "Bắc Giang"),
+        ("its city (a district of it) is inside it", "TP Bắc Giang", "Bắc Giang"),
+        ("a district of Bắc Giang is inside it", "Huyện Việt Yên", "Bắc Giang"),
+        ("without diacritics", "bac giang", "Bắc Giang"),
+        ("another province without diacritics", "Nam Dinh", "Nam Định"),
+        ("with its prefix", "Tỉnh Nam Định", "Nam Định"),
+        ("a centrally-run city with its prefix", "Thành phố Hải Phòng", "Hải Phòng"),
+        ("TP. Hồ Chí Minh", "TP. Hồ Chí Minh", "Hồ Chí Minh"),
+        ("TPHCM in one word", "TPHCM", "Hồ Chí Minh"),
+        ("the old tone-mark placement", "Hoà Bình", "Hòa Bình"),
+        ("the hyphen of Bà Rịa - Vũng Tàu optional", "Ba Ria Vung Tau", "Bà Rịa - Vũng Tàu"),
+        ("case and spaces", "  HÀ   NỘI ", "Hà Nội"),
+        ("unknown", "Atlantis", None),
+        ("a district is no province with 'Tỉnh'", "Tỉnh Việt Yên", None),
+        ("empty", "", None),
+        ("none", None, None),
+    ],
+)
+def test_province_spellings(rule: str, name: str | None, province: str | None) -> None:
+    assert canonical_province(name) == province, rule
+
+
+def test_a_province_field_stores_the_canonical_name_and_refuses_unknown_ones() -> None:
+    class Body(BaseModel):
+        province: Province
+
+    assert Body(province="tinh nam dinh").province == "Nam Định"
+    with pytest.raises(ValidationError) as caught:
+        Body(province="Atlantis")
+    assert caught.value.errors()[0]["type"] == "unknown_province"

@@ -172,4 +172,10 @@ async def test_the_rule_history_from_may_2021(stack: Stack, db: str) -> None:
     # The July plan's screening period is not in the seeds: the answer says so.
     assert "testing.routine.round_days" in july["assumptions"]
     policies = await ok(await stack.http.get("/api/v1/policies", headers=province))
-    assert [p["version"] for p in policies["items"]] == ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11"]
+    assert [p["version"] for p in policies["items"]] == [
+        "2021-05-13",
+        "2021-06-24",
+        "2021-07-20",
+        "2021-09-11",
+        "2021-11-01",
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from safework_common.geo import canonical_province
 from safework_common.internal_auth import InternalTokenMinter
 from tests import callers
 from tests.callers import As
@@ -171,6 +172,26 @@ async def test_declarations_are_read_in_scope_newest_first(
             None,
         ),
         (
+            "seeds/000 §2.3 'ở quê xuống': a trip to a home town inside the province, back to a boarding house",
+            {
+                "left_at": "2021-09-10T06:00:00+07:00",
+                "destination_province": "Tỉnh Bắc Giang",
+                "returned_at": "2021-09-12T19:00:00+07:00",
+                "returned_to_boarding_house": True,
+                "to_home_town": True,
+            },
+            201,
+            None,
+            None,
+        ),
+        (
+            "a destination that is no province of 2021",
+            {"left_at": "2021-09-10T06:00:00+07:00", "destination_province": "Atlantis"},
+            422,
+            "unknown_province",
+            "body.destination_province",
+        ),
+        (
             "returned before leaving",
             {
                 "left_at": "2021-09-10T06:00:00+07:00",
@@ -213,10 +234,16 @@ async def test_travel_rules(
     assert r.status_code == status, (rule, r.text)
     if code:
         error = r.json()["error"]
-        assert (error["code"], error["details"][0]["field"]) == (code, field), rule
+        # A service rule's own code, or a validation error whose detail names the rule.
+        assert code in (error["code"], error["details"][0]["code"]), rule
+        assert error["details"][0]["field"] == field, rule
         assert await seed.count("travel") == 0, rule
     else:
-        assert r.json()["returned_to_boarding_house"] is body.get("returned_to_boarding_house", False), rule
+        out = r.json()
+        assert out["returned_to_boarding_house"] is body.get("returned_to_boarding_house", False), rule
+        assert out["to_home_town"] is body.get("to_home_town", False), rule
+        # Stored by its canonical name: "Tỉnh Bắc Giang" is Bắc Giang (safework_common.geo).
+        assert out["destination_province"] == canonical_province(body["destination_province"]), rule
 
 
 async def test_the_open_trip_is_closed_by_patch_and_then_stays_closed(

@@ -44,7 +44,7 @@ async def test_create_then_replay_then_change(api: As, make_enterprise: MakeEnte
     assert outcomes(replay) == ["unchanged"] * 4, "the same roster again writes nothing"
     assert [i["person_id"] for i in replay["items"]] == [i["person_id"] for i in first["items"]]
     changed = [dict(i) for i in items]
-    changed[1]["job_role"] = "driver"
+    changed[1]["job_role"] = "freight_driver"
     changed[2]["phone"] = "0912 345 678"  # the same number, written differently
     result = await put(api, me, ent["id"], changed)
     assert outcomes(result) == ["unchanged", "updated", "unchanged", "unchanged"]
@@ -314,7 +314,7 @@ async def test_concurrent_upserts_of_one_enterprise_do_not_collide(
 async def test_roster_list_pages_filters_and_masks(api: As, make_enterprise: MakeEnterprise) -> None:
     ent = await make_enterprise()
     items = [person_body(f"VY-{n:03d}", full_name=f"Trần Thị {chr(65 + n)}") for n in range(7)]
-    items[2]["job_role"] = "driver"
+    items[2]["job_role"] = "freight_driver"
     items[3]["status"] = "left"
     items[4]["full_name"] = "Lê Văn Hùng"
     await put(api, PROVINCE, ent["id"], items)
@@ -337,7 +337,7 @@ async def test_roster_list_pages_filters_and_masks(api: As, make_enterprise: Mak
         return [p["employee_code"] for p in r.json()["items"]]
 
     assert await codes(status="left") == ["VY-003"]
-    assert await codes(job_role="driver") == ["VY-002"]
+    assert await codes(job_role="freight_driver") == ["VY-002"]
     assert await codes(q="hùng") == ["VY-004"], "name, any case"
     assert await codes(q="VY-00") == [f"VY-{n:03d}" for n in range(7)], "employee code prefix"
     assert await codes(q=items[5]["national_id"]) == ["VY-005"], "exact national ID"

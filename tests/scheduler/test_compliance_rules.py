@@ -30,6 +30,7 @@ from tests.scheduler.test_due_rules import VERSIONS
 
 SEPT = VERSIONS["2021-09-11"]
 JULY = VERSIONS["2021-07-20"]
+NOVEMBER = VERSIONS["2021-11-01"]
 MONDAY_20_SEP = local(2021, 9, 20, 10)
 
 GOOD = ComplianceFacts(
@@ -98,12 +99,32 @@ CASES = [
         ((DATA_STALE, WARNING),),
     ),
     Case(
-        "§2.4 DEVICE_COVERAGE_LOW: 8 of 10 workers on the app (under 90%)",
+        "§2.4 DEVICE_COVERAGE_LOW: 8 of 10 workers on the app (under the 100% target)",
         facts(workers_with_device=8),
         WARNING,
         ((DEVICE_COVERAGE_LOW, WARNING),),
     ),
-    Case("§2.4 9 of 10 workers on the app is the warning line itself", facts(workers_with_device=9), COMPLIANT, ()),
+    Case(
+        "§2.4 'cho 100% đối tượng': 9 of 10 workers on the app is not compliant: a warning",
+        facts(workers_with_device=9),
+        WARNING,
+        ((DEVICE_COVERAGE_LOW, WARNING),),
+    ),
+    Case("§2.4 every worker on the app: compliant", facts(workers_with_device=10), COMPLIANT, ()),
+    Case(
+        "§2.4 'sau đó … ngoài các khu công nghiệp': from 1 Nov 2021 a cluster without the app is in violation",
+        facts(zone_type="CCN", account_devices=0, workers_with_device=10),
+        VIOLATION,
+        ((APP_NOT_INSTALLED, VIOLATION),),
+        policy=NOVEMBER,
+        as_of=local(2021, 11, 2, 10),
+    ),
+    Case(
+        "§2.4 'trước mắt, trong tháng 9, tháng 10': on 31 Oct a cluster without the app is a warning",
+        facts(zone_type="CCN", account_devices=0, workers_with_device=10),
+        WARNING,
+        ((APP_NOT_INSTALLED, WARNING),),
+    ),
     Case(
         "§2.4 DEVICE_COVERAGE_LOW: 4 of 10 (under 50%) in a park: violation",
         facts(workers_with_device=4),

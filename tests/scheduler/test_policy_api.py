@@ -27,10 +27,12 @@ async def test_every_version_with_the_dates_it_is_in_force(
         ("2021-05-13", "2021-05-13", "2021-06-24"),
         ("2021-06-24", "2021-06-24", "2021-07-20"),
         ("2021-07-20", "2021-07-20", "2021-09-11"),
-        ("2021-09-11", "2021-09-11", None),
+        ("2021-09-11", "2021-09-11", "2021-11-01"),
+        ("2021-11-01", "2021-11-01", None),
     ]
     assert all(len(i["sha256"]) == 64 for i in items)
     sept = items[3]
+    assert items[4]["document"]["single_app"]["enforced_zone_types"] == ["KCN", "CCN", "OUTSIDE"]
     assert sept["document"]["testing"]["routine"]["share"] == 0.5
     assert sept["source"].startswith("seeds/000")
     # DOMAIN.md: every value the seeds do not give is visible as "not in the source".
@@ -49,7 +51,12 @@ async def test_every_version_with_the_dates_it_is_in_force(
     [
         ("the July plan the evening before", "2021-09-10T23:00:00+07:00", "2021-07-20"),
         ("seeds/000 from local midnight of 11 Sep (17:00 UTC the day before)", "2021-09-10T17:00:00Z", "2021-09-11"),
-        ("seeds/000 still in force in November", "2021-11-01T08:00:00+07:00", "2021-09-11"),
+        ("seeds/000 still in force at the end of October", "2021-10-31T23:00:00+07:00", "2021-09-11"),
+        (
+            "seeds/000 §2.4 'sau đó': enforced outside the parks from 1 November",
+            "2021-11-01T08:00:00+07:00",
+            "2021-11-01",
+        ),
     ],
 )
 async def test_the_version_in_force_at_an_instant(
@@ -70,7 +77,7 @@ async def test_active_policy_refuses_naive_instants_and_dates_before_any_version
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.as_of"
     r = await as_.get("/v1/policies/active", params={"as_of": "2021-05-12T08:00:00+07:00"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "no_policy_in_force"
-    assert (await as_.get("/v1/policies/active")).json()["version"] == "2021-09-11"  # now
+    assert (await as_.get("/v1/policies/active")).json()["version"] == "2021-11-01"  # now
 
 
 async def test_a_new_version_takes_effect_on_its_date_without_a_redeploy(
@@ -85,9 +92,16 @@ async def test_a_new_version_takes_effect_on_its_date_without_a_redeploy(
         as_ = As(scheduler, minter)(PROVINCE)
         before = await as_.get("/v1/policies/active", params={"as_of": "2021-11-30T23:59:00+07:00"})
         after = await as_.get("/v1/policies/active", params={"as_of": "2021-12-01T00:00:00+07:00"})
-        assert (before.json()["version"], after.json()["version"]) == ("2021-09-11", "2021-12-01")
+        assert (before.json()["version"], after.json()["version"]) == ("2021-11-01", "2021-12-01")
         history = (await as_.get("/v1/policies")).json()["items"]
-        assert [i["effective_until"] for i in history] == ["2021-06-24", "2021-07-20", "2021-09-11", "2021-12-01", None]
+        assert [i["effective_until"] for i in history] == [
+            "2021-06-24",
+            "2021-07-20",
+            "2021-09-11",
+            "2021-11-01",
+            "2021-12-01",
+            None,
+        ]
     finally:
         conn = await asyncpg.connect(db)
         try:

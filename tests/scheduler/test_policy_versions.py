@@ -16,7 +16,7 @@ from safework_scheduler.policy.files import VERSIONS_DIR, read_versions
 
 def test_repository_versions_parse_and_have_distinct_dates() -> None:
     docs = read_versions()
-    assert [d.version for d in docs] == ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11"]
+    assert [d.version for d in docs] == ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11", "2021-11-01"]
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,8 @@ def test_repository_versions_parse_and_have_distinct_dates() -> None:
         ("July plan (seeds/001, seeds/004) from its date", date(2021, 7, 20), "2021-07-20"),
         ("July plan the day before September's", date(2021, 9, 10), "2021-07-20"),
         ("September conclusion (seeds/000) from 11 Sep 2021", date(2021, 9, 11), "2021-09-11"),
-        ("September conclusion still in force later", date(2021, 11, 1), "2021-09-11"),
+        ("September conclusion still in force at the end of October", date(2021, 10, 31), "2021-09-11"),
+        ("seeds/000 §2.4 'sau đó': the app mandate outside the parks from 1 Nov", date(2021, 11, 1), "2021-11-01"),
     ],
 )
 def test_version_in_force_on_a_date(rule: str, on: date, expected: str | None) -> None:
@@ -55,7 +56,9 @@ def test_september_policy_holds_the_numbers_of_seeds_000() -> None:
     )
     assert doc.vaccines.deadlines == {1: date(2021, 9, 30), 2: date(2021, 10, 31)}
     assert doc.vaccines.tier_of("KCN", "worker") == 1
-    assert doc.vaccines.tier_of("OUTSIDE", "driver") == 1
+    assert doc.vaccines.tier_of("OUTSIDE", "freight_driver") == 1
+    assert doc.vaccines.tier_of("OUTSIDE", "freight_driver_assistant") == 1  # seeds/003 "phụ xe"
+    assert doc.vaccines.tier_of("OUTSIDE", "shuttle_driver") == 3  # passengers, not goods
     assert doc.vaccines.tier_of("CCN", "worker") == 2
     assert doc.vaccines.tier_of("OUTSIDE", "worker") == 3
     assert doc.province == "Bắc Giang"
@@ -63,7 +66,7 @@ def test_september_policy_holds_the_numbers_of_seeds_000() -> None:
     assert doc.single_app.enforced_zone_types == ("KCN",)  # §2.4: the parks first
 
 
-@pytest.mark.parametrize("version", ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11"])
+@pytest.mark.parametrize("version", ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11", "2021-11-01"])
 def test_history_window_covers_every_rule(version: str) -> None:
     """A person's history is read back ``history_days``: at least 2 + 7 + 10 days for a new hire
     (seeds/000 §2.2 (2)) and 14 for an alternating half, plus the grace."""
@@ -99,7 +102,7 @@ async def test_loading_is_idempotent_and_versions_are_immutable(db: str, tmp_pat
         versions = [
             r["version"] for r in await conn.fetch("SELECT version FROM scheduler_policy ORDER BY effective_from")
         ]
-        assert versions == ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11", "2021-12-01"]
+        assert versions == ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11", "2021-11-01", "2021-12-01"]
         await conn.execute("DELETE FROM scheduler_policy WHERE version = '2021-12-01'")
         # Put the repository's September document back (the corrected revision replaced it).
         await conn.execute("DELETE FROM scheduler_policy WHERE version = '2021-09-11'")
@@ -109,7 +112,7 @@ async def test_loading_is_idempotent_and_versions_are_immutable(db: str, tmp_pat
     PolicyDocument.model_validate(new)
 
 
-@pytest.mark.parametrize("version", ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11"])
+@pytest.mark.parametrize("version", ["2021-05-13", "2021-06-24", "2021-07-20", "2021-09-11", "2021-11-01"])
 def test_every_parameter_names_its_source(version: str) -> None:
     """DOMAIN.md: a value the seeds do not give is a named parameter marked "not in the
     source". Every parameter of every version has an entry, and a document without one is

@@ -57,7 +57,7 @@ async def seed(url: str) -> Scenario:
         await v.person(kcn, person_id=pid(2))
         await v.dose(pid(2), 1, "PFIZER", at_local(date(2021, 8, 20)))
         # c: a freight driver of an outside enterprise hired 15 Sep: tier 1 (seeds/003), since 15 Sep.
-        await v.person(out, job_role="driver", hire_date=date(2021, 9, 15), person_id=pid(3))
+        await v.person(out, job_role="freight_driver", hire_date=date(2021, 9, 15), person_id=pid(3))
         # d: cluster worker, AstraZeneca dose 1 on 1 Jul: dose 2 since 26 Aug.
         await v.person(ccn, person_id=pid(4))
         await v.dose(pid(4), 1, "AZ", at_local(date(2021, 7, 1)))
@@ -382,7 +382,7 @@ async def test_as_of_defaults_to_now(db: str, scheduler: httpx.AsyncClient, mint
     r = await As(scheduler, minter)(PROVINCE).get("/v1/vaccines/queue")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["policy_version"] == "2021-09-11"
+    assert body["policy_version"] == "2021-11-01"  # the latest version
     assert datetime.fromisoformat(body["as_of"]).tzinfo is not None
     # Long after 2021 everyone not complete is eligible: h's dose 2 and k's dose 1 are open too.
     assert sorted(people(body["items"])) == sorted([p for p, *_ in EXPECTED] + [8, 11])

@@ -73,7 +73,9 @@ def demand(
 
 @pytest.mark.parametrize("version", ["2021-07-20", "2021-09-11"])
 @pytest.mark.parametrize("zone_type", ["KCN", "CCN", "OUTSIDE"])
-@pytest.mark.parametrize("job_role", ["worker", "manager", "expert", "driver"])
+@pytest.mark.parametrize(
+    "job_role", ["worker", "manager", "expert", "freight_driver", "freight_driver_assistant", "shuttle_driver"]
+)
 def test_tier_table_is_the_policy_tier_of(version: str, zone_type: str, job_role: str) -> None:
     """The SQL look-up tables give the same tier as VaccinePolicy.tier_of for every person."""
     policy = POLICIES[version].vaccines
@@ -84,8 +86,16 @@ def test_tier_table_is_the_policy_tier_of(version: str, zone_type: str, job_role
     ("rule", "zone_type", "job_role", "tier"),
     [
         ("seeds/000 §2.1: workers in industrial parks (KCN) first", "KCN", "worker", 1),
-        ("seeds/003: freight drivers share the first tier, even outside the parks", "OUTSIDE", "driver", 1),
-        ("seeds/003: a driver in a cluster is tier 1, not 2", "CCN", "driver", 1),
+        ("seeds/003: freight drivers share the first tier, even outside the parks", "OUTSIDE", "freight_driver", 1),
+        ("seeds/003: a freight driver in a cluster is tier 1, not 2", "CCN", "freight_driver", 1),
+        (
+            "seeds/003 'phụ xe': a freight driver's assistant shares the first tier",
+            "OUTSIDE",
+            "freight_driver_assistant",
+            1,
+        ),
+        ("seeds/003 'vận chuyển hàng hóa': a passenger-shuttle driver does not", "OUTSIDE", "shuttle_driver", 3),
+        ("seeds/003: a passenger-shuttle driver in a cluster is tier 2 like its workers", "CCN", "shuttle_driver", 2),
         ("seeds/000 §2.1: then industrial clusters (CCN)", "CCN", "manager", 2),
         ("seeds/000 §2.1: then everyone outside both", "OUTSIDE", "expert", 3),
     ],

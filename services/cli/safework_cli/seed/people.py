@@ -296,7 +296,19 @@ class _Enterprise:
             name = f"{_SURNAME(rng)} {_MIDDLE[female](rng)} {_GIVEN[female](rng)}"
             phone = f"{_PHONE(rng)}{int(r() * 10_000_000):07d}" if r() < 0.97 else None
             x = r()
-            role = "worker" if x >= expert_share else "driver" if x < 0.03 else "manager" if x < 0.07 else "expert"
+            role = (
+                "worker"
+                if x >= expert_share
+                else "freight_driver"
+                if x < 0.02
+                else "freight_driver_assistant"
+                if x < 0.025
+                else "shuttle_driver"
+                if x < 0.03
+                else "manager"
+                if x < 0.07
+                else "expert"
+            )
             arrived_at = None
             arrived_from = None
             if new_hire:
@@ -358,7 +370,8 @@ class _Enterprise:
                     j & 1,  # balanced alternating halves (seeds/000 §2.2 (3))
                 )
             )
-            tier = 1 if role == "driver" else tier_zone  # seeds/003: drivers share the first tier
+            # seeds/003: freight drivers and their assistants share the first tier
+            tier = 1 if role in ("freight_driver", "freight_driver_assistant") else tier_zone
             self.doses(j, pid, tier, hire if new_hire else None)
             if r() < app_share:
                 self.installation(i, pid, install_base, hire, arrived_at)

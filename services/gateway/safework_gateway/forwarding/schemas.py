@@ -116,7 +116,12 @@ PERSON_FIELDS: dict[str, Schema] = {
     "sex": {"type": "string", "enum": ["male", "female", "other"]},
     "phone": {"type": "string", "maxLength": 24},
     "home_province": PROVINCE_SCHEMA,
-    "job_role": {"type": "string", "enum": ["worker", "manager", "expert", "driver"]},
+    "job_role": {
+        "type": "string",
+        "enum": ["worker", "manager", "expert", "freight_driver", "freight_driver_assistant", "shuttle_driver"],
+        "description": "seeds/003: freight drivers and their assistants share the first vaccine tier; "
+        "a passenger-shuttle driver does not.",
+    },
     "employee_code": {"type": "string", "minLength": 1, "maxLength": 64},
     "hire_date": DATE,
     "arrived_from_province": PROVINCE_SCHEMA,

@@ -22,7 +22,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from safework_registry.db import Base, Timestamped
 
-JOB_ROLES = ("worker", "manager", "expert", "driver")
+# seeds/003: "lái xe, phụ xe vận chuyển hàng hóa của DN": drivers and driver's assistants carrying an
+# enterprise's goods share the first vaccine tier; a passenger-shuttle driver does not.
+JOB_ROLES = ("worker", "manager", "expert", "freight_driver", "freight_driver_assistant", "shuttle_driver")
 SEXES = ("male", "female", "other")
 PERSON_STATUSES = ("active", "left")
 
@@ -35,7 +37,11 @@ class Person(Timestamped, Base):
     __tablename__ = "person"
     __table_args__ = (
         UniqueConstraint("enterprise_id", "employee_code"),
-        CheckConstraint("job_role IN ('worker', 'manager', 'expert', 'driver')", name="job_role"),
+        CheckConstraint(
+            "job_role IN ('worker', 'manager', 'expert', 'freight_driver', 'freight_driver_assistant', "
+            "'shuttle_driver')",
+            name="job_role",
+        ),
         CheckConstraint("sex IN ('male', 'female', 'other')", name="sex"),
         CheckConstraint("status IN ('active', 'left')", name="status"),
         CheckConstraint("test_cohort IN (0, 1)", name="test_cohort"),

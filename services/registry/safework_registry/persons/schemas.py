@@ -17,7 +17,9 @@ from safework_common.timezone import now_local
 from safework_registry.persons import national_id as nid
 from safework_registry.validation import NotNull
 
-JobRole = Literal["worker", "manager", "expert", "driver"]
+# seeds/003: drivers and driver's assistants carrying an enterprise's goods (tier 1 for vaccines)
+# are told apart from passenger-shuttle drivers (not tier 1).
+JobRole = Literal["worker", "manager", "expert", "freight_driver", "freight_driver_assistant", "shuttle_driver"]
 Sex = Literal["male", "female", "other"]
 PersonStatus = Literal["active", "left"]
 Outcome = Literal["created", "updated", "unchanged", "rejected"]

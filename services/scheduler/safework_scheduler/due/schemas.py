@@ -11,6 +11,11 @@ from pydantic import BaseModel, Field
 from safework_scheduler.due.reasons import CODES, DUE_CODES, NOT_CLEARED_CODES
 
 Kind = Literal["PCR", "RAPID_ANTIGEN", "EITHER", "RAPID_ANTIGEN_AND_PCR"]
+Payer = Literal["person", "enterprise", "state"]
+PAYER_DOC = (
+    "Who pays for the test, where the sources say (seeds/000 §2.3: return tests by the person; seeds/002: the "
+    "May 2021 mass testing by the enterprise); null: the sources do not say."
+)
 # The reason codes, as enums in the schema (docs/VERDICTS.md explains each with its source).
 DueReason = Literal[DUE_CODES]  # type: ignore[valid-type]
 NotClearedReason = Literal[NOT_CLEARED_CODES]  # type: ignore[valid-type]
@@ -29,6 +34,7 @@ class RequirementOut(BaseModel):
     window_start: datetime | None = None
     window_end: datetime | None = None
     interval_days: int | None = None
+    payer: Payer | None = Field(default=None, description=PAYER_DOC)
 
 
 class WindowFields(BaseModel):
@@ -50,6 +56,7 @@ class PersonDueOut(WindowFields):
     due_at: datetime | None
     kind: Kind | None
     reasons: list[DueReason]
+    payer: Payer | None = Field(default=None, description=PAYER_DOC)
     overdue: bool
     cleared_to_work: bool
     not_cleared: list[NotClearedReason]
@@ -92,6 +99,7 @@ class DuePersonOut(WindowFields):
     due_at: datetime | None
     kind: Kind | None
     reasons: list[DueReason]
+    payer: Payer | None = Field(default=None, description=PAYER_DOC)
     overdue: bool
     cleared_to_work: bool
     not_cleared: list[NotClearedReason]

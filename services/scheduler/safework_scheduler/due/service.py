@@ -135,8 +135,20 @@ def window_out(due: PersonDue) -> dict[str, Any]:
     return {"window_start": local(w.start), "window_end": local(w.end), "window_done": w.done}
 
 
-def person_out(due: PersonDue, day_end: datetime) -> dict[str, Any]:
+def payer_of(policy: PolicyDocument, reasons_: tuple[str, ...] | list[str]) -> str | None:
+    """Who pays for the next visit, where the sources say (``testing.payers``; None: they do not).
+    A visit for several reasons is paid as its first reason's test."""
+    payers = policy.testing.payers
+    for reason in reasons_:
+        payer = payers.get(reason)
+        if payer is not None:
+            return payer
+    return None
+
+
+def person_out(due: PersonDue, day_end: datetime, policy: PolicyDocument) -> dict[str, Any]:
     return {
+        "payer": payer_of(policy, due.reasons),
         "person_id": due.person_id,
         "due_today": due.due_before(day_end),
         "due_at": local(due.due_at),
@@ -215,6 +227,7 @@ async def person_due(
         "due_at": local(due.due_at),
         "kind": due.kind,
         "reasons": list(due.reasons),
+        "payer": payer_of(policy, due.reasons),
         "overdue": due.overdue,
         "cleared_to_work": due.cleared_to_work,
         "not_cleared": list(due.not_cleared),
@@ -230,6 +243,7 @@ async def person_due(
                 "window_start": local(r.window_start),
                 "window_end": local(r.window_end),
                 "interval_days": r.interval_days,
+                "payer": policy.testing.payers.get(r.reason),
             }
             for r in due.requirements
         ],
@@ -276,7 +290,7 @@ class EnterpriseDay:
     def item(self, i: int) -> dict[str, Any]:
         """A person of a list, as the API shows them."""
         row = self.rows[i]
-        out = person_out(self.answer(i), self.day_end)
+        out = person_out(self.answer(i), self.day_end, self.rules.policy)
         out["employee_code"] = row[0]
         out["full_name"] = row[1]
         out["test_cohort"] = row[_ROSTER_AT + _C.COHORT]

@@ -117,6 +117,10 @@ class TestingPolicy(_Frozen):
     pool_positive: PoolPositivePolicy
     contact: ContactPolicy
     overdue_grace_hours: int = Field(ge=0)
+    # Who pays for the tests a reason asks for, where the sources say (seeds/002: the May mass
+    # testing at the enterprise by the enterprise; seeds/000 §2.3: return tests by the person);
+    # a reason not named here: the sources do not say.
+    payers: dict[str, Literal["person", "enterprise", "state"]] = {}
     # How far back the scheduler reads a person's history (tests, declarations, travels,
     # pools). It must cover every rule's window (see ``min_history_days``): older records
     # can no longer satisfy or raise any requirement.
@@ -219,7 +223,9 @@ class RetentionPolicy(_Frozen):
 NOT_IN_SOURCE: Final = "not in the source"
 
 # Parameters whose value is a whole mapping or list (one entry in ``sources``), not a subtree.
-_LEAF_MAPS: Final = frozenset({"testing.district_sampling_ratio.by_district", "vaccines.deadlines"})
+_LEAF_MAPS: Final = frozenset(
+    {"testing.district_sampling_ratio.by_district", "vaccines.deadlines", "testing.payers"}
+)
 
 
 def _leaf_paths(data: Any, prefix: str = "") -> list[str]:
