@@ -31,6 +31,7 @@ OLD = "job_role IN ('worker', 'manager', 'expert', 'driver')"
 
 def upgrade() -> None:
     op.drop_constraint("ck_person_job_role", "person", type_="check")
+    op.alter_column("person", "job_role", type_=sa.String(length=32), existing_type=sa.String(length=16))
     moved = op.get_bind().execute(sa.text("UPDATE person SET job_role = 'freight_driver' WHERE job_role = 'driver'"))
     if moved.rowcount:
         log.warning("person.job_role: %d 'driver' became 'freight_driver' (seeds/003)", moved.rowcount)
@@ -39,5 +40,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_constraint("ck_person_job_role", "person", type_="check")
-    op.execute("UPDATE person SET job_role = 'driver' WHERE job_role IN ('freight_driver', 'freight_driver_assistant', 'shuttle_driver')")
+    op.execute(
+        "UPDATE person SET job_role = 'driver' WHERE job_role IN ('freight_driver', 'freight_driver_assistant', 'shuttle_driver')"
+    )
+    op.alter_column("person", "job_role", type_=sa.String(length=16), existing_type=sa.String(length=32))
     op.create_check_constraint("ck_person_job_role", "person", OLD)

@@ -173,6 +173,7 @@ async def test_an_enterprise_due_list_for_a_day(
         "ends_on": "2021-09-19",
         "cohort_due": 0,
         "sample_size": 6,
+        "district_ratio": None,
     }
     assert body["counts"] == {"people": 6, "due": 2, "overdue": 0, "not_cleared": 2}
     listed = [

@@ -14,6 +14,7 @@ from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
 from safework_registry.accommodations import router as accommodations_router
 from safework_registry.declarations import router as declarations_router
+from safework_registry.districts import router as districts_router
 from safework_registry.enterprises import router as enterprises_router
 from safework_registry.installations import router as installations_router
 from safework_registry.labs import router as labs_router
@@ -35,6 +36,7 @@ def api_router() -> APIRouter:
     router.include_router(accommodations_router.router)
     router.include_router(checkins_router.router)
     router.include_router(declarations_router.router)
+    router.include_router(districts_router.router)
     router.include_router(enterprises_router.router)
     router.include_router(installations_router.router)
     router.include_router(labs_router.router)

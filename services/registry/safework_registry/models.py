@@ -4,6 +4,7 @@ from safework_registry.accommodations.models import Accommodation
 from safework_registry.audit.models import AuditLog
 from safework_registry.db import Base
 from safework_registry.declarations.models import HealthDeclaration, Travel
+from safework_registry.districts.models import DistrictRatio
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.idempotency.models import IdempotencyRecord
 from safework_registry.installations.models import AppInstallation
@@ -22,6 +23,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "CheckIn",
+    "DistrictRatio",
     "Dose",
     "Enterprise",
     "HealthDeclaration",

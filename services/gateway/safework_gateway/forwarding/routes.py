@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from safework_common.errors import ERROR_RESPONSES, Unprocessable
-from safework_common.geo import DISTRICT_SCHEMA
+from safework_common.geo import DISTRICT_SCHEMA, canonical_district, unknown_district_message
 from safework_common.paging import MAX_LIMIT
 from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
@@ -202,6 +202,12 @@ FORWARDS: tuple[Forward, ...] = (
             "The people behind those counts, a page at a time", TAG_AUTHORITY,
             query=(AS_OF, DISTRICT,
                    Query("status", {"type": "string", "enum": ["due", "overdue", "not_cleared"]}), *CURSOR)),
+    # seeds/000 §2.2: each district's steering committee sets its sampling ratios, period by period.
+    Forward("POST", "/districts/{district}/ratios", "registry", AUTHORITY, Scope.UPSTREAM,
+            "Set a district's sampling ratio from a date (a district authority: its own; the province: any)",
+            TAG_AUTHORITY, body=s.DISTRICT_RATIO, status_code=201),
+    Forward("GET", "/districts/{district}/ratios", "registry", AUTHORITY, Scope.UPSTREAM,
+            "A district's sampling ratios, newest first", TAG_AUTHORITY),
     Forward("GET", "/policies", "scheduler", AUTHORITY, Scope.NONE, "Policy versions", TAG_REFERENCE),
     Forward("GET", "/policies/active", "scheduler", ALL, Scope.NONE,
             "The policy in force (testing, vaccine and single-app rules)", TAG_REFERENCE, query=(AS_OF,)),
@@ -219,6 +225,11 @@ def _path_value(name: str, raw: str) -> str:
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise Unprocessable("Not a valid id.", code="invalid_path_parameter", field=f"path.{name}")
         return str(int(raw))
+    if name == "district":
+        district = canonical_district(raw)
+        if district is None:
+            raise Unprocessable(unknown_district_message(), code="unknown_district", field="path.district")
+        return quote(district, safe="")
     if name.endswith("_id"):
         try:
             return str(uuid.UUID(raw))

@@ -311,6 +311,21 @@ TRAVEL_RETURN = obj(
     ),
     examples=[{"returned_at": "2021-09-14T19:00:00+07:00", "returned_to_boarding_house": True}],
 )
+DISTRICT_RATIO = obj(
+    {
+        "kind": {
+            "type": "string",
+            "enum": ["small_enterprise", "boarding_house"],
+            "description": "small_enterprise: enterprises outside the parks under 20 workers (seeds/000 §2.2); "
+            "boarding_house: random tests of boarding-house renters and owners (§2.3).",
+        },
+        "ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "effective_from": DATE,
+        "note": nullable({"type": "string", "maxLength": 2000}),
+    },
+    ["kind", "ratio", "effective_from"],
+    examples=[{"kind": "small_enterprise", "ratio": 0.3, "effective_from": "2021-09-20", "note": "Quyết định số …"}],
+)
 CHECKIN = obj(
     {"qr_code": {"type": "string", "minLength": 1, "maxLength": 128}, "checked_in_at": INSTANT},
     ["qr_code", "checked_in_at"],

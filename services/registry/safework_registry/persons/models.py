@@ -57,7 +57,7 @@ class Person(Timestamped, Base):
     sex: Mapped[str] = mapped_column(String(8))
     phone: Mapped[str | None] = mapped_column(String(16))
     home_province: Mapped[str | None] = mapped_column(String(64))
-    job_role: Mapped[str] = mapped_column(String(16), server_default=text("'worker'"))
+    job_role: Mapped[str] = mapped_column(String(32), server_default=text("'worker'"))
     enterprise_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enterprise.id", ondelete="RESTRICT"))
     employee_code: Mapped[str | None] = mapped_column(String(64))
     hire_date: Mapped[date | None] = mapped_column(Date)

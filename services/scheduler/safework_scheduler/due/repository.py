@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_scheduler.due.rules import EnterpriseFacts, PersonFacts, Results, from_micros
+from safework_scheduler.due.rules import DistrictRatio, EnterpriseFacts, PersonFacts, Results, from_micros
 
 # Parameters shared by every person statement: $1 = as_of, $2 = the start of the history
 # window, $3 = ``DueRules.arrivals_after`` (NULL: no new-hire rule). Dose 1 is enough: the
@@ -564,3 +566,30 @@ async def history(conn: Any, person_ids: Sequence[uuid.UUID], as_of: datetime, s
     first_doses = {pid: at for pid, at in await conn.fetch(FIRST_DOSES_SQL, ids)}
     sparse = {r[0]: (r[1], r[2], r[3]) for r in await conn.fetch(SPARSE_SQL, as_of, since, ids)}
     return History(results, first_doses, sparse)
+
+
+# The sampling ratios districts set (the registry's ``district_ratio``), read with SQLAlchemy Core.
+_district_ratio = sa.table(
+    "district_ratio",
+    sa.column("district", sa.String),
+    sa.column("kind", sa.String),
+    sa.column("ratio", sa.Numeric),
+    sa.column("effective_from", sa.Date),
+    sa.column("set_by", sa.String),
+    sa.column("set_at", sa.DateTime(timezone=True)),
+)
+
+
+async def district_ratios(session: AsyncSession, kind: str, day: date) -> dict[str, DistrictRatio]:
+    """Each district's ratio of ``kind`` in force on ``day``: the setting with the latest date on
+    or before the day (of two from one date, the later made). Like a policy version, a setting
+    applies from its date, whenever it was recorded."""
+    r = _district_ratio.c
+    stmt = (
+        sa.select(r.district, r.ratio, r.effective_from, r.set_by)
+        .where(r.kind == kind, r.effective_from <= day)
+        .order_by(r.district, r.effective_from.desc(), r.set_at.desc())
+        .ext(distinct_on(r.district))
+    )
+    rows = (await session.execute(stmt)).mappings()
+    return {row["district"]: DistrictRatio(float(row["ratio"]), row["set_by"], row["effective_from"]) for row in rows}

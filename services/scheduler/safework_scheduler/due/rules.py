@@ -258,6 +258,14 @@ class PersonFacts(NamedTuple):
     last_result_at: datetime | None = None
 
 
+class DistrictRatio(NamedTuple):
+    """A district's sampling ratio and who set it from when (None: the policy's own)."""
+
+    ratio: float
+    set_by: str | None
+    effective_from: date | None
+
+
 @dataclass(frozen=True, slots=True)
 class EnterpriseFacts:
     """An enterprise and the size of its active roster (the people its rounds are drawn from)."""
@@ -505,13 +513,19 @@ class DueRules:
     windows are owed from the later of its date and the person's start (hire) day."""
 
     def __init__(
-        self, policy: PolicyDocument, as_of: datetime, versions: Sequence[PolicyDocument] | None = None
+        self,
+        policy: PolicyDocument,
+        as_of: datetime,
+        versions: Sequence[PolicyDocument] | None = None,
+        ratios: Mapping[str, DistrictRatio] | None = None,
     ) -> None:
         if as_of.tzinfo is None:
             raise ValueError("as_of must carry a time zone")
         t = policy.testing
         self.policy = policy
         self.versions = sorted(versions or (policy,), key=lambda d: d.effective_from)
+        # The small-enterprise ratios districts set (seeds/000 §2.2), by canonical district.
+        self.ratios: Mapping[str, DistrictRatio] = ratios or {}
         self.as_of = as_of.astimezone(UTC)
         self.day = local_day(as_of)
         self.grace = timedelta(hours=t.overdue_grace_hours)
@@ -551,6 +565,18 @@ class DueRules:
             return None
         return self.as_of - timedelta(days=max(*spans, self.policy.testing.history_days))
 
+    def district_ratio(self, district: str) -> DistrictRatio:
+        """seeds/000 §2.2: the random sampling ratio of a district's enterprises under 20
+        workers, as its steering committee set it (in force on ``as_of``'s day), else the
+        policy's own for the district, else its default ("not in the source")."""
+        own = self.ratios.get(district)
+        if own is not None:
+            return own
+        sampling = self.policy.testing.district_sampling_ratio
+        if sampling is None:
+            return DistrictRatio(0.0, None, None)
+        return DistrictRatio(sampling.ratio(district), None, None)
+
     def version_at(self, instant: datetime) -> PolicyDocument:
         """The version in force on the instant's local date (the earliest one before any)."""
         return in_force(self.versions, local_day(instant)) or self.versions[0]
@@ -571,7 +597,7 @@ class DueRules:
         if outside and enterprise.industry in t.sampled_industries_outside_parks:
             shares.append((t.sampled_industries_min_share, SAMPLED_INDUSTRY))
         if outside and t.district_sampling_ratio is not None and enterprise.roster_size < t.small_enterprise_threshold:
-            shares.append((t.district_sampling_ratio.ratio(enterprise.district), SMALL_ENTERPRISE))
+            shares.append((self.district_ratio(enterprise.district).ratio, SMALL_ENTERPRISE))
         if shares:
             share, reason = max(shares, key=lambda x: x[0])  # a tie: the industry's rule, listed first
             return MODE_SAMPLE, reason, share

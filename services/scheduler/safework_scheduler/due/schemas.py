@@ -81,6 +81,20 @@ class RoundOut(BaseModel):
     ends_on: date | None
     cohort_due: int | None
     sample_size: int
+    district_ratio: DistrictRatioOut | None = Field(
+        default=None, description="A small enterprise's sample: the district ratio that applied and who set it."
+    )
+
+
+class DistrictRatioOut(BaseModel):
+    """seeds/000 §2.2: the district steering committee sets the ratio of its enterprises under 20
+    workers; until it does, the policy's default applies ("not in the source")."""
+
+    district: str
+    ratio: float
+    set_by: str | None
+    effective_from: date | None
+    default: bool
 
 
 class DueCounts(BaseModel):

@@ -115,6 +115,21 @@ def round_out(plan: RoundPlan) -> dict[str, Any]:
     }
 
 
+def ratio_out(rules: DueRules, enterprise: repo.EnterpriseRow, plan: RoundPlan) -> dict[str, Any] | None:
+    """seeds/000 §2.2: for a small enterprise's sample, which district ratio applied and who set
+    it (None: the policy's default, "not in the source")."""
+    if plan.reason != reasons.SMALL_ENTERPRISE:
+        return None
+    ratio = rules.district_ratio(enterprise.district)
+    return {
+        "district": enterprise.district,
+        "ratio": ratio.ratio,
+        "set_by": ratio.set_by,
+        "effective_from": ratio.effective_from,
+        "default": ratio.set_by is None,
+    }
+
+
 def assumptions(policy: PolicyDocument, due: PersonDue) -> list[str]:
     """The parameters this answer rests on that the version in force marks "not in the
     source" (DOMAIN.md: an answer that depends on one says so)."""
@@ -196,7 +211,8 @@ async def rules_at(session: AsyncSession, store: PolicyStore, as_of: datetime) -
     """The rules in force at ``as_of`` (404 ``no_policy_in_force`` before the first version),
     with every version for the rules about past events."""
     policy = await store.at(session, as_of)
-    return DueRules(policy, as_of, await store.versions(session))
+    ratios = await repo.district_ratios(session, "small_enterprise", local_day(as_of))
+    return DueRules(policy, as_of, await store.versions(session), ratios)
 
 
 async def person_due(
@@ -356,7 +372,7 @@ async def enterprise_due(
         "date": day,
         "as_of": local(as_of),
         "policy_version": policy.version,
-        "round": round_out(result.plan),
+        "round": {**round_out(result.plan), "district_ratio": ratio_out(result.rules, enterprise, result.plan)},
         "counts": result.counts(),
         "people": people,
     }

@@ -8,7 +8,9 @@ import math
 from datetime import date
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from safework_common.geo import canonical_district
 
 ZoneType = Literal["KCN", "CCN", "OUTSIDE"]
 
@@ -58,6 +60,20 @@ class MassTestingPolicy(_Frozen):
 class SamplingPolicy(_Frozen):
     default: float = Field(gt=0, le=1)
     by_district: dict[str, float] = {}
+
+    @field_validator("by_district")
+    @classmethod
+    def _known_districts(cls, value: dict[str, float]) -> dict[str, float]:
+        """Districts by their canonical names (``safework_common.geo``); an unknown one is refused."""
+        out: dict[str, float] = {}
+        for name, ratio in value.items():
+            district = canonical_district(name)
+            if district is None:
+                raise ValueError(f"by_district: {name!r} is no district of Bắc Giang")
+            if not 0 < ratio <= 1:
+                raise ValueError(f"by_district: the ratio of {district} must be in (0, 1]")
+            out[district] = ratio
+        return out
 
     def ratio(self, district: str) -> float:
         return self.by_district.get(district, self.default)
@@ -223,9 +239,7 @@ class RetentionPolicy(_Frozen):
 NOT_IN_SOURCE: Final = "not in the source"
 
 # Parameters whose value is a whole mapping or list (one entry in ``sources``), not a subtree.
-_LEAF_MAPS: Final = frozenset(
-    {"testing.district_sampling_ratio.by_district", "vaccines.deadlines", "testing.payers"}
-)
+_LEAF_MAPS: Final = frozenset({"testing.district_sampling_ratio.by_district", "vaccines.deadlines", "testing.payers"})
 
 
 def _leaf_paths(data: Any, prefix: str = "") -> list[str]:
