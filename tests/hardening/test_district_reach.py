@@ -172,7 +172,8 @@ async def test_naming_another_district_has_one_answer_404(module_stack: Stack, w
     before = await snapshot()
     doc = module_stack.app.openapi()
     filtered = [path for path, ops in doc["paths"].items()
-                if any(p["name"] == "district" for p in ops.get("get", {}).get("parameters", []))]  # fmt: skip
+                if any(p["name"] == "district" and p["in"] == "query"
+                       for p in ops.get("get", {}).get("parameters", []))]  # fmt: skip
     assert len(filtered) == 6, filtered
     for path in filtered:
         r = await http.get(path, params={"district": DISTRICT_B}, headers=w.district_a)

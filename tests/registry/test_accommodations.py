@@ -1,5 +1,7 @@
-"""Boarding houses and dormitories: one site houses the workers of one enterprise only
-(seeds/003), enforced on every assignment under a row lock; who sees and edits which site."""
+"""Boarding houses and dormitories: a concentrated lodging site houses the workers of one
+enterprise only (seeds/003: "một nơi ở tập trung chỉ bố trí cho lao động của một doanh nghiệp"),
+enforced on every assignment under a row lock; a private boarding house may house several
+enterprises' workers; who sees and edits which site."""
 
 from __future__ import annotations
 
@@ -44,9 +46,15 @@ async def test_an_enterprise_site_is_its_own_and_an_authority_site_starts_unclai
 @pytest.mark.parametrize(
     ("rule", "owner", "worker_of", "status", "code"),
     [
-        ("an unclaimed site is claimed by the first worker's enterprise", None, "a", 201, None),
-        ("a site houses more workers of its enterprise", "a", "a", 201, None),
-        ("a site never houses workers of two enterprises", "a", "b", 409, "accommodation_other_enterprise"),
+        ("seeds/003: an unclaimed concentrated site is claimed by the first worker's enterprise", None, "a", 201, None),
+        ("seeds/003: a concentrated site houses more workers of its enterprise", "a", "a", 201, None),
+        (
+            "seeds/003: a concentrated site never houses workers of two enterprises",
+            "a",
+            "b",
+            409,
+            "accommodation_other_enterprise",
+        ),
     ],
 )
 async def test_one_site_one_enterprise(
@@ -60,7 +68,7 @@ async def test_one_site_one_enterprise(
     code: str | None,
 ) -> None:
     ents = {"a": await make_enterprise(), "b": await make_enterprise()}
-    site = await new_site(api, PROVINCE if owner is None else enterprise(ents[owner]["id"]))
+    site = await new_site(api, PROVINCE, concentrated=True, enterprise_id=ents[owner]["id"] if owner else None)
     r = await api(enterprise(ents[worker_of]["id"])).post(
         "/v1/persons", json=person_body("E1", accommodation_id=site["id"])
     )
@@ -74,11 +82,40 @@ async def test_one_site_one_enterprise(
         assert str(row["enterprise_id"]) == ents[worker_of]["id"], rule
 
 
+async def test_a_private_boarding_house_houses_workers_of_several_enterprises(
+    api: As, make_enterprise: MakeEnterprise, sql: Sql
+) -> None:
+    """seeds/003's rule is for the concentrated sites the province introduces, not every private
+    boarding house (nhà trọ), where workers of several enterprises may rent."""
+    a = await make_enterprise()
+    b = await make_enterprise()
+    house = await new_site(api, enterprise(a["id"]))
+    for n, ent in enumerate((a, b)):
+        r = await api(enterprise(ent["id"])).post(
+            "/v1/persons", json=person_body(f"P{n}", accommodation_id=house["id"])
+        )
+        assert r.status_code == 201, r.text
+    rows = await sql("SELECT DISTINCT enterprise_id FROM person WHERE accommodation_id = $1", house["id"])
+    assert len(rows) == 2
+    # Only the authority marks a site concentrated; it refuses while two enterprises live there.
+    r = await api(enterprise(a["id"])).patch(f"/v1/accommodations/{house['id']}", json={"concentrated": True})
+    assert r.status_code == 403 and r.json()["error"]["details"][0]["field"] == "body.concentrated"
+    r = await api(enterprise(a["id"])).post("/v1/accommodations", json={**SITE, "concentrated": True})
+    assert r.status_code == 403
+    r = await api(PROVINCE).patch(f"/v1/accommodations/{house['id']}", json={"concentrated": True})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "accommodation_other_enterprise"
+    # A house of one enterprise's workers, once marked, is claimed by it.
+    other = await new_site(api, PROVINCE, name="Nhà trọ Hương Sen")
+    await api(enterprise(b["id"])).post("/v1/persons", json=person_body("Q1", accommodation_id=other["id"]))
+    r = await api(PROVINCE).patch(f"/v1/accommodations/{other['id']}", json={"concentrated": True})
+    assert r.status_code == 200 and (r.json()["concentrated"], r.json()["enterprise_id"]) == (True, b["id"])
+
+
 async def test_a_move_between_sites_is_checked_too(api: As, make_enterprise: MakeEnterprise) -> None:
     a = await make_enterprise()
     b = await make_enterprise()
-    mine = await new_site(api, enterprise(a["id"]))
-    theirs = await new_site(api, enterprise(b["id"]))
+    mine = await new_site(api, PROVINCE, concentrated=True, enterprise_id=a["id"])
+    theirs = await new_site(api, PROVINCE, concentrated=True, enterprise_id=b["id"])
     p = (await api(enterprise(a["id"])).post("/v1/persons", json=person_body("E1", accommodation_id=mine["id"]))).json()
     r = await api(enterprise(a["id"])).patch(f"/v1/persons/{p['id']}", json={"accommodation_id": theirs["id"]})
     assert r.status_code == 409 and r.json()["error"]["code"] == "accommodation_other_enterprise"
@@ -92,7 +129,7 @@ async def test_two_enterprises_racing_for_one_free_site_cannot_both_win(
     """The site row is locked while it is checked and claimed."""
     a = await make_enterprise()
     b = await make_enterprise()
-    free = await new_site(api, PROVINCE)
+    free = await new_site(api, PROVINCE, concentrated=True)
     responses = await asyncio.gather(
         *(
             api(enterprise(e["id"])).post("/v1/persons", json=person_body(f"R{n}", accommodation_id=free["id"]))
@@ -136,7 +173,7 @@ async def test_the_authority_reassigns_a_site_only_when_no_other_enterprises_wor
 ) -> None:
     a = await make_enterprise()
     b = await make_enterprise()
-    site = await new_site(api, enterprise(a["id"]))
+    site = await new_site(api, PROVINCE, concentrated=True, enterprise_id=a["id"])
     p = (await api(enterprise(a["id"])).post("/v1/persons", json=person_body("E1", accommodation_id=site["id"]))).json()
     url = f"/v1/accommodations/{site['id']}"
     for target in (b["id"], None):

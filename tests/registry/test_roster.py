@@ -233,17 +233,25 @@ async def test_leaving_and_coming_back(api: As, make_enterprise: MakeEnterprise,
 
 
 async def test_one_site_one_enterprise_in_a_roster(api: As, make_enterprise: MakeEnterprise, sql: Sql) -> None:
-    """seeds/003: a boarding site houses the workers of one enterprise only."""
+    """seeds/003: a concentrated lodging site houses the workers of one enterprise only."""
     a = await make_enterprise()
     b = await make_enterprise()
     theirs = (
-        await api(enterprise(a["id"])).post(
-            "/v1/accommodations", json={"name": "KTX A", "address": "KCN", "district": "Việt Yên"}
+        await api(PROVINCE).post(
+            "/v1/accommodations",
+            json={
+                "name": "KTX A",
+                "address": "KCN",
+                "district": "Việt Yên",
+                "concentrated": True,
+                "enterprise_id": a["id"],
+            },
         )
     ).json()
     free = (
         await api(PROVINCE).post(
-            "/v1/accommodations", json={"name": "Nhà trọ", "address": "Thôn 2", "district": "Việt Yên"}
+            "/v1/accommodations",
+            json={"name": "Nhà nghỉ", "address": "Thôn 2", "district": "Việt Yên", "concentrated": True},
         )
     ).json()
     assert free["enterprise_id"] is None

@@ -238,6 +238,11 @@ ACCOMMODATION_FIELDS: dict[str, Schema] = {
     "owner_name": TEXT,
     "district": DISTRICT_SCHEMA,
     "kind": {"type": "string", "enum": ["boarding_house", "dormitory"]},
+    "concentrated": {
+        "type": "boolean",
+        "description": "A concentrated lodging site the province introduces (authority only): one enterprise's "
+        "workers only (seeds/003). A private boarding house may house several enterprises' workers.",
+    },
     "enterprise_id": UUID,
 }
 ACCOMMODATION = obj(

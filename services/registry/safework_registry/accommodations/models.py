@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -10,8 +10,12 @@ from safework_registry.db import Base, Timestamped
 
 
 class Accommodation(Timestamped, Base):
-    """A boarding house or dormitory. One site houses the workers of one enterprise only
-    (seeds/003): ``enterprise_id`` is set by the first worker assigned and then enforced."""
+    """A boarding house or dormitory. A *concentrated lodging site* (nơi ở tập trung), one the
+    province surveys and introduces to enterprises and the authority marks ``concentrated``,
+    houses the workers of one enterprise only (seeds/003: "một nơi ở tập trung chỉ bố trí cho lao
+    động của một doanh nghiệp"): its ``enterprise_id`` is set by the first worker assigned and then
+    enforced. A private boarding house, where workers of several enterprises may rent, is not
+    bound by it: its ``enterprise_id`` only names the enterprise that registered it, if any."""
 
     __tablename__ = "accommodation"
 
@@ -21,6 +25,7 @@ class Accommodation(Timestamped, Base):
     owner_name: Mapped[str | None] = mapped_column(String(255))
     district: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="boarding_house")
+    concentrated: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     enterprise_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("enterprise.id", ondelete="RESTRICT"), index=True
     )

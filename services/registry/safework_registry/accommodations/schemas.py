@@ -1,5 +1,5 @@
-"""Boarding houses and dormitories (nhà trọ / ký túc xá). One site houses the workers of one
-enterprise only (seeds/003)."""
+"""Boarding houses and dormitories (nhà trọ / ký túc xá). A concentrated lodging site houses the
+workers of one enterprise only (seeds/003); a private boarding house may house several's."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from safework_common.geo import District
 from safework_registry.validation import NotNull
@@ -36,6 +36,11 @@ class AccommodationCreate(BaseModel):
     owner_name: Name | None = None
     district: District
     kind: AccommodationKind = "boarding_house"
+    concentrated: bool = Field(
+        default=False,
+        description="A concentrated lodging site the province introduces to enterprises (authority only): it "
+        "houses the workers of one enterprise only (seeds/003).",
+    )
     enterprise_id: uuid.UUID | None = None
 
 
@@ -50,6 +55,7 @@ class AccommodationUpdate(BaseModel):
     owner_name: Name | None = None
     district: NotNull[District] = None
     kind: NotNull[AccommodationKind] = None
+    concentrated: NotNull[bool] = None
     enterprise_id: uuid.UUID | None = None
 
 
@@ -62,6 +68,7 @@ class AccommodationOut(BaseModel):
     owner_name: str | None
     district: str
     kind: str
+    concentrated: bool
     enterprise_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime

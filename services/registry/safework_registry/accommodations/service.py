@@ -56,6 +56,11 @@ async def accommodation_in_scope(
 class SiteOwner:
     enterprise_id: uuid.UUID | None
     district: str
+    concentrated: bool = False
+
+    def refuses(self, enterprise_id: uuid.UUID) -> bool:
+        """seeds/003: a concentrated site houses one enterprise's workers; another is refused."""
+        return self.concentrated and self.enterprise_id not in (None, enterprise_id)
 
 
 async def lock_sites(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, SiteOwner]:
@@ -64,22 +69,23 @@ async def lock_sites(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[
     if not ids:
         return {}
     stmt = (
-        select(Accommodation.id, Accommodation.enterprise_id, Accommodation.district)
+        select(Accommodation.id, Accommodation.enterprise_id, Accommodation.district, Accommodation.concentrated)
         .where(Accommodation.id == any_(bindparam("ids", sorted(ids), type_=ARRAY(UUID(as_uuid=True)))))
         .order_by(Accommodation.id)
         .with_for_update()
     )
-    return {row.id: SiteOwner(row.enterprise_id, row.district) for row in await session.execute(stmt)}
+    return {row.id: SiteOwner(row.enterprise_id, row.district, row.concentrated) for row in await session.execute(stmt)}
 
 
 async def claim_sites(session: AsyncSession, ids: Collection[uuid.UUID], enterprise_id: uuid.UUID) -> None:
-    """The first workers assigned make an unclaimed site the enterprise's (already locked)."""
+    """The first workers assigned make an unclaimed concentrated site the enterprise's (already
+    locked); a private boarding house is claimed by no one."""
     if not ids:
         return
     await session.execute(
         update(Accommodation)
         .where(Accommodation.id == any_(bindparam("ids", sorted(ids), type_=ARRAY(UUID(as_uuid=True)))))
-        .where(Accommodation.enterprise_id.is_(None))
+        .where(Accommodation.enterprise_id.is_(None), Accommodation.concentrated)
         .values(enterprise_id=enterprise_id, updated_at=now_local())
     )
 
@@ -87,19 +93,19 @@ async def claim_sites(session: AsyncSession, ids: Collection[uuid.UUID], enterpr
 async def assign_site(
     session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, enterprise_id: uuid.UUID | None, *, field: str
 ) -> None:
-    """Check and claim one site for a worker of ``enterprise_id`` (409 if another enterprise's).
+    """Check and claim one site for a worker of ``enterprise_id`` (a concentrated site: 409 if
+    another enterprise's; a private boarding house: any enterprise's workers).
     A site the caller may not name (a district authority: another district's) is not found. A
     person without an enterprise breaks no site's rule and claims nothing."""
     sites = await lock_sites(session, [accommodation_id])
     site = sites.get(accommodation_id)
     if site is None or not may_name_site(caller, site.district):
         raise accommodation_not_found(field)
-    owner = site.enterprise_id
-    if enterprise_id is None:
+    if enterprise_id is None or not site.concentrated:
         return
-    if owner is not None and owner != enterprise_id:
+    if site.refuses(enterprise_id):
         raise Conflict(OTHER_ENTERPRISE_MESSAGE, code=OTHER_ENTERPRISE, field=field)
-    if owner is None:
+    if site.enterprise_id is None:
         await claim_sites(session, [accommodation_id], enterprise_id)
 
 
@@ -107,6 +113,12 @@ async def create_accommodation(session: AsyncSession, caller: Caller, body: Acco
     require_role(caller, "authority", "enterprise")
     values = body.model_dump()
     own = caller_enterprise(caller)
+    if values["concentrated"] and caller.role != "authority":
+        raise Forbidden(
+            "Only the authority marks a concentrated lodging site (seeds/003).",
+            code="role_not_allowed",
+            field="body.concentrated",
+        )
     if own is not None:
         if values["enterprise_id"] not in (None, own):
             raise enterprise_not_found("body.enterprise_id")
@@ -135,10 +147,31 @@ async def update_accommodation(
             )
         if "enterprise_id" in values and values["enterprise_id"] != own:
             raise Forbidden("Only the authority reassigns a site.", code="role_not_allowed", field="body.enterprise_id")
+        if "concentrated" in values and values["concentrated"] != site.concentrated:
+            raise Forbidden(
+                "Only the authority marks a concentrated lodging site (seeds/003).",
+                code="role_not_allowed",
+                field="body.concentrated",
+            )
     if "district" in values:
         values["district"] = require_in_district(caller, values["district"])
-    if "enterprise_id" in values and values["enterprise_id"] != site.enterprise_id:
+    concentrated = values.get("concentrated", site.concentrated)
+    if "enterprise_id" in values and values["enterprise_id"] != site.enterprise_id and concentrated:
         await _check_reassignment(session, caller, site, values["enterprise_id"])
+    elif concentrated and not site.concentrated:
+        # Marking a site concentrated: it must house one enterprise's workers, which claims it.
+        owner = values.get("enterprise_id", site.enterprise_id)
+        if owner is None:
+            residents = select(Person.enterprise_id).where(
+                Person.accommodation_id == site.id, Person.status == "active", Person.enterprise_id.is_not(None)
+            )
+            found = list((await session.execute(residents.distinct().limit(2))).scalars())
+            if len(found) > 1:
+                raise Conflict(OTHER_ENTERPRISE_MESSAGE, code=OTHER_ENTERPRISE, field="body.concentrated")
+            if found:
+                values["enterprise_id"] = found[0]
+        else:
+            await _check_reassignment(session, caller, site, owner)
     changed = sorted(k for k, v in values.items() if getattr(site, k) != v)
     if changed:
         for key in changed:

@@ -376,9 +376,9 @@ def _decide(
 async def _check_sites(
     session: AsyncSession, caller: Caller, pending: list[_Item], enterprise_id: uuid.UUID, out: _Outcomes
 ) -> list[_Item]:
-    """One site, one enterprise (seeds/003): lock the sites named, refuse another
-    enterprise's; a site the caller may not name (a district authority: another district's) is
-    not found."""
+    """One concentrated site, one enterprise (seeds/003): lock the sites named, refuse another
+    enterprise's concentrated site; a site the caller may not name (a district authority:
+    another district's) is not found."""
     wanted = {p.values["accommodation_id"] for p in pending if p.check_site}
     owners = await lock_sites(session, wanted)
     kept = []
@@ -394,7 +394,7 @@ async def _check_sites(
                     p.item.employee_code,
                 )
                 continue
-            if owners[site].enterprise_id not in (None, enterprise_id):
+            if owners[site].refuses(enterprise_id):
                 out.reject(
                     p.index, OTHER_ENTERPRISE, OTHER_ENTERPRISE_MESSAGE, "accommodation_id", p.item.employee_code
                 )
