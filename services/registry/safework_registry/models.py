@@ -1,6 +1,6 @@
 """Every registry model, imported in one place so Alembic sees the whole schema."""
 
-from safework_registry.accommodations.models import Accommodation
+from safework_registry.accommodations.models import Accommodation, AccommodationManager
 from safework_registry.audit.models import AuditLog
 from safework_registry.db import Base
 from safework_registry.declarations.models import HealthDeclaration, Travel
@@ -19,6 +19,7 @@ metadata = Base.metadata
 
 __all__ = [
     "Accommodation",
+    "AccommodationManager",
     "AppInstallation",
     "AuditLog",
     "Base",

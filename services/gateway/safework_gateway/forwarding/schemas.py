@@ -316,6 +316,11 @@ TRAVEL_RETURN = obj(
     ),
     examples=[{"returned_at": "2021-09-14T19:00:00+07:00", "returned_to_boarding_house": True}],
 )
+ACCOMMODATION_MANAGER = obj(
+    {"person_id": UUID, "role": {"type": "string", "enum": ["owner", "manager"]}},
+    ["person_id"],
+    examples=[{"person_id": "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6", "role": "owner"}],
+)
 DISTRICT_RATIO = obj(
     {
         "kind": {

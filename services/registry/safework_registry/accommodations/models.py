@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, String, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,3 +30,21 @@ class Accommodation(Timestamped, Base):
     enterprise_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("enterprise.id", ondelete="RESTRICT"), index=True
     )
+
+
+class AccommodationManager(Base):
+    """A person who owns or manages a boarding house or dormitory (chủ quản lý): the random
+    tests of seeds/000 §2.3 are drawn from its renters **and** its owners and managers
+    ("xét nghiệm ngẫu nhiên đối với … đang ở trọ và chủ quản lý các khu nhà trọ, ký túc xá")."""
+
+    __tablename__ = "accommodation_manager"
+    __table_args__ = (CheckConstraint("role IN ('owner', 'manager')", name="role"),)
+
+    accommodation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accommodation.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

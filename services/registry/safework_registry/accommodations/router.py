@@ -15,6 +15,9 @@ from safework_registry.accommodations.schemas import (
     AccommodationCreate,
     AccommodationOut,
     AccommodationUpdate,
+    ManagerIn,
+    ManagerOut,
+    ManagersOut,
 )
 from safework_registry.deps import CallerDep, Session
 from safework_registry.pagination import Page
@@ -99,3 +102,35 @@ async def update_accommodation(
     ],
 ) -> AccommodationOut:
     return AccommodationOut.model_validate(await service.update_accommodation(session, caller, accommodation_id, body))
+
+
+@router.post(
+    "/accommodations/{accommodation_id}/managers",
+    status_code=201,
+    response_model=ManagerOut,
+    summary="Link an owner or manager to a site (authority)",
+    description="seeds/000 §2.3: the random tests are drawn from the renters **and** the owners and managers "
+    "('chủ quản lý') of boarding houses and dormitories; they are people of the registry, linked here.",
+)
+async def add_manager(accommodation_id: uuid.UUID, body: ManagerIn, session: Session, caller: CallerDep) -> ManagerOut:
+    return await service.add_manager(session, caller, accommodation_id, body)
+
+
+@router.get(
+    "/accommodations/{accommodation_id}/managers",
+    response_model=ManagersOut,
+    summary="A site's owners and managers (authority)",
+)
+async def list_managers(accommodation_id: uuid.UUID, session: Session, caller: CallerDep) -> ManagersOut:
+    return await service.list_managers(session, caller, accommodation_id)
+
+
+@router.delete(
+    "/accommodations/{accommodation_id}/managers/{person_id}",
+    status_code=204,
+    summary="Unlink an owner or manager (authority)",
+)
+async def remove_manager(
+    accommodation_id: uuid.UUID, person_id: uuid.UUID, session: Session, caller: CallerDep
+) -> None:
+    await service.remove_manager(session, caller, accommodation_id, person_id)

@@ -72,3 +72,28 @@ class AccommodationOut(BaseModel):
     enterprise_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+
+ManagerRole = Literal["owner", "manager"]
+
+
+class ManagerIn(BaseModel):
+    """A person (registered in the registry) who owns or manages the site (chủ quản lý)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_id: uuid.UUID
+    role: ManagerRole = "owner"
+
+
+class ManagerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    accommodation_id: uuid.UUID
+    person_id: uuid.UUID
+    role: ManagerRole
+    created_at: datetime
+
+
+class ManagersOut(BaseModel):
+    items: list[ManagerOut]

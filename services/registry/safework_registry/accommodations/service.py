@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import any_, bindparam, select, update
+from sqlalchemy import any_, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.errors import Conflict, Forbidden, NotFound
@@ -23,11 +24,18 @@ from safework_common.scope import (
     require_role,
 )
 from safework_common.timezone import now_local
-from safework_registry.accommodations.models import Accommodation
-from safework_registry.accommodations.schemas import AccommodationCreate, AccommodationUpdate
+from safework_registry.accommodations.models import Accommodation, AccommodationManager
+from safework_registry.accommodations.schemas import (
+    AccommodationCreate,
+    AccommodationUpdate,
+    ManagerIn,
+    ManagerOut,
+    ManagersOut,
+)
 from safework_registry.audit.service import record
 from safework_registry.enterprises.service import enterprise_in_scope, enterprise_not_found
 from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.persons.access import person_in_scope
 from safework_registry.persons.models import Person
 from safework_registry.validation import name_id_cursor, patch_values
 
@@ -232,3 +240,58 @@ async def list_accommodations(
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.name, str(last.id)])
     return rows[:limit], next_cursor
+
+
+async def add_manager(
+    session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, body: ManagerIn
+) -> ManagerOut:
+    """Link an owner or manager to a site (the authority: its district's sites). The person is
+    one the caller may see (404 otherwise); linking twice changes the role only."""
+    require_role(caller, "authority")
+    site = await accommodation_in_scope(session, caller, accommodation_id, for_update=True)
+    try:
+        await person_in_scope(session, caller, body.person_id)
+    except NotFound as exc:
+        raise NotFound("No such person.", code="person_not_found", field="body.person_id") from exc
+    stmt = (
+        pg_insert(AccommodationManager)
+        .values(accommodation_id=site.id, person_id=body.person_id, role=body.role)
+        .on_conflict_do_update(
+            index_elements=[AccommodationManager.accommodation_id, AccommodationManager.person_id],
+            set_={"role": body.role},
+        )
+        .returning(AccommodationManager)
+    )
+    row = (await session.execute(stmt)).scalar_one()
+    await record(session, caller, "accommodation.manager", "accommodation", site.id, {"person_id": str(body.person_id)})
+    return ManagerOut.model_validate(row)
+
+
+async def list_managers(session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID) -> ManagersOut:
+    require_role(caller, "authority")
+    site = await accommodation_in_scope(session, caller, accommodation_id)
+    rows = (
+        await session.execute(
+            select(AccommodationManager)
+            .where(AccommodationManager.accommodation_id == site.id)
+            .order_by(AccommodationManager.created_at, AccommodationManager.person_id)
+        )
+    ).scalars()
+    return ManagersOut(items=[ManagerOut.model_validate(r) for r in rows])
+
+
+async def remove_manager(
+    session: AsyncSession, caller: Caller, accommodation_id: uuid.UUID, person_id: uuid.UUID
+) -> None:
+    require_role(caller, "authority")
+    site = await accommodation_in_scope(session, caller, accommodation_id, for_update=True)
+    gone = await session.execute(
+        delete(AccommodationManager)
+        .where(AccommodationManager.accommodation_id == site.id, AccommodationManager.person_id == person_id)
+        .returning(AccommodationManager.person_id)
+    )
+    if gone.first() is None:
+        raise NotFound("Not an owner or manager of this site.", code="manager_not_found", field="path.person_id")
+    await record(
+        session, caller, "accommodation.manager_removed", "accommodation", site.id, {"person_id": str(person_id)}
+    )

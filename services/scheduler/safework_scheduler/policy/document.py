@@ -97,6 +97,16 @@ class ReturnPolicy(_Frozen):
     second_test_after_hours: int = Field(gt=0)
 
 
+class BoardingHouseSamplePolicy(_Frozen):
+    """seeds/000 §2.3: random tests of the renters and the owners/managers of boarding houses
+    and dormitories (Plan 172/KH-UBND of 5 September 2021, not among the seeds): each district
+    draws its sample round by round at the ratio its steering committee sets."""
+
+    round_days: int = Field(gt=0)
+    # Until a district sets its own ratio (``district_ratio``, kind ``boarding_house``).
+    default_ratio: float = Field(gt=0, le=1)
+
+
 class SymptomaticPolicy(_Frozen):
     kinds: tuple[Literal["RAPID_ANTIGEN", "PCR"], ...]
 
@@ -129,6 +139,8 @@ class TestingPolicy(_Frozen):
     district_sampling_ratio: SamplingPolicy | None
     new_hire: NewHirePolicy | None
     boarding_house_return: ReturnPolicy | None
+    # seeds/000 §2.3: the districts' random tests of boarding-house renters and owners; None: none.
+    boarding_house_sample: BoardingHouseSamplePolicy | None = None
     symptomatic: SymptomaticPolicy
     pool_positive: PoolPositivePolicy
     contact: ContactPolicy

@@ -1,0 +1,70 @@
+"""A district's boarding-house sample for a day: who, drawn how, at which ratio."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from safework_common.errors import NotFound
+from safework_common.internal_auth import Caller
+from safework_common.scope import AUTHORITY, district_filter, require_role
+from safework_scheduler.due import cursor as cursors
+from safework_scheduler.due import repository as due_repo
+from safework_scheduler.due.rules import local_midnight
+from safework_scheduler.lodging import repository as repo
+from safework_scheduler.lodging import rules
+from safework_scheduler.policy.repository import PolicyStore
+
+
+async def boarding_house_sample(
+    session: AsyncSession,
+    store: PolicyStore,
+    caller: Caller,
+    district: str,
+    day: date,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """``GET /v1/districts/{district}/boarding-house-sample?date=``: authority (a district: its
+    own; another is 404)."""
+    require_role(caller, AUTHORITY)
+    own = district_filter(caller, district, field="path.district")
+    assert own is not None  # a district was named
+    after = cursors.decode(cursor, 1)
+    as_of: datetime = local_midnight(day)
+    policy = await store.at(session, as_of)
+    rule = policy.testing.boarding_house_sample
+    if rule is None:
+        raise NotFound(
+            f"The rules in force on {day.isoformat()} ({policy.version}) have no boarding-house sample (seeds/000 §2.3 "
+            "comes with 11 September 2021).",
+            code="no_boarding_house_sample",
+            field="query.date",
+        )
+    set_ = (await due_repo.district_ratios(session, "boarding_house", day)).get(own)
+    ratio = set_.ratio if set_ is not None else rule.default_ratio
+    people = await repo.population(session, own)
+    round_ = rules.round_of(day, rule.round_days)
+    drawn = sorted(rules.draw(own, people, ratio, round_.index))
+    page = [pid for pid in drawn if after is None or pid > after[0]][: limit + 1]
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "district": own,
+        "date": day,
+        "policy_version": policy.version,
+        "round": {"index": round_.index, "starts_on": round_.starts_on, "ends_on": round_.ends_on},
+        "district_ratio": {
+            "district": own,
+            "ratio": ratio,
+            "set_by": None if set_ is None else set_.set_by,
+            "effective_from": None if set_ is None else set_.effective_from,
+            "default": set_ is None,
+        },
+        "population": len(people),
+        "sample_size": len(drawn),
+        "items": [people[pid]._asdict() for pid in page],
+        "next_cursor": cursors.encode(page[-1]) if more else None,
+    }
