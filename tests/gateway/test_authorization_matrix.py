@@ -86,6 +86,12 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/accommodations"): (EA, "none"),
     ("GET", "/api/v1/accommodations/{accommodation_id}"): (EA, "upstream"),
     ("PATCH", "/api/v1/accommodations/{accommodation_id}"): (EA, "upstream"),
+    ("POST", "/api/v1/accommodations/{accommodation_id}/managers"): (A, "upstream"),
+    ("GET", "/api/v1/accommodations/{accommodation_id}/managers"): (A, "upstream"),
+    ("DELETE", "/api/v1/accommodations/{accommodation_id}/managers/{person_id}"): (A, "upstream"),
+    ("POST", "/api/v1/districts/{district}/ratios"): (A, "upstream"),
+    ("GET", "/api/v1/districts/{district}/ratios"): (A, "upstream"),
+    ("GET", "/api/v1/districts/{district}/boarding-house-sample"): (A, "upstream"),
     ("POST", "/api/v1/persons"): (EA, "none"),
     ("GET", "/api/v1/persons/{person_id}"): (EA, "upstream"),
     ("PATCH", "/api/v1/persons/{person_id}"): (EA, "upstream"),
@@ -309,6 +315,15 @@ BODIES: dict[tuple[str, str], Any] = {
         "enterprise_id": ids["enterprise_id"],
     },
     ("PATCH", "/api/v1/accommodations/{accommodation_id}"): lambda ids: {"owner_name": "Lê Văn C"},
+    ("POST", "/api/v1/accommodations/{accommodation_id}/managers"): lambda ids: {
+        "person_id": ids["person_id"],
+        "role": "manager",
+    },
+    ("POST", "/api/v1/districts/{district}/ratios"): lambda ids: {
+        "kind": "boarding_house",
+        "ratio": 0.2,
+        "effective_from": "2021-09-20",
+    },
     ("POST", "/api/v1/persons"): person_body,
     ("PATCH", "/api/v1/persons/{person_id}"): lambda ids: {"phone": "0912345678"},
     ("POST", "/api/v1/persons/{person_id}/doses"): lambda ids: {

@@ -222,6 +222,7 @@ async def _seed(world: World) -> None:
         travel_id=str(travel["id"]),
         client_id=spare_client,
         device_id=str(spare_device["device_id"]),
+        district=DISTRICT_A,
     )
 
 

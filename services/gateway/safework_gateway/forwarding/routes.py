@@ -340,10 +340,14 @@ def build_router() -> APIRouter:
             openapi_extra=_openapi(spec),
             response_class=Response,
             responses={
-                status: {
-                    "description": "Success",
-                    "content": {"application/json": {"schema": spec.response or s.ANY_OBJECT}},
-                }
+                status: (
+                    {"description": "Done: no content"}
+                    if status == 204
+                    else {
+                        "description": "Success",
+                        "content": {"application/json": {"schema": spec.response or s.ANY_OBJECT}},
+                    }
+                )
                 for status in (spec.status_code, *spec.also)
             },
         )

@@ -291,7 +291,7 @@ async def remove_manager(
         .returning(AccommodationManager.person_id)
     )
     if gone.first() is None:
-        raise NotFound("Not an owner or manager of this site.", code="manager_not_found", field="path.person_id")
+        return  # not linked (any more): a repeated unlink changes nothing and answers the same
     await record(
         session, caller, "accommodation.manager_removed", "accommodation", site.id, {"person_id": str(person_id)}
     )
