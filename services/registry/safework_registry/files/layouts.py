@@ -471,10 +471,15 @@ def template_xlsx(layout: Layout) -> bytes:
 _ROW_FIELD = re.compile(r"^row\[[0-9]+\]\.(\w+)")
 
 
-def name_columns(outcomes: list[dict[str, Any]], layout: Layout) -> None:
-    """A file's outcomes also name the column (the template's header) of a refused field."""
+def name_columns(outcomes: Sequence[Any], layout: Layout) -> None:
+    """A file's outcomes (dicts or models) also name the column (the template's header) of a
+    refused field."""
     headers = {c.key: c.header for c in layout.columns}
     for o in outcomes:
-        m = _ROW_FIELD.match(o.get("field") or "")
+        is_dict = isinstance(o, dict)
+        m = _ROW_FIELD.match((o.get("field") if is_dict else o.field) or "")
         if m and m.group(1) in headers:
-            o["column"] = headers[m.group(1)]
+            if is_dict:
+                o["column"] = headers[m.group(1)]
+            else:
+                o.column = headers[m.group(1)]

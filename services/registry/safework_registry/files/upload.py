@@ -147,11 +147,16 @@ async def read_upload(request: Request, layout: Layout, max_items: int, *, fhir:
     return Upload(fmt, file_entries(await request.body(), fmt, layout, max_items))
 
 
-def request_body_openapi(json_schema: dict[str, Any], *, fhir: bool = False) -> dict[str, Any]:
+def request_body_openapi(
+    json_schema: dict[str, Any], *, fhir: bool = False, examples: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The route's ``requestBody`` for OpenAPI: the JSON batch, and the files it also takes."""
     file_schema = {"type": "string", "format": "binary"}
+    json_content: dict[str, Any] = {"schema": json_schema}
+    if examples:
+        json_content["examples"] = examples
     content: dict[str, Any] = {
-        "application/json": {"schema": json_schema},
+        "application/json": json_content,
         "text/csv": {"schema": {"type": "string"}},
         reader.XLSX_TYPE: {"schema": file_schema},
         "multipart/form-data": {
