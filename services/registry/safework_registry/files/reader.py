@@ -116,7 +116,7 @@ def read_csv(data: bytes, max_rows: int) -> Sheet:
             row_number = header_row
             for cells in reader:
                 row_number += 1
-                yield row_number, [Cell(c) for c in cells]
+                yield row_number, [Cell(c, formula=c.startswith("=")) for c in cells]
 
         body = _limit_rows(rows(), max_rows)
     except csv.Error as exc:

@@ -30,6 +30,8 @@ FHIR_TYPES = frozenset({"application/fhir+json"})
 class Upload:
     format: Format
     entries: list[Entry]
+    # A multipart form's file: what a retry of the same upload repeats (the body does not).
+    file: bytes | None = None
 
     @property
     def from_file(self) -> bool:
@@ -135,7 +137,7 @@ async def read_upload(request: Request, layout: Layout, max_items: int, *, fhir:
         return Upload("fhir", bundle_entries(await request.body(), max_items))
     if content_type == "multipart/form-data":
         data, part_format = await _form_file(request)
-        return Upload(part_format, file_entries(data, part_format, layout, max_items))
+        return Upload(part_format, file_entries(data, part_format, layout, max_items), file=data)
     fmt = _file_format(content_type, None)
     if fmt is None:
         accepted = "application/json, text/csv, " + reader.XLSX_TYPE + ", multipart/form-data"

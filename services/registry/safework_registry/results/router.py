@@ -140,6 +140,8 @@ async def post_results(
     idem: Idempotency,
 ) -> Response:
     upload = await read_upload(request, RESULTS, settings.max_batch_items, fhir=True)
+    if upload.file is not None:
+        idem.fingerprint(upload.format.encode() + b"\0" + upload.file)
     if (replay := await idem.start()) is not None:
         return replay
     outcome = await ingest_module.ingest(
