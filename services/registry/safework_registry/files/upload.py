@@ -54,7 +54,7 @@ def json_items(body: bytes, max_items: int) -> list[Entry]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc).lower():
+        if "depth" in str(exc).lower() or "recursion" in str(exc).lower():
             raise BadRequest("The JSON body is nested too deeply.", code="bad_request") from None
         raise BadRequest("The request body is not valid JSON.", code="malformed_json", field="body") from None
     if not isinstance(data, dict):
