@@ -3,7 +3,8 @@ public gateway with a real token of the role that would send it.
 
 Two kinds of rows:
 
-- ``CATALOGUE``: a problem with the whole request (for a batch: a body that is not a batch). The answer is 4xx in the error envelope
+- ``CATALOGUE``: a problem with the whole request (for a batch: a body that is not a batch). The
+  answer is 4xx in the error envelope
   ``{"error": {"code", "message", "details"}}`` with the row's code (and the offending field,
   where one can be named), no traceback, and **no row of any table changes** (every registry,
   scheduler and gateway table: row count and a checksum of the rows' text).
