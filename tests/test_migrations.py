@@ -90,3 +90,20 @@ async def test_districts_already_stored_are_rewritten_in_their_canonical_spellin
     assert enterprises == ["Việt Yên", "Việt Yên", "Atlantis"]
     assert sites == ["Bắc Giang"]
     assert clients == [("Hiệp Hòa", "Hiệp Hòa"), ("Hiệp Hòa", "Hiệp Hòa"), ("Atlantis", "Atlantis")]
+
+
+async def test_unknown_places_are_listed_not_dropped(db: str) -> None:
+    """Issue 13: free-text provinces are mapped to the 63 of 2021 by the migration; a value naming
+    no known place is left as it was and listed by `safework geo unknown`, never dropped."""
+    from safework_cli.geo import unknown_places
+    from tests.scheduler.factories import registry
+
+    async with registry(db) as reg:
+        eid = await reg.enterprise()
+        pid = await reg.person(eid)
+        await reg.conn.execute("UPDATE person SET home_province = 'Atlantis' WHERE id = $1", pid)
+        other = await reg.person(eid)
+        await reg.conn.execute("UPDATE person SET home_province = 'Nam Định' WHERE id = $1", other)
+    found = await unknown_places(db)
+    assert ("person", "home_province", "Atlantis", 1) in found
+    assert all(value != "Nam Định" for _, _, value, _ in found)

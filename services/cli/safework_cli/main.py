@@ -14,6 +14,7 @@ import typer
 from safework_cli import migrate
 from safework_cli.embedded_pg import EmbeddedPostgres
 from safework_cli.gateway_admin import gateway_app
+from safework_cli.geo import geo_app
 from safework_cli.policy import load_sync as load_policies
 from safework_cli.policy import policy_app
 from safework_cli.retention import retention_app
@@ -32,6 +33,7 @@ from safework_cli.supervisor import (
 app = typer.Typer(help="Safework: workforce health registry, scheduler and gateway.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(geo_app, name="geo")
 app.add_typer(policy_app, name="policy")
 app.add_typer(retention_app, name="retention")
 app.add_typer(gateway_app)  # `safework authority ...`, `safework keys ...`
