@@ -116,15 +116,6 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/due"): (A, "none"),
     ("GET", "/api/v1/due/people"): (A, "none"),
     ("GET", "/api/v1/policies"): (A, "none"),
-    ("GET", "/api/v1/templates/{name}"): (ALL, "none"),
-    ("GET", "/api/v1/exports/due.{fmt}"): (A, "none"),
-    ("GET", "/api/v1/enterprises/{enterprise_id}/exports/due.{fmt}"): (EA, "enterprise"),
-    ("GET", "/api/v1/exports/violations.{fmt}"): (A, "none"),
-    ("GET", "/api/v1/exports/coverage.{fmt}"): (A, "none"),
-    ("GET", "/api/v1/exports/vaccine-queue.{fmt}"): (A, "none"),
-    ("POST", "/api/v1/exports/vaccine-plan.{fmt}"): (A, "none"),
-    ("GET", "/api/v1/fhir/persons/{person_id}"): (EA, "upstream"),
-    ("GET", "/api/v1/fhir/$export"): (EA, "none"),
     ("GET", "/api/v1/policies/active"): (ALL, "none"),
 }
 
@@ -256,8 +247,6 @@ async def build_world(m: Matrixed) -> World:
             "qr_code": venue.json()["qr_code"],
             "district": tenant.district,
             "national_id": tenant.national_ids[0],
-            "name": "results.csv",
-            "fmt": "csv",
         }
     product = {"code": "AZD1222", "name": "AstraZeneca", "min_interval_days": 56}
     assert (await stack.http.post("/api/v1/vaccine-products", json=product, headers=province)).status_code == 201
@@ -356,7 +345,6 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/api/v1/vaccine-products/{code}"): lambda ids: {"min_interval_days": 56},
     ("POST", "/api/v1/vaccines/plan"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
-    ("POST", "/api/v1/exports/vaccine-plan.{fmt}"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
 }
 
 
@@ -407,7 +395,7 @@ def test_allowed_means_2xx(outcome: str, status: int, code: str | None, matches:
 
 
 def tenants_for(path: str, scope: str) -> tuple[str, ...]:
-    params = set(_PARAM.findall(path)) - {"code", "name", "fmt"}
+    params = set(_PARAM.findall(path)) - {"code"}
     if scope == "self" or not params:
         return ("own",)
     return ("own", "other")

@@ -215,12 +215,11 @@ async def test_a_district_that_does_not_exist_is_refused_wherever_a_district_is_
         "message": r.json()["error"]["details"][0]["message"],
     }
     filtered = [
-        path.replace("{fmt}", "csv")
+        path
         for path, op in operations(stack, "get")
         if any(p["name"] == "district" and p["in"] == "query" for p in op.get("parameters", []))
     ]
-    # The six JSON lists, four exports (issue 16) and the bulk FHIR export.
-    assert len(filtered) == 11, filtered
+    assert len(filtered) == 6, filtered
     for path in filtered:
         r = await stack.http.get(path, params={"district": "Atlantis"}, headers=province)
         assert r.status_code == 422, (path, r.text)
@@ -250,7 +249,7 @@ async def test_every_district_field_declares_the_ten_districts(stack: Stack) -> 
     walk(doc["paths"], "paths")
     walk(doc["components"]["schemas"]["ClientCreate"], "ClientCreate")  # the gateway's own body
     # Four forwarded bodies, the client's, six query parameters and the plan's capacity keys.
-    assert len(found) == 18, [w for w, _ in found]  # 12, and the exports and bulk FHIR (issue 16)
+    assert len(found) == 12, [w for w, _ in found]
     enums = {tuple(e) if e else None for _, e in found}
     assert len(enums) == 1 and None not in enums, found
     (ten,) = enums

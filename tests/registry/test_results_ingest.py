@@ -267,7 +267,21 @@ async def test_who_may_post_results(
     [
         ("an empty batch is refused", "empty", 422, "batch_empty", "body.items"),
         ("more items than REGISTRY_MAX_BATCH_ITEMS is refused", "too_many", 413, "batch_too_large", "body.items"),
-        ("items that are not a list are refused whole", "not_a_list", 422, "validation_error", "body.items"),
+        (
+            "a timestamp without a time zone is refused whole",
+            "naive",
+            422,
+            "validation_error",
+            "body.items[1].collected_at",
+        ),
+        ("an unknown test kind is refused whole", "bad_kind", 422, "validation_error", "body.items[0].kind"),
+        (
+            "'#' is reserved in sample IDs (pool members)",
+            "hash_sample",
+            422,
+            "validation_error",
+            "body.items[0].sample_id",
+        ),
     ],
 )
 async def test_malformed_batches_are_refused_and_change_nothing(
@@ -287,7 +301,9 @@ async def test_malformed_batches_are_refused_and_change_nothing(
     body_items = {
         "empty": [],
         "too_many": [single(f"M-{k}", pid) for k in range(3)],
-        "not_a_list": {"0": single("M-1", pid)},
+        "naive": [single("M-1", pid), single("M-2", pid, collected_at="2021-09-13T07:30:00")],
+        "bad_kind": [single("M-1", pid, kind="ELISA")],
+        "hash_sample": [single("M#1", pid)],
     }[items]
 
     async with running(registry_app) as registry:
@@ -369,41 +385,3 @@ async def test_person_results_are_read_in_scope(
     for stranger in (callers.enterprise(other_ent), callers.worker(uuid.uuid4()), callers.lab(lab)):
         r = await as_(stranger).get(f"/v1/persons/{pid}/results")
         assert (r.status_code, r.json()["error"]["code"]) == (404, "person_not_found")
-
-
-@pytest.mark.parametrize(
-    ("rule", "bad", "code", "field"),
-    [
-        (
-            "a timestamp without a time zone is that item's rejection",
-            {"collected_at": "2021-09-13T07:30:00"},
-            "timezone_aware",
-            "body.items[1].collected_at",
-        ),
-        ("an unknown test kind is that item's rejection", {"kind": "ELISA"}, "literal_error", "body.items[1].kind"),
-        ("an unknown result is that item's rejection", {"result": "MAYBE"}, "literal_error", "body.items[1].result"),
-        ("'#' is reserved in sample IDs", {"sample_id": "M#2"}, "string_pattern_mismatch", "body.items[1].sample_id"),
-        ("an unknown field is that item's rejection", {"note": "x"}, "extra_forbidden", "body.items[1].note"),
-        ("an item that is not an object", None, "union_tag_not_found", "body.items[1]"),
-    ],
-)
-async def test_an_invalid_item_is_rejected_and_the_rest_is_stored(
-    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed, rule: str, bad: Any, code: str, field: str
-) -> None:
-    """Issue 16: one naive timestamp or bad enum no longer refuses a whole 10,000-item batch."""
-    ent = await seed.enterprise()
-    ((pid, _),) = await seed.people(ent, 1)
-    lab = await seed.lab()
-    item: Any = "not an item" if bad is None else {**single("M-2", pid), **bad}
-    items = [single("M-1", pid), item, single("M-3", pid)]
-
-    r = await As(registry, minter)(callers.lab(lab)).post(f"/v1/labs/{lab}/results", json={"items": items})
-
-    assert r.status_code == 200, rule
-    body = r.json()
-    assert (body["accepted"], body["rejected"]) == (2, 1), rule
-    outcome = body["items"][1]
-    assert (outcome["status"], outcome["field"]) == ("rejected", field), rule
-    assert outcome["code"] == code, (rule, outcome)
-    stored = {r["sample_id"] for r in await seed.fetch("SELECT sample_id FROM test_result")}
-    assert stored == {"M-1", "M-3"}, rule

@@ -102,7 +102,6 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(registry_transport),
-            stream_transport=registry_transport,
         )
         app.state.scheduler = Upstream(
             "scheduler",
@@ -111,7 +110,6 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(scheduler_transport),
-            stream_transport=scheduler_transport,
         )
         app.state.sanctioned_apps = SanctionedApps(app.state.scheduler, settings.policy_cache_seconds)
         try:

@@ -9,11 +9,11 @@ import importlib.util
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from safework_common.errors import BadRequest, ErrorDetail, SafeworkError, ServiceUnavailable, Unprocessable
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter
@@ -103,7 +103,6 @@ class Upstream:
         timeout: float,
         max_connections: int,
         transport: httpx.AsyncBaseTransport | None = None,
-        stream_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
         self.minter = minter
@@ -118,58 +117,9 @@ class Upstream:
             ),
             transport=transport,
         )
-        # Exports stream (the lean transport reads answers whole): httpx's own pool, a few
-        # connections, the timeout applying to each read rather than to the whole file.
-        self.stream_client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout, connect=2.0),
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=4, keepalive_expiry=4.0),
-            transport=stream_transport,
-        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        await self.stream_client.aclose()
-
-    async def stream(
-        self, method: str, path: str, caller: Caller, *, headers: dict[str, str] | None = None, **kw: Any
-    ) -> Response:
-        """Send one request as ``caller`` and relay a 2xx answer as it arrives (exports: files of
-        any size at flat memory); an error answer is relayed whole, as :func:`relay` does."""
-        request = self.stream_client.build_request(method, path, headers=self.headers(caller, headers), **kw)
-        try:
-            response = await self.stream_client.send(request, stream=True)
-        except (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-            raise ServiceUnavailable(
-                f"The {self.name} is unavailable; retry later.", code="upstream_unavailable"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise SafeworkError(
-                f"The {self.name} did not answer in time.", code="upstream_timeout", status_code=504
-            ) from exc
-        if response.status_code >= 300 or response.status_code == 401:
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-            if response.status_code == 401:
-                log.error("%s refused the internal token", self.name)
-                raise SafeworkError(
-                    f"The {self.name} refused the gateway.", code="upstream_auth_failed", status_code=502
-                )
-            return relay(response)
-
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in response.aiter_raw():
-                    yield chunk
-            except httpx.HTTPError:
-                # Cut mid-file: the client sees a truncated body (no length was promised).
-                log.warning("%s stream cut", self.name)
-            finally:
-                await response.aclose()
-
-        return StreamingResponse(body(), status_code=response.status_code, headers=_passed_back(response))
 
     def headers(self, caller: Caller, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {INTERNAL_HEADER: self.minter.mint(caller)}
@@ -232,7 +182,8 @@ def error_from(response: httpx.Response) -> UpstreamError:
         return UpstreamError("The upstream answered with an error.", code="upstream_error", status_code=502)
 
 
-def _passed_back(response: httpx.Response) -> dict[str, str]:
+def relay(response: httpx.Response) -> Response:
+    """The upstream's answer as the gateway's, status and body unchanged."""
     headers = {}
     for name in _PASS_BACK:
         value = response.headers.get(name)
@@ -240,9 +191,4 @@ def _passed_back(response: httpx.Response) -> dict[str, str]:
             if name == "location" and value.startswith("/v1/"):
                 value = "/api" + value
             headers[name] = value
-    return headers
-
-
-def relay(response: httpx.Response) -> Response:
-    """The upstream's answer as the gateway's, status and body unchanged."""
-    return Response(content=response.content, status_code=response.status_code, headers=_passed_back(response))
+    return Response(content=response.content, status_code=response.status_code, headers=headers)

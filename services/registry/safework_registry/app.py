@@ -16,8 +16,6 @@ from safework_registry.accommodations import router as accommodations_router
 from safework_registry.declarations import router as declarations_router
 from safework_registry.districts import router as districts_router
 from safework_registry.enterprises import router as enterprises_router
-from safework_registry.fhir import router as fhir_router
-from safework_registry.files import router as files_router
 from safework_registry.installations import router as installations_router
 from safework_registry.labs import router as labs_router
 from safework_registry.persons import router as persons_router
@@ -40,8 +38,6 @@ def api_router() -> APIRouter:
     router.include_router(declarations_router.router)
     router.include_router(districts_router.router)
     router.include_router(enterprises_router.router)
-    router.include_router(fhir_router.router)
-    router.include_router(files_router.router)
     router.include_router(installations_router.router)
     router.include_router(labs_router.router)
     router.include_router(persons_router.router)

@@ -33,8 +33,6 @@ TAG_LAB = "lab"
 TAG_ENTERPRISE = "enterprise"
 TAG_AUTHORITY = "authority"
 TAG_REFERENCE = "reference data"
-TAG_EXPORTS = "exports"
-TAG_FHIR = "FHIR"
 
 
 @dataclass(frozen=True)
@@ -62,13 +60,6 @@ class Forward:
     also: tuple[int, ...] = ()
     # The upstream honours Idempotency-Key on this route (a retry replays the first answer).
     idempotent: bool = False
-    # The body may also be a CSV or XLSX file (raw or multipart), and with ``fhir`` a FHIR Bundle.
-    files: bool = False
-    fhir: bool = False
-    # The success answer's media types when it is not JSON (a file, NDJSON).
-    media: tuple[str, ...] = ()
-    # Relay the answer as it arrives (exports), not read whole.
-    stream: bool = False
 
     @property
     def target(self) -> str:
@@ -86,12 +77,6 @@ DISTRICT = Query(
     "A district authority: its own only (another is 404 district_not_found); unknown: 422 unknown_district.",
 )
 ZONE = Query("zone_type", s.ZONE_TYPE)
-FILES = ("text/csv", s.XLSX)
-DUE_EXPORT_STATUS = Query(
-    "status",
-    {"type": "string", "enum": ["listed", "due", "overdue", "not_cleared", "all"]},
-    "listed (default): due that day or not cleared; or one status; or all.",
-)
 
 FORWARDS: tuple[Forward, ...] = (
     # The worker's own records: the person is the token's, never the path's.
@@ -114,7 +99,7 @@ FORWARDS: tuple[Forward, ...] = (
     # Labs.
     Forward("POST", "/labs/{lab_id}/results", "registry", ("lab", "authority"), Scope.LAB,
             "Post a batch of results (single and pooled), up to 10,000 items; per-item outcomes", TAG_LAB,
-            body=s.RESULTS_BATCH, idempotent=True, files=True, fhir=True),
+            body=s.RESULTS_BATCH, idempotent=True),
     Forward("GET", "/labs/{lab_id}/results", "registry", ("lab", "authority"), Scope.LAB,
             "Read back this lab's submissions", TAG_LAB, query=CURSOR),
     # Enterprises: their own roster, venues, due list.
@@ -122,7 +107,7 @@ FORWARDS: tuple[Forward, ...] = (
             "One enterprise", TAG_ENTERPRISE),
     Forward("PUT", "/enterprises/{enterprise_id}/roster", "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "Upsert the roster (up to 10,000 people, matched by employee code); per-item outcomes", TAG_ENTERPRISE,
-            body=s.ROSTER, files=True),
+            body=s.ROSTER),
     Forward("GET", "/enterprises/{enterprise_id}/roster", "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "The roster, a page at a time", TAG_ENTERPRISE,
             query=(Query("status", {"type": "string", "enum": ["active", "left"]}),
@@ -234,40 +219,6 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("GET", "/districts/{district}/boarding-house-sample", "scheduler", AUTHORITY, Scope.UPSTREAM,
             "The round's random sample of a district's boarding-house renters and owners (seeds/000 §2.3)",
             TAG_AUTHORITY, query=(Query("date", s.DATE, "Local date (default: today)."), *CURSOR)),
-    # Files: templates to fill in, and exports (streamed whole, the JSON routes' filters).
-    Forward("GET", "/templates/{name}", "registry", ALL, Scope.NONE,
-            "A blank upload template: results.csv, results.xlsx, roster.csv or roster.xlsx", TAG_REFERENCE,
-            media=FILES),
-    Forward("GET", "/exports/due.{fmt}", "scheduler", AUTHORITY, Scope.NONE,
-            "Export the due list (every person of /due, unpaged), CSV or XLSX", TAG_EXPORTS,
-            query=(AS_OF, DISTRICT, ZONE, DUE_EXPORT_STATUS), media=FILES, stream=True),
-    Forward("GET", "/enterprises/{enterprise_id}/exports/due.{fmt}", "scheduler", ENTERPRISE_OR_AUTHORITY,
-            Scope.ENTERPRISE, "Export an enterprise's due list, CSV or XLSX", TAG_EXPORTS,
-            query=(Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default today."), DUE_EXPORT_STATUS),
-            media=FILES, stream=True),
-    Forward("GET", "/exports/violations.{fmt}", "scheduler", AUTHORITY, Scope.NONE,
-            "Export the enterprises in violation (or warning), CSV or XLSX", TAG_EXPORTS,
-            query=(AS_OF, ZONE, DISTRICT, Query("status", {"type": "string", "enum": ["violation", "warning"]})),
-            media=FILES, stream=True),
-    Forward("GET", "/exports/coverage.{fmt}", "scheduler", AUTHORITY, Scope.NONE,
-            "Export coverage by district and zone type (doses, tests, due), CSV or XLSX", TAG_EXPORTS,
-            query=(AS_OF, DISTRICT, ZONE), media=FILES, stream=True),
-    Forward("GET", "/exports/vaccine-queue.{fmt}", "scheduler", AUTHORITY, Scope.NONE,
-            "Export the whole vaccine queue, CSV or XLSX", TAG_EXPORTS,
-            query=(AS_OF, DISTRICT, Query("enterprise_id", s.UUID), Query("tier", {"type": "integer"}),
-                   Query("dose", {"type": "integer", "minimum": 1})), media=FILES, stream=True),
-    Forward("POST", "/exports/vaccine-plan.{fmt}", "scheduler", AUTHORITY, Scope.NONE,
-            "Export the vaccine capacity plan, CSV or XLSX", TAG_EXPORTS, body=s.VACCINE_PLAN, media=FILES,
-            stream=True),
-    # FHIR R4 (the registry's records as resources).
-    Forward("GET", "/fhir/persons/{person_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
-            "A person as a FHIR R4 Bundle: Patient, Immunization, Observation, Organization", TAG_FHIR,
-            media=("application/fhir+json",)),
-    Forward("GET", "/fhir/$export", "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
-            "Bulk FHIR export in the caller's reach, NDJSON (Organization, Patient, Immunization, Observation)",
-            TAG_FHIR, query=(Query("_type", {"type": "string", "maxLength": 200}, "Comma-separated resource types."),
-                             DISTRICT, Query("enterprise_id", s.UUID)),
-            media=("application/fhir+ndjson",), stream=True),
     Forward("GET", "/policies", "scheduler", AUTHORITY, Scope.NONE, "Policy versions", TAG_REFERENCE),
     Forward("GET", "/policies/active", "scheduler", ALL, Scope.NONE,
             "The policy in force (testing, vaccine and single-app rules)", TAG_REFERENCE, query=(AS_OF,)),
@@ -324,8 +275,6 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers = pass_on(request.headers, headers_on)
         upstream: Upstream = getattr(request.app.state, spec.upstream)
         content = await request.body() if has_body else None
-        if spec.stream:
-            return await upstream.stream(spec.method, path, principal.caller(), headers=headers, content=content)
         return relay(await upstream.request(spec.method, path, principal.caller(), headers=headers, content=content))
 
     # Real objects, not strings: the dependency is built here, per row, so it cannot be named
@@ -350,10 +299,6 @@ def _openapi(spec: Forward) -> dict[str, Any]:
     for name in _PARAM.findall(spec.path):
         if name in _INTEGER_PARAMS:
             schema: s.Schema = {"type": "integer", "minimum": 1}
-        elif name == "fmt":
-            schema = {"type": "string", "enum": ["csv", "xlsx"]}
-        elif name == "name" and spec.path.startswith("/templates"):
-            schema = {"type": "string", "enum": ["results.csv", "results.xlsx", "roster.csv", "roster.xlsx"]}
         elif name.endswith("_id"):
             schema = s.UUID
         else:
@@ -373,19 +318,7 @@ def _openapi(spec: Forward) -> dict[str, Any]:
         )
     extra: dict[str, Any] = {"parameters": params}
     if spec.body is not None:
-        content: dict[str, Any] = {"application/json": {"schema": spec.body}}
-        if spec.files:
-            binary = {"type": "string", "format": "binary"}
-            content["text/csv"] = {"schema": {"type": "string"}}
-            content[s.XLSX] = {"schema": binary}
-            content["multipart/form-data"] = {
-                "schema": {"type": "object", "properties": {"file": binary}, "required": ["file"]}
-            }
-        if spec.fhir:
-            content["application/fhir+json"] = {
-                "schema": {"type": "object", "description": "A FHIR R4 Bundle of Observations."}
-            }
-        extra["requestBody"] = {"required": True, "content": content}
+        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec.body}}}
     return extra
 
 
@@ -412,11 +345,7 @@ def build_router() -> APIRouter:
                     if status == 204
                     else {
                         "description": "Success",
-                        "content": (
-                            {m: {"schema": {"type": "string"}} for m in spec.media}
-                            if spec.media
-                            else {"application/json": {"schema": spec.response or s.ANY_OBJECT}}
-                        ),
+                        "content": {"application/json": {"schema": spec.response or s.ANY_OBJECT}},
                     }
                 )
                 for status in (spec.status_code, *spec.also)

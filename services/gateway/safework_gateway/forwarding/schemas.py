@@ -15,7 +15,6 @@ UUID: Schema = {"type": "string", "format": "uuid"}
 INSTANT: Schema = {"type": "string", "format": "date-time", "description": "With a time zone; naive times are refused."}
 DATE: Schema = {"type": "string", "format": "date"}
 TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 255}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
 ANY_ARRAY: Schema = {"type": "array", "items": ANY_OBJECT}
 # The registry's rule (draft-ietf-httpapi-idempotency-key-header): 1-255 printable ASCII characters.

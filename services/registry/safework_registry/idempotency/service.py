@@ -119,11 +119,6 @@ class IdempotencyGuard:
         self.key = key
         self.claimed = False
 
-    def fingerprint(self, content: bytes) -> None:
-        """Judge repeats by ``content`` instead of the raw body: a multipart form's file, whose
-        boundary (and so the body) differs on every retry of the same upload."""
-        self._params["fingerprint"] = hashlib.sha256(content).digest()
-
     async def start(self) -> Response | None:
         """Claim the key. None: go ahead and do the work. A response: replay it, do nothing."""
         if self.key is None:

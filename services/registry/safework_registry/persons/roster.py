@@ -21,7 +21,6 @@ Matching, for an item with employee code C and national ID N:
 from __future__ import annotations
 
 import gc
-import re
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -42,7 +41,6 @@ from safework_registry.accommodations.service import OTHER_ENTERPRISE, OTHER_ENT
 from safework_registry.audit.service import record_many
 from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.service import enterprise_in_scope
-from safework_registry.files.layouts import Entry
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle
 from safework_registry.persons.schemas import (
@@ -543,74 +541,3 @@ async def _lock_moves(session: AsyncSession, pending: list[_Item], out: _Outcome
                 continue
         kept.append(p)
     return kept
-
-
-_ITEM_FIELD = re.compile(r"^body\.items\[([0-9]+)\]")
-
-
-async def upsert_file(
-    session: AsyncSession,
-    caller: Caller,
-    cipher: NationalIdCipher,
-    enterprise_id: uuid.UUID,
-    entries: list[Entry],
-    *,
-    max_items: int,
-) -> RosterResult:
-    """A roster sent as a file: the rows whose cells could be read go through
-    :func:`upsert_roster` as items; every outcome names its row (``row``, ``field``
-    ``row[7].national_id``, ``column``), refused rows included, in file order."""
-    require_role(caller, "authority", "enterprise")
-    if not entries:
-        raise Unprocessable("The roster has no rows.", code="batch_empty", field="body.items")
-    await enterprise_in_scope(session, caller, enterprise_id, for_update=True)
-    live = [e for e in entries if e.raw is not None]
-    result = (
-        await upsert_roster(session, caller, cipher, enterprise_id, [e.raw for e in live], max_items=max_items)
-        if live
-        else RosterResult(enterprise_id=enterprise_id, counts=RosterCounts(), items=[])
-    )
-    by_entry: dict[int, RosterItemResult] = {}
-    for item in result.items:
-        entry = live[item.index]
-        row = entry.rows[0]
-
-        def at_row(text: str | None, row: int = row) -> str | None:
-            return None if text is None else _ITEM_FIELD.sub(f"row[{row}]", text)
-
-        by_entry[id(entry)] = item.model_copy(
-            update={
-                "field": at_row(item.field),
-                "row": row,
-                "errors": [e.model_copy(update={"field": at_row(e.field)}) for e in item.errors],
-            }
-        )
-    items: list[RosterItemResult] = []
-    for index, entry in enumerate(entries):
-        done = by_entry.get(id(entry))
-        if done is None:
-            code = entry.code or "invalid_row"
-            message = entry.message or "The row cannot be read."
-            done = RosterItemResult(
-                index=index,
-                outcome="rejected",
-                code=code,
-                message=message,
-                field=entry.field,
-                row=entry.rows[0],
-                errors=[ItemError(field=entry.field, code=code, message=message)],
-            )
-        else:
-            done = done.model_copy(update={"index": index})
-        items.append(done)
-    counts = Counter(r.outcome for r in items)
-    return RosterResult(
-        enterprise_id=enterprise_id,
-        counts=RosterCounts(
-            created=counts["created"],
-            updated=counts["updated"],
-            unchanged=counts["unchanged"],
-            rejected=counts["rejected"],
-        ),
-        items=items,
-    )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request
 
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
-from safework_registry.files.layouts import ROSTER, name_columns
-from safework_registry.files.upload import inline_schema, read_upload, request_body_openapi
 from safework_registry.pagination import Page
 from safework_registry.persons import roster, service
 from safework_registry.persons.access import person_in_scope
@@ -130,7 +128,6 @@ async def update_person(
 @router.put(
     "/enterprises/{enterprise_id}/roster",
     response_model=RosterResult,
-    openapi_extra={"requestBody": request_body_openapi(inline_schema(RosterUpsert), examples=ROSTER_EXAMPLES)},
     summary="Upsert the enterprise's roster (enterprise: own; authority)",
     description=(
         "Up to `REGISTRY_MAX_BATCH_ITEMS` (10,000) people, matched by `employee_code` within the enterprise. "
@@ -138,12 +135,7 @@ async def update_person(
         "`field`); a rejected item does not stop the others, and the accepted ones are stored. On an update only "
         "the fields sent change. A national ID of someone who has `left` another enterprise moves that person "
         "here (`created`, `moved: true`); of an active person elsewhere it is rejected `national_id_taken`. "
-        "Empty: 422 `batch_empty`; too many: 413 `batch_too_large`.\n\n"
-        "**Files.** The same roster as CSV or XLSX (`text/csv`, the XLSX type, or a multipart form's `file` "
-        "part), laid out as `GET /v1/templates/roster.csv|.xlsx`: one row a person, a blank cell is not sent. "
-        "Each outcome carries its `row`, its `field` names the row (`row[7].national_id`) and `column` the "
-        "template's header; a national ID that lost its leading zeros is refused "
-        "`national_id_leading_zeros_lost`, never guessed."
+        "Empty: 422 `batch_empty`; too many: 413 `batch_too_large`."
     ),
 )
 async def upsert_roster(
@@ -152,20 +144,12 @@ async def upsert_roster(
     caller: CallerDep,
     cipher: Cipher,
     enterprise_id: uuid.UUID,
-) -> Response:
+    body: Annotated[RosterUpsert, Body(openapi_examples=ROSTER_EXAMPLES)],
+) -> RosterResult:
     settings: RegistrySettings = request.app.state.settings
-    upload = await read_upload(request, ROSTER, settings.max_batch_items)
-    if upload.from_file:
-        result = await roster.upsert_file(
-            session, caller, cipher, enterprise_id, upload.entries, max_items=settings.max_batch_items
-        )
-        name_columns(result.items, ROSTER)
-    else:
-        raw = [e.raw for e in upload.entries]
-        result = await roster.upsert_roster(
-            session, caller, cipher, enterprise_id, raw, max_items=settings.max_batch_items
-        )
-    return Response(result.model_dump_json(), media_type="application/json")
+    return await roster.upsert_roster(
+        session, caller, cipher, enterprise_id, body.items, max_items=settings.max_batch_items
+    )
 
 
 @router.get(

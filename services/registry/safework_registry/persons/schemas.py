@@ -257,8 +257,6 @@ class RosterItemResult(BaseModel):
     message: str | None = None
     field: str | None = None
     errors: list[ItemError] = []
-    row: int | None = Field(default=None, description="A file's row: its number in the file.")
-    column: str | None = Field(default=None, description="A file's refused field: the template's column header.")
 
 
 class RosterCounts(BaseModel):

@@ -25,34 +25,30 @@ counts only).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import asyncpg
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common import scope
-from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable, field_path
+from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_registry.audit import service as audit
 from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.models import Enterprise
-from safework_registry.files.layouts import Entry
 from safework_registry.labs.models import Lab
 from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
 from safework_registry.results.models import MAX_POOL_SIZE
-from safework_registry.results.schemas import ITEM_TAGS, PoolIn, ResultItem, SingleResultIn
+from safework_registry.results.schemas import PoolIn, ResultsBatchIn, SingleResultIn
 from safework_registry.rollup import service as rollup
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 
-_ITEMS = TypeAdapter(list[ResultItem])
 _PERSONS_BY_ID = "SELECT id FROM person WHERE id = ANY($1::uuid[])"
 _PERSONS_BY_HASH = "SELECT national_id_hash, id FROM person WHERE national_id_hash = ANY($1::bytea[])"
 _INSERT_POOLS = """
@@ -153,115 +149,57 @@ async def lab_for_caller(session: AsyncSession, caller: Caller, lab_id: uuid.UUI
         raise Forbidden("This lab is not active and may not post results.", code="lab_inactive", field="path.lab_id")
 
 
-Where = Callable[..., str]
-
-
-def _reference(person_id: uuid.UUID | None, national_id: str | None, where: Where, cipher: NationalIdCipher) -> _Ref:
-    """``where(name)``: the field of the reference's ``name`` (an item's or a pool member's)."""
+def _reference(person_id: uuid.UUID | None, national_id: str | None, field: str, cipher: NationalIdCipher) -> _Ref:
     if person_id is not None and national_id is not None:
-        raise _Rejected("person_ref_ambiguous", "Name the person by person_id or by national_id, not both.", where())
+        raise _Rejected("person_ref_ambiguous", "Name the person by person_id or by national_id, not both.", field)
     if person_id is not None:
-        return _Ref(where("person_id"), person_id, None)
+        return _Ref(f"{field}.person_id", person_id, None)
     if national_id is None:
-        raise _Rejected("person_ref_required", "Name the person by person_id or by national_id.", where("person_id"))
+        raise _Rejected("person_ref_required", "Name the person by person_id or by national_id.", f"{field}.person_id")
     try:
-        return _Ref(where("national_id"), None, cipher.hash(normalize(national_id)))
+        return _Ref(f"{field}.national_id", None, cipher.hash(normalize(national_id)))
     except InvalidNationalId as exc:
         # The message names the rule, never the number.
-        raise _Rejected("invalid_national_id", f"Not a valid national ID: {exc}.", where("national_id")) from exc
+        raise _Rejected("invalid_national_id", f"Not a valid national ID: {exc}.", f"{field}.national_id") from exc
 
 
-def _check_times(item: SingleResultIn | PoolIn, where: Where, horizon: datetime) -> None:
+def _check_times(item: SingleResultIn | PoolIn, base: str, horizon: datetime) -> None:
     if item.collected_at > horizon:
-        raise _Rejected("collected_in_future", "collected_at is in the future.", where("collected_at"))
+        raise _Rejected("collected_in_future", "collected_at is in the future.", f"{base}.collected_at")
     if item.resulted_at > horizon:
-        raise _Rejected("resulted_in_future", "resulted_at is in the future.", where("resulted_at"))
+        raise _Rejected("resulted_in_future", "resulted_at is in the future.", f"{base}.resulted_at")
     if item.collected_at < EARLIEST_INSTANT:
-        raise _Rejected("collected_before_1900", "collected_at is before 1900.", where("collected_at"))
+        raise _Rejected("collected_before_1900", "collected_at is before 1900.", f"{base}.collected_at")
     if item.resulted_at < item.collected_at:
-        raise _Rejected("resulted_before_collected", "resulted_at is before collected_at.", where("resulted_at"))
-
-
-def field_of(index: int, rows: Sequence[int], loc: Sequence[Any]) -> str:
-    """Where an item's problem is: ``body.items[3].collected_at`` in a JSON batch; in a file,
-    the row: ``row[7].collected_at`` (a pool member's: its own row)."""
-    parts = [p for k, p in enumerate(loc) if not (k == 0 and p in ITEM_TAGS)]
-    if not rows:
-        return field_path(["body", "items", index, *parts])
-    if len(parts) >= 2 and parts[0] == "members" and isinstance(parts[1], int) and parts[1] < len(rows):
-        return field_path([f"row[{rows[parts[1]]}]", *parts[2:]])
-    return field_path([f"row[{rows[0]}]", *parts])
+        raise _Rejected("resulted_before_collected", "resulted_at is before collected_at.", f"{base}.resulted_at")
 
 
 class _Batch:
     """The per-item judgement of one batch, then its set-based write."""
 
-    def __init__(self, lab_id: uuid.UUID, entries: Sequence[Entry], now: datetime) -> None:
+    def __init__(self, lab_id: uuid.UUID, items: Sequence[SingleResultIn | PoolIn], now: datetime) -> None:
         self.lab_id = lab_id
-        self.entries = entries
-        self.items: list[SingleResultIn | PoolIn | None] = [None] * len(entries)
+        self.items = items
         self.horizon = now + FUTURE_SKEW
-        self.outcomes: list[dict[str, Any] | None] = [None] * len(entries)
-        self.refs: list[list[_Ref] | None] = [None] * len(entries)
+        self.outcomes: list[dict[str, Any] | None] = [None] * len(items)
+        self.refs: list[list[_Ref] | None] = [None] * len(items)
 
-    def where(self, i: int, *loc: Any) -> str:
-        return field_of(i, self.entries[i].rows, loc)
-
-    def sample_id(self, i: int) -> str | None:
+    def sample_id(self, i: int) -> str:
         item = self.items[i]
-        if item is not None:
-            return item.sample_id if isinstance(item, SingleResultIn) else item.pool_sample_id
-        raw = self.entries[i].raw
-        if isinstance(raw, dict):
-            sid = raw.get("sample_id", raw.get("pool_sample_id"))
-            if isinstance(sid, str):
-                return sid[:64]
-        return None
-
-    def _outcome(self, i: int, status: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": i, "sample_id": self.sample_id(i), "status": status}
-        rows = self.entries[i].rows
-        if rows:
-            out["row"] = rows[0]
-            out["rows"] = rows
-        return out
+        return item.sample_id if isinstance(item, SingleResultIn) else item.pool_sample_id
 
     def reject(self, i: int, err: _Rejected) -> None:
         self.outcomes[i] = {
-            **self._outcome(i, "rejected"),
+            "index": i,
+            "sample_id": self.sample_id(i),
+            "status": "rejected",
             "code": err.code,
             "message": err.message,
             "field": err.field,
         }
 
     def settle(self, i: int, status: str) -> None:
-        self.outcomes[i] = self._outcome(i, status)
-
-    def validate(self) -> None:
-        """Each item against the schema, on its own: an item that fails (a naive timestamp, an
-        unknown enum) is that item's ``rejected`` with its field; the rest go on. All items in
-        one call first (the common, valid case); on errors, the failing ones are answered and
-        the rest validated again in one call."""
-        live: list[int] = []
-        for i, entry in enumerate(self.entries):
-            if entry.raw is None:  # a file row refused before it became an item
-                self.reject(i, _Rejected(entry.code or "invalid_row", entry.message or "", entry.field or ""))
-            else:
-                live.append(i)
-        raws = [self.entries[i].raw for i in live]
-        try:
-            items = _ITEMS.validate_python(raws)
-        except ValidationError as exc:
-            failed: dict[int, Any] = {}
-            for err in exc.errors(include_url=False, include_input=False, include_context=False):
-                failed.setdefault(int(err["loc"][0]), err)
-            for k, err in failed.items():
-                i = live[k]
-                self.reject(i, _Rejected(str(err["type"]), str(err["msg"]), self.where(i, *err["loc"][1:])))
-            live = [i for k, i in enumerate(live) if k not in failed]
-            items = _ITEMS.validate_python([self.entries[i].raw for i in live])
-        for i, item in zip(live, items, strict=True):
-            self.items[i] = item
+        self.outcomes[i] = {"index": i, "sample_id": self.sample_id(i), "status": status}
 
     def check_items(self, cipher: NationalIdCipher) -> tuple[set[uuid.UUID], set[bytes]]:
         """Rules that need no database; returns the person references to resolve."""
@@ -269,32 +207,31 @@ class _Batch:
         ids: set[uuid.UUID] = set()
         hashes: set[bytes] = set()
         for i, item in enumerate(self.items):
-            if item is None:
-                continue
+            base = f"body.items[{i}]"
             try:
                 if isinstance(item, SingleResultIn):
-                    sid_field = self.where(i, "sample_id")
+                    sid_field = f"{base}.sample_id"
                     sid = item.sample_id
                 else:
-                    sid_field = self.where(i, "pool_sample_id")
+                    sid_field = f"{base}.pool_sample_id"
                     sid = item.pool_sample_id
                 if sid in seen:
                     raise _Rejected("duplicate_in_batch", "This sample ID appears earlier in the batch.", sid_field)
                 seen.add(sid)
-                _check_times(item, partial(self.where, i), self.horizon)
+                _check_times(item, base, self.horizon)
                 if isinstance(item, SingleResultIn):
-                    refs = [_reference(item.person_id, item.national_id, partial(self.where, i), cipher)]
+                    refs = [_reference(item.person_id, item.national_id, base, cipher)]
                 else:
                     if not item.members:
-                        raise _Rejected("pool_empty", "A pool needs at least one member.", self.where(i, "members"))
+                        raise _Rejected("pool_empty", "A pool needs at least one member.", f"{base}.members")
                     if len(item.members) > MAX_POOL_SIZE:
                         raise _Rejected(
                             "pool_too_large",
                             f"A pool holds at most {MAX_POOL_SIZE} people (seeds/001: pools of 10 or 20).",
-                            self.where(i, "members"),
+                            f"{base}.members",
                         )
                     refs = [
-                        _reference(m.person_id, m.national_id, partial(self.where, i, "members", j), cipher)
+                        _reference(m.person_id, m.national_id, f"{base}.members[{j}]", cipher)
                         for j, m in enumerate(item.members)
                     ]
             except _Rejected as err:
@@ -316,7 +253,6 @@ class _Batch:
             if refs is None:
                 continue
             item = self.items[i]
-            assert item is not None
             try:
                 people: list[uuid.UUID] = []
                 for ref in refs:
@@ -331,7 +267,7 @@ class _Batch:
                     raise _Rejected(
                         "pool_member_repeated",
                         "The same person is named twice in the pool.",
-                        self.where(i, "members", j),
+                        f"body.items[{i}].members[{j}]",
                     )
             except _Rejected as err:
                 self.reject(i, err)
@@ -485,7 +421,7 @@ class _Batch:
                 _Rejected(
                     "sample_conflict",
                     "This lab already stored this sample ID with different data.",
-                    self.where(i, id_field),
+                    f"body.items[{i}].{id_field}",
                 ),
             )
 
@@ -508,7 +444,7 @@ async def ingest(
     session: AsyncSession,
     caller: Caller,
     lab_id: uuid.UUID,
-    entries: Sequence[Entry],
+    batch: ResultsBatchIn,
     *,
     cipher: NationalIdCipher,
     max_items: int,
@@ -517,14 +453,13 @@ async def ingest(
     """Judge and store one batch; the per-item outcomes, in request order. Accepted items are
     written even when others are rejected; nothing rejected is written."""
     await lab_for_caller(session, caller, lab_id, posting=True)
-    if not entries:
+    if not batch.items:
         raise Unprocessable("The batch has no items.", code="batch_empty", field="body.items")
-    if len(entries) > max_items:
+    if len(batch.items) > max_items:
         raise PayloadTooLarge(
             f"A batch holds at most {max_items} items; split it.", code="batch_too_large", field="body.items"
         )
-    work = _Batch(lab_id, entries, now or datetime.now(UTC))
-    work.validate()
+    work = _Batch(lab_id, batch.items, now or datetime.now(UTC))
     ids, hashes = work.check_items(cipher)
     conn = await driver_connection(session)
     found_ids: set[uuid.UUID] = set()
@@ -548,7 +483,7 @@ async def ingest(
     await work.write_results(conn, results)
 
     outcomes = [o for o in work.outcomes if o is not None]
-    assert len(outcomes) == len(entries)
+    assert len(outcomes) == len(batch.items)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     for o in outcomes:
         counts[o["status"]] += 1
@@ -558,6 +493,6 @@ async def ingest(
         "ingest",
         "test_result_batch",
         lab_id,
-        {"items": len(outcomes), "pools": sum(isinstance(it, PoolIn) for it in work.items), **counts},
+        {"items": len(outcomes), "pools": sum(isinstance(it, PoolIn) for it in batch.items), **counts},
     )
     return {"lab_id": str(lab_id), **counts, "items": outcomes}

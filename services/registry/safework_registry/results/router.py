@@ -14,8 +14,6 @@ from fastapi.routing import APIRoute
 
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
-from safework_registry.files.layouts import RESULTS, name_columns
-from safework_registry.files.upload import inline_schema, read_upload, request_body_openapi
 from safework_registry.idempotency.service import Idempotency
 from safework_registry.pagination import Page
 from safework_registry.results import ingest as ingest_module
@@ -108,17 +106,9 @@ A negative pool gives each member a negative PCR result marked `pooled`, with sa
 `<pool sample id>#<position>`; a positive or invalid pool stores the pool and its members only
 (the scheduler makes them due an individual PCR at once).
 
-An item that does not match the schema (a type, a missing field, a timestamp without a time zone,
-an unknown enum value) is that item's `rejected`, with the schema's code and the field; the rest
-of the batch is processed. Only a body that is not a batch (not JSON, not `{"items": [...]}`,
-more than 10,000 items) is refused whole. Send `Idempotency-Key` to make a retry of the whole
-request replay the first answer.
-
-**Files.** The same batch as CSV or XLSX (`Content-Type: text/csv` or the XLSX type, or the
-`file` part of a multipart form), laid out as `GET /v1/templates/results.csv|.xlsx`: one row a
-result; rows sharing a `Mã mẫu gộp` (pool sample ID) are one pool, a row per member. Each item's
-outcome carries its `row` (and `rows`), its `field` names the row (`row[7].collected_at`) and
-`column` the template's header. Or a FHIR R4 `Bundle` of `Observation`s (`application/fhir+json`).
+A body that does not match the schema (types, missing fields, timestamps without a time zone) is
+refused whole with 422 and the path of the offending field. Send `Idempotency-Key` to make a
+retry of the whole request replay the first answer.
 """
 
 
@@ -127,28 +117,22 @@ outcome carries its `row` (and `rows`), its `field` names the row (`row[7].colle
     summary="Post a batch of results and pools (per-item outcomes)",
     description=_BATCH_DESCRIPTION,
     response_model=BatchOutcome,
-    openapi_extra={"requestBody": request_body_openapi(inline_schema(ResultsBatchIn), fhir=True)},
 )
 async def post_results(
     _gc: Annotated[None, Depends(gc_paused, scope="function")],
-    request: Request,
     lab_id: uuid.UUID,
+    batch: ResultsBatchIn,
     session: Session,
     caller: CallerDep,
     cipher: Cipher,
     settings: Settings,
     idem: Idempotency,
 ) -> Response:
-    upload = await read_upload(request, RESULTS, settings.max_batch_items, fhir=True)
-    if upload.file is not None:
-        idem.fingerprint(upload.format.encode() + b"\0" + upload.file)
     if (replay := await idem.start()) is not None:
         return replay
     outcome = await ingest_module.ingest(
-        session, caller, lab_id, upload.entries, cipher=cipher, max_items=settings.max_batch_items
+        session, caller, lab_id, batch, cipher=cipher, max_items=settings.max_batch_items
     )
-    if upload.from_file:
-        name_columns(outcome["items"], RESULTS)
     return await idem.finish(session, 200, orjson.dumps(outcome))
 
 

@@ -87,18 +87,11 @@ OutcomeStatus = Literal["accepted", "duplicate", "rejected"]
 
 class ItemOutcome(BaseModel):
     index: int = Field(description="Position of the item in the request.")
-    sample_id: str | None = Field(
-        description="The item's sample ID (a pool's pool sample ID); null when the item has none."
-    )
+    sample_id: str = Field(description="The item's sample ID (a pool's pool sample ID).")
     status: OutcomeStatus
     code: str | None = Field(default=None, description="Why it was rejected (only when rejected).")
     message: str | None = None
-    field: str | None = Field(
-        default=None, description="The offending input: body.items[3].collected_at, or in a file row[7].collected_at."
-    )
-    row: int | None = Field(default=None, description="A file's item: its (first) row number in the file.")
-    rows: list[int] | None = Field(default=None, description="A file's item: all its rows (a pool: one per member).")
-    column: str | None = Field(default=None, description="A file's refused field: the template's column header.")
+    field: str | None = Field(default=None, description="The offending input, e.g. body.items[3].collected_at.")
 
 
 class BatchOutcome(BaseModel):
