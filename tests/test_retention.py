@@ -26,7 +26,7 @@ def at(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=LOCAL_TZ)
 
 
-# Policy 2021-09-11 is in force: results 180 days, declarations, travels, check-ins 30 days.
+# Policy 2021-11-01 (the September rules, the app mandate outside the parks) is in force: results 180 days, declarations, travels, check-ins 30 days.
 AS_OF = at("2022-03-20T00:00")
 RESULTS_CUTOFF = AS_OF - timedelta(days=180)  # 2021-09-21 00:00
 SHORT_CUTOFF = AS_OF - timedelta(days=30)  # 2022-02-18 00:00
@@ -153,7 +153,7 @@ async def test_a_run_deletes_what_is_past_its_window_and_keeps_the_rest(seed: Se
 
     run = await run_retention(db, as_of=AS_OF)
 
-    assert run.policy_version == "2021-09-11" and not run.dry_run
+    assert run.policy_version == "2021-11-01" and not run.dry_run
     assert run.removed == EXPECTED_REMOVED
     left = await _snapshot(seed)
     assert left["test_result"] == ["EDGE", "NEW-1"] + [f"POOL-NEW-NEG#{k}" for k in range(1, 5)], (
@@ -248,7 +248,7 @@ def test_the_command_prints_counts_and_honours_dry_run(db: str, keys_dir: Path) 
 
     dry = runner.invoke(app, ["retention", "run", "--as-of", "2022-03-20", "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
-    assert "would remove" in dry.output and "policy 2021-09-11" in dry.output
+    assert "would remove" in dry.output and "policy 2021-11-01" in dry.output
     lines = {line.split()[0]: int(line.split()[1]) for line in dry.output.splitlines()[1:] if line.strip()}
     assert lines == EXPECTED_REMOVED
     assert asyncio.run(seed.count("test_result")) == 11

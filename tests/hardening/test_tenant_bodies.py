@@ -51,7 +51,13 @@ async def world(module_stack: Stack) -> World:
     a = await enterprise(stack, DISTRICT_A)
     b = await enterprise(stack, DISTRICT_B)
     province = stack.province()
-    site = {"name": "Nhà trọ B", "address": "Thôn Đông", "district": DISTRICT_B, "enterprise_id": b.enterprise_id}
+    site = {
+        "name": "Nhà trọ B",
+        "address": "Thôn Đông",
+        "district": DISTRICT_B,
+        "enterprise_id": b.enterprise_id,
+        "concentrated": True,
+    }  # seeds/003: a concentrated site houses one enterprise
     b_site = (await ok(await stack.http.post("/api/v1/accommodations", json=site, headers=province), 201))["id"]
     venue = await ok(
         await stack.http.post(
