@@ -26,7 +26,8 @@ def at(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=LOCAL_TZ)
 
 
-# Policy 2021-11-01 (the September rules, the app mandate outside the parks) is in force: results 180 days, declarations, travels, check-ins 30 days.
+# Policy 2021-11-01 (the September rules, the app mandate outside the parks) is in force:
+# results 180 days, declarations, travels, check-ins 30 days.
 AS_OF = at("2022-03-20T00:00")
 RESULTS_CUTOFF = AS_OF - timedelta(days=180)  # 2021-09-21 00:00
 SHORT_CUTOFF = AS_OF - timedelta(days=30)  # 2022-02-18 00:00
