@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, StringConstraints, WithJsonSchema
@@ -93,11 +94,16 @@ def unknown_district_message() -> str:
     return "Not a district of Bắc Giang: one of " + ", ".join(DISTRICTS) + "."
 
 
-def _validate_district(value: str) -> str:
-    canonical = canonical_district(value)
-    if canonical is None:
-        raise PydanticCustomError("unknown_district", unknown_district_message())
-    return canonical
+def _known(canonical: Callable[[str | None], str | None], code: str, message: Callable[[], str]) -> AfterValidator:
+    """The validator of a request field naming a place: its canonical spelling, or 422 ``code``."""
+
+    def validate(value: str) -> str:
+        found = canonical(value)
+        if found is None:
+            raise PydanticCustomError(code, message())
+        return found
+
+    return AfterValidator(validate)
 
 
 # The contract names the canonical spellings only, so a client generated from the OpenAPI sends
@@ -112,7 +118,7 @@ DISTRICT_SCHEMA: Final[dict[str, Any]] = {
 District = Annotated[
     str,
     StringConstraints(max_length=MAX_DISTRICT_LENGTH),
-    AfterValidator(_validate_district),
+    _known(canonical_district, "unknown_district", unknown_district_message),
     WithJsonSchema(DISTRICT_SCHEMA),
 ]
 """A request field naming a district: validated, answered in its canonical spelling; an unknown
@@ -250,13 +256,6 @@ def unknown_province_message() -> str:
     return "Not a province of Vietnam (2021): one of the 63, e.g. Hà Nội, Bắc Ninh, Nam Định."
 
 
-def _validate_province(value: str) -> str:
-    canonical = canonical_province(value)
-    if canonical is None:
-        raise PydanticCustomError("unknown_province", unknown_province_message())
-    return canonical
-
-
 PROVINCE_SCHEMA: Final[dict[str, Any]] = {
     "type": "string",
     "enum": list(PROVINCES),
@@ -267,7 +266,7 @@ PROVINCE_SCHEMA: Final[dict[str, Any]] = {
 Province = Annotated[
     str,
     StringConstraints(max_length=MAX_PROVINCE_LENGTH),
-    AfterValidator(_validate_province),
+    _known(canonical_province, "unknown_province", unknown_province_message),
     WithJsonSchema(PROVINCE_SCHEMA),
 ]
 """A request field naming a province: validated, answered in its canonical spelling; an unknown

@@ -347,11 +347,7 @@ class RoundPlan:
     _starts_us: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     # COHORT mode, by parity of the half: the starts of its previous, latest and next windows.
     _halves: list[tuple[int, int, int]] = field(default_factory=list, init=False, repr=False, compare=False)
-    # ``DueRules.plain_status``'s answers for the common case (see there), for the rules whose
-    # token is ``_fast_owner[0]``: by start day and half, None where the mode has no shortcut.
-    _fast: dict[int, FastEntry | None] = field(default_factory=dict, init=False, repr=False, compare=False)
     _selections: list[tuple[int, int, int]] = field(default_factory=list, init=False, repr=False, compare=False)
-    _fast_owner: list[object] = field(default_factory=lambda: [None], init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode == MODE_NONE:
@@ -541,8 +537,6 @@ class DueRules:
         self._as_of_us = micros(self.as_of)
         self._floor_us = micros(self.floor)
         self._floor_day = policy.effective_from.toordinal() - _EPOCH_ORDINAL
-        # Whose ``RoundPlan._fast`` answers a plan holds: this instance's (compared by identity).
-        self._token = object()
         self._grace_us = t.overdue_grace_hours * _HOUR_US
         self._high_risk_every_us = None if t.high_risk_interval_days is None else t.high_risk_interval_days * _DAY_US
         self._unvaccinated_every_us = (
@@ -1029,26 +1023,9 @@ class DueRules:
         in rounds: their answer depends only on where their latest test falls against two
         instants of their half (the start of its previous and of its latest window), so it is
         computed once per enterprise, half and start day for each of the four cases
-        (``_fast_entry``) and looked up."""
-        if vaccinated and not high_risk and plan is not None:
-            cache = plan._fast
-            if plan._fast_owner[0] is not self._token:
-                cache.clear()
-                plan._fast_owner[0] = self._token
-            floor = self._floor_day
-            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
-            if slot in cache:
-                fast = cache[slot]
-            else:
-                fast = cache[slot] = self._fast_entry(plan, cohort & 1, slot >> 1)
-            if fast is not None:
-                s_prev, s_latest, statuses = fast
-                if last_at is None:
-                    return statuses[0]
-                if last_at >= s_latest:
-                    return statuses[3]
-                return statuses[2] if last_at >= s_prev else statuses[1]
-        return self._plain_status(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+        (``_fast_entry``) and looked up: see ``status_of``, which the bulk loops hold per
+        enterprise (one call here prepares it for one person)."""
+        return self.status_of(plan)(person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
 
     def status_of(self, plan: RoundPlan | None) -> Callable[..., int]:
         """``plain_status`` bound to one enterprise's plan, prepared once: what the bulk loops

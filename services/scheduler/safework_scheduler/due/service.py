@@ -39,6 +39,7 @@ from safework_scheduler.due.rules import (
     MODE_NONE,
     NOT_CLEARED,
     OVERDUE,
+    DistrictRatio,
     DueRules,
     EnterpriseFacts,
     PersonDue,
@@ -120,9 +121,13 @@ def ratio_out(rules: DueRules, enterprise: repo.EnterpriseRow, plan: RoundPlan) 
     it (None: the policy's default, "not in the source")."""
     if plan.reason != reasons.SMALL_ENTERPRISE:
         return None
-    ratio = rules.district_ratio(enterprise.district)
+    return district_ratio_out(enterprise.district, rules.district_ratio(enterprise.district))
+
+
+def district_ratio_out(district: str, ratio: DistrictRatio) -> dict[str, Any]:
+    """A district's ratio as answered: its value, who set it from when, or the policy's default."""
     return {
-        "district": enterprise.district,
+        "district": district,
         "ratio": ratio.ratio,
         "set_by": ratio.set_by,
         "effective_from": ratio.effective_from,

@@ -12,7 +12,8 @@ from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, district_filter, require_role
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as due_repo
-from safework_scheduler.due.rules import local_midnight
+from safework_scheduler.due.rules import DistrictRatio, local_midnight
+from safework_scheduler.due.service import district_ratio_out
 from safework_scheduler.lodging import repository as repo
 from safework_scheduler.lodging import rules
 from safework_scheduler.policy.repository import PolicyStore
@@ -43,11 +44,12 @@ async def boarding_house_sample(
             code="no_boarding_house_sample",
             field="query.date",
         )
-    set_ = (await due_repo.district_ratios(session, "boarding_house", day)).get(own)
-    ratio = set_.ratio if set_ is not None else rule.default_ratio
+    ratio = (await due_repo.district_ratios(session, "boarding_house", day)).get(own) or DistrictRatio(
+        rule.default_ratio, None, None
+    )
     people = await repo.population(session, own)
     round_ = rules.round_of(day, rule.round_days)
-    drawn = sorted(rules.draw(own, people, ratio, round_.index))
+    drawn = sorted(rules.draw(own, people, ratio.ratio, round_.index))
     page = [pid for pid in drawn if after is None or pid > after[0]][: limit + 1]
     more = len(page) > limit
     page = page[:limit]
@@ -56,13 +58,7 @@ async def boarding_house_sample(
         "date": day,
         "policy_version": policy.version,
         "round": {"index": round_.index, "starts_on": round_.starts_on, "ends_on": round_.ends_on},
-        "district_ratio": {
-            "district": own,
-            "ratio": ratio,
-            "set_by": None if set_ is None else set_.set_by,
-            "effective_from": None if set_ is None else set_.effective_from,
-            "default": set_ is None,
-        },
+        "district_ratio": district_ratio_out(own, ratio),
         "population": len(people),
         "sample_size": len(drawn),
         "items": [people[pid]._asdict() for pid in page],
