@@ -77,15 +77,10 @@ def _with_results(sql: str, last: str, positive: str) -> str:
 
 
 _PLAIN: Final = """
-    p.id, p.test_cohort, coalesce(s.first_dose_at <= $1, false), p.high_risk,
-    (extract(epoch FROM p.high_risk_until) * 1000000)::int8, p.hire_date - DATE '1970-01-01',
-    (extract(epoch FROM LAST_AT) * 1000000)::int8,
-    SPECIAL""".replace("SPECIAL", _SPECIAL).replace("LAST_AT", _LAST_AT)
-
-# What the fast path reads of each person, and whether it may (see ``PersonColumns``); the
-# province's statement (``rz``: the window's results aggregated for the people ``s`` does not
-# answer for).
-PLAIN_COLUMNS: Final = _with_results(_PLAIN, "rz.last_at", "rz.positive")
+    p.id AS id, p.test_cohort AS cohort, coalesce(s.first_dose_at <= $1, false) AS vaccinated,
+    p.high_risk AS high_risk, (extract(epoch FROM p.high_risk_until) * 1000000)::int8 AS high_risk_until,
+    p.hire_date - DATE '1970-01-01' AS hire_day, (extract(epoch FROM LAST_AT) * 1000000)::int8 AS last_at,
+    SPECIAL AS special""".replace("SPECIAL", _SPECIAL).replace("LAST_AT", _LAST_AT)
 
 # The same for one person or one enterprise: the results read through the person's index
 # entries only when ``s`` does not answer (a subquery in a CASE branch runs only if taken).
@@ -108,7 +103,8 @@ _HISTORY: Final = (
     + " THEN least($2, s.last_positive_at - interval '1 microsecond') ELSE '-infinity'::timestamptz END"
     " AND r.collected_at <= $1 AND r.result <> 'INVALID'"
 )
-_PLAIN_BY_PERSON: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
+# What the fast path reads of each person, and whether it may (see ``PersonColumns``).
+PLAIN_COLUMNS: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
 # A person's declarations, travels and positive pools within the window, each an ``item``
 # record as the rules read it (``rules.PersonFacts``); add ``AND <person condition>``.
@@ -127,18 +123,22 @@ _POSITIVE_POOLS: Final = """SELECT m.person_id, (pl.collected_at, pl.resulted_at
 # have some: the roll-up's bound).
 PERSON_COLUMNS: Final = _with_results(
     (
-        _PLAIN_BY_PERSON  # noqa: S608 - fixed fragments
+        PLAIN_COLUMNS  # noqa: S608 - fixed fragments
         + """,
     CASE WHEN SPECIAL THEN (
         SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND HISTORY
-    ) END,
-    CASE WHEN SPECIAL THEN s.first_dose_at END,
-    p.arrived_at, p.arrived_from_province,
-    CASE WHEN s.last_declared_at > $2 THEN (SELECT array_agg(x.item) FROM (DECLARATIONS AND h.person_id = p.id) x) END,
-    CASE WHEN s.last_returned_at > $2 THEN (SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x) END,
+    ) END AS results,
+    CASE WHEN SPECIAL THEN s.first_dose_at END AS first_dose_at,
+    p.arrived_at AS arrived_at, p.arrived_from_province AS arrived_from_province,
+    CASE WHEN s.last_declared_at > $2 THEN (
+        SELECT array_agg(x.item) FROM (DECLARATIONS AND h.person_id = p.id) x
+    ) END AS declarations,
+    CASE WHEN s.last_returned_at > $2 THEN (
+        SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x
+    ) END AS travels,
     CASE WHEN s.last_positive_pool_at > $2 THEN (
         SELECT array_agg(x.item) FROM (POSITIVE_POOLS AND m.person_id = p.id) x
-    ) END
+    ) END AS pools
 """
     )
     .replace("DECLARATIONS", _DECLARATIONS)
@@ -177,75 +177,57 @@ PERSON_SQL: Final = (
 
 # A province's (or district's) active people in a range of person ids: $4 <= id < $5 (NULL: no
 # bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any); the enterprise,
-# then ``PLAIN_COLUMNS``, then the arrival (time and province). The roll-up rows are
-# hash-joined, and so are the window's results aggregated (latest time, any positive) for the
-# people whose roll-up does not answer (none, as of now); the history of the people who are not
-# plain is read afterwards (``history``), in the same snapshot.
+# then ``PERSON_COLUMNS``. The roll-up rows are hash-joined; the results are read (through the
+# person's index entries) only for the people whose roll-up does not answer (none, as of now),
+# and the history only for the people who are not plain (about one in twenty), in the same
+# statement.
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
 PROVINCE_SQL: Final = (
-    "SELECT p.enterprise_id,"  # noqa: S608 - fixed fragments
-    + PLAIN_COLUMNS
-    + """, p.arrived_at, p.arrived_from_province
-FROM person p
+    "SELECT p.enterprise_id,"
+    + PERSON_COLUMNS
+    + """FROM person p
 JOIN enterprise e ON e.id = p.enterprise_id
 LEFT JOIN person_rollup s ON s.person_id = p.id AND """
     + _IN_RANGE.replace("{pid}", "s.person_id")
-    + """
-LEFT JOIN (
-    SELECT r.person_id, max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
-    FROM person_rollup x JOIN test_result r ON r.person_id = x.person_id
-    WHERE NOT """
-    + _exact("x")
-    + " AND "
-    + _IN_RANGE.replace("{pid}", "x.person_id")
-    + " AND "
-    + _UNTIL
-    + """
-    GROUP BY r.person_id
-) rz ON rz.person_id = p.id
-"""
-    + "WHERE p.status = 'active' AND "
+    + " WHERE p.status = 'active' AND "
     + _IN_RANGE.replace("{pid}", "p.id")
     + " AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)"
 )
 
-# The history of some people, one statement per kind, set-based: $1 = as_of, $2 = the start of
-# the window, $3 = the people. Their results in the window, their dose 1, and their
-# declarations, travels and positive pools.
-RESULTS_SQL: Final = (
-    (
-        # Driven by the people: each one's roll-up row and results through their keys (a join
-        # on the results' person alone would hash the whole roll-up table).
-        "SELECT u.person_id, r.collected_at, r.code FROM unnest($3::uuid[]) AS u(person_id)"
-        " LEFT JOIN person_rollup s ON s.person_id = u.person_id"
-        " CROSS JOIN LATERAL (SELECT r.collected_at, CODE AS code FROM test_result r"
-        " WHERE r.person_id = u.person_id AND HISTORY) r"
-    )
-    .replace("CODE", _CODE)
-    .replace("HISTORY", _HISTORY)
+# The same people with the plain ones counted in groups: a plain person's status depends only on
+# the cell ``DueRules.plain_cell`` puts them in (their enterprise, half, dose 1, start day, and
+# where their latest test falls: its local day and its side of each cut), so the database counts
+# each cell and the rules are applied once per cell, to its earliest latest test. Kept one row a
+# person (``id`` set): the people who are not plain (their arrival follows), the high-risk (a
+# cut of their own: the end of their flag) and the people of enterprises drawing rotating
+# samples ($11: whether one is picked depends on who they are). The people are read once (the
+# CTE, in memory under ``BULK_SETTINGS``' work_mem): a narrow key for the cells costs the
+# server less than one wide enough to carry the others through the same aggregate. $8 = the
+# version's first day (days since 1970-01-01: an earlier hire day starts there), $9 = the local
+# offset from UTC and $10 = the cuts (sorted), both in microseconds. Columns: ``GroupColumns``.
+PROVINCE_GROUPS_SQL: Final = (
+    "WITH q AS MATERIALIZED ("  # noqa: S608 - fixed fragments
+    + """
+    SELECT r.*, (r.special OR r.high_risk OR r.enterprise_id = ANY($11::uuid[])) AS single
+    FROM ("""
+    + PROVINCE_SQL
+    + """) r
 )
-FIRST_DOSES_SQL: Final = (
-    "SELECT d.person_id, d.administered_at FROM dose d WHERE d.person_id = ANY($1::uuid[]) AND d.dose_number = 1"
-)
-# Their declarations, travels and positive pools, one row per person who has any.
-SPARSE_SQL: Final = (
-    """
-SELECT x.person_id,
-       array_agg(x.item) FILTER (WHERE x.source = 1) AS declarations,
-       array_agg(x.item) FILTER (WHERE x.source = 2) AS travels,
-       array_agg(x.item) FILTER (WHERE x.source = 3) AS pools
+SELECT q.enterprise_id, q.id, q.cohort, q.vaccinated, q.high_risk, q.high_risk_until, q.hire_day, q.last_at, q.special,
+       q.results, q.first_dose_at, q.arrived_at, q.arrived_from_province, q.declarations, q.travels, q.pools, 1
+FROM q WHERE q.single
+UNION ALL
+SELECT g.enterprise_id, NULL, g.cohort, g.vaccinated, false, NULL, g.hire_day, min(g.last_at), false,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)::int4
 FROM (
-    SELECT d.person_id, 1 AS source, d.item FROM (DECLARATIONS AND h.person_id = ANY($3::uuid[])) d
-    UNION ALL
-    SELECT t.person_id, 2, t.item FROM (TRAVELS AND v.person_id = ANY($3::uuid[])) t
-    UNION ALL
-    SELECT q.person_id, 3, q.item FROM (POSITIVE_POOLS AND m.person_id = ANY($3::uuid[])) q
-) x
-GROUP BY x.person_id
-""".replace("DECLARATIONS", _DECLARATIONS)
-    .replace("TRAVELS", _TRAVELS)
-    .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
+    SELECT q.enterprise_id, q.cohort, q.vaccinated, greatest(q.hire_day, $8) AS hire_day, q.last_at,
+           div(q.last_at + $9, 86400000000) AS day, width_bucket(q.last_at, $10::int8[]) AS cut
+    FROM q WHERE NOT q.single
+) g
+GROUP BY g.enterprise_id, g.cohort, g.vaccinated, g.hire_day, g.day, g.cut
+"""
 )
+
 
 # Enterprises in scope with the size of their active roster. $1 = district, $2 = zone type.
 ENTERPRISES_SQL: Final = """
@@ -323,6 +305,17 @@ class PersonColumns:
     DECLARATIONS: Final = 12
     TRAVELS: Final = 13
     POOLS: Final = 14
+
+
+class GroupColumns:
+    """Positions within ``PROVINCE_GROUPS_SQL``: the enterprise, then ``PERSON_COLUMNS`` (for a
+    cell: the id None, its latest test the earliest of the cell's, no history), then how many
+    people the row counts."""
+
+    ENTERPRISE: Final = 0
+    PERSON: Final = 1
+    SPECIAL: Final = PERSON + PersonColumns.SPECIAL
+    PEOPLE: Final = PERSON + PersonColumns.POOLS + 1
 
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
@@ -484,24 +477,49 @@ def shares(n: int, district: str | None, zone_type: str | None) -> list[Share]:
     return [Share(bounds[k], bounds[k + 1], district, zone_type) for k in range(n)]
 
 
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """How ``PROVINCE_GROUPS_SQL`` groups the plain people (``DueRules.plain_cell``): the
+    version's first day (days since 1970-01-01), the local offset from UTC and the cuts (in
+    microseconds), and the enterprises whose people are counted one by one."""
+
+    floor_day: int
+    offset_us: int
+    cuts_us: tuple[int, ...]
+    singles: tuple[uuid.UUID, ...]
+
+
 async def stream_share(
     conn: Any,
     share: Share,
     as_of: datetime,
     since: datetime,
     arrivals_after: datetime | None,
+    cells: Cells,
     *,
     serial: bool = False,
     batch: int = 10_000,
 ) -> AsyncGenerator[list[Any], None]:
-    """A share's people (enterprise id, then ``PLAIN_COLUMNS``) in batches from a server-side
-    cursor, on ``conn`` inside its transaction: memory holds a batch or two, whatever the
-    province's size. ``serial``: no parallel workers (the shares already run side by side)."""
+    """A share's people, the plain ones by cell (``PROVINCE_GROUPS_SQL``, ``GroupColumns``), in
+    batches from a server-side cursor, on ``conn`` inside its transaction: memory holds a batch
+    or two, whatever the province's size. ``serial``: no parallel workers (the shares already
+    run side by side)."""
     await conn.execute(BULK_SETTINGS)
     if serial:
         await conn.execute(SERIAL)
     cursor = await conn.cursor(
-        PROVINCE_SQL, as_of, since, arrivals_after, share.low, share.high, share.district, share.zone_type
+        PROVINCE_GROUPS_SQL,
+        as_of,
+        since,
+        arrivals_after,
+        share.low,
+        share.high,
+        share.district,
+        share.zone_type,
+        cells.floor_day,
+        cells.offset_us,
+        list(cells.cuts_us),
+        list(cells.singles),
     )
     # The next batch is requested before this one is handed over, so the database produces it
     # while the caller works on this one.
@@ -517,55 +535,6 @@ async def stream_share(
     finally:
         if not pending.done():
             await pending  # leave the connection idle for the rest of the transaction
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What the general rules read of some people, beyond their row of ``PROVINCE_SQL``."""
-
-    results: dict[uuid.UUID, tuple[list[datetime], list[int]]]
-    first_doses: dict[uuid.UUID, datetime]
-    sparse: dict[uuid.UUID, tuple[Any, Any, Any]]  # declarations, travels, pools (None: none)
-
-    def facts(self, row: Sequence[Any], at: int, arrived: int) -> PersonFacts:
-        """A person's PersonFacts from their row (``PLAIN_COLUMNS`` from ``at``, the arrival
-        from ``arrived``) and this history."""
-        c = PersonColumns
-        pid = row[at + c.ID]
-        until = row[at + c.HIGH_RISK_UNTIL]
-        hire_day = row[at + c.HIRE_DAY]
-        times, codes = self.results.get(pid, ((), ()))
-        declarations, travels, pools = self.sparse.get(pid, (None, None, None))
-        return PersonFacts(
-            pid,
-            row[at + c.COHORT],
-            self.first_doses.get(pid),
-            row[at + c.HIGH_RISK],
-            None if until is None else from_micros(until),
-            None if hire_day is None else date.fromordinal(hire_day + _EPOCH_ORDINAL),
-            row[arrived],
-            row[arrived + 1],
-            Results(times, codes),
-            declarations or (),
-            travels or (),
-            pools or (),
-            None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT]),
-        )
-
-
-async def history(conn: Any, person_ids: Sequence[uuid.UUID], as_of: datetime, since: datetime) -> History:
-    """The history of the given people, on ``conn`` inside its transaction."""
-    ids = list(person_ids)
-    results: dict[uuid.UUID, tuple[list[datetime], list[int]]] = {}
-    for pid, at, code in await conn.fetch(RESULTS_SQL, as_of, since, ids):
-        entry = results.get(pid)
-        if entry is None:
-            entry = results[pid] = ([], [])
-        entry[0].append(at)
-        entry[1].append(code)
-    first_doses = {pid: at for pid, at in await conn.fetch(FIRST_DOSES_SQL, ids)}
-    sparse = {r[0]: (r[1], r[2], r[3]) for r in await conn.fetch(SPARSE_SQL, as_of, since, ids)}
-    return History(results, first_doses, sparse)
 
 
 # The sampling ratios districts set (the registry's ``district_ratio``), read with SQLAlchemy Core.

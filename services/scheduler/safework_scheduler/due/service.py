@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -294,14 +294,19 @@ class EnterpriseDay:
     statuses: list[int]
     answers: dict[int, PersonDue]  # the people who are not plain, by position
     day_end: datetime = field(init=False)
+    plain: Callable[..., PersonDue] = field(init=False)
+    # What ``person_out`` made of an answer, by the answer less its person: people of one cell
+    # share it.
+    shown: dict[tuple[Any, ...], dict[str, Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.day_end = self.rules.day_end
+        self.plain = self.rules.answer_of(self.plan)
 
     def answer(self, i: int) -> PersonDue:
         due = self.answers.get(i)
-        if due is None:
-            due = self.answers[i] = _answer(self.rules, self.plan, self.rows[i], _ROSTER_AT)
+        if due is None:  # a plain person (the others were answered with the statuses)
+            due = self.answers[i] = self.plain(*repo.plain_args(self.rows[i], _ROSTER_AT))
         return due
 
     def person_id(self, i: int) -> uuid.UUID:
@@ -311,7 +316,13 @@ class EnterpriseDay:
     def item(self, i: int) -> dict[str, Any]:
         """A person of a list, as the API shows them."""
         row = self.rows[i]
-        out = person_out(self.answer(i), self.day_end, self.rules.policy)
+        due = self.answer(i)
+        key = due[1:]
+        shown = self.shown.get(key)
+        if shown is None:
+            shown = self.shown[key] = person_out(due, self.day_end, self.rules.policy)
+        out = dict(shown)
+        out["person_id"] = due.person_id
         out["employee_code"] = row[0]
         out["full_name"] = row[1]
         out["test_cohort"] = row[_ROSTER_AT + _C.COHORT]
