@@ -68,7 +68,7 @@ class Plain:
         )
 
     def numbers(self, as_of: datetime) -> tuple[object, ...]:
-        """What the adapter's SQL sends for this person."""
+        """The fast path's numbers for this person (``repository.plain_args`` of a statement's row)."""
         return (
             self.person_id,
             self.cohort,
@@ -89,6 +89,8 @@ def answers(
     fast = rules.plain(plan_of, *numbers)  # type: ignore[arg-type]
     status = rules.plain_status(plan_of, *numbers)  # type: ignore[arg-type]
     assert rules.status_of(plan_of)(*numbers) == status  # the per-enterprise form agrees
+    row = (*numbers[:4], person.high_risk_until, numbers[5], person.last_at)  # as a statement sends it
+    assert rules.row_status_of(plan_of)(*row) == status
     return general, fast, rules.status(general), status
 
 
@@ -387,7 +389,7 @@ def test_people_in_one_cell_share_a_status() -> None:
             cell = rules.plain_cell(last)
             assert cell is not None
             # The cell's bounds: its local day, narrowed by the cuts around ``last``.
-            low = cell[0] * day_us - rules.cell_offset_us
+            low = rules.cell_origin_us + cell[0] * day_us
             high = low + day_us - 1
             for cut in rules.cell_cuts_us:
                 if cut <= last:

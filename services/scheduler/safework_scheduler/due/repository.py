@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_scheduler.due.rules import DistrictRatio, EnterpriseFacts, PersonFacts, Results, from_micros
+from safework_scheduler.due.rules import DistrictRatio, EnterpriseFacts, PersonFacts, Results, micros
 
 # Parameters shared by every person statement: $1 = as_of, $2 = the start of the history
 # window, $3 = ``DueRules.arrivals_after`` (NULL: no new-hire rule). Dose 1 is enough: the
@@ -76,11 +76,17 @@ def _with_results(sql: str, last: str, positive: str) -> str:
     return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive)
 
 
+# Whether the person is plain, decided once a row (OFFSET 0: the subquery is not pulled up,
+# which would repeat the expression wherever the columns below read ``k.special``). Joined
+# after ``p`` and ``s``.
+_ONCE: Final = "\nCROSS JOIN LATERAL (SELECT SPECIAL AS special OFFSET 0) k\n".replace("SPECIAL", _SPECIAL)
+
+
 _PLAIN: Final = """
     p.id AS id, p.test_cohort AS cohort, coalesce(s.first_dose_at <= $1, false) AS vaccinated,
-    p.high_risk AS high_risk, (extract(epoch FROM p.high_risk_until) * 1000000)::int8 AS high_risk_until,
-    p.hire_date - DATE '1970-01-01' AS hire_day, (extract(epoch FROM LAST_AT) * 1000000)::int8 AS last_at,
-    SPECIAL AS special""".replace("SPECIAL", _SPECIAL).replace("LAST_AT", _LAST_AT)
+    p.high_risk AS high_risk, p.high_risk_until AS high_risk_until,
+    p.hire_date - DATE '1970-01-01' AS hire_day, LAST_AT AS last_at,
+    SPECIAL AS special""".replace("LAST_AT", _LAST_AT)
 
 # The same for one person or one enterprise: the results read through the person's index
 # entries only when ``s`` does not answer (a subquery in a CASE branch runs only if taken).
@@ -120,8 +126,10 @@ _POSITIVE_POOLS: Final = """SELECT m.person_id, (pl.collected_at, pl.resulted_at
 
 # ... then the history (results as records of collection time and code, dose 1, declarations,
 # travels, positive pools), only for a person who is not plain (or, for the last three, who may
-# have some: the roll-up's bound).
-PERSON_COLUMNS: Final = _with_results(
+# have some: the roll-up's bound). ``SPECIAL`` is where the statement has whether the person is
+# plain (``PERSON_COLUMNS``: ``k`` of ``_ONCE``; ``_PROVINCE_COLUMNS``: the expression itself,
+# ``_ONCE`` would make the planner probe the roll-up person by person).
+_PERSON_COLUMNS: Final = _with_results(
     (
         PLAIN_COLUMNS  # noqa: S608 - fixed fragments
         + """,
@@ -144,22 +152,27 @@ PERSON_COLUMNS: Final = _with_results(
     .replace("DECLARATIONS", _DECLARATIONS)
     .replace("TRAVELS", _TRAVELS)
     .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
-    .replace("SPECIAL", _SPECIAL)
     .replace("CODE", _CODE)
     .replace("HISTORY", _HISTORY),
     _LAST_BY_PERSON,
     _POSITIVE_BY_PERSON,
 )
+PERSON_COLUMNS: Final = _PERSON_COLUMNS.replace("SPECIAL", "k.special")
+_PROVINCE_COLUMNS: Final = _PERSON_COLUMNS.replace(
+    "SPECIAL", _with_results(_SPECIAL, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
+)
 
 # For a few people: each person's roll-up row through its key (OFFSET 0 keeps it a per-person
-# probe: a join would be planned as a scan of every row).
-_BY_PERSON: Final = """
-LEFT JOIN LATERAL (
+# probe: a join would be planned as a scan of every row), then whether they are plain.
+_BY_PERSON: Final = (
+    "\nLEFT JOIN LATERAL ("  # noqa: S608 - fixed fragments
+    + """
     SELECT x.last_result_at, x.last_positive_at, x.first_dose_at, x.last_declared_at, x.last_returned_at,
            x.last_positive_pool_at
     FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
-) s ON true
-"""
+) s ON true"""
+    + _with_results(_ONCE, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
+)
 
 # $4 = the enterprise. Its active roster with what the list shows beside each person.
 ENTERPRISE_PEOPLE_SQL: Final = (
@@ -184,7 +197,7 @@ PERSON_SQL: Final = (
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
 PROVINCE_SQL: Final = (
     "SELECT p.enterprise_id,"
-    + PERSON_COLUMNS
+    + _PROVINCE_COLUMNS
     + """FROM person p
 JOIN enterprise e ON e.id = p.enterprise_id
 LEFT JOIN person_rollup s ON s.person_id = p.id AND """
@@ -204,7 +217,8 @@ LEFT JOIN person_rollup s ON s.person_id = p.id AND """
 # CTE, in memory under ``BULK_SETTINGS``' work_mem): a narrow key for the cells costs the
 # server less than one wide enough to carry the others through the same aggregate. $8 = the
 # version's first day (days since 1970-01-01: an earlier hire day starts there), $9 = the local
-# offset from UTC and $10 = the cuts (sorted), both in microseconds. Columns: ``GroupColumns``.
+# midnight days are counted from (before any test: ``date_bin`` bins exactly only after its
+# origin) and $10 = the cuts (sorted). Columns: ``GroupColumns``.
 PROVINCE_GROUPS_SQL: Final = (
     "WITH q AS MATERIALIZED ("  # noqa: S608 - fixed fragments
     + """
@@ -221,7 +235,7 @@ SELECT g.enterprise_id, NULL, g.cohort, g.vaccinated, false, NULL, g.hire_day, m
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)::int4
 FROM (
     SELECT q.enterprise_id, q.cohort, q.vaccinated, greatest(q.hire_day, $8) AS hire_day, q.last_at,
-           div(q.last_at + $9, 86400000000) AS day, width_bucket(q.last_at, $10::int8[]) AS cut
+           date_bin('1 day', q.last_at, $9) AS day, width_bucket(q.last_at, $10::timestamptz[]) AS cut
     FROM q WHERE NOT q.single
 ) g
 GROUP BY g.enterprise_id, g.cohort, g.vaccinated, g.hire_day, g.day, g.cut
@@ -294,7 +308,7 @@ class PersonColumns:
     COHORT: Final = 1
     VACCINATED: Final = 2
     HIGH_RISK: Final = 3
-    HIGH_RISK_UNTIL: Final = 4  # microseconds
+    HIGH_RISK_UNTIL: Final = 4
     HIRE_DAY: Final = 5  # days since 1970-01-01
     LAST_AT: Final = 6  # microseconds
     SPECIAL: Final = 7  # not plain: the columns below are read
@@ -323,8 +337,18 @@ _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 def plain_args(row: Sequence[Any], at: int) -> tuple[Any, ...]:
     """The arguments of ``DueRules.plain``/``plain_status`` after the plan: id, cohort,
-    vaccinated, high-risk, high-risk until, hire day, latest result."""
-    return tuple(row[at : at + 7])
+    vaccinated, high-risk, high-risk until, hire day, latest result (instants in microseconds:
+    the statements send timestamps, which the server would convert slower)."""
+    pid, cohort, vaccinated, high_risk, until, hire_day, last_at = row[at : at + 7]
+    return (
+        pid,
+        cohort,
+        vaccinated,
+        high_risk,
+        None if until is None else micros(until),
+        hire_day,
+        None if last_at is None else micros(last_at),
+    )
 
 
 def facts(row: Sequence[Any], at: int) -> PersonFacts:
@@ -338,7 +362,7 @@ def facts(row: Sequence[Any], at: int) -> PersonFacts:
         row[at + c.COHORT],
         row[at + c.FIRST_DOSE_AT],
         row[at + c.HIGH_RISK],
-        None if until is None else from_micros(until),
+        until,
         None if hire_day is None else date.fromordinal(hire_day + _EPOCH_ORDINAL),
         row[at + c.ARRIVED_AT],
         row[at + c.ARRIVED_FROM],
@@ -346,7 +370,7 @@ def facts(row: Sequence[Any], at: int) -> PersonFacts:
         row[at + c.DECLARATIONS] or (),
         row[at + c.TRAVELS] or (),
         row[at + c.POOLS] or (),
-        None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT]),
+        row[at + c.LAST_AT],
     )
 
 
@@ -480,12 +504,12 @@ def shares(n: int, district: str | None, zone_type: str | None) -> list[Share]:
 @dataclass(frozen=True, slots=True)
 class Cells:
     """How ``PROVINCE_GROUPS_SQL`` groups the plain people (``DueRules.plain_cell``): the
-    version's first day (days since 1970-01-01), the local offset from UTC and the cuts (in
-    microseconds), and the enterprises whose people are counted one by one."""
+    version's first day (days since 1970-01-01), the local midnight days are counted from, the
+    cuts, and the enterprises whose people are counted one by one."""
 
     floor_day: int
-    offset_us: int
-    cuts_us: tuple[int, ...]
+    origin: datetime
+    cuts: tuple[datetime, ...]
     singles: tuple[uuid.UUID, ...]
 
 
@@ -517,8 +541,8 @@ async def stream_share(
         share.district,
         share.zone_type,
         cells.floor_day,
-        cells.offset_us,
-        list(cells.cuts_us),
+        cells.origin,
+        list(cells.cuts),
         list(cells.singles),
     )
     # The next batch is requested before this one is handed over, so the database produces it

@@ -88,6 +88,8 @@ _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _MICROSECOND: Final = timedelta(microseconds=1)
 _HOUR_US: Final = 3_600_000_000
 _DAY_US: Final = 24 * _HOUR_US
+# ``DueRules.plain_cell`` counts days from a local midnight this many days before ``as_of``'s.
+_CELL_ORIGIN_DAYS: Final = 36_500
 
 
 def micros(instant: datetime) -> int:
@@ -546,11 +548,11 @@ class DueRules:
         )
         self._day_end_us = micros(self.day_end)
         self._midnights: dict[int, int] = {}
-        # How plain people are grouped (``plain_cell``): the local offset from UTC, and the
-        # instants other than local midnights where a cadence's verdict turns with the latest
-        # test (overdue once it is ``every`` days plus the grace before ``as_of``).
-        offset = self.as_of.astimezone(LOCAL_TZ).utcoffset()
-        self.cell_offset_us = 0 if offset is None else offset // _MICROSECOND
+        # How plain people are grouped (``plain_cell``): days counted from a local midnight
+        # before any test (a century before ``as_of``'s day), and the instants other than local
+        # midnights where a cadence's verdict turns with the latest test (overdue once it is
+        # ``every`` days plus the grace before ``as_of``).
+        self.cell_origin_us = micros(utc_midnight(self.day)) - _CELL_ORIGIN_DAYS * _DAY_US
         self.cell_cuts_us = tuple(
             sorted(
                 {
@@ -1056,7 +1058,7 @@ class DueRules:
         end of the flag) and is counted alone."""
         if last_at is None:
             return None
-        return (last_at + self.cell_offset_us) // _DAY_US, bisect.bisect_right(self.cell_cuts_us, last_at)
+        return (last_at - self.cell_origin_us) // _DAY_US, bisect.bisect_right(self.cell_cuts_us, last_at)
 
     def plain_status(
         self,
@@ -1127,6 +1129,54 @@ class DueRules:
             return known
 
         return status
+
+    def row_status_of(self, plan: RoundPlan | None) -> Callable[..., int]:
+        """``status_of`` for the row a statement sends (``repository.PLAIN_COLUMNS``): the
+        high-risk end and the latest test as datetimes. Most people (vaccinated, not high-risk,
+        in halves or all at once) are told apart by comparing their latest test with two
+        instants of their half, so nothing is converted for them."""
+        status = self.status_of(plan)
+        if plan is None or plan.campaign is not None or plan.mode not in (MODE_COHORT, MODE_ALL):
+            rounds: dict[int, tuple[datetime, datetime, tuple[int, int, int, int]]] | None = None
+        else:
+            rounds = {}
+        floor = self._floor_day
+        entry = self._fast_entry
+
+        def row_status(
+            person_id: uuid.UUID | None,
+            cohort: int,
+            vaccinated: bool,
+            high_risk: bool,
+            high_risk_until: datetime | None,
+            hire_day: int | None,
+            last_at: datetime | None,
+        ) -> int:
+            if rounds is not None and vaccinated and not high_risk:
+                slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+                fast = rounds.get(slot)
+                if fast is None:
+                    assert plan is not None  # rounds
+                    found = entry(plan, cohort & 1, slot >> 1)
+                    assert found is not None  # the mode has the shortcut (checked above)
+                    fast = rounds[slot] = (from_micros(found[0]), from_micros(found[1]), found[2])
+                s_prev, s_latest, statuses = fast
+                if last_at is None:
+                    return statuses[0]
+                if last_at >= s_latest:
+                    return statuses[3]
+                return statuses[2] if last_at >= s_prev else statuses[1]
+            return status(
+                person_id,
+                cohort,
+                vaccinated,
+                high_risk,
+                None if high_risk_until is None else micros(high_risk_until),
+                hire_day,
+                None if last_at is None else micros(last_at),
+            )
+
+        return row_status
 
     def answer_of(self, plan: RoundPlan | None) -> Callable[..., PersonDue]:
         """``plain`` bound to one enterprise's plan, for the people a list shows. The answer of

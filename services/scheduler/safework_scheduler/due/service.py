@@ -345,7 +345,7 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
         facts = _with_size(enterprise.facts, len(rows))
         roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
         plan = rules.round_plan(facts, roster)
-        plain_status = rules.status_of(plan)
+        plain_status = rules.row_status_of(plan)
         statuses: list[int] = []
         answers: dict[int, PersonDue] = {}
         for i, r in enumerate(rows):
