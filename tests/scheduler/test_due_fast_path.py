@@ -89,8 +89,10 @@ def answers(
     fast = rules.plain(plan_of, *numbers)  # type: ignore[arg-type]
     status = rules.plain_status(plan_of, *numbers)  # type: ignore[arg-type]
     assert rules.status_of(plan_of)(*numbers) == status  # the per-enterprise form agrees
-    row = (*numbers[:4], person.high_risk_until, numbers[5], person.last_at)  # as a statement sends it
-    assert rules.row_status_of(plan_of)(*row) == status
+    # As a statement sends it: instants counted from the window's start.
+    since = rules.horizon_us
+    row = tuple(None if v is None else v - since for v in (numbers[4], numbers[6]))
+    assert rules.row_status_of(plan_of, since)(*numbers[:4], row[0], numbers[5], row[1]) == status
     return general, fast, rules.status(general), status
 
 

@@ -30,7 +30,7 @@ from typing import Any, Final
 import asyncpg
 
 from safework_scheduler.due import repository as repo
-from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, RoundPlan, from_micros
+from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, RoundPlan
 from safework_scheduler.policy.document import PolicyDocument
 
 # Below this many people a share is not worth a process (starting one costs tens of
@@ -77,14 +77,15 @@ async def count_share(
     transaction. Plain people (most of them) come counted by cell, and the rules are applied
     once per cell; the others come one a row with their history, for the general rules."""
     book: dict[uuid.UUID, tuple[RoundPlan, StatusCounts, Callable[..., int]]] = {
-        eid: (plan, [0] * 8, rules.row_status_of(plan)) for eid, plan in plans.items()
+        eid: (plan, [0] * 8, rules.row_status_of(plan, rules.horizon_us)) for eid, plan in plans.items()
     }
     c = repo.GroupColumns
     special, people, at = c.SPECIAL, c.PEOPLE, c.PERSON
+    since = rules.horizon_us  # the rows' instants count from it
     cells = repo.Cells(
         rules.floor_day,
-        from_micros(rules.cell_origin_us),
-        tuple(from_micros(cut) for cut in rules.cell_cuts_us),
+        rules.horizon_us - rules.cell_origin_us,
+        tuple(cut - rules.horizon_us for cut in rules.cell_cuts_us),
         tuple(eid for eid, plan in plans.items() if not rules.groups_people(plan)),
     )
     stream = repo.stream_share(conn, share, rules.as_of, rules.horizon, rules.arrivals_after, cells, serial=serial)
@@ -95,7 +96,7 @@ async def count_share(
                 if entry is None:  # an enterprise registered since the enterprises were read
                     continue
                 if row[special]:  # not plain: the general rules, on the history in the row
-                    entry[1][rules.status(rules.evaluate(repo.facts(row, at), entry[0]))] += 1
+                    entry[1][rules.status(rules.evaluate(repo.facts(row, at, since), entry[0]))] += 1
                     continue
                 # A cell's people share a status: the rules once, for the earliest latest test.
                 counts = entry[1]

@@ -529,6 +529,7 @@ class DueRules:
         self.day = local_day(as_of)
         self.grace = timedelta(hours=t.overdue_grace_hours)
         self.horizon = self.as_of - timedelta(days=t.history_days)
+        self.horizon_us = micros(self.horizon)
         # The version's rules are owed from its first day (it does not rewrite the past).
         self.floor = utc_midnight(policy.effective_from)
         self.high_risk_days = t.high_risk_interval_days
@@ -1130,14 +1131,14 @@ class DueRules:
 
         return status
 
-    def row_status_of(self, plan: RoundPlan | None) -> Callable[..., int]:
+    def row_status_of(self, plan: RoundPlan | None, since_us: int) -> Callable[..., int]:
         """``status_of`` for the row a statement sends (``repository.PLAIN_COLUMNS``): the
-        high-risk end and the latest test as datetimes. Most people (vaccinated, not high-risk,
-        in halves or all at once) are told apart by comparing their latest test with two
-        instants of their half, so nothing is converted for them."""
+        high-risk end and the latest test in microseconds after ``since_us``. Most people
+        (vaccinated, not high-risk, in halves or all at once) are told apart by comparing their
+        latest test with two instants of their half, moved to the row's origin once."""
         status = self.status_of(plan)
         if plan is None or plan.campaign is not None or plan.mode not in (MODE_COHORT, MODE_ALL):
-            rounds: dict[int, tuple[datetime, datetime, tuple[int, int, int, int]]] | None = None
+            rounds: dict[int, FastEntry] | None = None
         else:
             rounds = {}
         floor = self._floor_day
@@ -1148,9 +1149,9 @@ class DueRules:
             cohort: int,
             vaccinated: bool,
             high_risk: bool,
-            high_risk_until: datetime | None,
+            high_risk_until: int | None,
             hire_day: int | None,
-            last_at: datetime | None,
+            last_at: int | None,
         ) -> int:
             if rounds is not None and vaccinated and not high_risk:
                 slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
@@ -1159,7 +1160,7 @@ class DueRules:
                     assert plan is not None  # rounds
                     found = entry(plan, cohort & 1, slot >> 1)
                     assert found is not None  # the mode has the shortcut (checked above)
-                    fast = rounds[slot] = (from_micros(found[0]), from_micros(found[1]), found[2])
+                    fast = rounds[slot] = (found[0] - since_us, found[1] - since_us, found[2])
                 s_prev, s_latest, statuses = fast
                 if last_at is None:
                     return statuses[0]
@@ -1171,9 +1172,9 @@ class DueRules:
                 cohort,
                 vaccinated,
                 high_risk,
-                None if high_risk_until is None else micros(high_risk_until),
+                None if high_risk_until is None else high_risk_until + since_us,
                 hire_day,
-                None if last_at is None else micros(last_at),
+                None if last_at is None else last_at + since_us,
             )
 
         return row_status

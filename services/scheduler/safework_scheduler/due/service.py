@@ -195,8 +195,8 @@ def _answer(rules: DueRules, plan: RoundPlan | None, row: Any, at: int) -> Perso
     """One person's answer from a row of ``PERSON_COLUMNS``: the general rules for a person who
     is not plain, the fast path for the others."""
     if row[at + _C.SPECIAL]:
-        return rules.evaluate(repo.facts(row, at), plan)
-    return rules.plain(plan, *repo.plain_args(row, at))
+        return rules.evaluate(repo.facts(row, at, rules.horizon_us), plan)
+    return rules.plain(plan, *repo.plain_args(row, at, rules.horizon_us))
 
 
 async def plan_for(session: AsyncSession, rules: DueRules, enterprise: repo.EnterpriseRow) -> RoundPlan:
@@ -306,7 +306,7 @@ class EnterpriseDay:
     def answer(self, i: int) -> PersonDue:
         due = self.answers.get(i)
         if due is None:  # a plain person (the others were answered with the statuses)
-            due = self.answers[i] = self.plain(*repo.plain_args(self.rows[i], _ROSTER_AT))
+            due = self.answers[i] = self.plain(*repo.plain_args(self.rows[i], _ROSTER_AT, self.rules.horizon_us))
         return due
 
     def person_id(self, i: int) -> uuid.UUID:
@@ -345,12 +345,12 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
         facts = _with_size(enterprise.facts, len(rows))
         roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
         plan = rules.round_plan(facts, roster)
-        plain_status = rules.row_status_of(plan)
+        plain_status = rules.row_status_of(plan, rules.horizon_us)
         statuses: list[int] = []
         answers: dict[int, PersonDue] = {}
         for i, r in enumerate(rows):
             if r[at + _C.SPECIAL]:
-                due = answers[i] = rules.evaluate(repo.facts(r, at), plan)
+                due = answers[i] = rules.evaluate(repo.facts(r, at, rules.horizon_us), plan)
                 statuses.append(rules.status(due))
             else:
                 statuses.append(plain_status(*r[at : at + 7]))
