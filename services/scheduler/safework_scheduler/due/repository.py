@@ -1,22 +1,21 @@
 """Loads what the due rules need: read-only, set-based, in bulk.
 
 Most people are *plain* (see ``rules``): the rules need only a few numbers about them, which
-SQL computes (the latest collection time in the window, whether dose 1 was given, ...) and
-sends as integers (microseconds, days), so a million rows decode cheaply and nothing is built
-per person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row
-(one narrow row per person, kept by the database: latest result, latest positive, dose 1, and
-the latest declaration, return and positive pool). It answers whenever nothing in it is after
-``as_of``; for a person with a result after ``as_of`` (a question about the past) the window's
-results are read instead. For the others (a positive result, a declaration, a trip or a
-positive pool in the window, or a recent arrival: about one in twenty) the history itself is
-read, nothing after ``as_of``, no INVALID result:
+SQL computes (the latest collection time, whether dose 1 was given, ...) and sends as integers
+(microseconds after the window's start, days), so rows decode cheaply and nothing is built per
+person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row (one
+narrow row per person, kept by the database: latest result, latest positive, dose 1, and the
+latest declaration, return and positive pool). It answers whenever nothing in it is after
+``as_of``; for a person with a result after ``as_of`` (a question about the past) their results
+are read instead. For the others (a positive result, a declaration, a trip or a positive pool
+in the window, or a recent arrival: about one in twenty) the history itself is read, in the
+same row, nothing after ``as_of``, no INVALID result (``PERSON_COLUMNS``):
 
-- one person or one enterprise: one statement, through each person's roll-up row by key and,
-  for the people who are not plain, their index entries: the history in the same row
-  (``PERSON_COLUMNS``);
-- a province share: one statement hash-joining the roll-up to the people, through a
-  server-side cursor so memory holds a batch or two (``PROVINCE_SQL``); then the history of the
-  people who are not plain, a batch at a time, in the same snapshot (``history``).
+- one person or one enterprise: one statement, through each person's roll-up row by key (an
+  enterprise's probes shared with parallel workers);
+- a province share: one statement hash-joining the roll-up to the people, the plain ones
+  counted by cell in the database (``PROVINCE_GROUPS_SQL``: the rules run once per cell), the
+  others one a row, through a server-side cursor so memory holds a batch or two.
 """
 
 from __future__ import annotations
@@ -173,14 +172,14 @@ _PROVINCE_COLUMNS: Final = _PERSON_COLUMNS.replace(
     "SPECIAL", _with_results(_SPECIAL, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 )
 
-# For a few people: each person's roll-up row through its key (OFFSET 0 keeps it a per-person
-# probe: a join would be planned as a scan of every row), then whether they are plain.
+# For a few people: each person's roll-up row through its key (a join the planner would hash,
+# scanning every row: ``PER_PERSON`` rules that out), then whether they are plain.
 _BY_PERSON: Final = (
     "\nLEFT JOIN LATERAL ("  # noqa: S608 - fixed fragments
     + """
     SELECT x.last_result_at, x.last_positive_at, x.first_dose_at, x.last_declared_at, x.last_returned_at,
            x.last_positive_pool_at
-    FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
+    FROM person_rollup x WHERE x.person_id = p.id
 ) s ON true"""
     + _with_results(_ONCE, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 )
@@ -280,6 +279,11 @@ FROM enterprise e WHERE e.id = $1
 # look large (it cannot know the roll-up answers for nearly everyone), and compiling it took
 # 0.1-0.8 s against a statement of about 20 ms.
 CUSTOM_PLANS: Final = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL jit = off"
+
+# One person or one enterprise: their roll-up rows probed through the key, never hashed or
+# merged whole (a million rows for ten thousand people); an enterprise's probes may then be
+# shared with parallel workers, as a scan of the same rows would be. For this transaction only.
+PER_PERSON: Final = CUSTOM_PLANS + "; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
 
 # A province share aggregates the window's results once and hash-joins them to its people:
 # room for the hashes (a million people's latest results fit in about 150 MB; less spills to
@@ -468,7 +472,7 @@ async def enterprise_people(
     """Every active person of one enterprise: employee code, full name, then
     ``PERSON_COLUMNS``. One statement."""
     conn = await driver_connection(session)
-    await conn.execute(CUSTOM_PLANS)
+    await conn.execute(PER_PERSON)
     rows: list[Any] = await conn.fetch(ENTERPRISE_PEOPLE_SQL, as_of, since, arrivals_after, enterprise_id)
     return rows
 
@@ -478,7 +482,7 @@ async def person(
 ) -> Any:
     """One person, whatever their status: enterprise id, status, then ``PERSON_COLUMNS``."""
     conn = await driver_connection(session)
-    await conn.execute(CUSTOM_PLANS)
+    await conn.execute(PER_PERSON)
     return await conn.fetchrow(PERSON_SQL, as_of, since, arrivals_after, person_id)
 
 
