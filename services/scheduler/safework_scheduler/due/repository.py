@@ -65,15 +65,20 @@ _POSITIVE: Final = "CASE WHEN EXACT THEN s.last_positive_at IS NOT NULL ELSE coa
 # roll-up's latest of each is after its start (a bound: one after ``as_of`` makes a person not
 # plain for nothing, and the general rules then answer what the fast path would).
 _MAYBE_SPARSE: Final = (
-    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2, false)"
+    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2 OR CONTACTED, false)"
 )
+
+# Traced as a contact (F1) of a case in the window (the registry's ``contact``: few rows, read
+# by person through ``ix_contact_person_id_traced_at``; a province joins them as a set, ``ct``).
+_CONTACTED_BY_PERSON: Final = "EXISTS (SELECT 1 FROM contact c WHERE c.person_id = p.id AND c.traced_at > $2)"
+_CONTACTED_IN_SET: Final = "(ct.person_id IS NOT NULL)"
 
 # Not plain (the general rules apply): needs ``s``, the results if ``s`` does not answer, and ``p``.
 _SPECIAL: Final = "(" + _POSITIVE + " OR " + _MAYBE_SPARSE + " OR coalesce(p.arrived_at > $3, false))"
 
 
-def _with_results(sql: str, last: str, positive: str) -> str:
-    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive)
+def _with_results(sql: str, last: str, positive: str, contacted: str = _CONTACTED_BY_PERSON) -> str:
+    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive).replace("CONTACTED", contacted)
 
 
 _PLAIN: Final = """
@@ -85,7 +90,7 @@ _PLAIN: Final = """
 # What the fast path reads of each person, and whether it may (see ``PersonColumns``); the
 # province's statement (``rz``: the window's results aggregated for the people ``s`` does not
 # answer for).
-PLAIN_COLUMNS: Final = _with_results(_PLAIN, "rz.last_at", "rz.positive")
+PLAIN_COLUMNS: Final = _with_results(_PLAIN, "rz.last_at", "rz.positive", _CONTACTED_IN_SET)
 
 # The same for one person or one enterprise: the results read through the person's index
 # entries only when ``s`` does not answer (a subquery in a CASE branch runs only if taken).
@@ -110,11 +115,27 @@ _HISTORY: Final = (
 )
 _PLAIN_BY_PERSON: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
+
 # A person's declarations, travels and positive pools within the window, each an ``item``
 # record as the rules read it (``rules.PersonFacts``); add ``AND <person condition>``.
-_DECLARATIONS: Final = """SELECT h.person_id,
-        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record AS item
-        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1"""
+# A traced contact (issue 14) reads as a declared contact at the moment of tracing, with its
+# case (``rules.Declaration.case_id``).
+def _declarations(person: str) -> str:
+    """``person``: a condition on ``{pid}``."""
+    return (
+        (
+            """SELECT h.person_id,
+        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case, NULL::uuid)::record AS item
+        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_PERSON
+        UNION ALL
+        SELECT c.person_id, (c.traced_at, ARRAY[]::text[], true, c.case_id)::record
+        FROM contact c WHERE c.traced_at > $2 AND c.traced_at <= $1 AND C_PERSON"""
+        )
+        .replace("H_PERSON", person.replace("{pid}", "h.person_id"))
+        .replace("C_PERSON", person.replace("{pid}", "c.person_id"))
+    )
+
+
 _TRAVELS: Final = """SELECT v.person_id,
         (v.returned_at, v.destination_province::text, v.returned_to_boarding_house, v.to_home_town)::record AS item
         FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1"""
@@ -134,14 +155,14 @@ PERSON_COLUMNS: Final = _with_results(
     ) END,
     CASE WHEN SPECIAL THEN s.first_dose_at END,
     p.arrived_at, p.arrived_from_province,
-    CASE WHEN s.last_declared_at > $2 THEN (SELECT array_agg(x.item) FROM (DECLARATIONS AND h.person_id = p.id) x) END,
+    CASE WHEN s.last_declared_at > $2 OR CONTACTED THEN (SELECT array_agg(x.item) FROM (DECLARATIONS) x) END,
     CASE WHEN s.last_returned_at > $2 THEN (SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x) END,
     CASE WHEN s.last_positive_pool_at > $2 THEN (
         SELECT array_agg(x.item) FROM (POSITIVE_POOLS AND m.person_id = p.id) x
     ) END
 """
     )
-    .replace("DECLARATIONS", _DECLARATIONS)
+    .replace("DECLARATIONS", _declarations("{pid} = p.id"))
     .replace("TRAVELS", _TRAVELS)
     .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
     .replace("SPECIAL", _SPECIAL)
@@ -203,6 +224,11 @@ LEFT JOIN (
     + """
     GROUP BY r.person_id
 ) rz ON rz.person_id = p.id
+LEFT JOIN (
+    SELECT DISTINCT c.person_id FROM contact c WHERE c.traced_at > $2 AND """
+    + _IN_RANGE.replace("{pid}", "c.person_id")
+    + """
+) ct ON ct.person_id = p.id
 """
     + "WHERE p.status = 'active' AND "
     + _IN_RANGE.replace("{pid}", "p.id")
@@ -235,14 +261,14 @@ SELECT x.person_id,
        array_agg(x.item) FILTER (WHERE x.source = 2) AS travels,
        array_agg(x.item) FILTER (WHERE x.source = 3) AS pools
 FROM (
-    SELECT d.person_id, 1 AS source, d.item FROM (DECLARATIONS AND h.person_id = ANY($3::uuid[])) d
+    SELECT d.person_id, 1 AS source, d.item FROM (DECLARATIONS) d
     UNION ALL
     SELECT t.person_id, 2, t.item FROM (TRAVELS AND v.person_id = ANY($3::uuid[])) t
     UNION ALL
     SELECT q.person_id, 3, q.item FROM (POSITIVE_POOLS AND m.person_id = ANY($3::uuid[])) q
 ) x
 GROUP BY x.person_id
-""".replace("DECLARATIONS", _DECLARATIONS)
+""".replace("DECLARATIONS", _declarations("{pid} = ANY($3::uuid[])"))
     .replace("TRAVELS", _TRAVELS)
     .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
 )
