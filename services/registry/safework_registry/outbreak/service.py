@@ -253,7 +253,7 @@ async def close_case(session: AsyncSession, caller: Caller, case_id: uuid.UUID, 
     at = at or now
     not_in_future(at, code="close_time_in_future", field="body.at", now=now)
     if found.status == "closed":
-        raise Conflict("The case is closed already.", code="case_closed", field="path.case_id")
+        return await _case_out(session, found, current())  # closing is idempotent
     found.status, found.closed_at = "closed", at
     await session.flush()
     await emit(session, "case.closed", "outbreak_case", found.id, at, {"case_id": str(found.id)})
