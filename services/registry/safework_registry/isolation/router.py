@@ -51,7 +51,7 @@ async def get_facility(session: Session, caller: CallerDep, facility_id: uuid.UU
     status_code=201,
     response_model=AssignmentOut,
     summary="Put a person in a room (409 room_risk_mix, room_full, person_already_assigned)",
-    responses={200: {"description": "Already in that room: the stored assignment"}},
+    responses={200: {"model": AssignmentOut, "description": "Already in that room: the stored assignment"}},
 )
 async def assign(
     session: Session, caller: CallerDep, facility_id: uuid.UUID, body: AssignmentIn, response: Response
