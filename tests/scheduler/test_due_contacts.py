@@ -89,3 +89,15 @@ async def test_the_due_lists_carry_the_contact_and_its_case(
     assert found and "CONTACT" in found[0]["reasons"] and found[0]["contact_case_id"] == w["case"]
     counts = (await as_(PROVINCE).get("/v1/due", params=AT)).json()
     assert counts["totals"]["due"] >= 1
+
+
+def test_me_status_carries_the_case_id_only() -> None:
+    """The worker's app shows that they are a contact and of which case (its id), nothing more."""
+    from safework_gateway.me.router import merge_status
+
+    case = str(uuid.uuid4())
+    due = {"due_at": "2021-09-21T10:00:00+07:00", "kind": "EITHER", "reasons": ["CONTACT"], "cleared_to_work": True,
+           "requirements": [], "contact_case_id": case}  # fmt: skip
+    status = merge_status(str(uuid.uuid4()), {}, due)
+    assert status.contact_case_id == case and status.next_due_test is not None
+    assert status.next_due_test.reasons == ["CONTACT"]
