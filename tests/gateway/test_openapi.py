@@ -16,6 +16,8 @@ PUBLIC_OPERATIONS = {
     ("get", "/.well-known/jwks.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/api/v1/public/safe-enterprises"),
+    ("get", "/api/v1/public/safe-enterprises.geojson"),
 }
 
 
@@ -54,7 +56,8 @@ def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySetting
     assert {t["name"] for t in schema["tags"]} >= {"auth", "worker app", "lab", "enterprise", "authority"}
     for method, path, op in operations(schema):
         assert op.get("tags"), (method, path)
-        if method in ("post", "put", "patch") and not path.endswith(("/rotate-secret", "/disable", "/revoke")):
+        bodyless = ("/rotate-secret", "/disable", "/revoke", "/trace")
+        if method in ("post", "put", "patch") and not path.endswith(bodyless):
             content = op["requestBody"]["content"]
             (media,) = content
             assert content[media]["schema"], (method, path)

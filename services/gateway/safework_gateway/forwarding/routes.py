@@ -33,6 +33,7 @@ TAG_LAB = "lab"
 TAG_ENTERPRISE = "enterprise"
 TAG_AUTHORITY = "authority"
 TAG_REFERENCE = "reference data"
+TAG_OUTBREAK = "outbreak response"
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,43 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("GET", "/districts/{district}/boarding-house-sample", "scheduler", AUTHORITY, Scope.UPSTREAM,
             "The round's random sample of a district's boarding-house renters and owners (seeds/000 §2.3)",
             TAG_AUTHORITY, query=(Query("date", s.DATE, "Local date (default: today)."), *CURSOR)),
+    # Outbreak response (seeds/004 §II.3, seeds/002): cases, tracing, a district's picture, isolation.
+    Forward("POST", "/cases", "registry", AUTHORITY, Scope.NONE,
+            "Record a confirmed case (F0) and trace its contacts (F1) at once", TAG_OUTBREAK, body=s.CASE_CREATE,
+            status_code=201),
+    Forward("GET", "/cases", "registry", AUTHORITY, Scope.NONE, "Cases in scope, newest specimen first", TAG_OUTBREAK,
+            query=(DISTRICT, Query("status", {"type": "string", "enum": ["open", "closed"]}), AS_OF, *CURSOR)),
+    Forward("GET", "/cases/{case_id}", "registry", AUTHORITY, Scope.UPSTREAM,
+            "A case's trace: contacts counted by link, enterprise and venue", TAG_OUTBREAK, query=(AS_OF,)),
+    Forward("GET", "/cases/{case_id}/contacts", "registry", AUTHORITY, Scope.UPSTREAM,
+            "A case's contacts with their links (ring 1), or the second ring on request", TAG_OUTBREAK,
+            query=(Query("ring", {"type": "integer", "minimum": 1, "maximum": 2}),
+                   Query("link", {"type": "string", "enum": ["venue", "accommodation", "declared"]}),
+                   Query("enterprise_id", s.UUID), AS_OF, *CURSOR)),
+    Forward("POST", "/cases/{case_id}/contacts", "registry", AUTHORITY, Scope.UPSTREAM,
+            "Declare contacts of a case (found by interview)", TAG_OUTBREAK, body=s.DECLARED_CONTACTS),
+    Forward("POST", "/cases/{case_id}/trace", "registry", AUTHORITY, Scope.UPSTREAM,
+            "Trace a case again (check-ins that arrived late)", TAG_OUTBREAK),
+    Forward("POST", "/cases/{case_id}/close", "registry", AUTHORITY, Scope.UPSTREAM, "Close a case", TAG_OUTBREAK,
+            body=s.CASE_CLOSE),
+    Forward("GET", "/districts/{district}/outbreak", "registry", AUTHORITY, Scope.UPSTREAM,
+            "A district's open cases and contacts, and the enterprises that have one", TAG_OUTBREAK,
+            query=(AS_OF, *CURSOR)),
+    # seeds/002 §4: quarantine rooms never mix high-risk and low-risk people.
+    Forward("POST", "/isolation/facilities", "registry", AUTHORITY, Scope.NONE,
+            "Record a quarantine facility and its rooms", TAG_OUTBREAK, body=s.ISOLATION_FACILITY, status_code=201),
+    Forward("GET", "/isolation/facilities", "registry", AUTHORITY, Scope.NONE,
+            "Quarantine facilities in scope, with each room's occupancy and risk class", TAG_OUTBREAK,
+            query=(DISTRICT, *CURSOR)),
+    Forward("GET", "/isolation/facilities/{facility_id}", "registry", AUTHORITY, Scope.UPSTREAM,
+            "One quarantine facility", TAG_OUTBREAK),
+    Forward("POST", "/isolation/facilities/{facility_id}/assignments", "registry", AUTHORITY, Scope.UPSTREAM,
+            "Put a person in a room (409 room_risk_mix, room_full, person_already_assigned)", TAG_OUTBREAK,
+            body=s.ISOLATION_ASSIGNMENT, status_code=201, also=(200,)),
+    Forward("DELETE", "/isolation/facilities/{facility_id}/assignments/{person_id}", "registry", AUTHORITY,
+            Scope.UPSTREAM, "Release a person from their room", TAG_OUTBREAK, status_code=204),
+    Forward("POST", "/isolation/facilities/{facility_id}/suggest", "registry", AUTHORITY, Scope.UPSTREAM,
+            "Suggest rooms for people, never mixing risk classes", TAG_OUTBREAK, body=s.ISOLATION_SUGGEST),
     Forward("GET", "/policies", "scheduler", AUTHORITY, Scope.NONE, "Policy versions", TAG_REFERENCE),
     Forward("GET", "/policies/active", "scheduler", ALL, Scope.NONE,
             "The policy in force (testing, vaccine and single-app rules)", TAG_REFERENCE, query=(AS_OF,)),

@@ -189,9 +189,11 @@ ENTERPRISE_FIELDS: dict[str, Schema] = {
     "zone_name": TEXT,
     "industry": {"type": "string", "enum": ["garment", "shuttlecock", "other"]},
     "headcount": {"type": "integer", "minimum": 0},
+    "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+    "longitude": {"type": "number", "minimum": -180, "maximum": 180},
 }
 ENTERPRISE_CREATE = obj(
-    with_null(ENTERPRISE_FIELDS, ("zone_name",)),
+    with_null(ENTERPRISE_FIELDS, ("zone_name", "latitude", "longitude")),
     ["tax_code", "name", "district", "zone_type"],
     examples=[
         {
@@ -205,7 +207,9 @@ ENTERPRISE_CREATE = obj(
         }
     ],
 )
-ENTERPRISE_UPDATE = obj(with_null(ENTERPRISE_FIELDS, ("zone_name",)), examples=[{"headcount": 1350}])
+ENTERPRISE_UPDATE = obj(
+    with_null(ENTERPRISE_FIELDS, ("zone_name", "latitude", "longitude")), examples=[{"headcount": 1350}]
+)
 ENTERPRISE_STATUS = obj(
     {
         "status": {"type": "string", "enum": ["cleared", "suspended"]},
@@ -365,4 +369,56 @@ VACCINE_PLAN = obj(
     },
     ["daily_capacity"],
     examples=[{"daily_capacity": 20000, "start": "2021-09-15"}, {"daily_capacity": {"Việt Yên": 8000}}],
+)
+
+
+# Outbreak response (issue 14): cases, declared contacts, isolation rooms.
+CASE_CREATE = obj(
+    {
+        "person_id": UUID,
+        "result_id": nullable({"type": "integer", "minimum": 1}),
+        "confirmed": {"type": "boolean"},
+        "isolated_at": nullable(INSTANT),
+        "at": nullable(INSTANT),
+    },
+    ["person_id"],
+    examples=[{"person_id": "7f0c2a4e-8d51-4c0e-9a51-3b1d2f0e6a10", "isolated_at": "2021-09-21T00:00:00+07:00"}],
+)
+CASE_CLOSE = obj({"at": nullable(INSTANT)}, examples=[{"at": "2021-10-05T00:00:00+07:00"}])
+DECLARED_CONTACTS = obj(
+    {"person_ids": {"type": "array", "items": UUID, "minItems": 1, "maxItems": 1000}, "at": nullable(INSTANT)},
+    ["person_ids"],
+    examples=[{"person_ids": ["7f0c2a4e-8d51-4c0e-9a51-3b1d2f0e6a10"]}],
+)
+ISOLATION_FACILITY = obj(
+    {
+        "name": TEXT,
+        "address": {"type": "string", "minLength": 1, "maxLength": 500},
+        "district": DISTRICT_SCHEMA,
+        "rooms": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": obj(
+                {
+                    "code": {"type": "string", "minLength": 1, "maxLength": 32},
+                    "capacity": {"type": "integer", "minimum": 1, "maximum": 500},
+                },
+                ["code", "capacity"],
+            ),
+        },
+    },
+    ["name", "address", "district", "rooms"],
+    examples=[{"name": "KTX Đại học Nông Lâm", "address": "Bích Sơn", "district": "Việt Yên",
+               "rooms": [{"code": "A101", "capacity": 4}]}],
+)  # fmt: skip
+ISOLATION_ASSIGNMENT = obj(
+    {"room_id": UUID, "person_id": UUID, "at": nullable(INSTANT)},
+    ["room_id", "person_id"],
+    examples=[{"room_id": "0b7e1c1e-1111-4c0e-9a51-3b1d2f0e6a10", "person_id": "7f0c2a4e-8d51-4c0e-9a51-3b1d2f0e6a10"}],
+)
+ISOLATION_SUGGEST = obj(
+    {"person_ids": {"type": "array", "items": UUID, "minItems": 1, "maxItems": 1000}, "as_of": nullable(INSTANT)},
+    ["person_ids"],
+    examples=[{"person_ids": ["7f0c2a4e-8d51-4c0e-9a51-3b1d2f0e6a10"]}],
 )

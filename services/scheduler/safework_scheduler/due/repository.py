@@ -64,15 +64,20 @@ _POSITIVE: Final = "CASE WHEN EXACT THEN s.last_positive_at IS NOT NULL ELSE coa
 # roll-up's latest of each is after its start (a bound: one after ``as_of`` makes a person not
 # plain for nothing, and the general rules then answer what the fast path would).
 _MAYBE_SPARSE: Final = (
-    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2, false)"
+    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2 OR CONTACTED, false)"
 )
+
+# Traced as a contact (F1) of a case in the window (the registry's ``contact``: few rows, read
+# by person through ``ix_contact_person_id_traced_at``; a province joins them as a set, ``ct``).
+_CONTACTED_BY_PERSON: Final = "EXISTS (SELECT 1 FROM contact c WHERE c.person_id = p.id AND c.traced_at > $2)"
+_CONTACTED_IN_SET: Final = "(ct.person_id IS NOT NULL)"
 
 # Not plain (the general rules apply): needs ``s``, the results if ``s`` does not answer, and ``p``.
 _SPECIAL: Final = "(" + _POSITIVE + " OR " + _MAYBE_SPARSE + " OR coalesce(p.arrived_at > $3, false))"
 
 
-def _with_results(sql: str, last: str, positive: str) -> str:
-    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive)
+def _with_results(sql: str, last: str, positive: str, contacted: str = _CONTACTED_BY_PERSON) -> str:
+    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive).replace("CONTACTED", contacted)
 
 
 # Whether the person is plain, decided once a row (OFFSET 0: the subquery is not pulled up,
@@ -122,11 +127,27 @@ _HISTORY: Final = (
 # What the fast path reads of each person, and whether it may (see ``PersonColumns``).
 PLAIN_COLUMNS: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
+
 # A person's declarations, travels and positive pools within the window, each an ``item``
 # record as the rules read it (``rules.PersonFacts``); add ``AND <person condition>``.
-_DECLARATIONS: Final = """SELECT h.person_id,
-        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record AS item
-        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1"""
+# A traced contact (issue 14) reads as a declared contact at the moment of tracing, with its
+# case (``rules.Declaration.case_id``).
+def _declarations(person: str) -> str:
+    """``person``: a condition on ``{pid}``."""
+    return (
+        (
+            """SELECT h.person_id,
+        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case, NULL::uuid)::record AS item
+        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_PERSON
+        UNION ALL
+        SELECT c.person_id, (c.traced_at, ARRAY[]::text[], true, c.case_id)::record
+        FROM contact c WHERE c.traced_at > $2 AND c.traced_at <= $1 AND C_PERSON"""
+        )
+        .replace("H_PERSON", person.replace("{pid}", "h.person_id"))
+        .replace("C_PERSON", person.replace("{pid}", "c.person_id"))
+    )
+
+
 _TRAVELS: Final = """SELECT v.person_id,
         (v.returned_at, v.destination_province::text, v.returned_to_boarding_house, v.to_home_town)::record AS item
         FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1"""
@@ -138,7 +159,8 @@ _POSITIVE_POOLS: Final = """SELECT m.person_id, (pl.collected_at, pl.resulted_at
 # travels, positive pools), only for a person who is not plain (or, for the last three, who may
 # have some: the roll-up's bound). ``SPECIAL`` is where the statement has whether the person is
 # plain (``PERSON_COLUMNS``: ``k`` of ``_ONCE``; ``_PROVINCE_COLUMNS``: the expression itself,
-# ``_ONCE`` would make the planner probe the roll-up person by person).
+# ``_ONCE`` would make the planner probe the roll-up person by person), ``CONTACTED`` whether
+# they were traced as a contact (by person, or from the province's set ``ct``).
 _PERSON_COLUMNS: Final = _with_results(
     (
         PLAIN_COLUMNS  # noqa: S608 - fixed fragments
@@ -148,8 +170,8 @@ _PERSON_COLUMNS: Final = _with_results(
     ) END AS results,
     CASE WHEN SPECIAL THEN s.first_dose_at END AS first_dose_at,
     p.arrived_at AS arrived_at, p.arrived_from_province AS arrived_from_province,
-    CASE WHEN s.last_declared_at > $2 THEN (
-        SELECT array_agg(x.item) FROM (DECLARATIONS AND h.person_id = p.id) x
+    CASE WHEN s.last_declared_at > $2 OR CONTACTED THEN (
+        SELECT array_agg(x.item) FROM (DECLARATIONS) x
     ) END AS declarations,
     CASE WHEN s.last_returned_at > $2 THEN (
         SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x
@@ -159,18 +181,19 @@ _PERSON_COLUMNS: Final = _with_results(
     ) END AS pools
 """
     )
-    .replace("DECLARATIONS", _DECLARATIONS)
+    .replace("DECLARATIONS", _declarations("{pid} = p.id"))
     .replace("TRAVELS", _TRAVELS)
     .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
     .replace("CODE", _CODE)
     .replace("HISTORY", _HISTORY),
     _LAST_BY_PERSON,
     _POSITIVE_BY_PERSON,
+    "CONTACTED",  # per person, or as a set: below
 )
-PERSON_COLUMNS: Final = _PERSON_COLUMNS.replace("SPECIAL", "k.special")
+PERSON_COLUMNS: Final = _PERSON_COLUMNS.replace("SPECIAL", "k.special").replace("CONTACTED", _CONTACTED_BY_PERSON)
 _PROVINCE_COLUMNS: Final = _PERSON_COLUMNS.replace(
-    "SPECIAL", _with_results(_SPECIAL, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
-)
+    "SPECIAL", _with_results(_SPECIAL, _LAST_BY_PERSON, _POSITIVE_BY_PERSON, "CONTACTED")
+).replace("CONTACTED", _CONTACTED_IN_SET)
 
 # For a few people: each person's roll-up row through its key (a join the planner would hash,
 # scanning every row: ``PER_PERSON`` rules that out), then whether they are plain.
@@ -206,12 +229,19 @@ PERSON_SQL: Final = (
 # statement.
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
 PROVINCE_SQL: Final = (
-    "SELECT p.enterprise_id,"
+    "SELECT p.enterprise_id,"  # noqa: S608 - fixed fragments
     + _PROVINCE_COLUMNS
     + """FROM person p
 JOIN enterprise e ON e.id = p.enterprise_id
 LEFT JOIN person_rollup s ON s.person_id = p.id AND """
     + _IN_RANGE.replace("{pid}", "s.person_id")
+    + """
+LEFT JOIN (
+    SELECT DISTINCT c.person_id FROM contact c WHERE c.traced_at > $2 AND """
+    + _IN_RANGE.replace("{pid}", "c.person_id")
+    + """
+) ct ON ct.person_id = p.id
+"""
     + " WHERE p.status = 'active' AND "
     + _IN_RANGE.replace("{pid}", "p.id")
     + " AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)"

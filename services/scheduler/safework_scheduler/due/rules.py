@@ -217,11 +217,13 @@ NO_RESULTS: Final = Results()
 
 class Declaration(NamedTuple):
     """A health declaration: symptoms (any one makes the person symptomatic), and contact with
-    a confirmed case."""
+    a confirmed case. A contact traced by the registry (issue 14) reads as one declared at the
+    moment of tracing, with no symptoms and its case (``case_id``)."""
 
     declared_at: datetime
     symptoms: Sequence[str]
     contact: bool
+    case_id: uuid.UUID | None = None
 
 
 class Travel(NamedTuple):
@@ -293,6 +295,7 @@ class Requirement(NamedTuple):
     window_start: datetime | None = None
     window_end: datetime | None = None
     interval_days: int | None = None
+    case_id: uuid.UUID | None = None  # CONTACT: the case the person was traced from, if traced
 
 
 class RoundWindow(NamedTuple):
@@ -748,13 +751,18 @@ class DueRules:
         in_buffer = False
         symptoms_at: datetime | None = None
         contact_at: datetime | None = None
-        for declared_at, symptoms, contact in declarations:
+        contact_case: uuid.UUID | None = None
+        for declared_at, symptoms, contact, *traced in declarations:
             if declared_at > as_of:
                 continue
             if symptoms and (symptoms_at is None or declared_at > symptoms_at):
                 symptoms_at = declared_at
-            if contact and (contact_at is None or declared_at > contact_at):
-                contact_at = declared_at
+            case = traced[0] if traced else None
+            # The latest contact counts; of two at one instant, a traced one (its case known).
+            if contact and (
+                contact_at is None or declared_at > contact_at or (declared_at == contact_at and case is not None)
+            ):
+                contact_at, contact_case = declared_at, case
 
         # seeds/000 §2.2: symptoms declared: at the same time an individual rapid test and an
         # individual PCR; not cleared until both are done and the PCR is negative (a pooled
@@ -825,7 +833,9 @@ class DueRules:
             every = self.high_risk_days or 3
             due = contact_at if last_at is None or last_at < contact_at else last_at + timedelta(days=every)
             if due < contact_at + self.contact_days:
-                cadence.append(Requirement(CONTACT, due, EITHER, due + grace, interval_days=every))
+                cadence.append(
+                    Requirement(CONTACT, due, EITHER, due + grace, interval_days=every, case_id=contact_case)
+                )
 
         window: RoundWindow | None = None
         if not in_buffer:

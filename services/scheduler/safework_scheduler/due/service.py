@@ -33,6 +33,7 @@ from safework_common.scope import district_filter as area
 from safework_scheduler.due import bulk, reasons
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as repo
+from safework_scheduler.due.reasons import CONTACT
 from safework_scheduler.due.rules import (
     DUE_TODAY,
     LOCAL_TZ,
@@ -166,8 +167,18 @@ def payer_of(policy: PolicyDocument, reasons_: tuple[str, ...] | list[str]) -> s
     return None
 
 
+def contact_case(due: PersonDue) -> uuid.UUID | None:
+    """The case a traced contact (F1) came from: its id only, never the F0's identity, so every
+    role that sees the verdict may see it (the authority resolves it in its trace view)."""
+    for r in due.requirements:
+        if r.reason == CONTACT and r.case_id is not None:
+            return r.case_id
+    return None
+
+
 def person_out(due: PersonDue, day_end: datetime, policy: PolicyDocument) -> dict[str, Any]:
     return {
+        "contact_case_id": contact_case(due),
         "payer": payer_of(policy, due.reasons),
         "person_id": due.person_id,
         "due_today": due.due_before(day_end),
@@ -253,6 +264,7 @@ async def person_due(
         "cleared_to_work": due.cleared_to_work,
         "not_cleared": list(due.not_cleared),
         "flags": list(due.flags),
+        "contact_case_id": contact_case(due),
         **window_out(due),
         "requirements": [
             {
@@ -265,6 +277,7 @@ async def person_due(
                 "window_end": local(r.window_end),
                 "interval_days": r.interval_days,
                 "payer": policy.testing.payers.get(r.reason),
+                "case_id": r.case_id,
             }
             for r in due.requirements
         ],
