@@ -3,6 +3,7 @@ and scope, request schemas for the forwarded bodies, the error envelope."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from safework_gateway.app import create_app
@@ -59,7 +60,8 @@ def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySetting
             (media,) = content
             assert content[media]["schema"], (method, path)
     batch = schema["paths"]["/api/v1/labs/{lab_id}/results"]["post"]
-    body = batch["requestBody"]["content"]["application/json"]["schema"]
+    ref = batch["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert body["properties"]["items"]["maxItems"] == 10_000
     assert any(p["name"] == "Idempotency-Key" for p in batch["parameters"])
     token = schema["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]
@@ -70,3 +72,43 @@ async def test_docs_and_schema_are_served(gateway: Stack) -> None:
     r = await gateway.http.get("/openapi.json")
     assert r.status_code == 200 and r.json()["info"]["title"] == "Safework API"
     assert (await gateway.http.get("/docs")).status_code == 200
+
+
+def _named(schema: dict[str, Any]) -> bool:
+    """A schema a generated client gets a class for: a reference to a named component (a page
+    of them, for lists), never a free-form object."""
+    return "$ref" in schema
+
+
+def test_every_success_answer_has_a_named_schema(gateway_settings: GatewaySettings) -> None:
+    """Rule (issue 15): every operation's success answer is a named schema from the contract, so
+    a generated client is typed; only 204 and 304 carry no body. A route added later without a
+    model fails here."""
+    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    components = schema["components"]["schemas"]
+    untyped = []
+    for method, path, op in operations(schema):
+        for status, answer in op["responses"].items():
+            if not status.startswith("2") or status == "204":
+                continue
+            body = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if not _named(body):
+                untyped.append(f"{method.upper()} {path} {status}")
+                continue
+            target = components[body["$ref"].rsplit("/", 1)[1]]
+            if target.get("type") == "object" and not target.get("properties"):
+                untyped.append(f"{method.upper()} {path} {status}: {body['$ref']} has no properties")
+    assert not untyped, "\n".join(untyped)
+
+
+def test_operation_ids_are_short_unique_and_camel_case(gateway_settings: GatewaySettings) -> None:
+    """Rule (issue 15): operation IDs are short and stable (``postLabResults``), one per operation."""
+    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    ids = [op["operationId"] for _, _, op in operations(schema)]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert all(re.fullmatch(r"(get|post|put|patch|delete)[A-Z][A-Za-z0-9]*", i) and len(i) <= 40 for i in ids), ids
+    by_route = {(m, p): op["operationId"] for m, p, op in operations(schema)}
+    assert by_route["post", "/api/v1/labs/{lab_id}/results"] == "postLabResults"
+    assert by_route["get", "/api/v1/labs/{lab_id}"] == "getLab"
+    assert by_route["get", "/api/v1/labs"] == "getLabs"
+    assert by_route["get", "/api/v1/me/status"] == "getMeStatus"

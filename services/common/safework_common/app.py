@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from safework_common.errors import install_error_handlers
+from safework_common.errors import ErrorEnvelope, install_error_handlers
 from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier
 from safework_common.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from safework_common.settings import ServiceSettings
@@ -15,14 +17,30 @@ from safework_common.settings import ServiceSettings
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
 
 
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """Every dependency reachable (else 503 ``not_ready`` naming the unreachable ones)."""
+
+    status: Literal["ready"]
+    checks: dict[str, bool]
+
+
 def health_router(check: ReadinessCheck) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Liveness:
+        return Liveness(status="ok")
 
-    @router.get("/readyz", summary="Readiness: the database or upstreams are reachable")
+    @router.get(
+        "/readyz",
+        summary="Readiness: the database or upstreams are reachable",
+        response_model=Readiness,
+        responses={503: {"model": ErrorEnvelope, "description": "A dependency is unreachable"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         checks = await check(request.app)
         ok = all(checks.values())

@@ -29,9 +29,9 @@ from typing import Any, Final
 
 import asyncpg
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, RoundPlan
-from safework_scheduler.policy.document import PolicyDocument
 
 # The people who are not plain have their history read this many at a time.
 HISTORY_BATCH: Final = 5_000

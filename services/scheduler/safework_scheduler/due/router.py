@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
+from safework_common.contract.due import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due import service
-from safework_scheduler.due.schemas import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
 
 router = APIRouter(tags=["due tests"])
 
