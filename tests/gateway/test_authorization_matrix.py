@@ -43,6 +43,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/healthz"): (PUBLIC, "public"),
     ("GET", "/readyz"): (PUBLIC, "public"),
     ("GET", "/.well-known/jwks.json"): (PUBLIC, "public"),
+    ("GET", "/api/v1/codes"): (PUBLIC, "public"),
     ("POST", "/api/v1/auth/token"): (PUBLIC, "public"),
     ("POST", "/api/v1/app/activate"): (PUBLIC, "public"),
     ("POST", "/api/v1/app/refresh"): (PUBLIC, "public"),

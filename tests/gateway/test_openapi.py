@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from safework_common.contract import reasons
+from safework_common.contract.codes import ERROR_CODES
 from safework_gateway.app import create_app
 from safework_gateway.settings import GatewaySettings
 from tests.gateway.conftest import Stack
@@ -17,6 +19,7 @@ PUBLIC_OPERATIONS = {
     ("get", "/.well-known/jwks.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/api/v1/codes"),
 }
 
 
@@ -112,3 +115,14 @@ def test_operation_ids_are_short_unique_and_camel_case(gateway_settings: Gateway
     assert by_route["get", "/api/v1/labs/{lab_id}"] == "getLab"
     assert by_route["get", "/api/v1/labs"] == "getLabs"
     assert by_route["get", "/api/v1/me/status"] == "getMeStatus"
+
+
+def test_reason_and_error_codes_are_enums(gateway_settings: GatewaySettings) -> None:
+    """Rule (issue 15): a client can switch on every code: the error envelope's ``code`` and every
+    reason code are enums in the schema."""
+    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    components = schema["components"]["schemas"]
+    assert set(components["ErrorBody"]["properties"]["code"]["enum"]) == set(ERROR_CODES)
+    due = components["PersonDueOut"]["properties"]
+    assert set(due["reasons"]["items"]["enum"]) == set(reasons.DUE_CODES)
+    assert set(due["not_cleared"]["items"]["enum"]) == set(reasons.NOT_CLEARED_CODES)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.params import ParamTypes
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from safework_common.errors import ErrorEnvelope, install_error_handlers
+from safework_common.errors import ErrorEnvelope, Unprocessable, install_error_handlers
 from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier
 from safework_common.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from safework_common.settings import ServiceSettings
@@ -81,3 +84,40 @@ def setup_common(
 
 def load_internal_verifier(settings: ServiceSettings) -> InternalTokenVerifier:
     return InternalTokenVerifier(settings.internal_public_key_pem())
+
+
+_DECLARED = "_safework_declared_query"
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares: its dependencies' and those of its OpenAPI entry
+    (the gateway's forwarded routes declare theirs there). Worked out once per route."""
+    known: frozenset[str] | None = getattr(route, _DECLARED, None)
+    if known is None:
+        params = get_flat_params(route.dependant)
+        names = {f.alias for f in params if getattr(f.field_info, "in_", None) == ParamTypes.query}
+        extra = route.openapi_extra or {}
+        names |= {p["name"] for p in extra.get("parameters", []) if p.get("in") == "query"}
+        known = frozenset(names)
+        setattr(route, _DECLARED, known)
+    return known
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """Unknown query parameters are refused like unknown body fields (422
+    ``unknown_query_parameter`` with the field), so a misspelt filter (``?distrct=``) is never
+    silently ignored and answered for everything."""
+    if not request.url.query:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _declared_query(route)
+    for name in request.query_params:
+        if name not in declared:
+            raise Unprocessable(
+                f"Unknown query parameter: {name[:64]}.", code="unknown_query_parameter", field=f"query.{name[:64]}"
+            )
+
+
+RefuseUnknownQuery = Depends(refuse_unknown_query)
