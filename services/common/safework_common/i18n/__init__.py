@@ -79,7 +79,7 @@ def negotiate(header: str | None) -> Language:
             ranked.append((-q, position, primary))
     for _, _, primary in sorted(ranked):
         if primary in LANGUAGES:
-            return primary  # type: ignore[return-value]
+            return "vi" if primary == "vi" else "en"
         if primary == "*":
             return DEFAULT_LANGUAGE
     return DEFAULT_LANGUAGE
