@@ -247,7 +247,7 @@ async def test_every_district_field_declares_the_ten_districts(stack: Stack) -> 
                     continue
                 if key in ("district", "propertyNames") and isinstance(value, dict):
                     branches = [b for b in value.get("anyOf", [value]) if b.get("type") != "null"]
-                    if all("type" in b for b in branches):
+                    if all("type" in b or "enum" in b for b in branches):
                         found.append((where + "." + key, branches[0].get("enum") if len(branches) == 1 else None))
                 walk(value, f"{where}.{key}")
         elif isinstance(node, list):
