@@ -33,8 +33,9 @@ def _name(func: ast.expr) -> str:
 def raised_codes() -> dict[str, set[object]]:
     """Every code the source gives an error: ``code="..."`` (or a module constant) in any call,
     ``code = "..."`` on an error class, ``envelope(status, "...")``, ``PydanticCustomError("...")``,
-    the geography validators and the vaccine plan's problems, ``{"code": "..."}`` literals, and
-    the status-to-code table of the error handlers; with the HTTP status where the source says."""
+    a person record's ``RuleViolation``, the geography validators and the vaccine plan's problems,
+    ``{"code": "..."}`` literals, and the status-to-code table of the error handlers; with the HTTP
+    status where the source says."""
     found: dict[str, set[object]] = {}
     for path in (ROOT / "services").rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -80,7 +81,7 @@ def raised_codes() -> dict[str, set[object]]:
                 args = [a.value if isinstance(a, ast.Constant) else None for a in node.args]
                 if name == "envelope" and len(args) > 1:
                     add(args[1], args[0])
-                elif name == "PydanticCustomError" and args:
+                elif name in ("PydanticCustomError", "RuleViolation") and args:
                     add(args[0])
                 elif name in ("_known", "Problem") and len(args) > 1:
                     add(args[1])
@@ -105,6 +106,7 @@ def test_the_scan_finds_codes_of_every_kind() -> None:
     found = raised_codes()
     kinds = ["person_not_found", "accommodation_other_enterprise", "unknown_province", "invalid_national_id"]
     kinds += ["capacity_empty", "not_ready", "method_not_allowed", "write_conflict", "payload_too_large"]
+    kinds += ["employee_code_required", "hire_date_before_birth"]
     for code in kinds:
         assert code in found, code
     assert len(found) > 100

@@ -9,6 +9,7 @@ from pathlib import Path
 from safework_gateway.app import create_app
 from tests.conftest import running
 from tests.gateway.conftest import DOWN_URL, Stack, bearer, gateway_settings_for
+from tests.gateway.world import DISTRICT_A, enterprise
 
 
 async def test_the_catalogue_is_served_in_the_language_asked_for(gateway: Stack) -> None:
@@ -83,3 +84,20 @@ async def test_cors_answers_an_allowed_origins_preflight(db: str, keys_dir: Path
         r = await http.get("/api/v1/clients", headers={"Origin": origin, **bearer(stack.token("authority"))})
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
         assert "ratelimit-limit" in r.headers["access-control-expose-headers"].lower()
+
+
+async def test_the_enterprise_due_list_and_the_plan_are_judged_as_of_the_instant_asked(stack: Stack) -> None:
+    """Rule: ``as_of`` wherever a rule applies: the due list takes it beside ``date`` (the date
+    defaults to as_of's), and a vaccine plan from a ``start`` is judged at that start."""
+    a = await enterprise(stack, DISTRICT_A, people=1)
+    province = stack.province()
+    when = "2021-09-15T08:00:00+07:00"
+    r = await stack.http.get(f"/api/v1/enterprises/{a.enterprise_id}/due", params={"as_of": when}, headers=province)
+    assert r.status_code == 200, r.text
+    assert r.json()["date"] == "2021-09-15" and r.json()["as_of"].startswith("2021-09-15T08:00:00")
+    product = {"code": "AZD1222", "name": "AstraZeneca", "min_interval_days": 56}
+    assert (await stack.http.post("/api/v1/vaccine-products", json=product, headers=province)).status_code == 201
+    plan = {"daily_capacity": 100, "start": "2021-09-20"}
+    r = await stack.http.post("/api/v1/vaccines/plan", json=plan, headers=province)
+    assert r.status_code == 200, r.text
+    assert r.json()["as_of"].startswith("2021-09-20T00:00:00")

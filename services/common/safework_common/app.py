@@ -103,7 +103,7 @@ def _declared_query(route: APIRoute) -> frozenset[str]:
     return known
 
 
-async def refuse_unknown_query(request: Request) -> None:
+def check_query(request: Request) -> None:
     """Unknown query parameters are refused like unknown body fields (422
     ``unknown_query_parameter`` with the field), so a misspelt filter (``?distrct=``) is never
     silently ignored and answered for everything."""
@@ -118,6 +118,10 @@ async def refuse_unknown_query(request: Request) -> None:
             raise Unprocessable(
                 f"Unknown query parameter: {name[:64]}.", code="unknown_query_parameter", field=f"query.{name[:64]}"
             )
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    check_query(request)
 
 
 RefuseUnknownQuery = Depends(refuse_unknown_query)

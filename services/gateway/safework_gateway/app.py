@@ -7,15 +7,16 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from safework_common.app import RefuseUnknownQuery, setup_common
+from safework_common.app import setup_common
 from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.logging import configure_logging
+from safework_gateway.auth.access import public_query_check
 from safework_gateway.auth.ratelimit import TokenBuckets
 from safework_gateway.auth.state import AuthState
 from safework_gateway.auth.tokens import TokenService
@@ -57,7 +58,7 @@ CORS_EXPOSED_HEADERS = [
 
 def api_router() -> APIRouter:
     """Every public route under /api/v1; each declares its roles and scope."""
-    router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, dependencies=[RefuseUnknownQuery])
+    router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, dependencies=[Depends(public_query_check)])
     router.include_router(token_router)
     router.include_router(codes_router)
     router.include_router(clients_router)

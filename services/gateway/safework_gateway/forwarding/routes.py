@@ -130,7 +130,7 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("GET", "/enterprises/{enterprise_id}/due", c.EnterpriseDueOut,
             "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "Who is due a test that day, with reasons", TAG_ENTERPRISE,
-            query=(Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default today."),)),
+            query=(Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default: the date of as_of."), AS_OF)),
     Forward("GET", "/enterprises/{enterprise_id}/installations", c.InstallationSummary,
             "registry", ENTERPRISE_OR_AUTHORITY,
             Scope.ENTERPRISE, "The enterprise's app installations, as counted for the single-app rule",
