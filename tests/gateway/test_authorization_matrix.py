@@ -122,7 +122,26 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/due/people"): (A, "none"),
     ("GET", "/api/v1/policies"): (A, "none"),
     ("GET", "/api/v1/policies/active"): (ALL, "none"),
+    ("GET", "/api/v1/public/safe-enterprises"): (PUBLIC, "public"),
+    ("GET", "/api/v1/public/safe-enterprises.geojson"): (PUBLIC, "public"),
+    ("POST", "/api/v1/cases"): (A, "none"),
+    ("GET", "/api/v1/cases"): (A, "none"),
+    ("GET", "/api/v1/cases/{case_id}"): (A, "upstream"),
+    ("GET", "/api/v1/cases/{case_id}/contacts"): (A, "upstream"),
+    ("POST", "/api/v1/cases/{case_id}/contacts"): (A, "upstream"),
+    ("POST", "/api/v1/cases/{case_id}/trace"): (A, "upstream"),
+    ("POST", "/api/v1/cases/{case_id}/close"): (A, "upstream"),
+    ("GET", "/api/v1/districts/{district}/outbreak"): (A, "upstream"),
+    ("POST", "/api/v1/isolation/facilities"): (A, "none"),
+    ("GET", "/api/v1/isolation/facilities"): (A, "none"),
+    ("GET", "/api/v1/isolation/facilities/{facility_id}"): (A, "upstream"),
+    ("POST", "/api/v1/isolation/facilities/{facility_id}/assignments"): (A, "upstream"),
+    ("DELETE", "/api/v1/isolation/facilities/{facility_id}/assignments/{person_id}"): (A, "upstream"),
+    ("POST", "/api/v1/isolation/facilities/{facility_id}/suggest"): (A, "upstream"),
 }
+
+# People with a positive PCR, each made a case by one allowed POST /cases (a positive is one case).
+_POSITIVES: list[str] = []
 
 ROLES = ("province", "district", "enterprise", "lab", "worker")
 _PRINCIPAL_ROLE = {"province": "authority", "district": "authority"}
@@ -207,10 +226,18 @@ class World:
 async def build_world(m: Matrixed) -> World:
     stack = m.stack
     assert stack.registry is not None
-    a = await enterprise(stack, DISTRICT_A, people=1)
-    b = await enterprise(stack, DISTRICT_B, people=1)
+    a = await enterprise(stack, DISTRICT_A, people=4)
+    b = await enterprise(stack, DISTRICT_B, people=2)
     lab1, lab2 = await lab(stack), await lab(stack)
     province = stack.province()
+    # Individual positive PCRs: the world's cases' F0s (people[1]) and the people the allowed
+    # POST /cases calls make cases of (tenant a's people[2:]).
+    positives = [*a.people[1:], b.people[1]]
+    items = [{"sample_id": f"S-{uuid.uuid4().hex[:10]}", "person_id": pid, "kind": "PCR", "collected_at": WHEN,
+              "resulted_at": WHEN, "result": "POSITIVE"} for pid in positives]  # fmt: skip
+    posted = await stack.http.post(f"/api/v1/labs/{lab1}/results", json={"items": items}, headers=province)
+    assert posted.status_code == 200, posted.text
+    _POSITIVES[:] = a.people[2:]
     ids: dict[str, dict[str, str]] = {"own": {}, "other": {}}
     for tenant, key in ((a, "own"), (b, "other")):
         eid, pid = tenant.enterprise_id, tenant.people[0]
@@ -236,7 +263,13 @@ async def build_world(m: Matrixed) -> World:
         client_id, _ = await stack.new_client(
             "enterprise", enterprise_id=uuid.UUID(eid), owner_district=tenant.district
         )
-        for r in (venue, site, synced, travel):
+        case = await stack.http.post("/api/v1/cases", json={"person_id": tenant.people[1]}, headers=province)
+        facility = await stack.http.post(
+            "/api/v1/isolation/facilities",
+            json={"name": "KTX", "address": "x", "district": tenant.district, "rooms": [{"code": "A1", "capacity": 9}]},
+            headers=province,
+        )
+        for r in (venue, site, synced, travel, case, facility):
             assert r.status_code in (200, 201), r.text
         ids[key] = {
             "enterprise_id": eid,
@@ -252,6 +285,9 @@ async def build_world(m: Matrixed) -> World:
             "qr_code": venue.json()["qr_code"],
             "district": tenant.district,
             "national_id": tenant.national_ids[0],
+            "case_id": case.json()["id"],
+            "facility_id": facility.json()["id"],
+            "room_id": facility.json()["rooms"][0]["id"],
         }
     product = {"code": "AZD1222", "name": "AstraZeneca", "min_interval_days": 56}
     assert (await stack.http.post("/api/v1/vaccine-products", json=product, headers=province)).status_code == 201
@@ -350,6 +386,20 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/api/v1/vaccine-products/{code}"): lambda ids: {"min_interval_days": 56},
     ("POST", "/api/v1/vaccines/plan"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
+    ("POST", "/api/v1/cases"): lambda ids: {"person_id": _POSITIVES.pop(0) if _POSITIVES else ids["person_id"]},
+    ("POST", "/api/v1/cases/{case_id}/contacts"): lambda ids: {"person_ids": [ids["person_id"]]},
+    ("POST", "/api/v1/cases/{case_id}/close"): lambda ids: {},
+    ("POST", "/api/v1/isolation/facilities"): lambda ids: {
+        "name": "KTX",
+        "address": "Bích Sơn",
+        "district": ids["district"],
+        "rooms": [{"code": "A1", "capacity": 4}],
+    },
+    ("POST", "/api/v1/isolation/facilities/{facility_id}/assignments"): lambda ids: {
+        "room_id": ids["room_id"],
+        "person_id": ids["person_id"],
+    },
+    ("POST", "/api/v1/isolation/facilities/{facility_id}/suggest"): lambda ids: {"person_ids": [ids["person_id"]]},
 }
 
 

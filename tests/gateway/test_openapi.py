@@ -20,6 +20,8 @@ PUBLIC_OPERATIONS = {
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/api/v1/codes"),
+    ("get", "/api/v1/public/safe-enterprises"),
+    ("get", "/api/v1/public/safe-enterprises.geojson"),
 }
 
 
@@ -58,7 +60,8 @@ def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySetting
     assert {t["name"] for t in schema["tags"]} >= {"auth", "worker app", "lab", "enterprise", "authority"}
     for method, path, op in operations(schema):
         assert op.get("tags"), (method, path)
-        if method in ("post", "put", "patch") and not path.endswith(("/rotate-secret", "/disable", "/revoke")):
+        bodyless = ("/rotate-secret", "/disable", "/revoke", "/trace")
+        if method in ("post", "put", "patch") and not path.endswith(bodyless):
             content = op["requestBody"]["content"]
             (media,) = content
             assert content[media]["schema"], (method, path)
@@ -94,7 +97,10 @@ def test_every_success_answer_has_a_named_schema(gateway_settings: GatewaySettin
         for status, answer in op["responses"].items():
             if not status.startswith("2") or status == "204":
                 continue
-            body = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            # JSON, or a JSON-based media type (the safe-enterprise map's application/geo+json).
+            content = answer.get("content", {})
+            json_like = [c for m, c in content.items() if re.fullmatch(r"application/(.+\+)?json", m)]
+            body = json_like[0].get("schema", {}) if json_like else {}
             if not _named(body):
                 untyped.append(f"{method.upper()} {path} {status}")
                 continue

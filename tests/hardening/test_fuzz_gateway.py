@@ -212,7 +212,32 @@ async def _seed(world: World) -> None:
     await ok(
         await stack.http.post(f"/api/v1/labs/{lab_a}/results", json={"items": [result]}, headers=world.headers("lab"))
     )
+    positive = {**result, "sample_id": "FUZZ-F0", "person_id": tenant_a.people[2], "result": "POSITIVE"}
+    await ok(
+        await stack.http.post(f"/api/v1/labs/{lab_a}/results", json={"items": [positive]}, headers=world.headers("lab"))
+    )
+    case = await ok(
+        await stack.http.post(
+            "/api/v1/cases", json={"person_id": tenant_a.people[2]}, headers=world.headers("authority")
+        ),
+        201,
+    )
+    facility = await ok(
+        await stack.http.post(
+            "/api/v1/isolation/facilities",
+            json={
+                "name": "KTX",
+                "address": "Bích Sơn",
+                "district": DISTRICT_A,
+                "rooms": [{"code": "A1", "capacity": 4}],
+            },
+            headers=world.headers("authority"),
+        ),
+        201,
+    )
     world.paths.update(
+        case_id=str(case["id"]),
+        facility_id=str(facility["id"]),
         enterprise_id=tenant_a.enterprise_id,
         lab_id=lab_a,
         person_id=tenant_a.people[1],

@@ -35,7 +35,7 @@ from safework_scheduler.due.rules import (
     micros,
 )
 from tests.scheduler.factories import local
-from tests.scheduler.test_due_rules import JULY, PARK, SEPT, VERSIONS
+from tests.scheduler.test_due_rules import JULY, JUNE, MAY, PARK, SEPT, VERSIONS
 
 DOSE_1 = local(2021, 8, 1, 9)
 PID = uuid.UUID(int=1)
@@ -68,7 +68,7 @@ class Plain:
         )
 
     def numbers(self, as_of: datetime) -> tuple[object, ...]:
-        """What the adapter's SQL sends for this person."""
+        """The fast path's numbers for this person (``repository.plain_args`` of a statement's row)."""
         return (
             self.person_id,
             self.cohort,
@@ -89,6 +89,10 @@ def answers(
     fast = rules.plain(plan_of, *numbers)  # type: ignore[arg-type]
     status = rules.plain_status(plan_of, *numbers)  # type: ignore[arg-type]
     assert rules.status_of(plan_of)(*numbers) == status  # the per-enterprise form agrees
+    # As a statement sends it: instants counted from the window's start.
+    since = rules.horizon_us
+    row = tuple(None if v is None else v - since for v in (numbers[4], numbers[6]))
+    assert rules.row_status_of(plan_of, since)(*numbers[:4], row[0], numbers[5], row[1]) == status
     return general, fast, rules.status(general), status
 
 
@@ -352,3 +356,63 @@ def test_a_share_of_a_rotating_sample_keeps_its_people_only() -> None:
         )
     park = rules.round_plan(PARK)
     assert park.for_people(lambda pid: False) is park  # halves need no positions
+
+
+def test_people_in_one_cell_share_a_status() -> None:
+    """The province counts plain people by cell (``DueRules.plain_cell``: the local day of the
+    latest test and its side of each cut), applying the rules once per cell. That is exact only
+    if the status is the same for every latest test in a cell: checked here at both ends of
+    every cell the sweep meets (the day's first and last microsecond, and either side of each
+    cut), for every version (the May campaign, the June and July cadences, the September
+    rounds), every mode that is counted by cell, and start days before and after the version's."""
+    rng = random.Random(20210511)
+    versions = [MAY, JUNE, JULY, SEPT, VERSIONS["2021-09-11"], VERSIONS["2021-11-01"]]
+    day_us = 86_400_000_000
+    checked = 0
+    for _ in range(120):
+        policy = rng.choice(versions)
+        as_of = local(2021, 12, 1) - timedelta(minutes=rng.randrange(0, 200 * 24 * 60))
+        if as_of.date() < policy.effective_from:
+            continue
+        rules = DueRules(policy, as_of)
+        enterprise = rng.choice(
+            [PARK, EnterpriseFacts(uuid.UUID(int=rng.getrandbits(128)), "Việt Yên", "KCN", "other", 300)]
+        )
+        plan_of = rules.round_plan(enterprise)
+        assert rules.groups_people(plan_of)
+        status = rules.status_of(plan_of)
+        answer = rules.answer_of(plan_of)
+        for _ in range(30):
+            cohort = rng.choice([0, 1])
+            vaccinated = rng.random() < 0.6
+            hire_day = epoch_day(rng.choice([date(2021, 1, 4), as_of.date() - timedelta(days=rng.randrange(0, 30))]))
+            start_day = max(hire_day, rules.floor_day)
+            last = micros(as_of) - rng.randrange(0, 40 * day_us)
+            cell = rules.plain_cell(last)
+            assert cell is not None
+            # The cell's bounds: its local day, narrowed by the cuts around ``last``.
+            low = rules.cell_origin_us + cell[0] * day_us
+            high = low + day_us - 1
+            for cut in rules.cell_cuts_us:
+                if cut <= last:
+                    low = max(low, cut)
+                else:
+                    high = min(high, cut - 1)
+            assert rules.plain_cell(low) == cell == rules.plain_cell(high)
+            expected = status(None, cohort, vaccinated, False, None, start_day, last)
+            for probe in (low, high, rng.randrange(low, high + 1)):
+                assert status(None, cohort, vaccinated, False, None, start_day, probe) == expected, (
+                    policy.version,
+                    as_of,
+                    from_micros(probe),
+                )
+                # The original hire day answers as the start day the statement groups by.
+                assert status(None, cohort, vaccinated, False, None, hire_day, probe) == expected
+                # A list shows the cell's answer (built once) as the rules give it to each person.
+                pid = uuid.UUID(int=rng.getrandbits(128))
+                numbers = (pid, cohort, vaccinated, False, None, hire_day, probe)
+                assert answer(*numbers) == rules.plain(plan_of, *numbers)
+            checked += 1
+    assert checked > 1000
+    # Never tested: a cell of its own.
+    assert DueRules(SEPT, local(2021, 9, 24)).plain_cell(None) is None

@@ -5,6 +5,7 @@ request's snapshot), for every kind of person the rules tell apart."""
 from __future__ import annotations
 
 import itertools
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -169,3 +170,20 @@ async def test_what_is_recorded_after_as_of_changes_nothing_as_of_then(db: str, 
         assert tuple(later) == (len(everyone), len(everyone) // 2), "the roll-up no longer answers as of AS_OF"
 
     assert await _everything_as_of(session) == before
+
+
+async def test_instants_reach_the_rules_to_the_microsecond(session: AsyncSession) -> None:
+    """The statements send instants as microseconds after the window's start
+    (``repository.relative_micros``, a float8 for the server's sake): exact to the microsecond
+    within 60 years either side of it, odd microseconds and midnights included."""
+    from safework_scheduler.due.rules import micros
+
+    since = local(2021, 9, 3, 10)
+    rng = random.Random(20210903)
+    span = 60 * 365 * 86_400 * 10**6
+    instants = [since + timedelta(microseconds=rng.randrange(-span, span)) for _ in range(5000)]
+    instants += [local(2021, 9, 24), local(2021, 9, 24) - timedelta(microseconds=1), since, local(2081, 1, 1, 0, 0)]
+    conn = await repo.driver_connection(session)
+    sql = f"SELECT {repo.relative_micros('u.x')} FROM unnest($1::timestamptz[]) WITH ORDINALITY AS u(x, n) ORDER BY n"  # noqa: S608
+    got = [r[0] for r in await conn.fetch(sql, instants, since)]
+    assert got == [micros(i) - micros(since) for i in instants]

@@ -31,6 +31,7 @@ from safework_gateway.keys.crypto import SecretHasher, load_kek
 from safework_gateway.keys.router import router as jwks_router
 from safework_gateway.me.router import router as me_router
 from safework_gateway.openapi import install_openapi
+from safework_gateway.public.router import router as public_router
 from safework_gateway.settings import GatewaySettings
 from safework_gateway.transport import LeanTransport
 from safework_gateway.upstream import Upstream
@@ -65,6 +66,7 @@ def api_router() -> APIRouter:
     router.include_router(devices_router)
     router.include_router(me_router)
     router.include_router(compliance_router)
+    router.include_router(public_router)
     router.include_router(build_router())
     return router
 

@@ -23,6 +23,11 @@ TAGS: list[dict[str, str]] = [
     {"name": "authority", "description": "The province or district health authority."},
     {"name": "authority: clients", "description": "Client accounts for labs, enterprises and authorities."},
     {"name": "reference data", "description": "Vaccine products and policy versions."},
+    {
+        "name": "outbreak response",
+        "description": "The authority: confirmed cases, their traced and declared contacts, quarantine rooms.",
+    },
+    {"name": "public", "description": "No token: the list and map of enterprises declared safe (seeds/002 §2)."},
     {"name": "health", "description": "Liveness and readiness."},
 ]
 

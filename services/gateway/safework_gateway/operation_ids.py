@@ -3,7 +3,8 @@ every route, including one added later, gets one by the same rule without naming
 
 The rule: the method, then each literal path segment in camel case, a collection named by the
 parameter that follows it in the singular (``/labs/{lab_id}/results`` is a lab's results:
-``postLabResults``; ``/labs`` stays ``getLabs``). The API prefix is left out. A route may name its
+``postLabResults``; ``/isolation/facilities/{facility_id}`` is ``getIsolationFacility``; ``/labs``
+stays ``getLabs``). The API prefix is left out. A route may name its
 own in :data:`OVERRIDES`; ``tests/gateway/test_openapi.py`` checks they are unique."""
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def _camel(segment: str) -> str:
 
 
 def _singular(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"  # facilities: facility
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 

@@ -15,9 +15,12 @@ from safework_common.logging import configure_logging
 from safework_registry.accommodations import router as accommodations_router
 from safework_registry.declarations import router as declarations_router
 from safework_registry.districts import router as districts_router
+from safework_registry.enterprises import public as public_router
 from safework_registry.enterprises import router as enterprises_router
 from safework_registry.installations import router as installations_router
+from safework_registry.isolation import router as isolation_router
 from safework_registry.labs import router as labs_router
+from safework_registry.outbreak import router as outbreak_router
 from safework_registry.persons import router as persons_router
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.results import router as results_router
@@ -39,8 +42,11 @@ def api_router() -> APIRouter:
     router.include_router(districts_router.router)
     router.include_router(enterprises_router.router)
     router.include_router(installations_router.router)
+    router.include_router(isolation_router.router)
     router.include_router(labs_router.router)
+    router.include_router(outbreak_router.router)
     router.include_router(persons_router.router)
+    router.include_router(public_router.router)
     router.include_router(results_router.router)
     router.include_router(summary_router.router)
     router.include_router(vaccines_router.router)

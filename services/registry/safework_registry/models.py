@@ -6,9 +6,12 @@ from safework_registry.db import Base
 from safework_registry.declarations.models import HealthDeclaration, Travel
 from safework_registry.districts.models import DistrictRatio
 from safework_registry.enterprises.models import Enterprise
+from safework_registry.events.models import OutboxEvent
 from safework_registry.idempotency.models import IdempotencyRecord
 from safework_registry.installations.models import AppInstallation
+from safework_registry.isolation.models import IsolationAssignment, IsolationFacility, IsolationRoom
 from safework_registry.labs.models import Lab
+from safework_registry.outbreak.models import Contact, OutbreakCase
 from safework_registry.persons.models import Person
 from safework_registry.results.models import Pool, PoolMember, TestResult
 from safework_registry.rollup.models import PersonRollup
@@ -24,12 +27,18 @@ __all__ = [
     "AuditLog",
     "Base",
     "CheckIn",
+    "Contact",
     "DistrictRatio",
     "Dose",
     "Enterprise",
     "HealthDeclaration",
     "IdempotencyRecord",
+    "IsolationAssignment",
+    "IsolationFacility",
+    "IsolationRoom",
     "Lab",
+    "OutboxEvent",
+    "OutbreakCase",
     "Person",
     "PersonRollup",
     "Pool",

@@ -35,6 +35,7 @@ class RequirementOut(BaseModel):
     window_end: datetime | None = None
     interval_days: int | None = None
     payer: Payer | None = Field(default=None, description=PAYER_DOC)
+    case_id: uuid.UUID | None = Field(default=None, description="CONTACT: the case traced from (id only).")
 
 
 class WindowFields(BaseModel):
@@ -62,6 +63,10 @@ class PersonDueOut(WindowFields):
     not_cleared: list[NotClearedReason]
     flags: list[ReasonCode] = Field(
         default=[], description="Findings that outlast what they block (a missing pre-arrival PCR)."
+    )
+    contact_case_id: uuid.UUID | None = Field(
+        default=None,
+        description="A traced contact (reason CONTACT): the case they were traced from, by id only (no F0 identity).",
     )
     requirements: list[RequirementOut]
     assumptions: list[str] = Field(
@@ -118,6 +123,10 @@ class DuePersonOut(WindowFields):
     cleared_to_work: bool
     not_cleared: list[NotClearedReason]
     flags: list[ReasonCode] = []
+    contact_case_id: uuid.UUID | None = Field(
+        default=None,
+        description="A traced contact (reason CONTACT): the case they were traced from, by id only (no F0 identity).",
+    )
 
 
 class EnterpriseDueOut(BaseModel):

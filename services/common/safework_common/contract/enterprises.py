@@ -36,6 +36,9 @@ TaxCode = Annotated[str, StringConstraints(max_length=14 + 4), AfterValidator(_t
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Headcount = Annotated[int, Field(ge=0, le=1_000_000)]
+# WGS84, for the public map of safe enterprises (seeds/002: "công bố sơ đồ"); both or neither.
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 ENTERPRISE_EXAMPLE: dict[str, Any] = {
     "tax_code": "2400123456",
@@ -61,6 +64,8 @@ class EnterpriseCreate(BaseModel):
     zone_name: Name | None = None
     industry: Industry = "other"
     headcount: Headcount = 0
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
 
 
 class EnterpriseUpdate(BaseModel):
@@ -75,6 +80,8 @@ class EnterpriseUpdate(BaseModel):
     zone_name: Name | None = None
     industry: NotNull[Industry] = None
     headcount: NotNull[Headcount] = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
 
 
 class EnterpriseStatusChange(BaseModel):
@@ -113,5 +120,7 @@ class EnterpriseOut(BaseModel):
     operating_status: OperatingStatus
     status_reason: str | None
     status_changed_at: datetime | None
+    latitude: float | None = None
+    longitude: float | None = None
     created_at: datetime
     updated_at: datetime

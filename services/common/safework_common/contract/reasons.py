@@ -64,7 +64,8 @@ CATALOGUE: Final[tuple[Reason, ...]] = (
         CONTACT,
         "due",
         "seeds/004 §II.3 ('phân loại nguy cơ'); period not in the source",
-        "Declared contact of a confirmed case: high-risk, tested at once then every `interval_days` days.",
+        "Contact (F1) of a confirmed case, declared or traced (then `contact_case_id` names the case): high-risk, "
+        "tested at once then every `interval_days` days.",
     ),
     Reason(
         NEW_HIRE_PRE_ARRIVAL_PCR,

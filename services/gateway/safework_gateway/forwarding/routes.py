@@ -38,6 +38,7 @@ TAG_LAB = "lab"
 TAG_ENTERPRISE = "enterprise"
 TAG_AUTHORITY = "authority"
 TAG_REFERENCE = "reference data"
+TAG_OUTBREAK = "outbreak response"
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,45 @@ FORWARDS: tuple[Forward, ...] = (
             "scheduler", AUTHORITY, Scope.UPSTREAM,
             "The round's random sample of a district's boarding-house renters and owners (seeds/000 §2.3)",
             TAG_AUTHORITY, query=(Query("date", s.DATE, "Local date (default: today)."), *CURSOR)),
+    # Outbreak response (seeds/004 §II.3, seeds/002): cases, tracing, a district's picture, isolation.
+    Forward("POST", "/cases", c.CaseOut, "registry", AUTHORITY, Scope.NONE,
+            "Record a confirmed case (F0) and trace its contacts (F1) at once", TAG_OUTBREAK, body=c.CaseCreate,
+            status_code=201),
+    Forward("GET", "/cases", Page[c.CaseListItem], "registry", AUTHORITY, Scope.NONE,
+            "Cases in scope, newest specimen first", TAG_OUTBREAK,
+            query=(DISTRICT, Query("status", {"type": "string", "enum": ["open", "closed"]}), AS_OF, *CURSOR)),
+    Forward("GET", "/cases/{case_id}", c.TraceOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "A case's trace: contacts counted by link, enterprise and venue", TAG_OUTBREAK, query=(AS_OF,)),
+    Forward("GET", "/cases/{case_id}/contacts", c.ContactPage, "registry", AUTHORITY, Scope.UPSTREAM,
+            "A case's contacts with their links (ring 1), or the second ring on request", TAG_OUTBREAK,
+            query=(Query("ring", {"type": "integer", "minimum": 1, "maximum": 2}),
+                   Query("link", {"type": "string", "enum": ["venue", "accommodation", "declared"]}),
+                   Query("enterprise_id", s.UUID), AS_OF, *CURSOR)),
+    Forward("POST", "/cases/{case_id}/contacts", c.CaseOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "Declare contacts of a case (found by interview)", TAG_OUTBREAK, body=c.DeclaredContacts),
+    Forward("POST", "/cases/{case_id}/trace", c.CaseOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "Trace a case again (check-ins that arrived late)", TAG_OUTBREAK),
+    Forward("POST", "/cases/{case_id}/close", c.CaseOut, "registry", AUTHORITY, Scope.UPSTREAM, "Close a case",
+            TAG_OUTBREAK, body=c.CaseClose),
+    Forward("GET", "/districts/{district}/outbreak", c.DistrictOutbreakOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "A district's open cases and contacts, and a page of the enterprises that have one", TAG_OUTBREAK,
+            query=(AS_OF, *CURSOR)),
+    # seeds/002 §4: quarantine rooms never mix high-risk and low-risk people.
+    Forward("POST", "/isolation/facilities", c.FacilityOut, "registry", AUTHORITY, Scope.NONE,
+            "Record a quarantine facility and its rooms", TAG_OUTBREAK, body=c.FacilityCreate, status_code=201),
+    Forward("GET", "/isolation/facilities", Page[c.FacilityOut], "registry", AUTHORITY, Scope.NONE,
+            "Quarantine facilities in scope, with each room's occupancy and risk class", TAG_OUTBREAK,
+            query=(DISTRICT, *CURSOR)),
+    Forward("GET", "/isolation/facilities/{facility_id}", c.FacilityOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "One quarantine facility", TAG_OUTBREAK),
+    Forward("POST", "/isolation/facilities/{facility_id}/assignments", c.AssignmentOut, "registry", AUTHORITY,
+            Scope.UPSTREAM, "Put a person in a room (409 room_risk_mix, room_full, person_already_assigned; "
+            "already in that room: 200, the stored assignment)", TAG_OUTBREAK,
+            body=c.AssignmentIn, status_code=201, also=(200,)),
+    Forward("DELETE", "/isolation/facilities/{facility_id}/assignments/{person_id}", None, "registry", AUTHORITY,
+            Scope.UPSTREAM, "Release a person from their room", TAG_OUTBREAK, status_code=204),
+    Forward("POST", "/isolation/facilities/{facility_id}/suggest", c.SuggestOut, "registry", AUTHORITY,
+            Scope.UPSTREAM, "Suggest rooms for people, never mixing risk classes", TAG_OUTBREAK, body=c.SuggestIn),
     Forward("GET", "/policies", c.PolicyHistoryOut,
             "scheduler", AUTHORITY, Scope.NONE, "Policy versions", TAG_REFERENCE),
     Forward("GET", "/policies/active", c.ActivePolicyOut, "scheduler", ALL, Scope.NONE,

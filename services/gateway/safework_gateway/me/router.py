@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -58,6 +59,10 @@ class MyStatus(BaseModel):
         description="The registry's flags on the record, then findings of the rules that outlast what they block."
     )
     next_due_test: NextTest | None
+    contact_case_id: uuid.UUID | None = Field(
+        default=None,
+        description="Traced as a contact (reason CONTACT): the case traced from, by id only (never who the case is).",
+    )
     doses: list[DoseBrief]
     vaccination: Vaccination | None
     results: list[ResultBrief] = Field(description="The latest results, newest sample first.")
@@ -118,6 +123,7 @@ def merge_status(person_id: str, summary: dict[str, Any], due: dict[str, Any]) -
         cleared_to_work=bool(due.get("cleared_to_work")),
         reasons=due.get("not_cleared", []),
         next_due_test=next_test,
+        contact_case_id=due.get("contact_case_id"),
         doses=summary.get("doses", []),
         vaccination=summary.get("vaccination"),
         results=summary.get("latest_results", []),

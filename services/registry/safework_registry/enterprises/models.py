@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, DateTime, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +25,8 @@ class Enterprise(Timestamped, Base):
         CheckConstraint("industry IN ('garment', 'shuttlecock', 'other')", name="industry"),
         CheckConstraint("operating_status IN ('cleared', 'suspended')", name="operating_status"),
         CheckConstraint("headcount >= 0", name="headcount_non_negative"),
+        CheckConstraint("(latitude IS NULL) = (longitude IS NULL)", name="coordinates_both_or_neither"),
+        CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates_range"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -38,3 +40,6 @@ class Enterprise(Timestamped, Base):
     operating_status: Mapped[str] = mapped_column(String(16), server_default=text("'cleared'"))
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Optional WGS84 position, for the public map of safe enterprises (seeds/002: "công bố sơ đồ").
+    latitude: Mapped[float | None] = mapped_column(Numeric(9, 6, asdecimal=False))
+    longitude: Mapped[float | None] = mapped_column(Numeric(9, 6, asdecimal=False))

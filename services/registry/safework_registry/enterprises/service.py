@@ -23,6 +23,7 @@ from safework_common.timezone import now_local
 from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.enterprises.models import Enterprise
+from safework_registry.events.service import emit
 from safework_registry.pagination import decode_cursor, encode_cursor
 from safework_registry.validation import not_in_future, patch_values
 
@@ -75,6 +76,13 @@ def _check_zone(zone_type: str, zone_name: str | None) -> None:
         )
 
 
+def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
+    """A position is both coordinates or none."""
+    if (latitude is None) != (longitude is None):
+        field = "body.longitude" if longitude is None else "body.latitude"
+        raise Unprocessable("Give both latitude and longitude, or neither.", code="coordinates_incomplete", field=field)
+
+
 async def _tax_code_free(session: AsyncSession, tax_code: str, exclude: uuid.UUID | None = None) -> None:
     stmt = select(Enterprise.id).where(Enterprise.tax_code == tax_code)
     if exclude is not None:
@@ -88,6 +96,7 @@ async def create_enterprise(session: AsyncSession, caller: Caller, body: Enterpr
     # A district authority registers enterprises only in its own district.
     district = require_in_district(caller, body.district)
     _check_zone(body.zone_type, body.zone_name)
+    _check_coordinates(body.latitude, body.longitude)
     await _tax_code_free(session, body.tax_code)
     enterprise = Enterprise(**{**body.model_dump(), "district": district}, operating_status="cleared")
     session.add(enterprise)
@@ -110,6 +119,7 @@ async def update_enterprise(
     if zone_type == "OUTSIDE" and "zone_name" not in values:
         values["zone_name"] = None  # moving outside the zones drops the old zone name
     _check_zone(zone_type, values.get("zone_name", enterprise.zone_name))
+    _check_coordinates(values.get("latitude", enterprise.latitude), values.get("longitude", enterprise.longitude))
     if "tax_code" in values and values["tax_code"] != enterprise.tax_code:
         await _tax_code_free(session, values["tax_code"], exclude=enterprise.id)
     changed = sorted(k for k, v in values.items() if getattr(enterprise, k) != v)
@@ -138,6 +148,15 @@ async def change_status(
     enterprise.status_changed_at = at
     await session.flush()
     await record(session, caller, f"enterprise.{body.status}", "enterprise", enterprise.id, {"status": body.status})
+    # seeds/004 §II.6 (stop unsafe enterprises) and seeds/002 §2 (publish the safe ones): the fact, once.
+    await emit(
+        session,
+        f"enterprise.{body.status}",
+        "enterprise",
+        enterprise.id,
+        at,
+        {"enterprise_id": str(enterprise.id), "district": enterprise.district, "status": body.status},
+    )
     await session.refresh(enterprise)
     return enterprise
 

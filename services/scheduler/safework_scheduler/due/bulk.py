@@ -33,9 +33,6 @@ from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, RoundPlan
 
-# The people who are not plain have their history read this many at a time.
-HISTORY_BATCH: Final = 5_000
-
 # Below this many people a share is not worth a process (starting one costs tens of
 # milliseconds; evaluating 100,000 people about a quarter of a second).
 PEOPLE_PER_WORKER: Final = 100_000
@@ -77,35 +74,35 @@ async def count_share(
     conn: Any, rules: DueRules, plans: Mapping[uuid.UUID, RoundPlan], share: repo.Share, *, serial: bool = False
 ) -> dict[uuid.UUID, StatusCounts]:
     """Status counts of a share's people, by enterprise, on ``conn`` inside a REPEATABLE READ
-    transaction (its statements must read one snapshot). A plain person (most of them) is
-    counted from the numbers the stream sends; the history of the others is read afterwards,
-    a batch at a time, for the general rules."""
+    transaction. Plain people (most of them) come counted by cell, and the rules are applied
+    once per cell; the others come one a row with their history, for the general rules."""
     book: dict[uuid.UUID, tuple[RoundPlan, StatusCounts, Callable[..., int]]] = {
-        eid: (plan, [0] * 8, rules.status_of(plan)) for eid, plan in plans.items()
+        eid: (plan, [0] * 8, rules.row_status_of(plan, rules.horizon_us)) for eid, plan in plans.items()
     }
-    special = 1 + repo.PersonColumns.SPECIAL  # after the enterprise
-    others: list[Any] = []  # the rows of the people who are not plain
-    stream = repo.stream_share(conn, share, rules.as_of, rules.horizon, rules.arrivals_after, serial=serial)
+    c = repo.GroupColumns
+    special, people, at = c.SPECIAL, c.PEOPLE, c.PERSON
+    since = rules.horizon_us  # the rows' instants count from it
+    cells = repo.Cells(
+        rules.floor_day,
+        rules.horizon_us - rules.cell_origin_us,
+        tuple(cut - rules.horizon_us for cut in rules.cell_cuts_us),
+        tuple(eid for eid, plan in plans.items() if not rules.groups_people(plan)),
+    )
+    stream = repo.stream_share(conn, share, rules.as_of, rules.horizon, rules.arrivals_after, cells, serial=serial)
     try:
         async for rows in stream:
             for row in rows:
                 entry = book.get(row[0])
                 if entry is None:  # an enterprise registered since the enterprises were read
                     continue
-                if row[special]:
-                    others.append(row)
+                if row[special]:  # not plain: the general rules, on the history in the row
+                    entry[1][rules.status(rules.evaluate(repo.facts(row, at, since), entry[0]))] += 1
                     continue
+                # A cell's people share a status: the rules once, for the earliest latest test.
                 counts = entry[1]
-                counts[entry[2](row[1], row[2], row[3], row[4], row[5], row[6], row[7])] += 1
+                counts[entry[2](row[1], row[2], row[3], row[4], row[5], row[6], row[7])] += row[people]
     finally:
         await stream.aclose()  # its prefetch awaited, even if this loop fails
-    arrived = special + 1  # the arrival follows ``PLAIN_COLUMNS``
-    for start in range(0, len(others), HISTORY_BATCH):
-        batch = others[start : start + HISTORY_BATCH]
-        history = await repo.history(conn, [row[1] for row in batch], rules.as_of, rules.horizon)
-        for row in batch:
-            plan, counts, _ = book[row[0]]
-            counts[rules.status(rules.evaluate(history.facts(row, 1, arrived), plan))] += 1
     return {eid: counts for eid, (_, counts, _) in book.items() if any(counts)}
 
 

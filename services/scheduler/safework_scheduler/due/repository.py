@@ -1,22 +1,21 @@
 """Loads what the due rules need: read-only, set-based, in bulk.
 
 Most people are *plain* (see ``rules``): the rules need only a few numbers about them, which
-SQL computes (the latest collection time in the window, whether dose 1 was given, ...) and
-sends as integers (microseconds, days), so a million rows decode cheaply and nothing is built
-per person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row
-(one narrow row per person, kept by the database: latest result, latest positive, dose 1, and
-the latest declaration, return and positive pool). It answers whenever nothing in it is after
-``as_of``; for a person with a result after ``as_of`` (a question about the past) the window's
-results are read instead. For the others (a positive result, a declaration, a trip or a
-positive pool in the window, or a recent arrival: about one in twenty) the history itself is
-read, nothing after ``as_of``, no INVALID result:
+SQL computes (the latest collection time, whether dose 1 was given, ...) and sends as integers
+(microseconds after the window's start, days), so rows decode cheaply and nothing is built per
+person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row (one
+narrow row per person, kept by the database: latest result, latest positive, dose 1, and the
+latest declaration, return and positive pool). It answers whenever nothing in it is after
+``as_of``; for a person with a result after ``as_of`` (a question about the past) their results
+are read instead. For the others (a positive result, a declaration, a trip or a positive pool
+in the window, or a recent arrival: about one in twenty) the history itself is read, in the
+same row, nothing after ``as_of``, no INVALID result (``PERSON_COLUMNS``):
 
-- one person or one enterprise: one statement, through each person's roll-up row by key and,
-  for the people who are not plain, their index entries: the history in the same row
-  (``PERSON_COLUMNS``);
-- a province share: one statement hash-joining the roll-up to the people, through a
-  server-side cursor so memory holds a batch or two (``PROVINCE_SQL``); then the history of the
-  people who are not plain, a batch at a time, in the same snapshot (``history``).
+- one person or one enterprise: one statement, through each person's roll-up row by key (an
+  enterprise's probes shared with parallel workers);
+- a province share: one statement hash-joining the roll-up to the people, the plain ones
+  counted by cell in the database (``PROVINCE_GROUPS_SQL``: the rules run once per cell), the
+  others one a row, through a server-side cursor so memory holds a batch or two.
 """
 
 from __future__ import annotations
@@ -65,27 +64,44 @@ _POSITIVE: Final = "CASE WHEN EXACT THEN s.last_positive_at IS NOT NULL ELSE coa
 # roll-up's latest of each is after its start (a bound: one after ``as_of`` makes a person not
 # plain for nothing, and the general rules then answer what the fast path would).
 _MAYBE_SPARSE: Final = (
-    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2, false)"
+    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2 OR CONTACTED, false)"
 )
+
+# Traced as a contact (F1) of a case in the window (the registry's ``contact``: few rows, read
+# by person through ``ix_contact_person_id_traced_at``; a province joins them as a set, ``ct``).
+_CONTACTED_BY_PERSON: Final = "EXISTS (SELECT 1 FROM contact c WHERE c.person_id = p.id AND c.traced_at > $2)"
+_CONTACTED_IN_SET: Final = "(ct.person_id IS NOT NULL)"
 
 # Not plain (the general rules apply): needs ``s``, the results if ``s`` does not answer, and ``p``.
 _SPECIAL: Final = "(" + _POSITIVE + " OR " + _MAYBE_SPARSE + " OR coalesce(p.arrived_at > $3, false))"
 
 
-def _with_results(sql: str, last: str, positive: str) -> str:
-    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive)
+def _with_results(sql: str, last: str, positive: str, contacted: str = _CONTACTED_BY_PERSON) -> str:
+    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive).replace("CONTACTED", contacted)
+
+
+# Whether the person is plain, decided once a row (OFFSET 0: the subquery is not pulled up,
+# which would repeat the expression wherever the columns below read ``k.special``). Joined
+# after ``p`` and ``s``.
+_ONCE: Final = "\nCROSS JOIN LATERAL (SELECT SPECIAL AS special OFFSET 0) k\n".replace("SPECIAL", _SPECIAL)
+
+
+def relative_micros(instant: str) -> str:
+    """SQL for an instant as whole microseconds after the window's start ($2): what the fast
+    path reads (``plain_args`` adds the start back). ``date_part`` is a float8 (``extract``
+    is numeric: 0.4 s more a million rows on the server, where decoding timestamps costs the
+    client a microsecond each), exact to the microsecond within about 70 years of the start
+    (its error is some 2.2e-10 of the distance in seconds)."""
+    return f"(date_part('epoch', {instant} - $2) * 1000000)::int8"
 
 
 _PLAIN: Final = """
-    p.id, p.test_cohort, coalesce(s.first_dose_at <= $1, false), p.high_risk,
-    (extract(epoch FROM p.high_risk_until) * 1000000)::int8, p.hire_date - DATE '1970-01-01',
-    (extract(epoch FROM LAST_AT) * 1000000)::int8,
-    SPECIAL""".replace("SPECIAL", _SPECIAL).replace("LAST_AT", _LAST_AT)
-
-# What the fast path reads of each person, and whether it may (see ``PersonColumns``); the
-# province's statement (``rz``: the window's results aggregated for the people ``s`` does not
-# answer for).
-PLAIN_COLUMNS: Final = _with_results(_PLAIN, "rz.last_at", "rz.positive")
+    p.id AS id, p.test_cohort AS cohort, coalesce(s.first_dose_at <= $1, false) AS vaccinated,
+    p.high_risk AS high_risk, UNTIL AS high_risk_until,
+    p.hire_date - DATE '1970-01-01' AS hire_day, LAST_AT AS last_at,
+    SPECIAL AS special""".replace("UNTIL", relative_micros("p.high_risk_until")).replace(
+    "LAST_AT", relative_micros("(" + _LAST_AT + ")")
+)
 
 # The same for one person or one enterprise: the results read through the person's index
 # entries only when ``s`` does not answer (a subquery in a CASE branch runs only if taken).
@@ -108,13 +124,30 @@ _HISTORY: Final = (
     + " THEN least($2, s.last_positive_at - interval '1 microsecond') ELSE '-infinity'::timestamptz END"
     " AND r.collected_at <= $1 AND r.result <> 'INVALID'"
 )
-_PLAIN_BY_PERSON: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
+# What the fast path reads of each person, and whether it may (see ``PersonColumns``).
+PLAIN_COLUMNS: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
+
 
 # A person's declarations, travels and positive pools within the window, each an ``item``
 # record as the rules read it (``rules.PersonFacts``); add ``AND <person condition>``.
-_DECLARATIONS: Final = """SELECT h.person_id,
-        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case)::record AS item
-        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1"""
+# A traced contact (issue 14) reads as a declared contact at the moment of tracing, with its
+# case (``rules.Declaration.case_id``).
+def _declarations(person: str) -> str:
+    """``person``: a condition on ``{pid}``."""
+    return (
+        (
+            """SELECT h.person_id,
+        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case, NULL::uuid)::record AS item
+        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_PERSON
+        UNION ALL
+        SELECT c.person_id, (c.traced_at, ARRAY[]::text[], true, c.case_id)::record
+        FROM contact c WHERE c.traced_at > $2 AND c.traced_at <= $1 AND C_PERSON"""
+        )
+        .replace("H_PERSON", person.replace("{pid}", "h.person_id"))
+        .replace("C_PERSON", person.replace("{pid}", "c.person_id"))
+    )
+
+
 _TRAVELS: Final = """SELECT v.person_id,
         (v.returned_at, v.destination_province::text, v.returned_to_boarding_house, v.to_home_town)::record AS item
         FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1"""
@@ -124,42 +157,55 @@ _POSITIVE_POOLS: Final = """SELECT m.person_id, (pl.collected_at, pl.resulted_at
 
 # ... then the history (results as records of collection time and code, dose 1, declarations,
 # travels, positive pools), only for a person who is not plain (or, for the last three, who may
-# have some: the roll-up's bound).
-PERSON_COLUMNS: Final = _with_results(
+# have some: the roll-up's bound). ``SPECIAL`` is where the statement has whether the person is
+# plain (``PERSON_COLUMNS``: ``k`` of ``_ONCE``; ``_PROVINCE_COLUMNS``: the expression itself,
+# ``_ONCE`` would make the planner probe the roll-up person by person), ``CONTACTED`` whether
+# they were traced as a contact (by person, or from the province's set ``ct``).
+_PERSON_COLUMNS: Final = _with_results(
     (
-        _PLAIN_BY_PERSON  # noqa: S608 - fixed fragments
+        PLAIN_COLUMNS  # noqa: S608 - fixed fragments
         + """,
     CASE WHEN SPECIAL THEN (
         SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND HISTORY
-    ) END,
-    CASE WHEN SPECIAL THEN s.first_dose_at END,
-    p.arrived_at, p.arrived_from_province,
-    CASE WHEN s.last_declared_at > $2 THEN (SELECT array_agg(x.item) FROM (DECLARATIONS AND h.person_id = p.id) x) END,
-    CASE WHEN s.last_returned_at > $2 THEN (SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x) END,
+    ) END AS results,
+    CASE WHEN SPECIAL THEN s.first_dose_at END AS first_dose_at,
+    p.arrived_at AS arrived_at, p.arrived_from_province AS arrived_from_province,
+    CASE WHEN s.last_declared_at > $2 OR CONTACTED THEN (
+        SELECT array_agg(x.item) FROM (DECLARATIONS) x
+    ) END AS declarations,
+    CASE WHEN s.last_returned_at > $2 THEN (
+        SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x
+    ) END AS travels,
     CASE WHEN s.last_positive_pool_at > $2 THEN (
         SELECT array_agg(x.item) FROM (POSITIVE_POOLS AND m.person_id = p.id) x
-    ) END
+    ) END AS pools
 """
     )
-    .replace("DECLARATIONS", _DECLARATIONS)
+    .replace("DECLARATIONS", _declarations("{pid} = p.id"))
     .replace("TRAVELS", _TRAVELS)
     .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
-    .replace("SPECIAL", _SPECIAL)
     .replace("CODE", _CODE)
     .replace("HISTORY", _HISTORY),
     _LAST_BY_PERSON,
     _POSITIVE_BY_PERSON,
+    "CONTACTED",  # per person, or as a set: below
 )
+PERSON_COLUMNS: Final = _PERSON_COLUMNS.replace("SPECIAL", "k.special").replace("CONTACTED", _CONTACTED_BY_PERSON)
+_PROVINCE_COLUMNS: Final = _PERSON_COLUMNS.replace(
+    "SPECIAL", _with_results(_SPECIAL, _LAST_BY_PERSON, _POSITIVE_BY_PERSON, "CONTACTED")
+).replace("CONTACTED", _CONTACTED_IN_SET)
 
-# For a few people: each person's roll-up row through its key (OFFSET 0 keeps it a per-person
-# probe: a join would be planned as a scan of every row).
-_BY_PERSON: Final = """
-LEFT JOIN LATERAL (
+# For a few people: each person's roll-up row through its key (a join the planner would hash,
+# scanning every row: ``PER_PERSON`` rules that out), then whether they are plain.
+_BY_PERSON: Final = (
+    "\nLEFT JOIN LATERAL ("  # noqa: S608 - fixed fragments
+    + """
     SELECT x.last_result_at, x.last_positive_at, x.first_dose_at, x.last_declared_at, x.last_returned_at,
            x.last_positive_pool_at
-    FROM person_rollup x WHERE x.person_id = p.id OFFSET 0
-) s ON true
-"""
+    FROM person_rollup x WHERE x.person_id = p.id
+) s ON true"""
+    + _with_results(_ONCE, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
+)
 
 # $4 = the enterprise. Its active roster with what the list shows beside each person.
 ENTERPRISE_PEOPLE_SQL: Final = (
@@ -177,75 +223,65 @@ PERSON_SQL: Final = (
 
 # A province's (or district's) active people in a range of person ids: $4 <= id < $5 (NULL: no
 # bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any); the enterprise,
-# then ``PLAIN_COLUMNS``, then the arrival (time and province). The roll-up rows are
-# hash-joined, and so are the window's results aggregated (latest time, any positive) for the
-# people whose roll-up does not answer (none, as of now); the history of the people who are not
-# plain is read afterwards (``history``), in the same snapshot.
+# then ``PERSON_COLUMNS``. The roll-up rows are hash-joined; the results are read (through the
+# person's index entries) only for the people whose roll-up does not answer (none, as of now),
+# and the history only for the people who are not plain (about one in twenty), in the same
+# statement.
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
 PROVINCE_SQL: Final = (
     "SELECT p.enterprise_id,"  # noqa: S608 - fixed fragments
-    + PLAIN_COLUMNS
-    + """, p.arrived_at, p.arrived_from_province
-FROM person p
+    + _PROVINCE_COLUMNS
+    + """FROM person p
 JOIN enterprise e ON e.id = p.enterprise_id
 LEFT JOIN person_rollup s ON s.person_id = p.id AND """
     + _IN_RANGE.replace("{pid}", "s.person_id")
     + """
 LEFT JOIN (
-    SELECT r.person_id, max(r.collected_at) AS last_at, bool_or(r.result = 'POSITIVE') AS positive
-    FROM person_rollup x JOIN test_result r ON r.person_id = x.person_id
-    WHERE NOT """
-    + _exact("x")
-    + " AND "
-    + _IN_RANGE.replace("{pid}", "x.person_id")
-    + " AND "
-    + _UNTIL
+    SELECT DISTINCT c.person_id FROM contact c WHERE c.traced_at > $2 AND """
+    + _IN_RANGE.replace("{pid}", "c.person_id")
     + """
-    GROUP BY r.person_id
-) rz ON rz.person_id = p.id
+) ct ON ct.person_id = p.id
 """
-    + "WHERE p.status = 'active' AND "
+    + " WHERE p.status = 'active' AND "
     + _IN_RANGE.replace("{pid}", "p.id")
     + " AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)"
 )
 
-# The history of some people, one statement per kind, set-based: $1 = as_of, $2 = the start of
-# the window, $3 = the people. Their results in the window, their dose 1, and their
-# declarations, travels and positive pools.
-RESULTS_SQL: Final = (
-    (
-        # Driven by the people: each one's roll-up row and results through their keys (a join
-        # on the results' person alone would hash the whole roll-up table).
-        "SELECT u.person_id, r.collected_at, r.code FROM unnest($3::uuid[]) AS u(person_id)"
-        " LEFT JOIN person_rollup s ON s.person_id = u.person_id"
-        " CROSS JOIN LATERAL (SELECT r.collected_at, CODE AS code FROM test_result r"
-        " WHERE r.person_id = u.person_id AND HISTORY) r"
-    )
-    .replace("CODE", _CODE)
-    .replace("HISTORY", _HISTORY)
+# The same people with the plain ones counted in groups: a plain person's status depends only on
+# the cell ``DueRules.plain_cell`` puts them in (their enterprise, half, dose 1, start day, and
+# where their latest test falls: its local day and its side of each cut), so the database counts
+# each cell and the rules are applied once per cell, to its earliest latest test. Kept one row a
+# person (``id`` set): the people who are not plain (their arrival follows), the high-risk (a
+# cut of their own: the end of their flag) and the people of enterprises drawing rotating
+# samples ($11: whether one is picked depends on who they are). The people are read once (the
+# CTE, in memory under ``BULK_SETTINGS``' work_mem): a narrow key for the cells costs the
+# server less than one wide enough to carry the others through the same aggregate. $8 = the
+# version's first day (days since 1970-01-01: an earlier hire day starts there), $9 = from the
+# local midnight days are counted from (long before any test) to the window's start, and $10 =
+# the cuts (sorted) after the window's start, in microseconds. Columns: ``GroupColumns``.
+PROVINCE_GROUPS_SQL: Final = (
+    "WITH q AS MATERIALIZED ("  # noqa: S608 - fixed fragments
+    + """
+    SELECT r.*, (r.special OR r.high_risk OR r.enterprise_id = ANY($11::uuid[])) AS single
+    FROM ("""
+    + PROVINCE_SQL
+    + """) r
 )
-FIRST_DOSES_SQL: Final = (
-    "SELECT d.person_id, d.administered_at FROM dose d WHERE d.person_id = ANY($1::uuid[]) AND d.dose_number = 1"
-)
-# Their declarations, travels and positive pools, one row per person who has any.
-SPARSE_SQL: Final = (
-    """
-SELECT x.person_id,
-       array_agg(x.item) FILTER (WHERE x.source = 1) AS declarations,
-       array_agg(x.item) FILTER (WHERE x.source = 2) AS travels,
-       array_agg(x.item) FILTER (WHERE x.source = 3) AS pools
+SELECT q.enterprise_id, q.id, q.cohort, q.vaccinated, q.high_risk, q.high_risk_until, q.hire_day, q.last_at, q.special,
+       q.results, q.first_dose_at, q.arrived_at, q.arrived_from_province, q.declarations, q.travels, q.pools, 1
+FROM q WHERE q.single
+UNION ALL
+SELECT g.enterprise_id, NULL, g.cohort, g.vaccinated, false, NULL, g.hire_day, min(g.last_at), false,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)::int4
 FROM (
-    SELECT d.person_id, 1 AS source, d.item FROM (DECLARATIONS AND h.person_id = ANY($3::uuid[])) d
-    UNION ALL
-    SELECT t.person_id, 2, t.item FROM (TRAVELS AND v.person_id = ANY($3::uuid[])) t
-    UNION ALL
-    SELECT q.person_id, 3, q.item FROM (POSITIVE_POOLS AND m.person_id = ANY($3::uuid[])) q
-) x
-GROUP BY x.person_id
-""".replace("DECLARATIONS", _DECLARATIONS)
-    .replace("TRAVELS", _TRAVELS)
-    .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
+    SELECT q.enterprise_id, q.cohort, q.vaccinated, greatest(q.hire_day, $8) AS hire_day, q.last_at,
+           div(q.last_at + $9, 86400000000) AS day, width_bucket(q.last_at, $10::int8[]) AS cut
+    FROM q WHERE NOT q.single
+) g
+GROUP BY g.enterprise_id, g.cohort, g.vaccinated, g.hire_day, g.day, g.cut
+"""
 )
+
 
 # Enterprises in scope with the size of their active roster. $1 = district, $2 = zone type.
 ENTERPRISES_SQL: Final = """
@@ -273,6 +309,11 @@ FROM enterprise e WHERE e.id = $1
 # look large (it cannot know the roll-up answers for nearly everyone), and compiling it took
 # 0.1-0.8 s against a statement of about 20 ms.
 CUSTOM_PLANS: Final = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL jit = off"
+
+# One person or one enterprise: their roll-up rows probed through the key, never hashed or
+# merged whole (a million rows for ten thousand people); an enterprise's probes may then be
+# shared with parallel workers, as a scan of the same rows would be. For this transaction only.
+PER_PERSON: Final = CUSTOM_PLANS + "; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
 
 # A province share aggregates the window's results once and hash-joins them to its people:
 # room for the hashes (a million people's latest results fit in about 150 MB; less spills to
@@ -312,9 +353,9 @@ class PersonColumns:
     COHORT: Final = 1
     VACCINATED: Final = 2
     HIGH_RISK: Final = 3
-    HIGH_RISK_UNTIL: Final = 4  # microseconds
+    HIGH_RISK_UNTIL: Final = 4  # microseconds after the window's start (``relative_micros``)
     HIRE_DAY: Final = 5  # days since 1970-01-01
-    LAST_AT: Final = 6  # microseconds
+    LAST_AT: Final = 6  # the same  # microseconds
     SPECIAL: Final = 7  # not plain: the columns below are read
     RESULTS: Final = 8
     FIRST_DOSE_AT: Final = 9
@@ -325,16 +366,37 @@ class PersonColumns:
     POOLS: Final = 14
 
 
+class GroupColumns:
+    """Positions within ``PROVINCE_GROUPS_SQL``: the enterprise, then ``PERSON_COLUMNS`` (for a
+    cell: the id None, its latest test the earliest of the cell's, no history), then how many
+    people the row counts."""
+
+    ENTERPRISE: Final = 0
+    PERSON: Final = 1
+    SPECIAL: Final = PERSON + PersonColumns.SPECIAL
+    PEOPLE: Final = PERSON + PersonColumns.POOLS + 1
+
+
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 
-def plain_args(row: Sequence[Any], at: int) -> tuple[Any, ...]:
+def plain_args(row: Sequence[Any], at: int, since_us: int) -> tuple[Any, ...]:
     """The arguments of ``DueRules.plain``/``plain_status`` after the plan: id, cohort,
-    vaccinated, high-risk, high-risk until, hire day, latest result."""
-    return tuple(row[at : at + 7])
+    vaccinated, high-risk, high-risk until, hire day, latest result (instants in microseconds;
+    ``since_us``: the window's start, which the statement counts them from)."""
+    pid, cohort, vaccinated, high_risk, until, hire_day, last_at = row[at : at + 7]
+    return (
+        pid,
+        cohort,
+        vaccinated,
+        high_risk,
+        None if until is None else until + since_us,
+        hire_day,
+        None if last_at is None else last_at + since_us,
+    )
 
 
-def facts(row: Sequence[Any], at: int) -> PersonFacts:
+def facts(row: Sequence[Any], at: int, since_us: int) -> PersonFacts:
     """A not-plain person's PersonFacts from the columns starting at ``at``."""
     c = PersonColumns
     results = row[at + c.RESULTS]
@@ -345,7 +407,7 @@ def facts(row: Sequence[Any], at: int) -> PersonFacts:
         row[at + c.COHORT],
         row[at + c.FIRST_DOSE_AT],
         row[at + c.HIGH_RISK],
-        None if until is None else from_micros(until),
+        None if until is None else from_micros(until + since_us),
         None if hire_day is None else date.fromordinal(hire_day + _EPOCH_ORDINAL),
         row[at + c.ARRIVED_AT],
         row[at + c.ARRIVED_FROM],
@@ -353,7 +415,7 @@ def facts(row: Sequence[Any], at: int) -> PersonFacts:
         row[at + c.DECLARATIONS] or (),
         row[at + c.TRAVELS] or (),
         row[at + c.POOLS] or (),
-        None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT]),
+        None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT] + since_us),
     )
 
 
@@ -440,7 +502,7 @@ async def enterprise_people(
     """Every active person of one enterprise: employee code, full name, then
     ``PERSON_COLUMNS``. One statement."""
     conn = await driver_connection(session)
-    await conn.execute(CUSTOM_PLANS)
+    await conn.execute(PER_PERSON)
     rows: list[Any] = await conn.fetch(ENTERPRISE_PEOPLE_SQL, as_of, since, arrivals_after, enterprise_id)
     return rows
 
@@ -450,7 +512,7 @@ async def person(
 ) -> Any:
     """One person, whatever their status: enterprise id, status, then ``PERSON_COLUMNS``."""
     conn = await driver_connection(session)
-    await conn.execute(CUSTOM_PLANS)
+    await conn.execute(PER_PERSON)
     return await conn.fetchrow(PERSON_SQL, as_of, since, arrivals_after, person_id)
 
 
@@ -484,24 +546,50 @@ def shares(n: int, district: str | None, zone_type: str | None) -> list[Share]:
     return [Share(bounds[k], bounds[k + 1], district, zone_type) for k in range(n)]
 
 
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """How ``PROVINCE_GROUPS_SQL`` groups the plain people (``DueRules.plain_cell``): the
+    version's first day (days since 1970-01-01), the microseconds from the midnight days are
+    counted from to the window's start, the cuts after the window's start, and the enterprises
+    whose people are counted one by one."""
+
+    floor_day: int
+    shift_us: int
+    cuts_us: tuple[int, ...]
+    singles: tuple[uuid.UUID, ...]
+
+
 async def stream_share(
     conn: Any,
     share: Share,
     as_of: datetime,
     since: datetime,
     arrivals_after: datetime | None,
+    cells: Cells,
     *,
     serial: bool = False,
     batch: int = 10_000,
 ) -> AsyncGenerator[list[Any], None]:
-    """A share's people (enterprise id, then ``PLAIN_COLUMNS``) in batches from a server-side
-    cursor, on ``conn`` inside its transaction: memory holds a batch or two, whatever the
-    province's size. ``serial``: no parallel workers (the shares already run side by side)."""
+    """A share's people, the plain ones by cell (``PROVINCE_GROUPS_SQL``, ``GroupColumns``), in
+    batches from a server-side cursor, on ``conn`` inside its transaction: memory holds a batch
+    or two, whatever the province's size. ``serial``: no parallel workers (the shares already
+    run side by side)."""
     await conn.execute(BULK_SETTINGS)
     if serial:
         await conn.execute(SERIAL)
     cursor = await conn.cursor(
-        PROVINCE_SQL, as_of, since, arrivals_after, share.low, share.high, share.district, share.zone_type
+        PROVINCE_GROUPS_SQL,
+        as_of,
+        since,
+        arrivals_after,
+        share.low,
+        share.high,
+        share.district,
+        share.zone_type,
+        cells.floor_day,
+        cells.shift_us,
+        list(cells.cuts_us),
+        list(cells.singles),
     )
     # The next batch is requested before this one is handed over, so the database produces it
     # while the caller works on this one.
@@ -517,55 +605,6 @@ async def stream_share(
     finally:
         if not pending.done():
             await pending  # leave the connection idle for the rest of the transaction
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What the general rules read of some people, beyond their row of ``PROVINCE_SQL``."""
-
-    results: dict[uuid.UUID, tuple[list[datetime], list[int]]]
-    first_doses: dict[uuid.UUID, datetime]
-    sparse: dict[uuid.UUID, tuple[Any, Any, Any]]  # declarations, travels, pools (None: none)
-
-    def facts(self, row: Sequence[Any], at: int, arrived: int) -> PersonFacts:
-        """A person's PersonFacts from their row (``PLAIN_COLUMNS`` from ``at``, the arrival
-        from ``arrived``) and this history."""
-        c = PersonColumns
-        pid = row[at + c.ID]
-        until = row[at + c.HIGH_RISK_UNTIL]
-        hire_day = row[at + c.HIRE_DAY]
-        times, codes = self.results.get(pid, ((), ()))
-        declarations, travels, pools = self.sparse.get(pid, (None, None, None))
-        return PersonFacts(
-            pid,
-            row[at + c.COHORT],
-            self.first_doses.get(pid),
-            row[at + c.HIGH_RISK],
-            None if until is None else from_micros(until),
-            None if hire_day is None else date.fromordinal(hire_day + _EPOCH_ORDINAL),
-            row[arrived],
-            row[arrived + 1],
-            Results(times, codes),
-            declarations or (),
-            travels or (),
-            pools or (),
-            None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT]),
-        )
-
-
-async def history(conn: Any, person_ids: Sequence[uuid.UUID], as_of: datetime, since: datetime) -> History:
-    """The history of the given people, on ``conn`` inside its transaction."""
-    ids = list(person_ids)
-    results: dict[uuid.UUID, tuple[list[datetime], list[int]]] = {}
-    for pid, at, code in await conn.fetch(RESULTS_SQL, as_of, since, ids):
-        entry = results.get(pid)
-        if entry is None:
-            entry = results[pid] = ([], [])
-        entry[0].append(at)
-        entry[1].append(code)
-    first_doses = {pid: at for pid, at in await conn.fetch(FIRST_DOSES_SQL, ids)}
-    sparse = {r[0]: (r[1], r[2], r[3]) for r in await conn.fetch(SPARSE_SQL, as_of, since, ids)}
-    return History(results, first_doses, sparse)
 
 
 # The sampling ratios districts set (the registry's ``district_ratio``), read with SQLAlchemy Core.

@@ -21,6 +21,7 @@ runs the very same code (``screening``) for its last step, so both give the same
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import math
@@ -87,6 +88,8 @@ _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 _MICROSECOND: Final = timedelta(microseconds=1)
 _HOUR_US: Final = 3_600_000_000
 _DAY_US: Final = 24 * _HOUR_US
+# ``DueRules.plain_cell`` counts days from a local midnight this many days before ``as_of``'s.
+_CELL_ORIGIN_DAYS: Final = 36_500
 
 
 def micros(instant: datetime) -> int:
@@ -214,11 +217,13 @@ NO_RESULTS: Final = Results()
 
 class Declaration(NamedTuple):
     """A health declaration: symptoms (any one makes the person symptomatic), and contact with
-    a confirmed case."""
+    a confirmed case. A contact traced by the registry (issue 14) reads as one declared at the
+    moment of tracing, with no symptoms and its case (``case_id``)."""
 
     declared_at: datetime
     symptoms: Sequence[str]
     contact: bool
+    case_id: uuid.UUID | None = None
 
 
 class Travel(NamedTuple):
@@ -290,6 +295,7 @@ class Requirement(NamedTuple):
     window_start: datetime | None = None
     window_end: datetime | None = None
     interval_days: int | None = None
+    case_id: uuid.UUID | None = None  # CONTACT: the case the person was traced from, if traced
 
 
 class RoundWindow(NamedTuple):
@@ -526,6 +532,7 @@ class DueRules:
         self.day = local_day(as_of)
         self.grace = timedelta(hours=t.overdue_grace_hours)
         self.horizon = self.as_of - timedelta(days=t.history_days)
+        self.horizon_us = micros(self.horizon)
         # The version's rules are owed from its first day (it does not rewrite the past).
         self.floor = utc_midnight(policy.effective_from)
         self.high_risk_days = t.high_risk_interval_days
@@ -536,7 +543,8 @@ class DueRules:
         # The same instants in microseconds, for ``screening``.
         self._as_of_us = micros(self.as_of)
         self._floor_us = micros(self.floor)
-        self._floor_day = policy.effective_from.toordinal() - _EPOCH_ORDINAL
+        # The version's first day in days since 1970-01-01 (``epoch_day``).
+        self.floor_day = self._floor_day = policy.effective_from.toordinal() - _EPOCH_ORDINAL
         self._grace_us = t.overdue_grace_hours * _HOUR_US
         self._high_risk_every_us = None if t.high_risk_interval_days is None else t.high_risk_interval_days * _DAY_US
         self._unvaccinated_every_us = (
@@ -544,12 +552,33 @@ class DueRules:
         )
         self._day_end_us = micros(self.day_end)
         self._midnights: dict[int, int] = {}
+        # How plain people are grouped (``plain_cell``): days counted from a local midnight
+        # before any test (a century before ``as_of``'s day), and the instants other than local
+        # midnights where a cadence's verdict turns with the latest test (overdue once it is
+        # ``every`` days plus the grace before ``as_of``).
+        self.cell_origin_us = micros(utc_midnight(self.day)) - _CELL_ORIGIN_DAYS * _DAY_US
+        self.cell_cuts_us = tuple(
+            sorted(
+                {
+                    self._as_of_us - self._grace_us - every
+                    for every in (self._high_risk_every_us, self._unvaccinated_every_us)
+                    if every is not None
+                }
+            )
+        )
+        self._arrivals_after = self._arrivals_after_of()
+        # Memos of ``version_at`` (by local day) and ``from_elsewhere`` (by name).
+        self._versions_by_day: dict[date, PolicyDocument] = {}
+        self._elsewhere: dict[str | None, bool] = {}
 
     @property
     def arrivals_after(self) -> datetime | None:
         """A new hire who arrived after this instant (or will arrive: a planned arrival) may
         still be in the pipeline at ``as_of`` (the buffer, then high-risk), so is not plain.
         None: no version has a new-hire rule."""
+        return self._arrivals_after
+
+    def _arrivals_after_of(self) -> datetime | None:
         spans = [
             v.testing.new_hire.buffer_days + v.testing.new_hire.high_risk_days_after_buffer
             for v in self.versions
@@ -573,7 +602,11 @@ class DueRules:
 
     def version_at(self, instant: datetime) -> PolicyDocument:
         """The version in force on the instant's local date (the earliest one before any)."""
-        return in_force(self.versions, local_day(instant)) or self.versions[0]
+        day = local_day(instant)
+        version = self._versions_by_day.get(day)
+        if version is None:
+            version = self._versions_by_day[day] = in_force(self.versions, day) or self.versions[0]
+        return version
 
     # -- enterprise level ---------------------------------------------------------------
 
@@ -661,7 +694,10 @@ class DueRules:
         """Arrived from, or travelled to, another province: the 63 of 2021 compared by their
         canonical names, so "Tỉnh Bắc Giang" and "TP Bắc Giang" are home (``safework_common.geo``);
         a name that is no province counts as elsewhere."""
-        return canonical_province(province) != self.home
+        elsewhere = self._elsewhere.get(province)
+        if elsewhere is None:
+            elsewhere = self._elsewhere[province] = canonical_province(province) != self.home
+        return elsewhere
 
     def evaluate(self, p: PersonFacts, plan: RoundPlan | None = None) -> PersonDue:
         """Every requirement of one person at ``as_of``; ``plan`` is their enterprise's rounds
@@ -715,13 +751,18 @@ class DueRules:
         in_buffer = False
         symptoms_at: datetime | None = None
         contact_at: datetime | None = None
-        for declared_at, symptoms, contact in declarations:
+        contact_case: uuid.UUID | None = None
+        for declared_at, symptoms, contact, *traced in declarations:
             if declared_at > as_of:
                 continue
             if symptoms and (symptoms_at is None or declared_at > symptoms_at):
                 symptoms_at = declared_at
-            if contact and (contact_at is None or declared_at > contact_at):
-                contact_at = declared_at
+            case = traced[0] if traced else None
+            # The latest contact counts; of two at one instant, a traced one (its case known).
+            if contact and (
+                contact_at is None or declared_at > contact_at or (declared_at == contact_at and case is not None)
+            ):
+                contact_at, contact_case = declared_at, case
 
         # seeds/000 §2.2: symptoms declared: at the same time an individual rapid test and an
         # individual PCR; not cleared until both are done and the PCR is negative (a pooled
@@ -792,7 +833,9 @@ class DueRules:
             every = self.high_risk_days or 3
             due = contact_at if last_at is None or last_at < contact_at else last_at + timedelta(days=every)
             if due < contact_at + self.contact_days:
-                cadence.append(Requirement(CONTACT, due, EITHER, due + grace, interval_days=every))
+                cadence.append(
+                    Requirement(CONTACT, due, EITHER, due + grace, interval_days=every, case_id=contact_case)
+                )
 
         window: RoundWindow | None = None
         if not in_buffer:
@@ -1006,6 +1049,28 @@ class DueRules:
             blocks.append(ENTERPRISE_SUSPENDED)
         return self._answer(person_id, [self._requirement(i) for i in items], blocks, window)
 
+    def groups_people(self, plan: RoundPlan | None) -> bool:
+        """May the enterprise's plain people be counted by cell (``plain_cell``)? Not where a
+        rotating sample picks people by who they are."""
+        return plan is None or plan.mode != MODE_SAMPLE
+
+    def plain_cell(self, last_at: int | None) -> tuple[int, int] | None:
+        """Where a latest test (microseconds; None: never tested) falls for the counts: its
+        local day, and how many of ``cell_cuts_us`` are at or before it (``bisect_right``,
+        PostgreSQL's ``width_bucket``).
+
+        A plain person who is not high-risk, in an enterprise that ``groups_people``, has the
+        same ``plain_status`` as anyone of the same enterprise, half, dose-1 state and start
+        day (the later of the hire day and the version's first) whose latest test is in the
+        same cell: the rules compare the latest test only with local midnights (window starts,
+        a campaign's start, the start day and the day's end, each less a cadence of whole
+        days) and with the cuts. So a province is counted cell by cell
+        (``repository.PROVINCE_GROUPS_SQL``); a high-risk person has a cut of their own (the
+        end of the flag) and is counted alone."""
+        if last_at is None:
+            return None
+        return (last_at - self.cell_origin_us) // _DAY_US, bisect.bisect_right(self.cell_cuts_us, last_at)
+
     def plain_status(
         self,
         plan: RoundPlan | None,
@@ -1030,13 +1095,17 @@ class DueRules:
     def status_of(self, plan: RoundPlan | None) -> Callable[..., int]:
         """``plain_status`` bound to one enterprise's plan, prepared once: what the bulk loops
         call for each of its plain people (``person_id, cohort, vaccinated, high_risk,
-        high_risk_until, hire_day, last_at``). Same answers, fewer lookups per person."""
+        high_risk_until, hire_day, last_at``). Same answers, fewer lookups per person: the
+        statuses of a cell (``plain_cell``) are computed once."""
         slow = self._plain_status
-        if plan is None or plan.campaign is not None or plan.mode not in (MODE_COHORT, MODE_ALL):
+        if not self.groups_people(plan):
             return functools.partial(slow, plan)
+        rounds_only = plan is not None and plan.campaign is None and plan.mode in (MODE_COHORT, MODE_ALL)
         cache: dict[int, FastEntry] = {}
+        cells: dict[tuple[int, bool, tuple[int, int] | None], int] = {}
         floor = self._floor_day
         entry = self._fast_entry
+        cell_of = self.plain_cell
 
         def status(
             person_id: uuid.UUID | None,
@@ -1047,10 +1116,14 @@ class DueRules:
             hire_day: int | None,
             last_at: int | None,
         ) -> int:
-            if vaccinated and not high_risk:
-                slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+            if high_risk:  # a cut of their own: the end of the flag
+                return slow(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+            if vaccinated and rounds_only:
+                # Two instants tell the four cases apart: no bisection needed.
                 fast = cache.get(slot)
                 if fast is None:
+                    assert plan is not None  # rounds_only
                     found = entry(plan, cohort & 1, slot >> 1)
                     assert found is not None  # the mode has the shortcut (checked above)
                     fast = cache[slot] = found
@@ -1060,9 +1133,93 @@ class DueRules:
                 if last_at >= s_latest:
                     return statuses[3]
                 return statuses[2] if last_at >= s_prev else statuses[1]
-            return slow(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+            key = (slot, vaccinated, cell_of(last_at))
+            known = cells.get(key)
+            if known is None:
+                known = cells[key] = slow(plan, None, cohort, vaccinated, False, None, slot >> 1, last_at)
+            return known
 
         return status
+
+    def row_status_of(self, plan: RoundPlan | None, since_us: int) -> Callable[..., int]:
+        """``status_of`` for the row a statement sends (``repository.PLAIN_COLUMNS``): the
+        high-risk end and the latest test in microseconds after ``since_us``. Most people
+        (vaccinated, not high-risk, in halves or all at once) are told apart by comparing their
+        latest test with two instants of their half, moved to the row's origin once."""
+        status = self.status_of(plan)
+        if plan is None or plan.campaign is not None or plan.mode not in (MODE_COHORT, MODE_ALL):
+            rounds: dict[int, FastEntry] | None = None
+        else:
+            rounds = {}
+        floor = self._floor_day
+        entry = self._fast_entry
+
+        def row_status(
+            person_id: uuid.UUID | None,
+            cohort: int,
+            vaccinated: bool,
+            high_risk: bool,
+            high_risk_until: int | None,
+            hire_day: int | None,
+            last_at: int | None,
+        ) -> int:
+            if rounds is not None and vaccinated and not high_risk:
+                slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+                fast = rounds.get(slot)
+                if fast is None:
+                    assert plan is not None  # rounds
+                    found = entry(plan, cohort & 1, slot >> 1)
+                    assert found is not None  # the mode has the shortcut (checked above)
+                    fast = rounds[slot] = (found[0] - since_us, found[1] - since_us, found[2])
+                s_prev, s_latest, statuses = fast
+                if last_at is None:
+                    return statuses[0]
+                if last_at >= s_latest:
+                    return statuses[3]
+                return statuses[2] if last_at >= s_prev else statuses[1]
+            return status(
+                person_id,
+                cohort,
+                vaccinated,
+                high_risk,
+                None if high_risk_until is None else high_risk_until + since_us,
+                hire_day,
+                None if last_at is None else last_at + since_us,
+            )
+
+        return row_status
+
+    def answer_of(self, plan: RoundPlan | None) -> Callable[..., PersonDue]:
+        """``plain`` bound to one enterprise's plan, for the people a list shows. The answer of
+        a vaccinated person who is not high-risk (the rounds, a campaign: windows, not a
+        cadence counted from the latest test) is the same in a cell but for the id, so it is
+        built once per cell."""
+        plain = self.plain
+        if not self.groups_people(plan):
+            return functools.partial(plain, plan)
+        memo: dict[tuple[int, tuple[int, int] | None], PersonDue] = {}
+        floor = self._floor_day
+        cell_of = self.plain_cell
+
+        def answer(
+            person_id: uuid.UUID,
+            cohort: int,
+            vaccinated: bool,
+            high_risk: bool,
+            high_risk_until: int | None,
+            hire_day: int | None,
+            last_at: int | None,
+        ) -> PersonDue:
+            if high_risk or not vaccinated:
+                return plain(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+            key = (slot, cell_of(last_at))
+            due = memo.get(key)
+            if due is None:
+                due = memo[key] = plain(plan, person_id, cohort, True, False, None, slot >> 1, last_at)
+            return due if due.person_id == person_id else due._replace(person_id=person_id)
+
+        return answer
 
     def _fast_entry(self, plan: RoundPlan, half: int, start_day: int) -> FastEntry | None:
         """For one half and start day: the starts of the half's previous and latest windows,

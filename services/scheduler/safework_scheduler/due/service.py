@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.contract import reasons
 from safework_common.contract.policy_document import PolicyDocument
+from safework_common.contract.reasons import CONTACT
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
     AUTHORITY,
@@ -167,8 +168,18 @@ def payer_of(policy: PolicyDocument, reasons_: tuple[str, ...] | list[str]) -> s
     return None
 
 
+def contact_case(due: PersonDue) -> uuid.UUID | None:
+    """The case a traced contact (F1) came from: its id only, never the F0's identity, so every
+    role that sees the verdict may see it (the authority resolves it in its trace view)."""
+    for r in due.requirements:
+        if r.reason == CONTACT and r.case_id is not None:
+            return r.case_id
+    return None
+
+
 def person_out(due: PersonDue, day_end: datetime, policy: PolicyDocument) -> dict[str, Any]:
     return {
+        "contact_case_id": contact_case(due),
         "payer": payer_of(policy, due.reasons),
         "person_id": due.person_id,
         "due_today": due.due_before(day_end),
@@ -196,8 +207,8 @@ def _answer(rules: DueRules, plan: RoundPlan | None, row: Any, at: int) -> Perso
     """One person's answer from a row of ``PERSON_COLUMNS``: the general rules for a person who
     is not plain, the fast path for the others."""
     if row[at + _C.SPECIAL]:
-        return rules.evaluate(repo.facts(row, at), plan)
-    return rules.plain(plan, *repo.plain_args(row, at))
+        return rules.evaluate(repo.facts(row, at, rules.horizon_us), plan)
+    return rules.plain(plan, *repo.plain_args(row, at, rules.horizon_us))
 
 
 async def plan_for(session: AsyncSession, rules: DueRules, enterprise: repo.EnterpriseRow) -> RoundPlan:
@@ -254,6 +265,7 @@ async def person_due(
         "cleared_to_work": due.cleared_to_work,
         "not_cleared": list(due.not_cleared),
         "flags": list(due.flags),
+        "contact_case_id": contact_case(due),
         **window_out(due),
         "requirements": [
             {
@@ -266,6 +278,7 @@ async def person_due(
                 "window_end": local(r.window_end),
                 "interval_days": r.interval_days,
                 "payer": policy.testing.payers.get(r.reason),
+                "case_id": r.case_id,
             }
             for r in due.requirements
         ],
@@ -295,14 +308,19 @@ class EnterpriseDay:
     statuses: list[int]
     answers: dict[int, PersonDue]  # the people who are not plain, by position
     day_end: datetime = field(init=False)
+    plain: Callable[..., PersonDue] = field(init=False)
+    # What ``person_out`` made of an answer, by the answer less its person: people of one cell
+    # share it.
+    shown: dict[tuple[Any, ...], dict[str, Any]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.day_end = self.rules.day_end
+        self.plain = self.rules.answer_of(self.plan)
 
     def answer(self, i: int) -> PersonDue:
         due = self.answers.get(i)
-        if due is None:
-            due = self.answers[i] = _answer(self.rules, self.plan, self.rows[i], _ROSTER_AT)
+        if due is None:  # a plain person (the others were answered with the statuses)
+            due = self.answers[i] = self.plain(*repo.plain_args(self.rows[i], _ROSTER_AT, self.rules.horizon_us))
         return due
 
     def person_id(self, i: int) -> uuid.UUID:
@@ -312,7 +330,13 @@ class EnterpriseDay:
     def item(self, i: int) -> dict[str, Any]:
         """A person of a list, as the API shows them."""
         row = self.rows[i]
-        out = person_out(self.answer(i), self.day_end, self.rules.policy)
+        due = self.answer(i)
+        key = due[1:]
+        shown = self.shown.get(key)
+        if shown is None:
+            shown = self.shown[key] = person_out(due, self.day_end, self.rules.policy)
+        out = dict(shown)
+        out["person_id"] = due.person_id
         out["employee_code"] = row[0]
         out["full_name"] = row[1]
         out["test_cohort"] = row[_ROSTER_AT + _C.COHORT]
@@ -335,12 +359,12 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
         facts = _with_size(enterprise.facts, len(rows))
         roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
         plan = rules.round_plan(facts, roster)
-        plain_status = rules.status_of(plan)
+        plain_status = rules.row_status_of(plan, rules.horizon_us)
         statuses: list[int] = []
         answers: dict[int, PersonDue] = {}
         for i, r in enumerate(rows):
             if r[at + _C.SPECIAL]:
-                due = answers[i] = rules.evaluate(repo.facts(r, at), plan)
+                due = answers[i] = rules.evaluate(repo.facts(r, at, rules.horizon_us), plan)
                 statuses.append(rules.status(due))
             else:
                 statuses.append(plain_status(*r[at : at + 7]))
