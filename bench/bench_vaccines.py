@@ -216,12 +216,12 @@ def line(name: str, figure: float, reference: float, note: str = "") -> None:
 async def run(url: str, people: int) -> bool:
     from fastapi import FastAPI
 
+    from safework_common.contract.policy_document import PolicyDocument, in_force
     from safework_common.db import make_sessionmaker
     from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
     from safework_common.scope import Reach
     from safework_common.timezone import local_date
     from safework_scheduler.app import create_app
-    from safework_scheduler.policy.document import PolicyDocument, in_force
     from safework_scheduler.policy.files import read_versions
     from safework_scheduler.settings import SchedulerSettings
     from safework_scheduler.vaccines import repository

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from safework_cli.main import app
 from safework_cli.retention import TABLES, NoPolicyInForce, run_retention
+from safework_common.contract.policy_document import PolicyDocument
 from safework_common.timezone import LOCAL_TZ
-from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.files import VERSIONS_DIR, read_versions
 from tests.registry.factories import Seed, cipher_for, rollup_drift
 

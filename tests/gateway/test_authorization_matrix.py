@@ -43,6 +43,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/healthz"): (PUBLIC, "public"),
     ("GET", "/readyz"): (PUBLIC, "public"),
     ("GET", "/.well-known/jwks.json"): (PUBLIC, "public"),
+    ("GET", "/api/v1/codes"): (PUBLIC, "public"),
+    # The API's documentation pages, their scripts served by the gateway itself (fastapi-offline).
+    ("GET", "/docs"): (PUBLIC, "public"),
+    ("GET", "/docs/oauth2-redirect"): (PUBLIC, "public"),
+    ("GET", "/redoc"): (PUBLIC, "public"),
     ("POST", "/api/v1/auth/token"): (PUBLIC, "public"),
     ("POST", "/api/v1/app/activate"): (PUBLIC, "public"),
     ("POST", "/api/v1/app/refresh"): (PUBLIC, "public"),

@@ -191,8 +191,10 @@ async def test_patch_fields_declared_nullable_take_null_and_the_others_are_refus
     assert len(patches) == 7, [p for p, _ in patches]
     failures = []
     nullable_seen = 0
+    components = stack.app.openapi()["components"]["schemas"]
     for path, op in patches:
         schema = op["requestBody"]["content"]["application/json"]["schema"]
+        schema = components[schema["$ref"].rsplit("/", 1)[1]]
         for name, field in schema["properties"].items():
             target = await _fresh_object(stack, world, path)
             headers = target.headers(op["x-safework-access"])
@@ -256,12 +258,20 @@ async def test_every_district_field_declares_the_ten_districts(stack: Stack) -> 
     doc = stack.app.openapi()
     found = []
 
+    schemas, seen = doc["components"]["schemas"], set()
+
     def walk(node: Any, where: str) -> None:
         if isinstance(node, dict):
+            name = node.get("$ref", "").rsplit("/", 1)[-1]
+            if name and name not in seen:  # a body's model, and the models it is made of, once each
+                seen.add(name)
+                walk(schemas[name], name)
             for key, value in node.items():
+                if key == "responses":
+                    continue
                 if key in ("district", "propertyNames") and isinstance(value, dict):
                     branches = [b for b in value.get("anyOf", [value]) if b.get("type") != "null"]
-                    if all("type" in b for b in branches):
+                    if all("type" in b or "enum" in b for b in branches):
                         found.append((where + "." + key, branches[0].get("enum") if len(branches) == 1 else None))
                 walk(value, f"{where}.{key}")
         elif isinstance(node, list):
@@ -270,8 +280,7 @@ async def test_every_district_field_declares_the_ten_districts(stack: Stack) -> 
                     found.append((f"{where}[{n}]", value["schema"].get("enum")))
                 walk(value, f"{where}[{n}]")
 
-    walk(doc["paths"], "paths")
-    walk(doc["components"]["schemas"]["ClientCreate"], "ClientCreate")  # the gateway's own body
+    walk(doc["paths"], "paths")  # the bodies (the gateway's own ClientCreate too) and query parameters
     # Five forwarded bodies (with an isolation facility), the client's, ten query parameters (with
     # the public list and map, cases, isolation facilities) and the plan's capacity keys.
     assert len(found) == 17, [w for w, _ in found]

@@ -19,7 +19,13 @@ def test_bucket_allows_a_burst_then_the_steady_rate() -> None:
         buckets.take("a", now=100.0)
     with pytest.raises(RateLimited) as exc:
         buckets.take("a", now=100.0)
-    assert exc.value.status_code == 429 and exc.value.headers == {"Retry-After": "1"}
+    assert exc.value.status_code == 429
+    assert exc.value.headers == {
+        "Retry-After": "1",
+        "RateLimit-Limit": "3",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "1",
+    }
     buckets.take("b", now=100.0)  # another caller has its own bucket
     buckets.take("a", now=100.5)  # half a second refills one token at 2/s
     with pytest.raises(RateLimited):
@@ -31,7 +37,8 @@ def test_retry_after_says_when_a_token_will_be_there() -> None:
     buckets.take("a", now=0.0)
     with pytest.raises(RateLimited) as exc:
         buckets.take("a", now=1.0)
-    assert exc.value.headers == {"Retry-After": "9"}
+    assert exc.value.headers is not None and exc.value.headers["Retry-After"] == "9"
+    assert exc.value.headers["RateLimit-Reset"] == "9" and exc.value.headers["RateLimit-Limit"] == "1"
 
 
 def test_pruning_forgets_only_refilled_buckets() -> None:
@@ -58,6 +65,9 @@ async def test_a_client_over_its_rate_gets_429_in_the_envelope(db: str, keys_dir
         assert r.status_code == 429
         assert r.json()["error"]["code"] == "rate_limited"
         assert int(r.headers["retry-after"]) >= 1
+        # The IETF RateLimit fields too (draft-ietf-httpapi-ratelimit-headers).
+        assert r.headers["ratelimit-limit"] == "3" and r.headers["ratelimit-remaining"] == "0"
+        assert r.headers["ratelimit-reset"] == r.headers["retry-after"]
         other = bearer(stack.token("authority"))
         assert (await http.get("/api/v1/clients", headers=other)).status_code == 200
 

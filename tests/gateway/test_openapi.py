@@ -3,8 +3,11 @@ and scope, request schemas for the forwarded bodies, the error envelope."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from safework_common.contract import reasons
+from safework_common.contract.codes import ERROR_CODES
 from safework_gateway.app import create_app
 from safework_gateway.settings import GatewaySettings
 from tests.gateway.conftest import Stack
@@ -16,6 +19,7 @@ PUBLIC_OPERATIONS = {
     ("get", "/.well-known/jwks.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/api/v1/codes"),
     ("get", "/api/v1/public/safe-enterprises"),
     ("get", "/api/v1/public/safe-enterprises.geojson"),
 }
@@ -62,7 +66,8 @@ def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySetting
             (media,) = content
             assert content[media]["schema"], (method, path)
     batch = schema["paths"]["/api/v1/labs/{lab_id}/results"]["post"]
-    body = batch["requestBody"]["content"]["application/json"]["schema"]
+    ref = batch["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert body["properties"]["items"]["maxItems"] == 10_000
     assert any(p["name"] == "Idempotency-Key" for p in batch["parameters"])
     token = schema["paths"]["/api/v1/auth/token"]["post"]["requestBody"]["content"]
@@ -73,3 +78,57 @@ async def test_docs_and_schema_are_served(gateway: Stack) -> None:
     r = await gateway.http.get("/openapi.json")
     assert r.status_code == 200 and r.json()["info"]["title"] == "Safework API"
     assert (await gateway.http.get("/docs")).status_code == 200
+
+
+def _named(schema: dict[str, Any]) -> bool:
+    """A schema a generated client gets a class for: a reference to a named component (a page
+    of them, for lists), never a free-form object."""
+    return "$ref" in schema
+
+
+def test_every_success_answer_has_a_named_schema(gateway_settings: GatewaySettings) -> None:
+    """Rule (issue 15): every operation's success answer is a named schema from the contract, so
+    a generated client is typed; only 204 and 304 carry no body. A route added later without a
+    model fails here."""
+    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    components = schema["components"]["schemas"]
+    untyped = []
+    for method, path, op in operations(schema):
+        for status, answer in op["responses"].items():
+            if not status.startswith("2") or status == "204":
+                continue
+            # JSON, or a JSON-based media type (the safe-enterprise map's application/geo+json).
+            content = answer.get("content", {})
+            json_like = [c for m, c in content.items() if re.fullmatch(r"application/(.+\+)?json", m)]
+            body = json_like[0].get("schema", {}) if json_like else {}
+            if not _named(body):
+                untyped.append(f"{method.upper()} {path} {status}")
+                continue
+            target = components[body["$ref"].rsplit("/", 1)[1]]
+            if target.get("type") == "object" and not target.get("properties"):
+                untyped.append(f"{method.upper()} {path} {status}: {body['$ref']} has no properties")
+    assert not untyped, "\n".join(untyped)
+
+
+def test_operation_ids_are_short_unique_and_camel_case(gateway_settings: GatewaySettings) -> None:
+    """Rule (issue 15): operation IDs are short and stable (``postLabResults``), one per operation."""
+    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    ids = [op["operationId"] for _, _, op in operations(schema)]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert all(re.fullmatch(r"(get|post|put|patch|delete)[A-Z][A-Za-z0-9]*", i) and len(i) <= 40 for i in ids), ids
+    by_route = {(m, p): op["operationId"] for m, p, op in operations(schema)}
+    assert by_route["post", "/api/v1/labs/{lab_id}/results"] == "postLabResults"
+    assert by_route["get", "/api/v1/labs/{lab_id}"] == "getLab"
+    assert by_route["get", "/api/v1/labs"] == "getLabs"
+    assert by_route["get", "/api/v1/me/status"] == "getMeStatus"
+
+
+def test_reason_and_error_codes_are_enums(gateway_settings: GatewaySettings) -> None:
+    """Rule (issue 15): a client can switch on every code: the error envelope's ``code`` and every
+    reason code are enums in the schema."""
+    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    components = schema["components"]["schemas"]
+    assert set(components["ErrorBody"]["properties"]["code"]["enum"]) == set(ERROR_CODES)
+    due = components["PersonDueOut"]["properties"]
+    assert set(due["reasons"]["items"]["enum"]) == set(reasons.DUE_CODES)
+    assert set(due["not_cleared"]["items"]["enum"]) == set(reasons.NOT_CLEARED_CODES)

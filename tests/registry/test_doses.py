@@ -187,7 +187,8 @@ async def test_a_replayed_dose_answers_the_stored_record(
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
     listed = (await client.get(f"/v1/persons/{pid}/doses")).json()
-    assert [d["id"] for d in listed] == [first.json()["id"]]
+    assert listed["next_cursor"] is None  # a list is a page (issue 15), never a bare array
+    assert [d["id"] for d in listed["items"]] == [first.json()["id"]]
 
 
 @pytest.mark.parametrize(
@@ -254,7 +255,7 @@ async def test_who_reads_doses(
     r = await As(registry, minter)(caller).get(f"/v1/persons/{pid}/doses")
     assert r.status_code == status, rule
     if status == 200:
-        assert [d["dose_number"] for d in r.json()] == [1], rule
+        assert [d["dose_number"] for d in r.json()["items"]] == [1], rule
 
 
 async def test_vaccine_products_are_kept_by_the_province_and_read_by_all(
@@ -282,7 +283,7 @@ async def test_vaccine_products_are_kept_by_the_province_and_read_by_all(
 
     for reader in (callers.enterprise(uuid.uuid4()), callers.worker(uuid.uuid4()), callers.lab(uuid.uuid4())):
         listed = await as_(reader).get("/v1/vaccine-products")
-        assert [p["code"] for p in listed.json()] == ["VERO-CELL"]
+        assert [p["code"] for p in listed.json()["items"]] == ["VERO-CELL"]
         one = await as_(reader).get("/v1/vaccine-products/VERO-CELL")
         assert one.json()["min_interval_days"] == 28
     lowercase = await as_(callers.PROVINCE).post("/v1/vaccine-products", json={**body, "code": "vero"})

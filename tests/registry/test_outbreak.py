@@ -279,7 +279,7 @@ async def test_district_view_and_tenant_scope(api: As, seed: Seed) -> None:
     case_id = r.json()["id"]
     view = (await api(own).get("/v1/districts/Việt Yên/outbreak", params={"as_of": TRACED.isoformat()})).json()
     assert (view["open_cases"], view["contacts"]) == (1, 1)
-    assert [(e["enterprise_id"], e["open_cases"], e["contacts"]) for e in view["enterprises"]] == [(str(eid), 1, 1)]
+    assert [(e["enterprise_id"], e["open_cases"], e["contacts"]) for e in view["items"]] == [(str(eid), 1, 1)]
     other = callers.district_authority(OTHER_DISTRICT)
     for path in (f"/v1/cases/{case_id}", f"/v1/cases/{case_id}/contacts"):
         r = await api(other).get(path)
@@ -297,4 +297,4 @@ async def test_district_view_and_tenant_scope(api: As, seed: Seed) -> None:
     later = (
         await api(own).get("/v1/districts/Việt Yên/outbreak", params={"as_of": "2021-10-06T00:00:00+07:00"})
     ).json()
-    assert (later["open_cases"], later["contacts"], later["enterprises"]) == (0, 0, [])
+    assert (later["open_cases"], later["contacts"], later["items"]) == (0, 0, [])

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.compliance.rules import (
     APP_NOT_INSTALLED,
     COMPLIANT,
@@ -24,7 +25,6 @@ from safework_scheduler.compliance.rules import (
     ComplianceFacts,
     assess,
 )
-from safework_scheduler.policy.document import PolicyDocument
 from tests.scheduler.factories import local
 from tests.scheduler.test_due_rules import VERSIONS
 

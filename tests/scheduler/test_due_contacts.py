@@ -99,5 +99,5 @@ def test_me_status_carries_the_case_id_only() -> None:
     due = {"due_at": "2021-09-21T10:00:00+07:00", "kind": "EITHER", "reasons": ["CONTACT"], "cleared_to_work": True,
            "requirements": [], "contact_case_id": case}  # fmt: skip
     status = merge_status(str(uuid.uuid4()), {}, due)
-    assert status.contact_case_id == case and status.next_due_test is not None
+    assert str(status.contact_case_id) == case and status.next_due_test is not None
     assert status.next_due_test.reasons == ["CONTACT"]

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.due.rules import (
     DUE_TODAY,
     HIGH_RISK,
@@ -33,7 +34,6 @@ from safework_scheduler.due.rules import (
     from_micros,
     micros,
 )
-from safework_scheduler.policy.document import PolicyDocument
 from tests.scheduler.factories import local
 from tests.scheduler.test_due_rules import JULY, JUNE, MAY, PARK, SEPT, VERSIONS
 

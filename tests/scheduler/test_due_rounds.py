@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.due.rules import (
     MODE_ALL,
     MODE_COHORT,
@@ -24,7 +25,6 @@ from safework_scheduler.due.rules import (
     Results,
     round_offset_days,
 )
-from safework_scheduler.policy.document import PolicyDocument
 from tests.scheduler.factories import local
 from tests.scheduler.test_due_rules import JULY, SEPT, VERSIONS
 

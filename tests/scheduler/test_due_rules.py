@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 import pytest
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.due.rules import (
     CONTACT,
     EITHER,
@@ -46,7 +47,6 @@ from safework_scheduler.due.rules import (
     combine_kinds,
     province_key,
 )
-from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.files import read_versions
 from tests.scheduler.factories import local
 

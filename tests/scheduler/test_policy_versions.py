@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from safework_cli.policy import PolicyConflict, load_policies
-from safework_scheduler.policy.document import PolicyDocument, in_force
+from safework_common.contract.policy_document import PolicyDocument, in_force
 from safework_scheduler.policy.files import VERSIONS_DIR, read_versions
 
 

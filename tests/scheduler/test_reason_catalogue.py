@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from safework_scheduler.due import reasons
+from safework_common.contract import reasons
 from safework_scheduler.policy.files import read_versions
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "VERDICTS.md"

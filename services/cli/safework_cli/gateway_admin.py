@@ -1,4 +1,5 @@
-"""`safework authority create` and `safework keys rotate|list`: the gateway's credentials.
+"""`safework authority create`, `safework client create --role …` and `safework keys rotate|list`:
+the gateway's credentials.
 
 The first authority cannot be created through the API (nobody could authenticate yet), so the
 command does it, straight in the gateway's tables; its secret is printed once."""
@@ -6,10 +7,11 @@ command does it, straight in the gateway's tables; its secret is printed once.""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from safework_common.db import make_engine, make_sessionmaker
 from safework_common.geo import canonical_district, unknown_district_message
@@ -22,7 +24,9 @@ from safework_gateway.settings import GatewaySettings
 gateway_app = typer.Typer(no_args_is_help=True)
 authority_app = typer.Typer(help="Authority clients of the public API.", no_args_is_help=True)
 keys_app = typer.Typer(help="The keys that sign public tokens.", no_args_is_help=True)
+client_app = typer.Typer(help="Clients of the public API: authorities, enterprises, labs.", no_args_is_help=True)
 gateway_app.add_typer(authority_app, name="authority")
+gateway_app.add_typer(client_app, name="client")
 gateway_app.add_typer(keys_app, name="keys")
 
 
@@ -63,6 +67,77 @@ def authority_create(
 
     with database(default_data_dir()) as url:
         client_id, secret = asyncio.run(_create_authority(url, name.strip(), canonical))
+    typer.echo(f"client_id:     {client_id}")
+    typer.echo(f"client_secret: {secret}")
+    typer.echo("Keep the secret now: only its hash is stored, it cannot be shown again.", err=True)
+
+
+async def _create_client(
+    url: str, name: str, role: str, district: str | None, enterprise_id: uuid.UUID | None, lab_id: uuid.UUID | None
+) -> tuple[str, str]:
+    """As ``POST /api/v1/clients`` does it: an enterprise client is managed from its enterprise's
+    district; the enterprise or lab must exist (read from the registry's tables: the CLI is the
+    operator, allowed to read every service's tables)."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            owner = district
+            if enterprise_id is not None:
+                owner = await session.scalar(
+                    text("SELECT district FROM enterprise WHERE id = :id"), {"id": enterprise_id}
+                )
+                if owner is None:
+                    raise typer.BadParameter("no such enterprise", param_hint="--enterprise-id")
+            if (
+                lab_id is not None
+                and await session.scalar(text("SELECT 1 FROM lab WHERE id = :id"), {"id": lab_id}) is None
+            ):
+                raise typer.BadParameter("no such lab", param_hint="--lab-id")
+            client, secret = await create_client(
+                session,
+                name=name,
+                role=role,
+                created_by="cli",
+                district=district,
+                enterprise_id=enterprise_id,
+                lab_id=lab_id,
+                owner_district=owner,
+            )
+            return client.client_id, secret
+    finally:
+        await engine.dispose()
+
+
+@client_app.command("create")
+def client_create(
+    role: Annotated[str, typer.Option(help="authority, enterprise or lab.")],
+    name: Annotated[str, typer.Option(help="Who this is, e.g. 'Công ty TNHH ABC Vân Trung'.")],
+    district: Annotated[str | None, typer.Option(help="An authority's district; none: the province.")] = None,
+    enterprise_id: Annotated[uuid.UUID | None, typer.Option(help="An enterprise client's enterprise.")] = None,
+    lab_id: Annotated[uuid.UUID | None, typer.Option(help="A lab client's lab.")] = None,
+) -> None:
+    """Create a client of any role and print its id and secret (shown this once only)."""
+    needed = {"authority": None, "enterprise": "enterprise_id", "lab": "lab_id"}
+    if role not in needed:
+        raise typer.BadParameter("authority, enterprise or lab", param_hint="--role")
+    given = {"district": district, "enterprise_id": enterprise_id, "lab_id": lab_id}
+    for option, value in given.items():
+        allowed = option == needed[role] or (option == "district" and role == "authority")
+        if value is not None and not allowed:
+            raise typer.BadParameter(f"not for role {role}", param_hint=f"--{option.replace('_', '-')}")
+    if needed[role] is not None and given[str(needed[role])] is None:
+        raise typer.BadParameter(f"required for role {role}", param_hint=f"--{str(needed[role]).replace('_', '-')}")
+    if not name.strip() or len(name) > 255:
+        raise typer.BadParameter("1 to 255 characters", param_hint="--name")
+    canonical = None
+    if district is not None:
+        canonical = canonical_district(district)
+        if canonical is None:
+            raise typer.BadParameter(unknown_district_message(), param_hint="--district")
+    from safework_cli.main import database, default_data_dir
+
+    with database(default_data_dir()) as url:
+        client_id, secret = asyncio.run(_create_client(url, name.strip(), role, canonical, enterprise_id, lab_id))
     typer.echo(f"client_id:     {client_id}")
     typer.echo(f"client_secret: {secret}")
     typer.echo("Keep the secret now: only its hash is stored, it cannot be shown again.", err=True)

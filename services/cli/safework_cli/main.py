@@ -97,6 +97,15 @@ def db_check(data_dir: DataDir = Path(".data")) -> None:
 
 
 @app.command()
+def codes(markdown: bool = typer.Option(False, "--markdown", help="docs/CODES.md instead of JSON.")) -> None:
+    """Every error and reason code with its messages (as GET /api/v1/codes serves them)."""
+    from safework_common.contract.catalogue import catalogue
+    from safework_common.contract.catalogue import markdown as render
+
+    typer.echo(render() if markdown else catalogue("en").model_dump_json(indent=2), nl=not markdown)
+
+
+@app.command()
 def up(
     data_dir: DataDir = Path(".data"),
     host: Annotated[str, typer.Option(envvar="SAFEWORK_HOST")] = "127.0.0.1",

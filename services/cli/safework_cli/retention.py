@@ -26,10 +26,10 @@ from typing import Annotated, Any
 import asyncpg
 import typer
 
+from safework_common.contract.policy_document import PolicyDocument, in_force
 from safework_common.settings import plain_pg_url
 from safework_common.timezone import local_date, now_local, start_of_local_day
 from safework_registry.idempotency.service import RETAIN_FOR
-from safework_scheduler.policy.document import PolicyDocument, in_force
 
 retention_app = typer.Typer(help="Retention of health data (policy windows).", no_args_is_help=True)
 

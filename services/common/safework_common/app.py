@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.params import ParamTypes
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
-from safework_common.errors import install_error_handlers
+from safework_common.errors import ErrorEnvelope, Unprocessable, install_error_handlers
 from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier
 from safework_common.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from safework_common.settings import ServiceSettings
@@ -15,14 +20,30 @@ from safework_common.settings import ServiceSettings
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
 
 
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """Every dependency reachable (else 503 ``not_ready`` naming the unreachable ones)."""
+
+    status: Literal["ready"]
+    checks: dict[str, bool]
+
+
 def health_router(check: ReadinessCheck) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Liveness:
+        return Liveness(status="ok")
 
-    @router.get("/readyz", summary="Readiness: the database or upstreams are reachable")
+    @router.get(
+        "/readyz",
+        summary="Readiness: the database or upstreams are reachable",
+        response_model=Readiness,
+        responses={503: {"model": ErrorEnvelope, "description": "A dependency is unreachable"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         checks = await check(request.app)
         ok = all(checks.values())
@@ -63,3 +84,44 @@ def setup_common(
 
 def load_internal_verifier(settings: ServiceSettings) -> InternalTokenVerifier:
     return InternalTokenVerifier(settings.internal_public_key_pem())
+
+
+_DECLARED = "_safework_declared_query"
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares: its dependencies' and those of its OpenAPI entry
+    (the gateway's forwarded routes declare theirs there). Worked out once per route."""
+    known: frozenset[str] | None = getattr(route, _DECLARED, None)
+    if known is None:
+        params = get_flat_params(route.dependant)
+        names = {f.alias for f in params if getattr(f.field_info, "in_", None) == ParamTypes.query}
+        extra = route.openapi_extra or {}
+        names |= {p["name"] for p in extra.get("parameters", []) if p.get("in") == "query"}
+        known = frozenset(names)
+        setattr(route, _DECLARED, known)
+    return known
+
+
+def check_query(request: Request) -> None:
+    """Unknown query parameters are refused like unknown body fields (422
+    ``unknown_query_parameter`` with the field), so a misspelt filter (``?distrct=``) is never
+    silently ignored and answered for everything."""
+    if not request.url.query:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _declared_query(route)
+    for name in request.query_params:
+        if name not in declared:
+            raise Unprocessable(
+                f"Unknown query parameter: {name[:64]}.", code="unknown_query_parameter", field=f"query.{name[:64]}"
+            )
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    check_query(request)
+
+
+RefuseUnknownQuery = Depends(refuse_unknown_query)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from safework_common.contract.codes import BY_CODE, ERROR_CODES
+from safework_common.i18n import DEFAULT_LANGUAGE, language_var, translate
 
 log = logging.getLogger("safework.errors")
 
@@ -29,8 +32,17 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
+    code: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": list(ERROR_CODES),
+                "description": "Stable; never changes with the language. Catalogued at GET /api/v1/codes.",
+            }
+        ),
+    ]
+    message: str = Field(description="In the language of Accept-Language (vi or en; default en).")
     details: list[ErrorDetail] = []
 
 
@@ -147,8 +159,21 @@ def envelope(
     details: Sequence[ErrorDetail] = (),
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    if language_var.get() != DEFAULT_LANGUAGE:
+        message, details = localized(code, message, details)
     body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=list(details)))
     return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=headers)
+
+
+def localized(code: str, message: str, details: Sequence[ErrorDetail]) -> tuple[str, list[ErrorDetail]]:
+    """The catalogue's message for each catalogued code, in the request's language (English
+    answers keep the raiser's more specific wording; a code not catalogued keeps its message)."""
+
+    def say(c: str, default: str) -> str:
+        info = BY_CODE.get(c)
+        return translate(info.message) if info is not None else default
+
+    return say(code, message), [d.model_copy(update={"message": say(d.code, d.message)}) for d in details]
 
 
 def field_path(loc: Sequence[int | str]) -> str:

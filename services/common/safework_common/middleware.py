@@ -11,6 +11,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safework_common.errors import ErrorBody, ErrorEnvelope
+from safework_common.i18n import DEFAULT_LANGUAGE, language_var, negotiate
 from safework_common.logging import mask_national_ids, request_id_var
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -46,14 +47,19 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         rid = None
+        language = DEFAULT_LANGUAGE
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
                 if usable_request_id(candidate):
                     rid = candidate
-                break
+            elif name == b"accept-language":
+                language = negotiate(value.decode("latin-1"))
         rid = rid or new_request_id()
         token = request_id_var.set(rid)
+        # Messages follow Accept-Language (safework_common.i18n); the answer says which it used.
+        language_var.set(language)
+        content_language = language.encode()
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status = 500
@@ -64,7 +70,11 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", raw_rid)]
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", raw_rid),
+                    (b"content-language", content_language),
+                ]
             await send(message)
 
         try:

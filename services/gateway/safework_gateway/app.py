@@ -7,18 +7,22 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from safework_common.app import setup_common
 from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.logging import configure_logging
+from safework_gateway.auth.access import public_query_check
 from safework_gateway.auth.ratelimit import TokenBuckets
 from safework_gateway.auth.state import AuthState
 from safework_gateway.auth.tokens import TokenService
 from safework_gateway.clients.router import router as clients_router
 from safework_gateway.clients.token import router as token_router
+from safework_gateway.codes.router import router as codes_router
 from safework_gateway.devices.router import router as devices_router
 from safework_gateway.devices.sanctioned import SanctionedApps
 from safework_gateway.forwarding.compliance import router as compliance_router
@@ -33,12 +37,31 @@ from safework_gateway.transport import LeanTransport
 from safework_gateway.upstream import Upstream
 
 API_PREFIX = "/api/v1"
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept-Language",
+    "Idempotency-Key",
+    "If-None-Match",
+    "X-Request-ID",
+]
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Content-Language",
+    "X-Request-ID",
+]
 
 
 def api_router() -> APIRouter:
     """Every public route under /api/v1; each declares its roles and scope."""
-    router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES, dependencies=[Depends(public_query_check)])
     router.include_router(token_router)
+    router.include_router(codes_router)
     router.include_router(clients_router)
     router.include_router(devices_router)
     router.include_router(me_router)
@@ -123,7 +146,9 @@ def create_app(
             await app.state.scheduler.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load their scripts and styles from the service itself (fastapi-offline
+    # ships them): a provincial network may have no Internet access.
+    app = FastAPIOffline(
         title="Safework API",
         version="1.0.0",
         description=(
@@ -144,6 +169,16 @@ def create_app(
         }
 
     setup_common(app, settings, readiness)
+    if settings.cors_allow_origins:
+        # Outermost: a browser's preflight is answered before authentication.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
     app.include_router(jwks_router)
     app.include_router(api_router())
     install_openapi(app)

@@ -65,6 +65,9 @@ class GatewaySettings(ServiceSettings):
     policy_cache_seconds: float = Field(default=60.0, gt=0)
     # Cache-Control max-age on compliance answers.
     compliance_max_age_seconds: int = Field(default=60, ge=0)
+    # Browser origins allowed to call the API (CORS), e.g. '["https://dashboard.bacgiang.gov.vn"]';
+    # empty: no cross-origin browser access (a preflight is then 405, as for any unknown method).
+    cors_allow_origins: list[str] = []
 
     def internal_private_key_pem(self) -> bytes:
         if self.internal_token_private_key is not None:

@@ -16,6 +16,7 @@ import httpx
 from starlette.responses import Response
 
 from safework_common.errors import BadRequest, ErrorDetail, SafeworkError, ServiceUnavailable, Unprocessable
+from safework_common.i18n import language_var
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter
 from safework_common.logging import request_id_var
 
@@ -122,7 +123,8 @@ class Upstream:
         await self.client.aclose()
 
     def headers(self, caller: Caller, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {INTERNAL_HEADER: self.minter.mint(caller)}
+        # The caller's language, so the upstream's error messages are in it too.
+        headers = {INTERNAL_HEADER: self.minter.mint(caller), "accept-language": language_var.get()}
         rid = request_id_var.get()
         if rid:
             headers["x-request-id"] = rid

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
-
+from safework_common.contract.fields import Page as Page
 from safework_common.errors import Unprocessable
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
 
 
 def encode_cursor(values: list[Any]) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from safework_common.contract.fields import NOT_NULL as _NOT_NULL
+from safework_common.contract.fields import NotNull as NotNull
 from safework_common.errors import Unprocessable
 from safework_common.scope import as_uuid
 from safework_common.timezone import now_local
@@ -15,35 +17,8 @@ from safework_common.timezone import now_local
 # Clocks of phones and lab systems drift: an instant up to this far ahead is still "now".
 FUTURE_SKEW = timedelta(minutes=5)
 # Nothing this programme records (a dose, a declaration, a check-in, a sample) happened before
-# 1900, the earliest date of birth a person may have (persons/schemas.py).
+# 1900, the earliest date of birth a person may have (safework_common/contract/persons.py).
 EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
-
-
-class _NotNullMarker:
-    """Marks a PATCH field that may be left out but not set to null (see :data:`NotNull`)."""
-
-
-_NOT_NULL = _NotNullMarker()
-
-
-def _not_null_schema(schema: dict[str, Any]) -> None:
-    """The field's JSON schema without its ``null`` branch and its ``default: null``: the
-    contract says what a client may send, and null is refused."""
-    schema.pop("default", None)
-    branches = schema.pop("anyOf", None)
-    if branches is not None:
-        rest = [b for b in branches if b.get("type") != "null"]
-        if len(rest) == 1:
-            schema.update(rest[0])
-        else:
-            schema["anyOf"] = rest
-
-
-T = TypeVar("T")
-NotNull = Annotated[T | None, _NOT_NULL, Field(json_schema_extra=_not_null_schema)]
-"""A PATCH field that keeps its value when left out and cannot be cleared: declared without
-``null`` in the OpenAPI, and a null sent anyway is 422 ``null_not_allowed`` (:func:`patch_values`).
-Fields typed ``X | None`` without it take null as "clear it"."""
 
 
 def patch_values(body: BaseModel) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2
 
+from safework_common.app import check_query
 from safework_common.errors import NotFound, Unauthorized, Unprocessable
 from safework_common.scope import claims_other_tenant, require_province, require_role
 from safework_gateway.auth.principal import ROLES, Principal
@@ -90,6 +91,9 @@ class Access:
             self._check_path_tenant(request, principal)
         elif self.scope is Scope.PROVINCE:
             require_province(principal)
+        # After authentication and authorization: who may not call the route learns nothing
+        # about its parameters (401/403 come first, as for a body).
+        check_query(request)
         request.state.principal = principal
         return principal
 
@@ -142,6 +146,14 @@ def allow(*roles: str, scope: Scope) -> Any:
     else:
         access = ClientAccess(wanted, scope)
     return Depends(access)
+
+
+async def public_query_check(request: Request) -> None:
+    """The unknown-query-parameter check of the routes no token guards (the others make it in
+    :meth:`Access.authorize`, once the caller is known)."""
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and route_access(route) is None:
+        check_query(request)
 
 
 def route_access(route: APIRoute) -> Access | None:

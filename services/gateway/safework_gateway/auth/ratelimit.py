@@ -14,8 +14,18 @@ class RateLimited(SafeworkError):
     code = "rate_limited"
     message = "Too many requests; slow down."
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(headers={"Retry-After": str(retry_after)})
+    def __init__(self, retry_after: int, limit: int) -> None:
+        # Besides Retry-After, the IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers-07
+        # §3): the bucket's size, what is left of it (nothing) and the seconds until a request
+        # is allowed again.
+        super().__init__(
+            headers={
+                "Retry-After": str(retry_after),
+                "RateLimit-Limit": str(limit),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(retry_after),
+            }
+        )
 
 
 class TokenBuckets:
@@ -32,7 +42,7 @@ class TokenBuckets:
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
-            raise RateLimited(max(1, math.ceil((1.0 - tokens) / self.rate)))
+            raise RateLimited(max(1, math.ceil((1.0 - tokens) / self.rate)), int(self.burst))
         if len(self._buckets) >= self._max_keys and key not in self._buckets:
             self._prune(now)
         self._buckets[key] = (tokens - 1.0, now)

@@ -67,7 +67,12 @@ async def _scope_target(body: ClientCreate, principal: Principal, registry: Regi
     return body.district
 
 
-@router.post("", status_code=201, summary="Create a client; its secret is shown in this answer only")
+@router.post(
+    "",
+    status_code=201,
+    response_model=ClientWithSecret,
+    summary="Create a client; its secret is shown in this answer only",
+)
 async def create_client(
     body: ClientCreate, principal: AuthorityCaller, session: Session, registry: Registry
 ) -> JSONResponse:
@@ -112,7 +117,11 @@ async def get_client(client_id: str, principal: AuthorityCaller, session: Sessio
     return ClientOut.model_validate(_visible(principal, await session.get(Client, client_id)))
 
 
-@router.post("/{client_id}/rotate-secret", summary="A new secret, shown once; the old one stops working")
+@router.post(
+    "/{client_id}/rotate-secret",
+    response_model=ClientWithSecret,
+    summary="A new secret, shown once; the old one stops working",
+)
 async def rotate_secret(client_id: str, principal: AuthorityCaller, session: Session) -> JSONResponse:
     client = _visible(principal, await session.get(Client, client_id, with_for_update=True))
     secret = await service.rotate_secret(session, client)

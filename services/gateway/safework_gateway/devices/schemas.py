@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safework_common.contract import InstallationOut
+
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
 DeviceId = Annotated[
     str,
@@ -22,11 +24,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-_INSTALLATION = {"content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}
 # The registry registers a device at its first sync (201) and refreshes it at later ones (200).
 SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A later sync: the installation refreshed", **_INSTALLATION},
-    201: {"description": "The first sync of this device: the installation registered", **_INSTALLATION},
+    200: {"description": "A later sync: the installation refreshed", "model": InstallationOut},
+    201: {"description": "The first sync of this device: the installation registered", "model": InstallationOut},
 }
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from safework_common.contract import ComplianceOut
 from safework_common.errors import ERROR_RESPONSES
 from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
@@ -42,7 +43,8 @@ def none_match(header: str | None, etag: str) -> bool:
     response_class=Response,
     responses={
         200: {
-            "content": {"application/json": {"schema": s.ANY_OBJECT}},
+            "model": ComplianceOut,
+            "description": "The enterprise's compliance",
             "headers": {
                 "ETag": {"schema": {"type": "string"}, "description": "Send it back as If-None-Match."},
                 "Cache-Control": {"schema": {"type": "string"}},

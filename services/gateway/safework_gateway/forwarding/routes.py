@@ -1,8 +1,9 @@
-"""The forwarded routes as one table: public path, upstream, roles, scope, body schema.
+"""The forwarded routes as one table: public path, success model, upstream, roles, scope, body model.
 
 Each row becomes a route whose handler authenticates and authorizes the caller (its
 :func:`allow` dependency), then passes the body through as bytes and relays the upstream's answer
-unchanged. Handlers stay cheap: no re-validation of big batches here, the upstream does it."""
+unchanged. Handlers stay cheap: no re-validation of big batches here, the upstream does it with
+the same models (``safework_common.contract``), from which this route's OpenAPI entry is made."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
+from safework_common import contract as c
+from safework_common.contract import Page
 from safework_common.errors import ERROR_RESPONSES, Unprocessable
 from safework_common.geo import DISTRICT_SCHEMA, canonical_district, unknown_district_message
 from safework_common.paging import MAX_LIMIT
 from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
 from safework_gateway.forwarding import schemas as s
+from safework_gateway.operation_ids import BODY_MODELS, operation_id
 from safework_gateway.upstream import Upstream, pass_on, relay
 
 ALL = ("authority", "enterprise", "lab", "worker")
@@ -47,16 +52,17 @@ class Query:
 class Forward:
     method: str
     path: str
+    # The success body's model (None: 204, no content), as the upstream answers it.
+    response: Any
     upstream: Literal["registry", "scheduler"]
     roles: tuple[str, ...]
     scope: Scope
     summary: str
     tag: str
-    body: s.Schema | None = None
+    body: type[BaseModel] | None = None
     query: tuple[Query, ...] = ()
     status_code: int = 200
     upstream_path: str | None = None
-    response: s.Schema | None = None  # the success body's schema; by default any object
     # Other success statuses the upstream answers with (a replay of a stored record: 200).
     also: tuple[int, ...] = ()
     # The upstream honours Idempotency-Key on this route (a retry replays the first answer).
@@ -81,184 +87,211 @@ ZONE = Query("zone_type", s.ZONE_TYPE)
 
 FORWARDS: tuple[Forward, ...] = (
     # The worker's own records: the person is the token's, never the path's.
-    Forward("GET", "/me", "registry", ("worker",), Scope.SELF, "My person record", TAG_APP,
+    Forward("GET", "/me", c.PersonOut, "registry", ("worker",), Scope.SELF, "My person record", TAG_APP,
             upstream_path="/v1/persons/{person_id}"),
-    Forward("POST", "/me/declarations", "registry", ("worker",), Scope.SELF, "Declare my health (symptoms)", TAG_APP,
-            body=s.DECLARATION, status_code=201, upstream_path="/v1/persons/{person_id}/declarations", idempotent=True),
-    Forward("GET", "/me/declarations", "registry", ("worker",), Scope.SELF, "My health declarations", TAG_APP,
+    Forward("POST", "/me/declarations", c.DeclarationOut,
+            "registry", ("worker",), Scope.SELF, "Declare my health (symptoms)", TAG_APP,
+            body=c.DeclarationIn, status_code=201, upstream_path="/v1/persons/{person_id}/declarations",
+            idempotent=True),
+    Forward("GET", "/me/declarations", Page[c.DeclarationOut],
+            "registry", ("worker",), Scope.SELF, "My health declarations", TAG_APP,
             query=CURSOR, upstream_path="/v1/persons/{person_id}/declarations"),
-    Forward("POST", "/me/travels", "registry", ("worker",), Scope.SELF, "Report a travel or a return", TAG_APP,
-            body=s.TRAVEL, status_code=201, upstream_path="/v1/persons/{person_id}/travels", idempotent=True),
-    Forward("PATCH", "/me/travels/{travel_id}", "registry", ("worker",), Scope.SELF, "Record my return", TAG_APP,
-            body=s.TRAVEL_RETURN, upstream_path="/v1/persons/{person_id}/travels/{travel_id}"),
-    Forward("GET", "/me/travels", "registry", ("worker",), Scope.SELF, "My travels", TAG_APP,
+    Forward("POST", "/me/travels", c.TravelOut,
+            "registry", ("worker",), Scope.SELF, "Report a travel or a return", TAG_APP,
+            body=c.TravelIn, status_code=201, upstream_path="/v1/persons/{person_id}/travels", idempotent=True),
+    Forward("PATCH", "/me/travels/{travel_id}", c.TravelOut,
+            "registry", ("worker",), Scope.SELF, "Record my return", TAG_APP,
+            body=c.TravelPatch, upstream_path="/v1/persons/{person_id}/travels/{travel_id}"),
+    Forward("GET", "/me/travels", Page[c.TravelOut], "registry", ("worker",), Scope.SELF, "My travels", TAG_APP,
             query=CURSOR, upstream_path="/v1/persons/{person_id}/travels"),
-    Forward("POST", "/me/checkins", "registry", ("worker",), Scope.SELF, "Check in at a venue's QR code", TAG_APP,
-            body=s.CHECKIN, status_code=201, upstream_path="/v1/persons/{person_id}/checkins", idempotent=True),
-    Forward("GET", "/me/checkins", "registry", ("worker",), Scope.SELF, "My check-ins", TAG_APP,
+    Forward("POST", "/me/checkins", c.CheckInOut,
+            "registry", ("worker",), Scope.SELF, "Check in at a venue's QR code", TAG_APP,
+            body=c.CheckInIn, status_code=201, upstream_path="/v1/persons/{person_id}/checkins", idempotent=True),
+    Forward("GET", "/me/checkins", Page[c.CheckInOut], "registry", ("worker",), Scope.SELF, "My check-ins", TAG_APP,
             query=CURSOR, upstream_path="/v1/persons/{person_id}/checkins"),
     # Labs.
-    Forward("POST", "/labs/{lab_id}/results", "registry", ("lab", "authority"), Scope.LAB,
+    Forward("POST", "/labs/{lab_id}/results", c.BatchOutcome, "registry", ("lab", "authority"), Scope.LAB,
             "Post a batch of results (single and pooled), up to 10,000 items; per-item outcomes", TAG_LAB,
-            body=s.RESULTS_BATCH, idempotent=True),
-    Forward("GET", "/labs/{lab_id}/results", "registry", ("lab", "authority"), Scope.LAB,
+            body=c.ResultsBatchIn, idempotent=True),
+    Forward("GET", "/labs/{lab_id}/results", Page[c.ResultOut], "registry", ("lab", "authority"), Scope.LAB,
             "Read back this lab's submissions", TAG_LAB, query=CURSOR),
     # Enterprises: their own roster, venues, due list.
-    Forward("GET", "/enterprises/{enterprise_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+    Forward("GET", "/enterprises/{enterprise_id}", c.EnterpriseOut,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "One enterprise", TAG_ENTERPRISE),
-    Forward("PUT", "/enterprises/{enterprise_id}/roster", "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+    Forward("PUT", "/enterprises/{enterprise_id}/roster", c.RosterResult,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "Upsert the roster (up to 10,000 people, matched by employee code); per-item outcomes", TAG_ENTERPRISE,
-            body=s.ROSTER),
-    Forward("GET", "/enterprises/{enterprise_id}/roster", "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            body=c.RosterUpsert),
+    Forward("GET", "/enterprises/{enterprise_id}/roster", Page[c.PersonOut],
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "The roster, a page at a time", TAG_ENTERPRISE,
             query=(Query("status", {"type": "string", "enum": ["active", "left"]}),
                    Query("job_role", {"type": "string"}), Query("q", {"type": "string"}), *CURSOR)),
-    Forward("GET", "/enterprises/{enterprise_id}/due", "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+    Forward("GET", "/enterprises/{enterprise_id}/due", c.EnterpriseDueOut,
+            "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "Who is due a test that day, with reasons", TAG_ENTERPRISE,
-            query=(Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default today."),)),
-    Forward("GET", "/enterprises/{enterprise_id}/installations", "registry", ENTERPRISE_OR_AUTHORITY,
+            query=(Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default: the date of as_of."), AS_OF)),
+    Forward("GET", "/enterprises/{enterprise_id}/installations", c.InstallationSummary,
+            "registry", ENTERPRISE_OR_AUTHORITY,
             Scope.ENTERPRISE, "The enterprise's app installations, as counted for the single-app rule",
             TAG_ENTERPRISE),
-    Forward("POST", "/enterprises/{enterprise_id}/venues", "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
-            "Add a QR check-in venue", TAG_ENTERPRISE, body=s.VENUE, status_code=201),
-    Forward("GET", "/enterprises/{enterprise_id}/venues", "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+    Forward("POST", "/enterprises/{enterprise_id}/venues", c.VenueOut,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "Add a QR check-in venue", TAG_ENTERPRISE, body=c.VenueCreate, status_code=201),
+    Forward("GET", "/enterprises/{enterprise_id}/venues", Page[c.VenueOut],
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "The enterprise's venues", TAG_ENTERPRISE, query=CURSOR),
-    Forward("GET", "/venues/{venue_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/venues/{venue_id}", c.VenueOut, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "One venue", TAG_ENTERPRISE),
-    Forward("PATCH", "/venues/{venue_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
-            "Change a venue", TAG_ENTERPRISE, body=s.VENUE_UPDATE),
-    Forward("POST", "/accommodations", "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
+    Forward("PATCH", "/venues/{venue_id}", c.VenueOut, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "Change a venue", TAG_ENTERPRISE, body=c.VenueUpdate),
+    Forward("POST", "/accommodations", c.AccommodationOut, "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
             "Register a boarding house or dormitory (one enterprise per site)", TAG_ENTERPRISE,
-            body=s.ACCOMMODATION, status_code=201),
-    Forward("GET", "/accommodations", "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
+            body=c.AccommodationCreate, status_code=201),
+    Forward("GET", "/accommodations", Page[c.AccommodationOut], "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
             "Boarding houses and dormitories in scope", TAG_ENTERPRISE, query=(DISTRICT, *CURSOR)),
-    Forward("GET", "/accommodations/{accommodation_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/accommodations/{accommodation_id}", c.AccommodationOut,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "One boarding house", TAG_ENTERPRISE),
-    Forward("PATCH", "/accommodations/{accommodation_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
-            "Change a boarding house", TAG_ENTERPRISE, body=s.ACCOMMODATION_UPDATE),
+    Forward("PATCH", "/accommodations/{accommodation_id}", c.AccommodationOut,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "Change a boarding house", TAG_ENTERPRISE, body=c.AccommodationUpdate),
     # seeds/000 §2.3: owners and managers (chủ quản lý) are drawn into the random tests too.
-    Forward("POST", "/accommodations/{accommodation_id}/managers", "registry", AUTHORITY, Scope.UPSTREAM,
-            "Link an owner or manager to a boarding house", TAG_AUTHORITY, body=s.ACCOMMODATION_MANAGER,
+    Forward("POST", "/accommodations/{accommodation_id}/managers", c.ManagerOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "Link an owner or manager to a boarding house", TAG_AUTHORITY, body=c.ManagerIn,
             status_code=201),
-    Forward("GET", "/accommodations/{accommodation_id}/managers", "registry", AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/accommodations/{accommodation_id}/managers", c.ManagersOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "A boarding house's owners and managers", TAG_AUTHORITY),
-    Forward("DELETE", "/accommodations/{accommodation_id}/managers/{person_id}", "registry", AUTHORITY,
+    Forward("DELETE", "/accommodations/{accommodation_id}/managers/{person_id}", None, "registry", AUTHORITY,
             Scope.UPSTREAM, "Unlink an owner or manager", TAG_AUTHORITY, status_code=204),
     # People in scope.
-    Forward("POST", "/persons", "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
-            "Add a person (an enterprise: to its own roster)", TAG_ENTERPRISE, body=s.PERSON_CREATE, status_code=201),
-    Forward("GET", "/persons/{person_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("POST", "/persons", c.PersonOut, "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
+            "Add a person (an enterprise: to its own roster)", TAG_ENTERPRISE, body=c.PersonCreate, status_code=201),
+    Forward("GET", "/persons/{person_id}", c.PersonOut, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "A person in scope (national ID masked except to the authority)", TAG_ENTERPRISE),
-    Forward("PATCH", "/persons/{person_id}", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
-            "Change a person in scope", TAG_ENTERPRISE, body=s.PERSON_UPDATE),
-    Forward("GET", "/persons/{person_id}/summary", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("PATCH", "/persons/{person_id}", c.PersonOut, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "Change a person in scope", TAG_ENTERPRISE, body=c.PersonUpdate),
+    Forward("GET", "/persons/{person_id}/summary", c.PersonSummary, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "Doses, latest results, open declarations and travels, flags", TAG_ENTERPRISE),
-    Forward("GET", "/persons/{person_id}/due", "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/persons/{person_id}/due", c.PersonDueOut, "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "Next test due, overdue, cleared to work, with reasons", TAG_ENTERPRISE, query=(AS_OF,)),
-    Forward("GET", "/persons/{person_id}/results", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/persons/{person_id}/results", Page[c.ResultOut],
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "A person's test results", TAG_ENTERPRISE, query=CURSOR),
-    Forward("GET", "/persons/{person_id}/doses", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
-            "A person's vaccine doses", TAG_ENTERPRISE, response=s.ANY_ARRAY),
-    Forward("GET", "/persons/{person_id}/declarations", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/persons/{person_id}/doses", Page[c.DoseOut], "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "A person's vaccine doses", TAG_ENTERPRISE),
+    Forward("GET", "/persons/{person_id}/declarations", Page[c.DeclarationOut],
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "A person's health declarations", TAG_ENTERPRISE, query=CURSOR),
-    Forward("GET", "/persons/{person_id}/travels", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/persons/{person_id}/travels", Page[c.TravelOut],
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "A person's travels", TAG_ENTERPRISE, query=CURSOR),
-    Forward("GET", "/persons/{person_id}/checkins", "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/persons/{person_id}/checkins", Page[c.CheckInOut],
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "A person's check-ins", TAG_ENTERPRISE, query=CURSOR),
     # The authority.
-    Forward("POST", "/persons/{person_id}/doses", "registry", AUTHORITY, Scope.UPSTREAM,
-            "Record a vaccine dose (the same dose again: 200, the stored one)", TAG_AUTHORITY, body=s.DOSE,
+    Forward("POST", "/persons/{person_id}/doses", c.DoseOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "Record a vaccine dose (the same dose again: 200, the stored one)", TAG_AUTHORITY, body=c.DoseIn,
             status_code=201, also=(200,), idempotent=True),
-    Forward("POST", "/persons/lookup", "registry", AUTHORITY, Scope.NONE,
-            "Find a person by national ID", TAG_AUTHORITY, body=s.LOOKUP),
-    Forward("POST", "/enterprises", "registry", AUTHORITY, Scope.NONE,
-            "Register an enterprise", TAG_AUTHORITY, body=s.ENTERPRISE_CREATE, status_code=201),
-    Forward("GET", "/enterprises", "registry", AUTHORITY, Scope.NONE,
+    Forward("POST", "/persons/lookup", c.PersonOut, "registry", AUTHORITY, Scope.NONE,
+            "Find a person by national ID", TAG_AUTHORITY, body=c.LookupRequest),
+    Forward("POST", "/enterprises", c.EnterpriseOut, "registry", AUTHORITY, Scope.NONE,
+            "Register an enterprise", TAG_AUTHORITY, body=c.EnterpriseCreate, status_code=201),
+    Forward("GET", "/enterprises", Page[c.EnterpriseOut], "registry", AUTHORITY, Scope.NONE,
             "Enterprises in scope", TAG_AUTHORITY,
             query=(DISTRICT, ZONE, Query("operating_status", {"type": "string", "enum": ["cleared", "suspended"]}),
                    *CURSOR)),
-    Forward("PATCH", "/enterprises/{enterprise_id}", "registry", AUTHORITY, Scope.ENTERPRISE,
-            "Change an enterprise", TAG_AUTHORITY, body=s.ENTERPRISE_UPDATE),
-    Forward("POST", "/enterprises/{enterprise_id}/status", "registry", AUTHORITY, Scope.ENTERPRISE,
-            "Suspend an enterprise or clear it to operate, with the reason", TAG_AUTHORITY, body=s.ENTERPRISE_STATUS),
-    Forward("POST", "/labs", "registry", AUTHORITY, Scope.PROVINCE,
-            "Register a lab", TAG_AUTHORITY, body=s.LAB, status_code=201),
-    Forward("GET", "/labs", "registry", AUTHORITY, Scope.NONE, "Labs", TAG_AUTHORITY, query=CURSOR),
-    Forward("GET", "/labs/{lab_id}", "registry", ("lab", "authority"), Scope.LAB, "One lab (a lab: itself)", TAG_LAB),
-    Forward("PATCH", "/labs/{lab_id}", "registry", AUTHORITY, Scope.PROVINCE, "Change a lab", TAG_AUTHORITY,
-            body=s.LAB_UPDATE),
-    Forward("POST", "/vaccine-products", "registry", AUTHORITY, Scope.PROVINCE,
-            "Add a vaccine product", TAG_REFERENCE, body=s.VACCINE_PRODUCT, status_code=201, idempotent=True),
-    Forward("GET", "/vaccine-products", "registry", ALL, Scope.NONE, "Vaccine products", TAG_REFERENCE,
-            query=(Query("active", {"type": "boolean"}),), response=s.ANY_ARRAY),
-    Forward("GET", "/vaccine-products/{code}", "registry", ALL, Scope.NONE, "One vaccine product", TAG_REFERENCE),
-    Forward("PATCH", "/vaccine-products/{code}", "registry", AUTHORITY, Scope.PROVINCE,
-            "Change a vaccine product", TAG_REFERENCE, body=s.VACCINE_PRODUCT_UPDATE),
-    Forward("GET", "/vaccines/queue", "scheduler", AUTHORITY, Scope.NONE,
+    Forward("PATCH", "/enterprises/{enterprise_id}", c.EnterpriseOut, "registry", AUTHORITY, Scope.ENTERPRISE,
+            "Change an enterprise", TAG_AUTHORITY, body=c.EnterpriseUpdate),
+    Forward("POST", "/enterprises/{enterprise_id}/status", c.EnterpriseOut, "registry", AUTHORITY, Scope.ENTERPRISE,
+            "Suspend an enterprise or clear it to operate, with the reason", TAG_AUTHORITY,
+            body=c.EnterpriseStatusChange),
+    Forward("POST", "/labs", c.LabOut, "registry", AUTHORITY, Scope.PROVINCE,
+            "Register a lab", TAG_AUTHORITY, body=c.LabCreate, status_code=201),
+    Forward("GET", "/labs", Page[c.LabOut], "registry", AUTHORITY, Scope.NONE, "Labs", TAG_AUTHORITY, query=CURSOR),
+    Forward("GET", "/labs/{lab_id}", c.LabOut,
+            "registry", ("lab", "authority"), Scope.LAB, "One lab (a lab: itself)", TAG_LAB),
+    Forward("PATCH", "/labs/{lab_id}", c.LabOut, "registry", AUTHORITY, Scope.PROVINCE, "Change a lab", TAG_AUTHORITY,
+            body=c.LabUpdate),
+    Forward("POST", "/vaccine-products", c.VaccineProductOut, "registry", AUTHORITY, Scope.PROVINCE,
+            "Add a vaccine product", TAG_REFERENCE, body=c.VaccineProductIn, status_code=201, idempotent=True),
+    Forward("GET", "/vaccine-products", Page[c.VaccineProductOut],
+            "registry", ALL, Scope.NONE, "Vaccine products", TAG_REFERENCE,
+            query=(Query("active", {"type": "boolean"}),)),
+    Forward("GET", "/vaccine-products/{code}", c.VaccineProductOut,
+            "registry", ALL, Scope.NONE, "One vaccine product", TAG_REFERENCE),
+    Forward("PATCH", "/vaccine-products/{code}", c.VaccineProductOut, "registry", AUTHORITY, Scope.PROVINCE,
+            "Change a vaccine product", TAG_REFERENCE, body=c.VaccineProductPatch),
+    Forward("GET", "/vaccines/queue", c.QueuePage, "scheduler", AUTHORITY, Scope.NONE,
             "Vaccine priority queue (parks first, then clusters, then outside)", TAG_AUTHORITY,
             query=(AS_OF, DISTRICT, Query("enterprise_id", s.UUID), Query("tier", {"type": "integer"}),
                    Query("dose", {"type": "integer", "minimum": 1}), *CURSOR)),
-    Forward("POST", "/vaccines/plan", "scheduler", AUTHORITY, Scope.NONE,
-            "Capacity plan against the dose 1 and dose 2 deadlines", TAG_AUTHORITY, body=s.VACCINE_PLAN),
-    Forward("GET", "/compliance/violations", "scheduler", AUTHORITY, Scope.NONE,
+    Forward("POST", "/vaccines/plan", c.PlanResponse, "scheduler", AUTHORITY, Scope.NONE,
+            "Capacity plan against the dose 1 and dose 2 deadlines", TAG_AUTHORITY, body=c.PlanRequest),
+    Forward("GET", "/compliance/violations", c.ViolationsOut, "scheduler", AUTHORITY, Scope.NONE,
             "Enterprises in violation (or warning) of the single-app and testing rules", TAG_AUTHORITY,
             query=(AS_OF, ZONE, DISTRICT, Query("status", {"type": "string", "enum": ["violation", "warning"]}),
                    *CURSOR)),
-    Forward("GET", "/due", "scheduler", AUTHORITY, Scope.NONE,
+    Forward("GET", "/due", c.ProvinceDueOut, "scheduler", AUTHORITY, Scope.NONE,
             "Due, overdue and not-cleared counts by enterprise, province- or district-wide", TAG_AUTHORITY,
             query=(AS_OF, DISTRICT, ZONE)),
-    Forward("GET", "/due/people", "scheduler", AUTHORITY, Scope.NONE,
+    Forward("GET", "/due/people", c.ProvincePeopleOut, "scheduler", AUTHORITY, Scope.NONE,
             "The people behind those counts, a page at a time", TAG_AUTHORITY,
             query=(AS_OF, DISTRICT,
                    Query("status", {"type": "string", "enum": ["due", "overdue", "not_cleared"]}), *CURSOR)),
     # seeds/000 §2.2: each district's steering committee sets its sampling ratios, period by period.
-    Forward("POST", "/districts/{district}/ratios", "registry", AUTHORITY, Scope.UPSTREAM,
+    Forward("POST", "/districts/{district}/ratios", c.RatioOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "Set a district's sampling ratio from a date (a district authority: its own; the province: any)",
-            TAG_AUTHORITY, body=s.DISTRICT_RATIO, status_code=201),
-    Forward("GET", "/districts/{district}/ratios", "registry", AUTHORITY, Scope.UPSTREAM,
+            TAG_AUTHORITY, body=c.RatioIn, status_code=201),
+    Forward("GET", "/districts/{district}/ratios", c.RatiosOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "A district's sampling ratios, newest first", TAG_AUTHORITY),
-    Forward("GET", "/districts/{district}/boarding-house-sample", "scheduler", AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/districts/{district}/boarding-house-sample", c.BoardingHouseSampleOut,
+            "scheduler", AUTHORITY, Scope.UPSTREAM,
             "The round's random sample of a district's boarding-house renters and owners (seeds/000 §2.3)",
             TAG_AUTHORITY, query=(Query("date", s.DATE, "Local date (default: today)."), *CURSOR)),
     # Outbreak response (seeds/004 §II.3, seeds/002): cases, tracing, a district's picture, isolation.
-    Forward("POST", "/cases", "registry", AUTHORITY, Scope.NONE,
-            "Record a confirmed case (F0) and trace its contacts (F1) at once", TAG_OUTBREAK, body=s.CASE_CREATE,
+    Forward("POST", "/cases", c.CaseOut, "registry", AUTHORITY, Scope.NONE,
+            "Record a confirmed case (F0) and trace its contacts (F1) at once", TAG_OUTBREAK, body=c.CaseCreate,
             status_code=201),
-    Forward("GET", "/cases", "registry", AUTHORITY, Scope.NONE, "Cases in scope, newest specimen first", TAG_OUTBREAK,
+    Forward("GET", "/cases", Page[c.CaseListItem], "registry", AUTHORITY, Scope.NONE,
+            "Cases in scope, newest specimen first", TAG_OUTBREAK,
             query=(DISTRICT, Query("status", {"type": "string", "enum": ["open", "closed"]}), AS_OF, *CURSOR)),
-    Forward("GET", "/cases/{case_id}", "registry", AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/cases/{case_id}", c.TraceOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "A case's trace: contacts counted by link, enterprise and venue", TAG_OUTBREAK, query=(AS_OF,)),
-    Forward("GET", "/cases/{case_id}/contacts", "registry", AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/cases/{case_id}/contacts", c.ContactPage, "registry", AUTHORITY, Scope.UPSTREAM,
             "A case's contacts with their links (ring 1), or the second ring on request", TAG_OUTBREAK,
             query=(Query("ring", {"type": "integer", "minimum": 1, "maximum": 2}),
                    Query("link", {"type": "string", "enum": ["venue", "accommodation", "declared"]}),
                    Query("enterprise_id", s.UUID), AS_OF, *CURSOR)),
-    Forward("POST", "/cases/{case_id}/contacts", "registry", AUTHORITY, Scope.UPSTREAM,
-            "Declare contacts of a case (found by interview)", TAG_OUTBREAK, body=s.DECLARED_CONTACTS),
-    Forward("POST", "/cases/{case_id}/trace", "registry", AUTHORITY, Scope.UPSTREAM,
+    Forward("POST", "/cases/{case_id}/contacts", c.CaseOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "Declare contacts of a case (found by interview)", TAG_OUTBREAK, body=c.DeclaredContacts),
+    Forward("POST", "/cases/{case_id}/trace", c.CaseOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "Trace a case again (check-ins that arrived late)", TAG_OUTBREAK),
-    Forward("POST", "/cases/{case_id}/close", "registry", AUTHORITY, Scope.UPSTREAM, "Close a case", TAG_OUTBREAK,
-            body=s.CASE_CLOSE),
-    Forward("GET", "/districts/{district}/outbreak", "registry", AUTHORITY, Scope.UPSTREAM,
-            "A district's open cases and contacts, and the enterprises that have one", TAG_OUTBREAK,
+    Forward("POST", "/cases/{case_id}/close", c.CaseOut, "registry", AUTHORITY, Scope.UPSTREAM, "Close a case",
+            TAG_OUTBREAK, body=c.CaseClose),
+    Forward("GET", "/districts/{district}/outbreak", c.DistrictOutbreakOut, "registry", AUTHORITY, Scope.UPSTREAM,
+            "A district's open cases and contacts, and a page of the enterprises that have one", TAG_OUTBREAK,
             query=(AS_OF, *CURSOR)),
     # seeds/002 §4: quarantine rooms never mix high-risk and low-risk people.
-    Forward("POST", "/isolation/facilities", "registry", AUTHORITY, Scope.NONE,
-            "Record a quarantine facility and its rooms", TAG_OUTBREAK, body=s.ISOLATION_FACILITY, status_code=201),
-    Forward("GET", "/isolation/facilities", "registry", AUTHORITY, Scope.NONE,
+    Forward("POST", "/isolation/facilities", c.FacilityOut, "registry", AUTHORITY, Scope.NONE,
+            "Record a quarantine facility and its rooms", TAG_OUTBREAK, body=c.FacilityCreate, status_code=201),
+    Forward("GET", "/isolation/facilities", Page[c.FacilityOut], "registry", AUTHORITY, Scope.NONE,
             "Quarantine facilities in scope, with each room's occupancy and risk class", TAG_OUTBREAK,
             query=(DISTRICT, *CURSOR)),
-    Forward("GET", "/isolation/facilities/{facility_id}", "registry", AUTHORITY, Scope.UPSTREAM,
+    Forward("GET", "/isolation/facilities/{facility_id}", c.FacilityOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "One quarantine facility", TAG_OUTBREAK),
-    Forward("POST", "/isolation/facilities/{facility_id}/assignments", "registry", AUTHORITY, Scope.UPSTREAM,
-            "Put a person in a room (409 room_risk_mix, room_full, person_already_assigned)", TAG_OUTBREAK,
-            body=s.ISOLATION_ASSIGNMENT, status_code=201, also=(200,)),
-    Forward("DELETE", "/isolation/facilities/{facility_id}/assignments/{person_id}", "registry", AUTHORITY,
+    Forward("POST", "/isolation/facilities/{facility_id}/assignments", c.AssignmentOut, "registry", AUTHORITY,
+            Scope.UPSTREAM, "Put a person in a room (409 room_risk_mix, room_full, person_already_assigned; "
+            "already in that room: 200, the stored assignment)", TAG_OUTBREAK,
+            body=c.AssignmentIn, status_code=201, also=(200,)),
+    Forward("DELETE", "/isolation/facilities/{facility_id}/assignments/{person_id}", None, "registry", AUTHORITY,
             Scope.UPSTREAM, "Release a person from their room", TAG_OUTBREAK, status_code=204),
-    Forward("POST", "/isolation/facilities/{facility_id}/suggest", "registry", AUTHORITY, Scope.UPSTREAM,
-            "Suggest rooms for people, never mixing risk classes", TAG_OUTBREAK, body=s.ISOLATION_SUGGEST),
-    Forward("GET", "/policies", "scheduler", AUTHORITY, Scope.NONE, "Policy versions", TAG_REFERENCE),
-    Forward("GET", "/policies/active", "scheduler", ALL, Scope.NONE,
+    Forward("POST", "/isolation/facilities/{facility_id}/suggest", c.SuggestOut, "registry", AUTHORITY,
+            Scope.UPSTREAM, "Suggest rooms for people, never mixing risk classes", TAG_OUTBREAK, body=c.SuggestIn),
+    Forward("GET", "/policies", c.PolicyHistoryOut,
+            "scheduler", AUTHORITY, Scope.NONE, "Policy versions", TAG_REFERENCE),
+    Forward("GET", "/policies/active", c.ActivePolicyOut, "scheduler", ALL, Scope.NONE,
             "The policy in force (testing, vaccine and single-app rules)", TAG_REFERENCE, query=(AS_OF,)),
 )  # fmt: skip
 
@@ -322,14 +355,9 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         "principal": Annotated[Principal, allow(*spec.roles, scope=spec.scope)],
         "return": Response,
     }
-    forward.__name__ = _operation_name(spec)
+    forward.__name__ = operation_id(spec.method, spec.path)
     forward.__doc__ = f"{spec.summary}. Forwarded to the {spec.upstream}."
     return forward
-
-
-def _operation_name(spec: Forward) -> str:
-    words = re.sub(r"[{}]", "", spec.path).replace("-", "_").strip("/").replace("/", "_")
-    return f"{spec.method.lower()}_{words}"
 
 
 def _openapi(spec: Forward) -> dict[str, Any]:
@@ -356,7 +384,8 @@ def _openapi(spec: Forward) -> dict[str, Any]:
         )
     extra: dict[str, Any] = {"parameters": params}
     if spec.body is not None:
-        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec.body}}}
+        # Filled in with the model's schema by safework_gateway.openapi (BODY_MODELS).
+        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": {}}}}
     return extra
 
 
@@ -368,9 +397,12 @@ def build_router() -> APIRouter:
     for spec in FORWARDS:
         segment = spec.path.split("/")[1]
         group = groups.setdefault(segment, APIRouter(prefix=f"/{segment}"))
+        handler = _handler(spec)
+        if spec.body is not None:
+            BODY_MODELS[handler] = spec.body
         group.add_api_route(
             spec.path[len(segment) + 1 :],
-            _handler(spec),
+            handler,
             methods=[spec.method],
             status_code=spec.status_code,
             summary=spec.summary,
@@ -380,11 +412,8 @@ def build_router() -> APIRouter:
             responses={
                 status: (
                     {"description": "Done: no content"}
-                    if status == 204
-                    else {
-                        "description": "Success",
-                        "content": {"application/json": {"schema": spec.response or s.ANY_OBJECT}},
-                    }
+                    if spec.response is None
+                    else {"description": "Success", "model": spec.response}
                 )
                 for status in (spec.status_code, *spec.also)
             },

@@ -6,11 +6,30 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from safework_gateway.deps import Auth
 from safework_gateway.keys.service import JWKS_MAX_AGE_SECONDS
 
 router = APIRouter(tags=["auth"])
+
+
+class JsonWebKey(BaseModel):
+    """One public key (RFC 7517 §4, RFC 8037: Ed25519 as an OKP key)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kty: str
+    kid: str
+    crv: str | None = None
+    x: str | None = None
+    alg: str | None = None
+    use: str | None = None
+
+
+class JsonWebKeySet(BaseModel):
+    keys: list[JsonWebKey]
+
 
 _EXAMPLE: dict[str, Any] = {
     "keys": [
@@ -29,6 +48,7 @@ _EXAMPLE: dict[str, Any] = {
 @router.get(
     "/.well-known/jwks.json",
     summary="JSON Web Key Set: the active and retiring signing keys",
+    response_model=JsonWebKeySet,
     responses={200: {"content": {"application/json": {"example": _EXAMPLE}}}},
 )
 async def jwks(auth: Auth) -> JSONResponse:

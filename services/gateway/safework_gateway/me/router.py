@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.responses import Response
 
+from safework_common.contract.due import DueReason, Kind, NotClearedReason, ReasonCode
+from safework_common.contract.fields import Instant
+from safework_common.contract.summary import (
+    DeclarationBrief,
+    DoseBrief,
+    Flag,
+    PoolBrief,
+    ResultBrief,
+    TravelBrief,
+    Vaccination,
+)
 from safework_common.errors import ERROR_RESPONSES
+from safework_common.timezone import now_local
 from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
 from safework_gateway.deps import Registry, Scheduler, Session
@@ -25,38 +37,38 @@ Worker = Annotated[Principal, allow("worker", scope=Scope.SELF)]
 
 
 class NextTest(BaseModel):
-    due_at: datetime
-    kind: str | None
+    due_at: Instant
+    kind: Kind | None
     overdue: bool
-    reasons: list[str] = Field(description="Why the test is due (policy reason codes).")
-    window_start: datetime | None = Field(
+    reasons: list[DueReason] = Field(description="Why the test is due (policy reason codes).")
+    window_start: Instant | None = Field(
         default=None, description="A round's test: the first instant of its window (any day of it will do)."
     )
-    window_end: datetime | None = Field(default=None, description="A round's test: the end of its window.")
+    window_end: Instant | None = Field(default=None, description="A round's test: the end of its window.")
 
 
 class MyStatus(BaseModel):
     """What the app shows the worker: the registry's record and the scheduler's verdict."""
 
     person_id: str
-    as_of: datetime | None
+    as_of: Instant | None
     policy_version: str | None
     cleared_to_work: bool
-    reasons: list[str] = Field(description="Why not cleared to work (empty when cleared).")
-    flags: list[Any] = Field(
+    reasons: list[NotClearedReason] = Field(description="Why not cleared to work (empty when cleared).")
+    flags: list[Flag | ReasonCode] = Field(
         description="The registry's flags on the record, then findings of the rules that outlast what they block."
     )
     next_due_test: NextTest | None
-    contact_case_id: str | None = Field(
+    contact_case_id: uuid.UUID | None = Field(
         default=None,
         description="Traced as a contact (reason CONTACT): the case traced from, by id only (never who the case is).",
     )
-    doses: list[dict[str, Any]]
-    vaccination: dict[str, Any] | None
-    results: list[dict[str, Any]] = Field(description="The latest results, newest sample first.")
-    recent_declarations: list[dict[str, Any]]
-    travels: list[dict[str, Any]]
-    pending_pools: list[dict[str, Any]]
+    doses: list[DoseBrief]
+    vaccination: Vaccination | None
+    results: list[ResultBrief] = Field(description="The latest results, newest sample first.")
+    recent_declarations: list[DeclarationBrief]
+    travels: list[TravelBrief]
+    pending_pools: list[PoolBrief]
     assumptions: list[str] = Field(
         default=[],
         description='Policy parameters the verdict rests on that the seeds do not give ("not in the source").',
@@ -82,9 +94,10 @@ async def status(
 ) -> MyStatus:
     caller = principal.caller()
     pid = principal.person_id
-    params = {} if as_of is None else {"as_of": as_of.isoformat()}
+    # One instant for both halves: the record as it stood then and the verdict then.
+    params = {"as_of": (as_of or now_local()).isoformat()}
     summary, due = await asyncio.gather(
-        registry.json("GET", f"/v1/persons/{pid}/summary", caller),
+        registry.json("GET", f"/v1/persons/{pid}/summary", caller, params=params),
         scheduler.json("GET", f"/v1/persons/{pid}/due", caller, params=params),
     )
     return merge_status(str(pid), summary, due)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi.openapi.constants import REF_TEMPLATE
+from starlette.responses import JSONResponse, Response
 
-from safework_common.errors import ERROR_RESPONSES
+from safework_common.contract.public import SafeEnterpriseMap, SafeEnterprisePage
+from safework_common.errors import ERROR_RESPONSES, ErrorEnvelope
 from safework_common.geo import DISTRICT_SCHEMA
 from safework_common.internal_auth import Caller
 from safework_common.paging import MAX_LIMIT
@@ -20,6 +22,23 @@ from safework_gateway.upstream import relay
 
 PUBLIC_CALLER: Final = Caller(subject="public", role="public")
 MAX_AGE_SECONDS: Final = 300
+
+
+class GeoJSONResponse(JSONResponse):
+    """Declares the map's media type in the OpenAPI (the answer itself is the registry's bytes)."""
+
+    media_type = "application/geo+json"
+
+
+# The map's errors are JSON envelopes like every other route's (not GeoJSON).
+_JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": answer["description"],
+        "content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=ErrorEnvelope.__name__)}}},
+    }
+    for status, answer in ERROR_RESPONSES.items()
+}
+
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["public"])
 
@@ -54,7 +73,7 @@ async def _cached(request: Request, registry: Registry, path: str, media_type: s
     "/public/safe-enterprises",
     summary="Enterprises declared safe, by district and zone (public, no personal data)",
     response_class=Response,
-    responses={200: {"content": {"application/json": {"schema": s.ANY_OBJECT}}}, 304: {"description": "Unchanged"}},
+    responses={200: {"description": "Success", "model": SafeEnterprisePage}, 304: {"description": "Unchanged"}},
     openapi_extra={"parameters": _PARAMS},
 )
 async def safe_enterprises(request: Request, registry: Registry) -> Response:
@@ -64,9 +83,10 @@ async def safe_enterprises(request: Request, registry: Registry) -> Response:
 @router.get(
     "/public/safe-enterprises.geojson",
     summary="The map of enterprises declared safe: a GeoJSON FeatureCollection (public)",
-    response_class=Response,
+    response_class=GeoJSONResponse,
     responses={
-        200: {"content": {"application/geo+json": {"schema": s.ANY_OBJECT}}},
+        **_JSON_ERRORS,
+        200: {"description": "Success: a GeoJSON FeatureCollection (RFC 7946)", "model": SafeEnterpriseMap},
         304: {"description": "Unchanged"},
     },
     openapi_extra={"parameters": _PARAMS},

@@ -7,10 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from safework_common.geo import District
-from safework_common.paging import Limit
-from safework_registry.accommodations import service
-from safework_registry.accommodations.schemas import (
+from safework_common.contract.accommodations import (
     ACCOMMODATION_EXAMPLE,
     AccommodationCreate,
     AccommodationOut,
@@ -19,6 +16,9 @@ from safework_registry.accommodations.schemas import (
     ManagerOut,
     ManagersOut,
 )
+from safework_common.geo import District
+from safework_common.paging import Limit
+from safework_registry.accommodations import service
 from safework_registry.deps import CallerDep, Session
 from safework_registry.pagination import Page
 

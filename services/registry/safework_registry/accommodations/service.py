@@ -13,6 +13,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.accommodations import (
+    AccommodationCreate,
+    AccommodationUpdate,
+    ManagerIn,
+    ManagerOut,
+    ManagersOut,
+)
 from safework_common.errors import Conflict, Forbidden, NotFound
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
@@ -25,13 +32,6 @@ from safework_common.scope import (
 )
 from safework_common.timezone import now_local
 from safework_registry.accommodations.models import Accommodation, AccommodationManager
-from safework_registry.accommodations.schemas import (
-    AccommodationCreate,
-    AccommodationUpdate,
-    ManagerIn,
-    ManagerOut,
-    ManagersOut,
-)
 from safework_registry.audit.service import record
 from safework_registry.enterprises.service import enterprise_in_scope, enterprise_not_found
 from safework_registry.pagination import decode_cursor, encode_cursor

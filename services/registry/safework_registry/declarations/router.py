@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from safework_common.contract.declarations import DeclarationIn, DeclarationOut, TravelIn, TravelOut, TravelPatch
 from safework_common.paging import Limit
 from safework_registry.declarations import service
-from safework_registry.declarations.schemas import DeclarationIn, DeclarationOut, TravelIn, TravelOut, TravelPatch
 from safework_registry.deps import CallerDep, Session
 from safework_registry.idempotency.service import Idempotency
 from safework_registry.pagination import Page

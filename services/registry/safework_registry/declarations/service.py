@@ -12,19 +12,19 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from safework_common.internal_auth import Caller
-from safework_common.scope import as_uuid
-from safework_registry import timeline
-from safework_registry.audit import service as audit
-from safework_registry.declarations.models import HealthDeclaration, Travel
-from safework_registry.declarations.schemas import (
+from safework_common.contract.declarations import (
     DeclarationIn,
     DeclarationOut,
     TravelIn,
     TravelOut,
     TravelPatch,
 )
+from safework_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from safework_common.internal_auth import Caller
+from safework_common.scope import as_uuid
+from safework_registry import timeline
+from safework_registry.audit import service as audit
+from safework_registry.declarations.models import HealthDeclaration, Travel
 from safework_registry.pagination import Page
 from safework_registry.persons.access import person_in_scope, person_not_found
 from safework_registry.validation import not_in_future, patch_values

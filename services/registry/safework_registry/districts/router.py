@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from safework_common.contract.districts import RatioIn, RatioOut, RatiosOut
 from safework_registry.deps import CallerDep, Session
 from safework_registry.districts import service
-from safework_registry.districts.schemas import RatioIn, RatioOut, RatiosOut
 
 router = APIRouter(tags=["districts"])
 

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import Date, column, func, insert, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.districts import RatioIn, RatioOut, RatiosOut
 from safework_common.errors import Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import require_in_district, require_role
 from safework_registry.audit import service as audit
 from safework_registry.districts.models import DistrictRatio
-from safework_registry.districts.schemas import RatioIn, RatioOut, RatiosOut
 
 # The scheduler's policy versions (loaded by `safework policy load`): a ratio before the first
 # one would apply to no rule.

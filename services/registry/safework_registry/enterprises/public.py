@@ -6,14 +6,21 @@ internal caller may read it (the gateway serves it without a token)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.enterprises import ZoneType
+from safework_common.contract.public import (
+    PointGeometry,
+    SafeEnterprise,
+    SafeEnterpriseFeature,
+    SafeEnterpriseMap,
+    SafeEnterprisePage,
+    SafeEnterpriseProperties,
+)
 from safework_common.errors import Unprocessable
 from safework_common.geo import canonical_district
 from safework_common.paging import Limit
@@ -35,22 +42,6 @@ PUBLIC_COLUMNS = (
     Enterprise.longitude,
     Enterprise.status_changed_at,
 )
-
-
-class SafeEnterprise(BaseModel):
-    id: uuid.UUID
-    name: str
-    district: str
-    zone_type: str
-    zone_name: str | None
-    latitude: float | None
-    longitude: float | None
-    cleared_since: datetime | None
-
-
-class SafePage(BaseModel):
-    items: list[SafeEnterprise]
-    next_cursor: str | None = None
 
 
 async def _safe(
@@ -77,20 +68,19 @@ async def _safe(
     return items, (encode_cursor([str(rows[limit - 1]["id"])]) if len(rows) > limit else None)
 
 
-ZoneType = Literal["KCN", "CCN", "OUTSIDE"]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
 
-@router.get("/public/safe-enterprises", response_model=SafePage, summary="Enterprises declared safe (public)")
+@router.get("/public/safe-enterprises", summary="Enterprises declared safe (public)")
 async def safe_enterprises(
     session: Session,
     district: str | None = None,
     zone_type: ZoneType | None = None,
     cursor: Cursor = None,
     limit: Limit = 100,
-) -> SafePage:
+) -> SafeEnterprisePage:
     items, nxt = await _safe(session, district, zone_type, cursor, limit, located=False)
-    return SafePage(items=items, next_cursor=nxt)
+    return SafeEnterprisePage(items=items, next_cursor=nxt)
 
 
 @router.get("/public/safe-enterprises.geojson", summary="The map of enterprises declared safe (GeoJSON, public)")
@@ -100,16 +90,18 @@ async def safe_enterprises_geojson(
     zone_type: ZoneType | None = None,
     cursor: Cursor = None,
     limit: Limit = 1000,
-) -> dict[str, Any]:
+) -> SafeEnterpriseMap:
     """RFC 7946 FeatureCollection of the located ones; ``next_cursor`` is a foreign member."""
     items, nxt = await _safe(session, district, zone_type, cursor, limit, located=True)
     features = [
-        {
-            "type": "Feature",
-            "id": str(e.id),
-            "geometry": {"type": "Point", "coordinates": [e.longitude, e.latitude]},
-            "properties": {"name": e.name, "district": e.district, "zone_type": e.zone_type, "zone_name": e.zone_name},
-        }
+        SafeEnterpriseFeature(
+            type="Feature",
+            id=e.id,
+            geometry=PointGeometry(type="Point", coordinates=[e.longitude, e.latitude]),
+            properties=SafeEnterpriseProperties(
+                name=e.name, district=e.district, zone_type=e.zone_type, zone_name=e.zone_name
+            ),
+        )
         for e in items
     ]
-    return {"type": "FeatureCollection", "features": features, "next_cursor": nxt}
+    return SafeEnterpriseMap(type="FeatureCollection", features=features, next_cursor=nxt)

@@ -7,11 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from safework_common.geo import District
-from safework_common.paging import Limit
-from safework_registry.deps import CallerDep, Session
-from safework_registry.enterprises import service
-from safework_registry.enterprises.schemas import (
+from safework_common.contract.enterprises import (
     ENTERPRISE_EXAMPLE,
     EnterpriseCreate,
     EnterpriseOut,
@@ -21,6 +17,10 @@ from safework_registry.enterprises.schemas import (
     OperatingStatus,
     ZoneType,
 )
+from safework_common.geo import District
+from safework_common.paging import Limit
+from safework_registry.deps import CallerDep, Session
+from safework_registry.enterprises import service
 from safework_registry.pagination import Page
 
 router = APIRouter(tags=["enterprises"])

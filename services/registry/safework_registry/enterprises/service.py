@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.enterprises import EnterpriseCreate, EnterpriseStatusChange, EnterpriseUpdate
 from safework_common.errors import Conflict, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
@@ -22,7 +23,6 @@ from safework_common.timezone import now_local
 from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.enterprises.models import Enterprise
-from safework_registry.enterprises.schemas import EnterpriseCreate, EnterpriseStatusChange, EnterpriseUpdate
 from safework_registry.events.service import emit
 from safework_registry.pagination import decode_cursor, encode_cursor
 from safework_registry.validation import not_in_future, patch_values

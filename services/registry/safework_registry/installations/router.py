@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from safework_common.contract.installations import DeviceId, InstallationOut, InstallationSummary, SyncIn
 from safework_registry.deps import CallerDep, Session
 from safework_registry.idempotency.service import Idempotency
 from safework_registry.installations import service
-from safework_registry.installations.schemas import DeviceId, InstallationOut, InstallationSummary, SyncIn
 
 router = APIRouter(tags=["installations"])
 

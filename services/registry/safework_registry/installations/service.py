@@ -14,6 +14,13 @@ from sqlalchemy import and_, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.installations import (
+    AccountDevices,
+    InstallationOut,
+    InstallationSummary,
+    SyncIn,
+    WorkerDevices,
+)
 from safework_common.errors import Conflict, Forbidden, NotFound
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
@@ -26,13 +33,6 @@ from safework_common.scope import (
 from safework_registry.audit import service as audit
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.installations.models import AppInstallation
-from safework_registry.installations.schemas import (
-    AccountDevices,
-    InstallationOut,
-    InstallationSummary,
-    SyncIn,
-    WorkerDevices,
-)
 from safework_registry.persons.access import person_not_found
 from safework_registry.persons.models import Person
 

@@ -7,18 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from safework_common.paging import Limit
-from safework_registry.deps import CallerDep, Session
-from safework_registry.isolation import service
-from safework_registry.isolation.schemas import (
+from safework_common.contract.isolation import (
     AssignmentIn,
     AssignmentOut,
     FacilityCreate,
     FacilityOut,
-    FacilityPage,
     SuggestIn,
     SuggestOut,
 )
+from safework_common.paging import Limit
+from safework_registry.deps import CallerDep, Session
+from safework_registry.isolation import service
+from safework_registry.pagination import Page
 
 router = APIRouter(tags=["isolation"])
 
@@ -30,14 +30,14 @@ async def create_facility(session: Session, caller: CallerDep, body: FacilityCre
     return await service.create_facility(session, caller, body)
 
 
-@router.get("/isolation/facilities", response_model=FacilityPage, summary="Facilities in scope, with occupancy")
+@router.get("/isolation/facilities", response_model=Page[FacilityOut], summary="Facilities in scope, with occupancy")
 async def list_facilities(
     session: Session,
     caller: CallerDep,
     district: str | None = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Limit = 50,
-) -> FacilityPage:
+) -> Page[FacilityOut]:
     return await service.list_facilities(session, caller, district=district, cursor=cursor, limit=limit)
 
 

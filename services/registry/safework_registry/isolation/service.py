@@ -13,33 +13,39 @@ from sqlalchemy import func, insert, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common import scope
-from safework_common.errors import Conflict, NotFound, Unprocessable
-from safework_common.internal_auth import Caller
-from safework_common.timezone import now_local
-from safework_registry.audit.service import record
-from safework_registry.isolation.models import IsolationAssignment, IsolationFacility, IsolationRoom
-from safework_registry.isolation.schemas import (
+from safework_common.contract.isolation import (
     AssignmentIn,
     AssignmentOut,
     FacilityCreate,
     FacilityOut,
-    FacilityPage,
     PlacementOut,
     RoomOut,
     SuggestIn,
     SuggestOut,
 )
+from safework_common.errors import Conflict, NotFound, Unprocessable
+from safework_common.internal_auth import Caller
+from safework_common.timezone import now_local
+from safework_registry.audit.service import record
+from safework_registry.isolation.models import IsolationAssignment, IsolationFacility, IsolationRoom
 from safework_registry.outbreak.models import Contact, OutbreakCase
 from safework_registry.outbreak.rules import HIGH, LOW, Risk, Room, refusal, suggest
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import Page, decode_cursor, encode_cursor
 from safework_registry.persons.access import may_see_person
 from safework_registry.persons.models import Person
 from safework_registry.validation import not_in_future
 
-_REFUSALS = {
-    "room_full": "The room is full.",
-    "room_risk_mix": "The room holds people of the other risk class (seeds/002: never high-risk with low-risk).",
-}
+
+def _refused(why: str) -> Conflict:
+    """The 409 of :func:`~safework_registry.outbreak.rules.refusal`'s code (each code written out,
+    so the catalogue's scan finds it)."""
+    if why == "room_full":
+        return Conflict("The room is full.", code="room_full", field="body.room_id")
+    return Conflict(
+        "The room holds people of the other risk class: high-risk and low-risk people never share a room (seeds/002).",
+        code="room_risk_mix",
+        field="body.room_id",
+    )
 
 
 def facility_not_found(field: str = "path.facility_id") -> NotFound:
@@ -125,7 +131,7 @@ async def get_facility(session: AsyncSession, caller: Caller, facility_id: uuid.
 
 async def list_facilities(
     session: AsyncSession, caller: Caller, *, district: str | None, cursor: str | None, limit: int
-) -> FacilityPage:
+) -> Page[FacilityOut]:
     scope.require_role(caller, scope.AUTHORITY)
     wanted = scope.district_filter(caller, district)
     stmt = select(IsolationFacility)
@@ -140,7 +146,7 @@ async def list_facilities(
     rows = list((await session.execute(stmt.order_by(IsolationFacility.id).limit(limit + 1))).scalars())
     rooms = await _rooms(session, [f.id for f in rows[:limit]])
     nxt = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return FacilityPage(items=[_out(f, rooms[f.id]) for f in rows[:limit]], next_cursor=nxt)
+    return Page[FacilityOut](items=[_out(f, rooms[f.id]) for f in rows[:limit]], next_cursor=nxt)
 
 
 async def _visible_people(session: AsyncSession, caller: Caller, ids: list[uuid.UUID], field: str) -> None:
@@ -196,7 +202,7 @@ async def assign(
     )
     why = refusal(Room(room.id, room.capacity, occupants), risk)  # type: ignore[arg-type]
     if why is not None:
-        raise Conflict(_REFUSALS[why], code=why, field="body.room_id")
+        raise _refused(why)
     row = IsolationAssignment(room_id=room.id, person_id=body.person_id, risk=risk, assigned_at=at)
     session.add(row)
     await session.flush()
@@ -229,7 +235,7 @@ async def suggest_rooms(session: AsyncSession, caller: Caller, facility_id: uuid
     rooms = (await _rooms(session, [f.id]))[f.id]
     by_risk = await risks(session, ids, at)
     plan = suggest(
-        [Room(r.id, r.capacity, tuple([r.risk] * r.occupied) if r.risk else ()) for r in rooms],  # type: ignore[list-item]
+        [Room(r.id, r.capacity, tuple([r.risk] * r.occupied) if r.risk else ()) for r in rooms],
         [(pid, by_risk[pid]) for pid in ids],
     )
     codes = {r.id: r.code for r in rooms}

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from safework_common.contract.labs import LAB_EXAMPLE, LabCreate, LabOut, LabUpdate
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Session
 from safework_registry.labs import service
-from safework_registry.labs.schemas import LAB_EXAMPLE, LabCreate, LabOut, LabUpdate
 from safework_registry.pagination import Page
 
 router = APIRouter(tags=["labs"])

@@ -8,13 +8,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.labs import LabCreate, LabUpdate
 from safework_common.errors import Conflict, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import may_see_lab, require_province, require_role
 from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.labs.models import Lab
-from safework_registry.labs.schemas import LabCreate, LabUpdate
 from safework_registry.pagination import decode_cursor, encode_cursor
 from safework_registry.validation import patch_values
 

@@ -8,20 +8,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query
 from pydantic import AwareDatetime
 
-from safework_common.paging import Limit
-from safework_registry.deps import CallerDep, Session
-from safework_registry.outbreak import service
-from safework_registry.outbreak.schemas import (
+from safework_common.contract.outbreak import (
     CaseClose,
     CaseCreate,
+    CaseListItem,
     CaseOut,
-    CasePage,
     ContactPage,
     DeclaredContacts,
     DistrictOutbreakOut,
     Link,
     TraceOut,
 )
+from safework_common.paging import Limit
+from safework_registry.deps import CallerDep, Session
+from safework_registry.outbreak import service
+from safework_registry.pagination import Page
 
 router = APIRouter(tags=["outbreak"])
 Cursor = Annotated[str | None, Query(max_length=512)]
@@ -39,7 +40,7 @@ async def create_case(session: Session, caller: CallerDep, body: CaseCreate) -> 
     return await service.create_case(session, caller, body)
 
 
-@router.get("/cases", response_model=CasePage, summary="Cases in scope, newest specimen first")
+@router.get("/cases", response_model=Page[CaseListItem], summary="Cases in scope, newest specimen first")
 async def list_cases(
     session: Session,
     caller: CallerDep,
@@ -48,7 +49,7 @@ async def list_cases(
     as_of: AwareDatetime | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> CasePage:
+) -> Page[CaseListItem]:
     return await service.list_cases(
         session, caller, district=district, status=status, as_of=as_of, cursor=cursor, limit=limit
     )

@@ -13,6 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from safework_common import scope
+from safework_common.contract.outbreak import (
+    AssumptionOut,
+    CaseCreate,
+    CaseListItem,
+    CaseOut,
+    ContactOut,
+    ContactPage,
+    DeclaredContacts,
+    DistrictEnterprise,
+    DistrictOutbreakOut,
+    EnterpriseCount,
+    TraceOut,
+    VenueCount,
+)
 from safework_common.errors import Conflict, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.timezone import now_local
@@ -23,22 +37,7 @@ from safework_registry.outbreak import repository
 from safework_registry.outbreak.models import Contact, OutbreakCase
 from safework_registry.outbreak.parameters import OutbreakParameters, current
 from safework_registry.outbreak.rules import Window, infectious_window
-from safework_registry.outbreak.schemas import (
-    AssumptionOut,
-    CaseCreate,
-    CaseListItem,
-    CaseOut,
-    CasePage,
-    ContactOut,
-    ContactPage,
-    DeclaredContacts,
-    DistrictEnterprise,
-    DistrictOutbreakOut,
-    EnterpriseCount,
-    TraceOut,
-    VenueCount,
-)
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import Page, decode_cursor, encode_cursor
 from safework_registry.persons.access import may_see_person
 from safework_registry.persons.models import Person
 from safework_registry.results.models import TestResult
@@ -421,7 +420,7 @@ async def list_cases(
     as_of: datetime | None,
     cursor: str | None,
     limit: int,
-) -> CasePage:
+) -> Page[CaseListItem]:
     """Cases in the caller's district (the province: any), newest specimen first."""
     scope.require_role(caller, scope.AUTHORITY)
     wanted = scope.district_filter(caller, district)
@@ -464,7 +463,7 @@ async def list_cases(
         if len(rows) > limit
         else None
     )
-    return CasePage(items=items, next_cursor=nxt)
+    return Page[CaseListItem](items=items, next_cursor=nxt)
 
 
 async def district_view(
@@ -521,6 +520,6 @@ async def district_view(
         as_of=as_of,
         open_cases=n_cases or 0,
         contacts=n_contacts or 0,
-        enterprises=items[:limit],
+        items=items[:limit],
         next_cursor=nxt,
     )

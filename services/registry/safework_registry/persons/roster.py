@@ -33,6 +33,14 @@ import asyncpg
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.persons import (
+    ItemError,
+    Outcome,
+    RosterCounts,
+    RosterItem,
+    RosterItemResult,
+    RosterResult,
+)
 from safework_common.errors import Conflict, PayloadTooLarge, Unprocessable, field_path
 from safework_common.internal_auth import Caller
 from safework_common.scope import may_name_site, require_role
@@ -43,14 +51,6 @@ from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.service import enterprise_in_scope
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle
-from safework_registry.persons.schemas import (
-    ItemError,
-    Outcome,
-    RosterCounts,
-    RosterItem,
-    RosterItemResult,
-    RosterResult,
-)
 from safework_registry.persons.service import cohort_sizes
 
 _ITEMS = TypeAdapter(list[RosterItem])

@@ -7,12 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
-from safework_common.paging import Limit
-from safework_registry.deps import CallerDep, Cipher, Session
-from safework_registry.pagination import Page
-from safework_registry.persons import roster, service
-from safework_registry.persons.access import person_in_scope
-from safework_registry.persons.schemas import (
+from safework_common.contract.persons import (
     NEW_HIRE_EXAMPLE,
     PERSON_EXAMPLE,
     JobRole,
@@ -24,6 +19,11 @@ from safework_registry.persons.schemas import (
     RosterResult,
     RosterUpsert,
 )
+from safework_common.paging import Limit
+from safework_registry.deps import CallerDep, Cipher, Session
+from safework_registry.pagination import Page
+from safework_registry.persons import roster, service
+from safework_registry.persons.access import person_in_scope
 from safework_registry.settings import RegistrySettings
 
 router = APIRouter(tags=["persons"])

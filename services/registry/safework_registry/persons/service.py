@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.persons import PersonCreate, PersonOut, PersonUpdate
 from safework_common.errors import Conflict, Forbidden, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import as_uuid, caller_enterprise, require_role, sees_everything
@@ -27,7 +28,6 @@ from safework_registry.persons.access import may_see_person, person_in_scope, pe
 from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle
-from safework_registry.persons.schemas import PersonCreate, PersonOut, PersonUpdate
 from safework_registry.validation import patch_values
 
 NATIONAL_ID_UNIQUE = "uq_person_national_id_hash"

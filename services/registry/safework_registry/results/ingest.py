@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common import scope
+from safework_common.contract.results import PoolIn, ResultsBatchIn, SingleResultIn
 from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_registry.audit import service as audit
@@ -45,7 +46,6 @@ from safework_registry.labs.models import Lab
 from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
 from safework_registry.results.models import MAX_POOL_SIZE
-from safework_registry.results.schemas import PoolIn, ResultsBatchIn, SingleResultIn
 from safework_registry.rollup import service as rollup
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 

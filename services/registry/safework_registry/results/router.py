@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from safework_common.contract.results import ITEM_TAGS, BatchOutcome, ResultOut, ResultsBatchIn
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.idempotency.service import Idempotency
 from safework_registry.pagination import Page
 from safework_registry.results import ingest as ingest_module
 from safework_registry.results import service
-from safework_registry.results.schemas import ITEM_TAGS, BatchOutcome, ResultOut, ResultsBatchIn
 from safework_registry.settings import RegistrySettings
 
 

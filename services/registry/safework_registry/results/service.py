@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.results import ResultOut
 from safework_common.errors import Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import caller_district
@@ -18,7 +19,6 @@ from safework_registry.persons.access import person_in_scope
 from safework_registry.persons.models import Person
 from safework_registry.results.ingest import lab_for_caller
 from safework_registry.results.models import Pool, TestResult
-from safework_registry.results.schemas import ResultOut
 
 
 def _columns() -> Select[*tuple[Any, ...]]:

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from safework_common.contract.summary import PersonSummary
 from safework_registry.deps import CallerDep, Session
 from safework_registry.summary import service
-from safework_registry.summary.schemas import PersonSummary
 
 router = APIRouter(tags=["persons"])
 

@@ -17,9 +17,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.internal_auth import Caller
-from safework_registry.persons.access import person_in_scope
-from safework_registry.summary.schemas import (
+from safework_common.contract.summary import (
     DeclarationBrief,
     DoseBrief,
     Flag,
@@ -29,6 +27,8 @@ from safework_registry.summary.schemas import (
     TravelBrief,
     Vaccination,
 )
+from safework_common.internal_auth import Caller
+from safework_registry.persons.access import person_in_scope
 
 LATEST_RESULTS = 10
 DECLARATION_WINDOW = timedelta(days=14)

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from safework_common.contract.vaccines import DoseIn, DoseOut, VaccineProductIn, VaccineProductOut, VaccineProductPatch
 from safework_registry.deps import CallerDep, Session
 from safework_registry.idempotency.service import Idempotency
+from safework_registry.pagination import Page
 from safework_registry.vaccines import service
-from safework_registry.vaccines.schemas import DoseIn, DoseOut, VaccineProductIn, VaccineProductOut, VaccineProductPatch
 
 router = APIRouter(tags=["vaccines"])
 
@@ -30,8 +31,8 @@ async def create_product(body: VaccineProductIn, session: Session, caller: Calle
 
 
 @router.get("/vaccine-products", summary="Vaccine products (any caller)")
-async def list_products(session: Session, active: bool | None = None) -> list[VaccineProductOut]:
-    return await service.list_products(session, active=active)
+async def list_products(session: Session, active: bool | None = None) -> Page[VaccineProductOut]:
+    return Page(items=await service.list_products(session, active=active))
 
 
 @router.get("/vaccine-products/{code}", summary="One vaccine product (any caller)")
@@ -71,5 +72,5 @@ async def add_dose(
 
 
 @router.get("/persons/{person_id}/doses", summary="A person's doses (in scope)")
-async def list_doses(person_id: uuid.UUID, session: Session, caller: CallerDep) -> list[DoseOut]:
-    return await service.list_doses(session, caller, person_id)
+async def list_doses(person_id: uuid.UUID, session: Session, caller: CallerDep) -> Page[DoseOut]:
+    return Page(items=await service.list_doses(session, caller, person_id))

@@ -10,6 +10,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.vaccines import (
+    DoseIn,
+    DoseOut,
+    VaccineProductIn,
+    VaccineProductOut,
+    VaccineProductPatch,
+)
 from safework_common.errors import Conflict, NotFound, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import require_province, require_role
@@ -17,13 +24,6 @@ from safework_common.timezone import local_date
 from safework_registry.audit import service as audit
 from safework_registry.persons.access import person_in_scope
 from safework_registry.vaccines.models import Dose, VaccineProduct
-from safework_registry.vaccines.schemas import (
-    DoseIn,
-    DoseOut,
-    VaccineProductIn,
-    VaccineProductOut,
-    VaccineProductPatch,
-)
 from safework_registry.validation import not_in_future, patch_values
 
 

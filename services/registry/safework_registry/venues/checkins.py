@@ -10,10 +10,10 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.venues import CheckInIn, CheckInOut
 from safework_common.errors import NotFound
 from safework_common.internal_auth import Caller
 from safework_common.paging import Limit
@@ -27,24 +27,6 @@ from safework_registry.persons.access import person_in_scope
 from safework_registry.persons.models import Person
 from safework_registry.validation import not_in_future
 from safework_registry.venues.models import CheckIn, Venue
-
-
-class CheckInIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    qr_code: str = Field(min_length=1, max_length=128)
-    checked_in_at: AwareDatetime
-
-
-class CheckInOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    person_id: uuid.UUID
-    venue_id: uuid.UUID
-    venue_name: str
-    venue_kind: str
-    checked_in_at: datetime
 
 
 async def check_in(

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
+from safework_common.contract.venues import VENUE_EXAMPLE, VenueCreate, VenueKind, VenueOut, VenueUpdate
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Session
 from safework_registry.pagination import Page
 from safework_registry.venues import service
-from safework_registry.venues.schemas import VENUE_EXAMPLE, VenueCreate, VenueKind, VenueOut, VenueUpdate
 
 router = APIRouter(tags=["venues"])
 

@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.venues import VenueCreate, VenueUpdate
 from safework_common.errors import Conflict, NotFound
 from safework_common.internal_auth import Caller
 from safework_common.scope import require_enterprise_visible, require_role
@@ -19,7 +20,6 @@ from safework_registry.enterprises.service import enterprise_in_scope
 from safework_registry.pagination import decode_cursor, encode_cursor
 from safework_registry.validation import name_id_cursor, patch_values
 from safework_registry.venues.models import Venue
-from safework_registry.venues.schemas import VenueCreate, VenueUpdate
 
 QR_CODE_UNIQUE = "uq_venue_qr_code"
 

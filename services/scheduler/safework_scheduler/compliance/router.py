@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from safework_common.contract.compliance import ComplianceOut, ViolationsOut
 from safework_common.timezone import now_local
 from safework_scheduler.compliance import service
-from safework_scheduler.compliance.schemas import ComplianceOut, ViolationsOut
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due.router import AsOf, DistrictFilter, ZoneFilter, json_response
 

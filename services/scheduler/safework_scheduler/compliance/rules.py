@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.due.rules import local_day
-from safework_scheduler.policy.document import PolicyDocument
 
 COMPLIANT: Final = "compliant"
 WARNING: Final = "warning"

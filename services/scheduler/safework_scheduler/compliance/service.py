@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, district_filter, require_role
 from safework_scheduler.compliance import repository as repo
@@ -17,7 +18,6 @@ from safework_scheduler.compliance.rules import Assessment, ComplianceFacts, ass
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as due_repo
 from safework_scheduler.due import service as due_service
-from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.repository import PolicyStore
 
 Verdict = Literal["violation", "warning"]

@@ -29,9 +29,9 @@ from typing import Any, Final
 
 import asyncpg
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, RoundPlan
-from safework_scheduler.policy.document import PolicyDocument
 
 # Below this many people a share is not worth a process (starting one costs tens of
 # milliseconds; evaluating 100,000 people about a quarter of a second).

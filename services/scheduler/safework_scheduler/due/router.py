@@ -11,10 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
+from safework_common.contract.due import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due import service
-from safework_scheduler.due.schemas import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
 
 router = APIRouter(tags=["due tests"])
 
@@ -47,12 +47,14 @@ async def enterprise_due(
     session: Session,
     policies: Policies,
     caller: CallerDep,
-    day: Annotated[date | None, Query(alias="date", description="Local date (default: today).")] = None,
+    day: Annotated[date | None, Query(alias="date", description="Local date (default: the date of as_of).")] = None,
+    as_of: AsOf = None,
 ) -> Response:
     """Everyone due a test by the end of the local date, and everyone not cleared to work,
-    with reasons: the list the enterprise acts on. Authority (district: its own), enterprise
-    (its own)."""
-    body = await service.enterprise_due(session, policies, caller, enterprise_id, day, now_local())
+    with reasons: the list the enterprise acts on, as known at ``as_of`` (default now; a past
+    day is judged at its end, a future one at its start). Authority (district: its own),
+    enterprise (its own)."""
+    body = await service.enterprise_due(session, policies, caller, enterprise_id, day, as_of or now_local())
     return json_response(body)
 
 

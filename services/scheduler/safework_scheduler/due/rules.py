@@ -33,8 +33,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo
 
-from safework_common.geo import canonical_province
-from safework_scheduler.due.reasons import (
+from safework_common.contract.policy_document import PolicyDocument, in_force
+from safework_common.contract.reasons import (
     CONTACT,
     ENTERPRISE_SUSPENDED,
     HIGH_RISK,
@@ -59,7 +59,7 @@ from safework_scheduler.due.reasons import (
     SYMPTOMATIC,
     UNVACCINATED,
 )
-from safework_scheduler.policy.document import PolicyDocument, in_force
+from safework_common.geo import canonical_province
 
 LOCAL_TZ: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract import reasons
+from safework_common.contract.policy_document import PolicyDocument
+from safework_common.contract.reasons import CONTACT
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
     AUTHORITY,
@@ -30,10 +33,9 @@ from safework_common.scope import (
     require_role,
 )
 from safework_common.scope import district_filter as area
-from safework_scheduler.due import bulk, reasons
+from safework_scheduler.due import bulk
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as repo
-from safework_scheduler.due.reasons import CONTACT
 from safework_scheduler.due.rules import (
     DUE_TODAY,
     LOCAL_TZ,
@@ -49,7 +51,6 @@ from safework_scheduler.due.rules import (
     local_day,
     local_midnight,
 )
-from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.repository import PolicyStore
 
 Status = Literal["due", "overdue", "not_cleared"]

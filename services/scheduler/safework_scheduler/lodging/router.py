@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from safework_common.contract.lodging import BoardingHouseSampleOut
 from safework_common.paging import Limit
 from safework_common.timezone import local_date, now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.lodging import service
-from safework_scheduler.lodging.schemas import BoardingHouseSampleOut
 
 router = APIRouter(tags=["boarding houses"])
 

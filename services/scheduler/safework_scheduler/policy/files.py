@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from safework_scheduler.policy.document import PolicyDocument
+from safework_common.contract.policy_document import PolicyDocument
 
 VERSIONS_DIR = Path(__file__).parent / "versions"
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.policy_document import PolicyDocument, in_force
 from safework_common.errors import NotFound
 from safework_common.timezone import local_date
-from safework_scheduler.policy.document import PolicyDocument, in_force
 from safework_scheduler.policy.models import SchedulerPolicy
 
 

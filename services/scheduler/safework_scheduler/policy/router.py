@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from safework_common.contract.policies import ActivePolicyOut, PolicyHistoryOut, PolicyVersionOut
 from safework_common.timezone import now_local
 from safework_scheduler.deps import Session
 from safework_scheduler.policy import service
-from safework_scheduler.policy.schemas import ActivePolicyOut, PolicyHistoryOut, PolicyVersionOut
 
 router = APIRouter(tags=["policy"])
 

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.policy_document import PolicyDocument
 from safework_common.errors import NotFound
 from safework_common.timezone import LOCAL_TZ, local_date
-from safework_scheduler.policy.document import PolicyDocument
 from safework_scheduler.policy.models import SchedulerPolicy
 
 

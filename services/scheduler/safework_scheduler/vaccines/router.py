@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
+from safework_common.contract.vaccine_queue import PlanRequest, PlanResponse, QueuePage
 from safework_common.paging import Limit
 from safework_common.scope import Reach, caller_reach
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.vaccines import service
-from safework_scheduler.vaccines.schemas import PlanRequest, PlanResponse, QueuePage
 
 router = APIRouter(prefix="/vaccines", tags=["vaccines"])
 

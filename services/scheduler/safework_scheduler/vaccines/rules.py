@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
-from safework_scheduler.policy.document import VaccinePolicy
+from safework_common.contract.policy_document import VaccinePolicy
 
 Ranking = Literal["dose2_first", "dose1_first", "by_eligible_date"]
 

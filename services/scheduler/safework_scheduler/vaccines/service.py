@@ -10,11 +10,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.policy_document import PolicyDocument
+from safework_common.contract.vaccine_queue import (
+    MinimalCapacity,
+    PlanCapacity,
+    PlanDoseTotal,
+    PlanGroup,
+    PlanRequest,
+    PlanResponse,
+    QueueItem,
+    QueuePage,
+)
 from safework_common.errors import ErrorDetail, NotFound, Unprocessable
 from safework_common.geo import canonical_district
 from safework_common.scope import Reach, district_not_found, enterprise_not_found, narrow, unknown_district
-from safework_common.timezone import local_date, now_local
-from safework_scheduler.policy.document import PolicyDocument
+from safework_common.timezone import local_date, now_local, start_of_local_day
 from safework_scheduler.policy.repository import PolicyStore
 from safework_scheduler.vaccines import repository
 from safework_scheduler.vaccines.cursor import decode_cursor, encode_cursor
@@ -32,16 +42,6 @@ from safework_scheduler.vaccines.rules import (
     with_dose1_product,
 )
 from safework_scheduler.vaccines.rules import plan as run_plan
-from safework_scheduler.vaccines.schemas import (
-    MinimalCapacity,
-    PlanCapacity,
-    PlanDoseTotal,
-    PlanGroup,
-    PlanRequest,
-    PlanResponse,
-    QueueItem,
-    QueuePage,
-)
 
 
 async def _policy(session: AsyncSession, store: PolicyStore, as_of: datetime, field: str) -> PolicyDocument:
@@ -156,7 +156,9 @@ def _dose_outcome(g: GroupOutcome) -> dict[str, Any]:
 async def plan(session: AsyncSession, store: PolicyStore, scope: Reach, body: PlanRequest) -> PlanResponse:
     """Simulate the given daily capacity against the deadlines and find the smallest capacity
     meeting them (seeds/000 §2.1: dose 1 within September, dose 2 by the end of October 2021)."""
-    instant = body.as_of or now_local()
+    # A plan from a given start is judged as at that start (the policy in force and the doses
+    # recorded then), unless as_of says otherwise; without either, now.
+    instant = body.as_of or (start_of_local_day(body.start) if body.start is not None else now_local())
     doc = await _policy(session, store, instant, "body.as_of")
     policy = doc.vaccines
     start = body.start or local_date(instant)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from safework_scheduler.due.reasons import CODES, DUE_CODES, NOT_CLEARED_CODES
+from safework_common.contract.reasons import CODES, DUE_CODES, NOT_CLEARED_CODES
 
 Kind = Literal["PCR", "RAPID_ANTIGEN", "EITHER", "RAPID_ANTIGEN_AND_PCR"]
 Payer = Literal["person", "enterprise", "state"]

@@ -43,3 +43,4 @@ class RatiosOut(BaseModel):
 
     district: str
     items: list[RatioOut]
+    next_cursor: str | None = Field(default=None, description="Always null: the whole list fits one page.")

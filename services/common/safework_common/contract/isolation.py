@@ -1,18 +1,23 @@
-"""Bodies and answers of the isolation routes (authority)."""
+"""Quarantine facilities, their rooms and who is in them (seeds/002 §4: rooms never mix high-risk
+and low-risk people). Authority only."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from safework_common.geo import District
 
+Risk = Literal["high", "low"]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+_PERSON = "7f0c2a4e-8d51-4c0e-9a51-3b1d2f0e6a10"
+_ROOM = "0b7e1c1e-1111-4c0e-9a51-3b1d2f0e6a10"
 
 
 class RoomIn(BaseModel):
@@ -36,7 +41,7 @@ class FacilityCreate(BaseModel):
     name: Text
     address: Address
     district: District
-    rooms: list[RoomIn] = Field(min_length=1, max_length=1000)
+    rooms: list[RoomIn] = Field(min_length=1, max_length=1000, description="Room codes are unique in a facility.")
 
 
 class RoomOut(BaseModel):
@@ -44,7 +49,7 @@ class RoomOut(BaseModel):
     code: str
     capacity: int
     occupied: int
-    risk: str | None = Field(description="The risk class the room holds now (high: F0/F1; low), None when empty.")
+    risk: Risk | None = Field(description="The risk class the room holds now (high: F0/F1; low), None when empty.")
 
 
 class FacilityOut(BaseModel):
@@ -55,29 +60,26 @@ class FacilityOut(BaseModel):
     rooms: list[RoomOut]
 
 
-class FacilityPage(BaseModel):
-    items: list[FacilityOut]
-    next_cursor: str | None = None
-
-
 class AssignmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"room_id": _ROOM, "person_id": _PERSON}]}
+    )
 
     room_id: uuid.UUID
     person_id: uuid.UUID
-    at: AwareDatetime | None = None
+    at: AwareDatetime | None = Field(default=None, description="When the person is put in the room; default now.")
 
 
 class AssignmentOut(BaseModel):
     id: int
     room_id: uuid.UUID
     person_id: uuid.UUID
-    risk: str
+    risk: Risk
     assigned_at: datetime
 
 
 class SuggestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"person_ids": [_PERSON]}]})
 
     person_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
     as_of: AwareDatetime | None = None
@@ -85,8 +87,8 @@ class SuggestIn(BaseModel):
 
 class PlacementOut(BaseModel):
     person_id: uuid.UUID
-    risk: str
-    room_id: uuid.UUID | None
+    risk: Risk
+    room_id: uuid.UUID | None = Field(description="None: no room left that would not mix risk classes.")
     room_code: str | None
 
 

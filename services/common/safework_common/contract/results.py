@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from safework_common.contract.fields import MAX_BATCH_ITEMS
+
 TestKind = Literal["PCR", "RAPID_ANTIGEN"]
 ResultValue = Literal["NEGATIVE", "POSITIVE", "INVALID"]
 # A lab's own sample identifier. '#' is reserved: a negative pool's members get
@@ -77,9 +79,12 @@ ResultItem = Annotated[
 
 
 class ResultsBatchIn(BaseModel):
+    """Up to ``REGISTRY_MAX_BATCH_ITEMS`` (10,000) single results and pools; each item is
+    validated on its own (a bad one is rejected in the answer, the others go ahead)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ResultItem]
+    items: Annotated[list[ResultItem], Field(json_schema_extra={"minItems": 1, "maxItems": MAX_BATCH_ITEMS})]
 
 
 OutcomeStatus = Literal["accepted", "duplicate", "rejected"]

@@ -42,7 +42,9 @@ class PlanRequest(BaseModel):
     )
     start: dt.date | None = Field(default=None, description="Default: the local date of as_of.")
     end: dt.date | None = Field(default=None, description="Inclusive. Default: 30 days past the last deadline.")
-    as_of: AwareDatetime | None = Field(default=None, description="Default: now.")
+    as_of: AwareDatetime | None = Field(
+        default=None, description="When the rules and records are read. Default: the start of `start`, else now."
+    )
     product_code: str | None = Field(
         default=None,
         description="Product for new dose 1s. Default: the active product most given as dose 1 by as_of.",

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from safework_common.contract.fields import NotNull
 from safework_common.geo import District
-from safework_registry.validation import NotNull
 
 AccommodationKind = Literal["boarding_house", "dormitory"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -97,3 +97,4 @@ class ManagerOut(BaseModel):
 
 class ManagersOut(BaseModel):
     items: list[ManagerOut]
+    next_cursor: str | None = Field(default=None, description="Always null: the whole list fits one page.")

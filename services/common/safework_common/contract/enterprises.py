@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from safework_common.contract.fields import NotNull
 from safework_common.geo import District
-from safework_registry.validation import NotNull
 
 ZoneType = Literal["KCN", "CCN", "OUTSIDE"]
 Industry = Literal["garment", "shuttlecock", "other"]

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from safework_registry.validation import NotNull
+from safework_common.contract.fields import NotNull
 
 VenueKind = Literal["gate", "production_unit", "canteen", "shuttle_bus"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -48,3 +48,21 @@ class VenueOut(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+
+
+class CheckInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    qr_code: str = Field(min_length=1, max_length=128)
+    checked_in_at: AwareDatetime
+
+
+class CheckInOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    person_id: uuid.UUID
+    venue_id: uuid.UUID
+    venue_name: str
+    venue_kind: str
+    checked_in_at: datetime

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from safework_registry.validation import NotNull
+from safework_common.contract.fields import NotNull
 
 ProductCode = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
 

@@ -1,5 +1,6 @@
-"""Bodies and answers of the outbreak routes (authority only: F0 identities appear here and
-nowhere else)."""
+"""Outbreak response (seeds/004 §II.3, seeds/002): confirmed cases (F0), their traced and declared
+contacts (F1), the trace view and a district's picture. Authority only: F0 identities appear here
+and nowhere else (a contact's verdict names its case by id only, ``contact_case_id``)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from safework_common.contract.fields import Page
+from safework_common.contract.venues import VenueKind
+
 Link = Literal["venue", "accommodation", "declared"]
+CaseStatus = Literal["open", "closed"]
+Basis = Literal["pcr", "confirmed"]
+
+_PERSON = "7f0c2a4e-8d51-4c0e-9a51-3b1d2f0e6a10"
 
 
 class CaseCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"person_id": "7f0c2a4e-8d51-4c0e-9a51-3b1d2f0e6a10"}]},
+        json_schema_extra={"examples": [{"person_id": _PERSON, "isolated_at": "2021-09-21T00:00:00+07:00"}]},
     )
 
     person_id: uuid.UUID
@@ -33,19 +41,21 @@ class CaseCreate(BaseModel):
 
 
 class CaseClose(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"at": "2021-10-05T00:00:00+07:00"}]})
 
-    at: AwareDatetime | None = None
+    at: AwareDatetime | None = Field(default=None, description="When the case closes; default now.")
 
 
 class DeclaredContacts(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"person_ids": [_PERSON]}]})
 
     person_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
     at: AwareDatetime | None = None
 
 
 class AssumptionOut(BaseModel):
+    """A tracing parameter the seeds do not give, with the value used and where it comes from."""
+
     parameter: str
     value: Any
     source: str
@@ -56,7 +66,9 @@ class CaseOut(BaseModel):
     person_id: uuid.UUID
     full_name: str
     result_id: int | None
-    basis: str
+    basis: Basis = Field(
+        description="pcr: an individual positive PCR; confirmed: another positive the authority confirmed."
+    )
     collected_at: datetime
     infectious_from: datetime
     window_end: datetime
@@ -64,10 +76,10 @@ class CaseOut(BaseModel):
     traced_at: datetime
     enterprise_id: uuid.UUID | None
     district: str | None
-    status: str
+    status: CaseStatus
     closed_at: datetime | None
     contacts: int
-    new_contacts: int | None = None
+    new_contacts: int | None = Field(default=None, description="A trace again or a declaration: the contacts it added.")
     assumptions: list[AssumptionOut]
 
 
@@ -80,13 +92,13 @@ class EnterpriseCount(BaseModel):
 class VenueCount(BaseModel):
     venue_id: uuid.UUID
     name: str
-    kind: str
+    kind: VenueKind
     contacts: int
 
 
 class TraceOut(CaseOut):
     as_of: datetime
-    by_link: dict[str, int]
+    by_link: dict[Link, int]
     by_enterprise: list[EnterpriseCount]
     by_venue: list[VenueCount]
 
@@ -96,19 +108,19 @@ class ContactOut(BaseModel):
     person_id: uuid.UUID
     full_name: str
     enterprise_id: uuid.UUID | None
-    link: str
+    link: Link
     venue_id: uuid.UUID | None
     venue_name: str | None
-    venue_kind: str | None
+    venue_kind: VenueKind | None
     accommodation_id: uuid.UUID | None
     exposed_at: datetime | None
     traced_at: datetime | None
     via_person_id: uuid.UUID | None = Field(default=None, description="Ring 2: the F1 who links this person.")
 
 
-class ContactPage(BaseModel):
-    items: list[ContactOut]
-    next_cursor: str | None = None
+class ContactPage(Page[ContactOut]):
+    """A page of a case's contacts, with the tracing parameters it rests on."""
+
     assumptions: list[AssumptionOut]
 
 
@@ -119,13 +131,8 @@ class CaseListItem(BaseModel):
     district: str | None
     collected_at: datetime
     traced_at: datetime
-    status: str
+    status: CaseStatus
     contacts: int
-
-
-class CasePage(BaseModel):
-    items: list[CaseListItem]
-    next_cursor: str | None = None
 
 
 class DistrictEnterprise(BaseModel):
@@ -135,10 +142,11 @@ class DistrictEnterprise(BaseModel):
     contacts: int
 
 
-class DistrictOutbreakOut(BaseModel):
+class DistrictOutbreakOut(Page[DistrictEnterprise]):
+    """A district's open cases and contacts, and a page of the enterprises that have one (an F0 or
+    an F1 among their workers), by enterprise id."""
+
     district: str
     as_of: datetime
     open_cases: int
     contacts: int
-    enterprises: list[DistrictEnterprise]
-    next_cursor: str | None = None

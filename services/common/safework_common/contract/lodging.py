@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from safework_scheduler.due.schemas import DistrictRatioOut
+from safework_common.contract.due import DistrictRatioOut
 
 
 class LodgerOut(BaseModel):

@@ -13,9 +13,9 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from safework_common import geo
+from safework_common.contract import national_id as nid
+from safework_common.contract.fields import MAX_BATCH_ITEMS, NotNull
 from safework_common.timezone import now_local
-from safework_registry.persons import national_id as nid
-from safework_registry.validation import NotNull
 
 # seeds/003: drivers and driver's assistants carrying an enterprise's goods (tier 1 for vaccines)
 # are told apart from passenger-shuttle drivers (not tier 1).
@@ -236,7 +236,10 @@ class RosterUpsert(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    items: Annotated[list[Any], WithJsonSchema({"type": "array", "items": _item_schema(), "maxItems": 10_000})]
+    items: Annotated[
+        list[Any],
+        WithJsonSchema({"type": "array", "items": _item_schema(), "minItems": 1, "maxItems": MAX_BATCH_ITEMS}),
+    ]
 
 
 class ItemError(BaseModel):

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from safework_common.contract.fields import NotNull
 from safework_common.geo import Province
-from safework_registry.validation import NotNull
 
 Symptom = Literal["fever", "cough", "fatigue", "loss_of_taste_or_smell", "breathing_difficulty", "other"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from safework_scheduler.policy.document import PolicyDocument
+from safework_common.contract.policy_document import PolicyDocument
 
 
 class ParameterOut(BaseModel):
@@ -35,6 +35,7 @@ class PolicyVersionOut(BaseModel):
 
 class PolicyHistoryOut(BaseModel):
     items: list[PolicyVersionOut]
+    next_cursor: str | None = Field(default=None, description="Always null: the whole list fits one page.")
 
 
 class ActivePolicyOut(PolicyVersionOut):
