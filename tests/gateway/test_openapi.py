@@ -132,3 +132,50 @@ def test_reason_and_error_codes_are_enums(gateway_settings: GatewaySettings) -> 
     due = components["PersonDueOut"]["properties"]
     assert set(due["reasons"]["items"]["enum"]) == set(reasons.DUE_CODES)
     assert set(due["not_cleared"]["items"]["enum"]) == set(reasons.NOT_CLEARED_CODES)
+
+
+def _instants_of(model: type[Any], seen: set[type[Any]]) -> list[str]:
+    """The date-time fields of ``model`` and the models inside it that are not ``Instant``."""
+    import datetime as dt
+    import types
+    import typing
+
+    from pydantic import BaseModel, PlainSerializer
+
+    if model in seen:
+        return []
+    seen.add(model)
+    wrong = []
+    for name, field in model.model_fields.items():
+        parts = [field.annotation]
+        while parts:
+            t = parts.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                wrong += _instants_of(t, seen)
+            elif t is dt.datetime:
+                if not any(isinstance(m, PlainSerializer) for m in field.metadata):
+                    wrong.append(f"{model.__name__}.{name}")
+            elif typing.get_origin(t) is typing.Annotated:
+                base, *marks = typing.get_args(t)
+                if not (base is dt.datetime and any(isinstance(m, PlainSerializer) for m in marks)):
+                    parts.append(base)
+            elif isinstance(t, types.UnionType) or typing.get_origin(t) is not None:
+                parts.extend(typing.get_args(t))
+    return wrong
+
+
+def test_every_answered_instant_is_in_one_form() -> None:
+    """Issue 15: all timestamps in one documented form. Every date-time field of every success
+    model the gateway forwards is ``contract.Instant`` (serialised at +07:00)."""
+    from pydantic import BaseModel
+
+    from safework_common.contract.fields import INSTANT_FORM
+    from safework_gateway.forwarding.routes import FORWARDS
+
+    seen: set[type[Any]] = set()
+    wrong = []
+    for forward in FORWARDS:
+        if isinstance(forward.response, type) and issubclass(forward.response, BaseModel):
+            wrong += _instants_of(forward.response, seen)
+    assert seen and not wrong, wrong
+    assert "+07:00" in INSTANT_FORM

@@ -186,10 +186,10 @@ async def test_the_enterprise_summary_counts_what_the_single_app_rule_needs(
     assert r.status_code == 200
     assert r.json() == {
         "enterprise_id": str(ent),
-        "accounts": {"active_devices": 1, "last_sync_at": "2021-09-18T01:00:00Z"},
-        "workers": {"active": 5, "with_active_device": 2, "last_sync_at": "2021-09-21T01:00:00Z"},
+        "accounts": {"active_devices": 1, "last_sync_at": "2021-09-18T08:00:00+07:00"},
+        "workers": {"active": 5, "with_active_device": 2, "last_sync_at": "2021-09-21T08:00:00+07:00"},
         "revoked_devices": 2,
-        "last_sync_at": "2021-09-21T01:00:00Z",
+        "last_sync_at": "2021-09-21T08:00:00+07:00",
     }
     assert (
         await as_(callers.district_authority("Việt Yên")).get(f"/v1/enterprises/{ent}/installations")

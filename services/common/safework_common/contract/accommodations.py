@@ -4,12 +4,11 @@ workers of one enterprise only (seeds/003); a private boarding house may house s
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from safework_common.contract.fields import NotNull
+from safework_common.contract.fields import Instant, NotNull
 from safework_common.geo import District
 
 AccommodationKind = Literal["boarding_house", "dormitory"]
@@ -70,8 +69,8 @@ class AccommodationOut(BaseModel):
     kind: str
     concentrated: bool
     enterprise_id: uuid.UUID | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 ManagerRole = Literal["owner", "manager"]
@@ -92,7 +91,7 @@ class ManagerOut(BaseModel):
     accommodation_id: uuid.UUID
     person_id: uuid.UUID
     role: ManagerRole
-    created_at: datetime
+    created_at: Instant
 
 
 class ManagersOut(BaseModel):

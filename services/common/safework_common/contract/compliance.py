@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
+
+from safework_common.contract.fields import Instant
 
 Status = Literal["compliant", "warning", "violation"]
 
@@ -24,7 +25,7 @@ class ComplianceFigures(BaseModel):
     operating_status: str
     app_enforced: bool
     account_devices: int
-    last_data_update_at: datetime | None
+    last_data_update_at: Instant | None
     active_workers: int
     workers_with_device: int
     device_coverage: float | None
@@ -56,7 +57,7 @@ class ViolationOut(BaseModel):
 
 
 class ViolationsOut(BaseModel):
-    as_of: datetime
+    as_of: Instant
     policy_version: str
     status: Literal["warning", "violation"]
     items: list[ViolationOut]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from safework_common.contract.fields import NotNull
+from safework_common.contract.fields import Instant, NotNull
 from safework_common.geo import Province
 
 Symptom = Literal["fever", "cough", "fatigue", "loss_of_taste_or_smell", "breathing_difficulty", "other"]
@@ -34,11 +33,11 @@ class DeclarationOut(BaseModel):
 
     id: int
     person_id: uuid.UUID
-    declared_at: datetime
+    declared_at: Instant
     symptoms: list[str]
     contact_with_confirmed_case: bool
     note: str | None
-    created_at: datetime
+    created_at: Instant
 
 
 class TravelIn(BaseModel):
@@ -71,9 +70,9 @@ class TravelOut(BaseModel):
 
     id: int
     person_id: uuid.UUID
-    left_at: datetime
+    left_at: Instant
     destination_province: str
-    returned_at: datetime | None
+    returned_at: Instant | None
     returned_to_boarding_house: bool
     to_home_town: bool
-    created_at: datetime
+    created_at: Instant

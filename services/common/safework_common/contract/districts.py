@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from safework_common.contract.fields import Instant
 
 RatioKind = Literal["small_enterprise", "boarding_house"]
 Ratio = Annotated[Decimal, Field(gt=0, le=1, max_digits=5, decimal_places=4)]
@@ -35,7 +37,7 @@ class RatioOut(BaseModel):
     effective_from: date
     note: str | None
     set_by: str
-    set_at: datetime
+    set_at: Instant
 
 
 class RatiosOut(BaseModel):

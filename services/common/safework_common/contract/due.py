@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from safework_common.contract.fields import Instant
 from safework_common.contract.reasons import CODES, DUE_CODES, NOT_CLEARED_CODES
 
 Kind = Literal["PCR", "RAPID_ANTIGEN", "EITHER", "RAPID_ANTIGEN_AND_PCR"]
@@ -27,12 +28,12 @@ class RequirementOut(BaseModel):
     once it has closed plus the grace); a cadence's test has its interval."""
 
     reason: DueReason
-    due_at: datetime
+    due_at: Instant
     kind: Kind
-    overdue_after: datetime
+    overdue_after: Instant
     overdue: bool
-    window_start: datetime | None = None
-    window_end: datetime | None = None
+    window_start: Instant | None = None
+    window_end: Instant | None = None
     interval_days: int | None = None
     payer: Payer | None = Field(default=None, description=PAYER_DOC)
     case_id: uuid.UUID | None = Field(default=None, description="CONTACT: the case traced from (id only).")
@@ -42,8 +43,8 @@ class WindowFields(BaseModel):
     """The person's window in the enterprise's rounds: the latest of theirs that has opened
     (or their first, if none has yet), and whether a test collected in it already counts."""
 
-    window_start: datetime | None = None
-    window_end: datetime | None = None
+    window_start: Instant | None = None
+    window_end: Instant | None = None
     window_done: bool | None = None
 
 
@@ -52,9 +53,9 @@ class PersonDueOut(WindowFields):
 
     person_id: uuid.UUID
     enterprise_id: uuid.UUID | None
-    as_of: datetime
+    as_of: Instant
     policy_version: str
-    due_at: datetime | None
+    due_at: Instant | None
     kind: Kind | None
     reasons: list[DueReason]
     payer: Payer | None = Field(default=None, description=PAYER_DOC)
@@ -115,7 +116,7 @@ class DuePersonOut(WindowFields):
     full_name: str
     test_cohort: int
     due_today: bool
-    due_at: datetime | None
+    due_at: Instant | None
     kind: Kind | None
     reasons: list[DueReason]
     payer: Payer | None = Field(default=None, description=PAYER_DOC)
@@ -135,7 +136,7 @@ class EnterpriseDueOut(BaseModel):
 
     enterprise_id: uuid.UUID
     date: date
-    as_of: datetime
+    as_of: Instant
     policy_version: str
     round: RoundOut
     counts: DueCounts
@@ -152,7 +153,7 @@ class EnterpriseDueCounts(DueCounts):
 class ProvinceDueOut(BaseModel):
     """Province- or district-wide counts of due, overdue and not-cleared people, by enterprise."""
 
-    as_of: datetime
+    as_of: Instant
     policy_version: str
     district: str | None
     zone_type: str | None
@@ -167,7 +168,7 @@ class ProvincePersonOut(DuePersonOut):
 class ProvincePeopleOut(BaseModel):
     """A page of due, overdue or not-cleared people across enterprises, by enterprise then person."""
 
-    as_of: datetime
+    as_of: Instant
     policy_version: str
     items: list[ProvincePersonOut]
     next_cursor: str | None

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from safework_common.contract.fields import NotNull
+from safework_common.contract.fields import Instant, NotNull
 from safework_common.geo import District
 
 ZoneType = Literal["KCN", "CCN", "OUTSIDE"]
@@ -119,8 +118,8 @@ class EnterpriseOut(BaseModel):
     headcount: int
     operating_status: OperatingStatus
     status_reason: str | None
-    status_changed_at: datetime | None
+    status_changed_at: Instant | None
     latitude: float | None = None
     longitude: float | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant

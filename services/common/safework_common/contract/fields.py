@@ -3,7 +3,7 @@ cleared, keyset pages."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
@@ -19,8 +19,17 @@ INSTANT_FORM = (
 )
 
 
+# Before 1906 the zone's offset was local mean time (+07:06:40, then +07:06:30), which RFC 3339
+# cannot write; such an instant (only ever an echoed ``as_of``) is given at +07:00.
+_PLUS_7 = timezone(timedelta(hours=7))
+
+
 def _local_iso(value: datetime) -> str:
-    return value.astimezone(LOCAL_TZ).isoformat()
+    local = value.astimezone(LOCAL_TZ)
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        local = value.astimezone(_PLUS_7)
+    return local.isoformat()
 
 
 Instant = Annotated[

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from safework_common.contract.fields import Instant
 
 Platform = Literal["android", "ios", "web", "other"]
 DeviceId = Annotated[str, Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -36,20 +37,20 @@ class InstallationOut(BaseModel):
     app_id: str
     app_version: str
     platform: str
-    first_seen_at: datetime
-    last_sync_at: datetime
-    revoked_at: datetime | None
+    first_seen_at: Instant
+    last_sync_at: Instant
+    revoked_at: Instant | None
 
 
 class AccountDevices(BaseModel):
     active_devices: int = Field(description="The enterprise account's own devices, not revoked.")
-    last_sync_at: datetime | None
+    last_sync_at: Instant | None
 
 
 class WorkerDevices(BaseModel):
     active: int = Field(description="Active people on the roster.")
     with_active_device: int = Field(description="Active people with at least one device not revoked.")
-    last_sync_at: datetime | None
+    last_sync_at: Instant | None
 
 
 class InstallationSummary(BaseModel):
@@ -60,4 +61,4 @@ class InstallationSummary(BaseModel):
     accounts: AccountDevices
     workers: WorkerDevices
     revoked_devices: int
-    last_sync_at: datetime | None = Field(description="Latest sync of any active device of the enterprise.")
+    last_sync_at: Instant | None = Field(description="Latest sync of any active device of the enterprise.")

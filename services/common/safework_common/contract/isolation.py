@@ -4,11 +4,11 @@ and low-risk people). Authority only."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from safework_common.contract.fields import Instant
 from safework_common.geo import District
 
 Risk = Literal["high", "low"]
@@ -75,7 +75,7 @@ class AssignmentOut(BaseModel):
     room_id: uuid.UUID
     person_id: uuid.UUID
     risk: Risk
-    assigned_at: datetime
+    assigned_at: Instant
 
 
 class SuggestIn(BaseModel):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from safework_common.contract.fields import NotNull
+from safework_common.contract.fields import Instant, NotNull
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 LicenceCode = Annotated[
@@ -41,5 +40,5 @@ class LabOut(BaseModel):
     name: str
     licence_code: str
     active: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant

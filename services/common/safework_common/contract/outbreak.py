@@ -5,12 +5,11 @@ and nowhere else (a contact's verdict names its case by id only, ``contact_case_
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from safework_common.contract.fields import Page
+from safework_common.contract.fields import Instant, Page
 from safework_common.contract.venues import VenueKind
 
 Link = Literal["venue", "accommodation", "declared"]
@@ -69,15 +68,15 @@ class CaseOut(BaseModel):
     basis: Basis = Field(
         description="pcr: an individual positive PCR; confirmed: another positive the authority confirmed."
     )
-    collected_at: datetime
-    infectious_from: datetime
-    window_end: datetime
-    isolated_at: datetime | None
-    traced_at: datetime
+    collected_at: Instant
+    infectious_from: Instant
+    window_end: Instant
+    isolated_at: Instant | None
+    traced_at: Instant
     enterprise_id: uuid.UUID | None
     district: str | None
     status: CaseStatus
-    closed_at: datetime | None
+    closed_at: Instant | None
     contacts: int
     new_contacts: int | None = Field(default=None, description="A trace again or a declaration: the contacts it added.")
     assumptions: list[AssumptionOut]
@@ -97,7 +96,7 @@ class VenueCount(BaseModel):
 
 
 class TraceOut(CaseOut):
-    as_of: datetime
+    as_of: Instant
     by_link: dict[Link, int]
     by_enterprise: list[EnterpriseCount]
     by_venue: list[VenueCount]
@@ -113,8 +112,8 @@ class ContactOut(BaseModel):
     venue_name: str | None
     venue_kind: VenueKind | None
     accommodation_id: uuid.UUID | None
-    exposed_at: datetime | None
-    traced_at: datetime | None
+    exposed_at: Instant | None
+    traced_at: Instant | None
     via_person_id: uuid.UUID | None = Field(default=None, description="Ring 2: the F1 who links this person.")
 
 
@@ -129,8 +128,8 @@ class CaseListItem(BaseModel):
     person_id: uuid.UUID
     enterprise_id: uuid.UUID | None
     district: str | None
-    collected_at: datetime
-    traced_at: datetime
+    collected_at: Instant
+    traced_at: Instant
     status: CaseStatus
     contacts: int
 
@@ -147,6 +146,6 @@ class DistrictOutbreakOut(Page[DistrictEnterprise]):
     an F1 among their workers), by enterprise id."""
 
     district: str
-    as_of: datetime
+    as_of: Instant
     open_cases: int
     contacts: int

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from safework_common import geo
 from safework_common.contract import national_id as nid
-from safework_common.contract.fields import MAX_BATCH_ITEMS, NotNull
+from safework_common.contract.fields import MAX_BATCH_ITEMS, Instant, NotNull
 from safework_common.timezone import now_local
 
 # seeds/003: drivers and driver's assistants carrying an enterprise's goods (tier 1 for vaccines)
@@ -206,16 +206,16 @@ class PersonOut(BaseModel):
     employee_code: str | None
     hire_date: date | None
     arrived_from_province: str | None
-    arrived_at: datetime | None
+    arrived_at: Instant | None
     accommodation_id: uuid.UUID | None
     high_risk: bool
     high_risk_reason: str | None
-    high_risk_until: datetime | None
+    high_risk_until: Instant | None
     status: PersonStatus
-    left_at: datetime | None
+    left_at: Instant | None
     test_cohort: int = Field(description="The half tested together in alternating 50% rounds (seeds/000 §2.2).")
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class LookupRequest(BaseModel):

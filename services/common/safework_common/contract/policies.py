@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from safework_common.contract.fields import Instant
 from safework_common.contract.policy_document import PolicyDocument
 
 
@@ -28,7 +29,7 @@ class PolicyVersionOut(BaseModel):
     effective_until: date | None
     source: str
     sha256: str
-    loaded_at: datetime
+    loaded_at: Instant
     document: PolicyDocument
     parameters: list[ParameterOut]
 
@@ -39,4 +40,4 @@ class PolicyHistoryOut(BaseModel):
 
 
 class ActivePolicyOut(PolicyVersionOut):
-    as_of: datetime
+    as_of: Instant

@@ -5,13 +5,12 @@ personal and nothing about any worker: name, district, zone and position only. N
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from safework_common.contract.enterprises import ZoneType
-from safework_common.contract.fields import Page
+from safework_common.contract.fields import Instant, Page
 
 
 class SafeEnterprise(BaseModel):
@@ -22,7 +21,7 @@ class SafeEnterprise(BaseModel):
     zone_name: str | None
     latitude: float | None = Field(description="WGS84; null when the enterprise has no position on the map.")
     longitude: float | None
-    cleared_since: datetime | None = Field(description="When it was last cleared to operate (null: never suspended).")
+    cleared_since: Instant | None = Field(description="When it was last cleared to operate (null: never suspended).")
 
 
 SafeEnterprisePage = Page[SafeEnterprise]

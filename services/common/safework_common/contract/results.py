@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from safework_common.contract.fields import MAX_BATCH_ITEMS
+from safework_common.contract.fields import MAX_BATCH_ITEMS, Instant
 
 TestKind = Literal["PCR", "RAPID_ANTIGEN"]
 ResultValue = Literal["NEGATIVE", "POSITIVE", "INVALID"]
@@ -113,9 +112,9 @@ class ResultOut(BaseModel):
     lab_id: uuid.UUID
     sample_id: str
     kind: TestKind
-    collected_at: datetime
-    resulted_at: datetime
+    collected_at: Instant
+    resulted_at: Instant
     result: ResultValue
     pooled: bool
     pool_sample_id: str | None
-    received_at: datetime
+    received_at: Instant

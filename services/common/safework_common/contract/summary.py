@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from safework_common.contract.fields import Instant
 
 Flag = Literal[
     "positive_result",
@@ -23,13 +24,13 @@ Flag = Literal[
 class DoseBrief(BaseModel):
     dose_number: int
     product_code: str
-    administered_at: datetime
+    administered_at: Instant
     doses_in_primary_series: int
 
 
 class Vaccination(BaseModel):
     doses: int
-    last_dose_at: datetime | None
+    last_dose_at: Instant | None
     primary_series_complete: bool = Field(description="As many doses as dose 1's product's primary series.")
 
 
@@ -38,24 +39,24 @@ class ResultBrief(BaseModel):
     lab_id: uuid.UUID
     sample_id: str
     kind: str
-    collected_at: datetime
-    resulted_at: datetime
+    collected_at: Instant
+    resulted_at: Instant
     result: str
     pooled: bool
 
 
 class DeclarationBrief(BaseModel):
     id: int
-    declared_at: datetime
+    declared_at: Instant
     symptoms: list[str]
     contact_with_confirmed_case: bool
 
 
 class TravelBrief(BaseModel):
     id: int
-    left_at: datetime
+    left_at: Instant
     destination_province: str
-    returned_at: datetime | None
+    returned_at: Instant | None
     returned_to_boarding_house: bool
 
 
@@ -63,13 +64,13 @@ class PoolBrief(BaseModel):
     lab_id: uuid.UUID
     pool_sample_id: str
     result: str
-    collected_at: datetime
-    resulted_at: datetime
+    collected_at: Instant
+    resulted_at: Instant
 
 
 class PersonSummary(BaseModel):
     person_id: uuid.UUID
-    as_of: datetime
+    as_of: Instant
     enterprise_id: uuid.UUID | None
     status: str
     doses: list[DoseBrief]

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema
 
+from safework_common.contract.fields import Instant
 from safework_common.geo import DISTRICT_SCHEMA
 
 
@@ -22,7 +23,7 @@ class QueueItem(BaseModel):
 
 
 class QueuePage(BaseModel):
-    as_of: dt.datetime
+    as_of: Instant
     date: dt.date = Field(description="The local date (Asia/Ho_Chi_Minh) the queue is computed for.")
     policy_version: str
     dose2_ranking: str
@@ -87,7 +88,7 @@ class MinimalCapacity(BaseModel):
 
 
 class PlanResponse(BaseModel):
-    as_of: dt.datetime
+    as_of: Instant
     policy_version: str
     dose2_ranking: str
     start: dt.date

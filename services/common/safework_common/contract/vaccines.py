@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from safework_common.contract.fields import NotNull
+from safework_common.contract.fields import Instant, NotNull
 
 ProductCode = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
 
@@ -59,7 +58,7 @@ class DoseOut(BaseModel):
     person_id: uuid.UUID
     dose_number: int
     product_code: str
-    administered_at: datetime
+    administered_at: Instant
     site: str | None
     lot: str | None
-    created_at: datetime
+    created_at: Instant

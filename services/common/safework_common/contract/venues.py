@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from safework_common.contract.fields import NotNull
+from safework_common.contract.fields import Instant, NotNull
 
 VenueKind = Literal["gate", "production_unit", "canteen", "shuttle_bus"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -46,8 +45,8 @@ class VenueOut(BaseModel):
     kind: VenueKind
     qr_code: str
     active: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class CheckInIn(BaseModel):
@@ -65,4 +64,4 @@ class CheckInOut(BaseModel):
     venue_id: uuid.UUID
     venue_name: str
     venue_kind: str
-    checked_in_at: datetime
+    checked_in_at: Instant
