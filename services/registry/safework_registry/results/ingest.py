@@ -14,6 +14,9 @@ is ``UNIQUE (lab_id, pool_sample_id)``). The path is:
    ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING``, and the rows that were
    not inserted are compared with the stored ones in one query, so an identical replay is
    ``duplicate`` and different data under the same ID is ``sample_conflict``.
+5. every accepted individual positive PCR makes its person a case, traced at once: one
+   statement for all of the batch's new cases (``outbreak.repository.cases_from_results``),
+   in the batch's transaction (seeds/004 §II.3).
 
 Rows are inserted in sample-ID order (pools before results), so concurrent batches of one lab
 take their row locks in the same order: an identical concurrent batch waits for the first one's
