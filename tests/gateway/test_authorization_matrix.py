@@ -140,7 +140,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("POST", "/api/v1/isolation/facilities/{facility_id}/suggest"): (A, "upstream"),
 }
 
-# People with a positive PCR, each made a case by one allowed POST /cases (a positive is one case).
+# People with a positive rapid test, each made a case by one allowed POST /cases (confirmed; a
+# positive is one case).
 _POSITIVES: list[str] = []
 
 ROLES = ("province", "district", "enterprise", "lab", "worker")
@@ -230,11 +231,12 @@ async def build_world(m: Matrixed) -> World:
     b = await enterprise(stack, DISTRICT_B, people=2)
     lab1, lab2 = await lab(stack), await lab(stack)
     province = stack.province()
-    # Individual positive PCRs: the world's cases' F0s (people[1]) and the people the allowed
-    # POST /cases calls make cases of (tenant a's people[2:]).
-    positives = [*a.people[1:], b.people[1]]
-    items = [{"sample_id": f"S-{uuid.uuid4().hex[:10]}", "person_id": pid, "kind": "PCR", "collected_at": WHEN,
-              "resulted_at": WHEN, "result": "POSITIVE"} for pid in positives]  # fmt: skip
+    # Individual positive PCRs make the world's cases (their F0s: people[1]) as the lab posts
+    # them; positive rapid tests, the people the allowed POST /cases calls make cases of (tenant
+    # a's people[2:], confirmed by the authority).
+    positives = [(pid, "PCR") for pid in (a.people[1], b.people[1])] + [(pid, "RAPID_ANTIGEN") for pid in a.people[2:]]
+    items = [{"sample_id": f"S-{uuid.uuid4().hex[:10]}", "person_id": pid, "kind": kind, "collected_at": WHEN,
+              "resulted_at": WHEN, "result": "POSITIVE"} for pid, kind in positives]  # fmt: skip
     posted = await stack.http.post(f"/api/v1/labs/{lab1}/results", json={"items": items}, headers=province)
     assert posted.status_code == 200, posted.text
     _POSITIVES[:] = a.people[2:]
@@ -263,13 +265,14 @@ async def build_world(m: Matrixed) -> World:
         client_id, _ = await stack.new_client(
             "enterprise", enterprise_id=uuid.UUID(eid), owner_district=tenant.district
         )
-        case = await stack.http.post("/api/v1/cases", json={"person_id": tenant.people[1]}, headers=province)
+        cases = await stack.http.get("/api/v1/cases", params={"district": tenant.district}, headers=province)
+        (case_id,) = [c["id"] for c in cases.json()["items"] if c["person_id"] == tenant.people[1]]
         facility = await stack.http.post(
             "/api/v1/isolation/facilities",
             json={"name": "KTX", "address": "x", "district": tenant.district, "rooms": [{"code": "A1", "capacity": 9}]},
             headers=province,
         )
-        for r in (venue, site, synced, travel, case, facility):
+        for r in (venue, site, synced, travel, cases, facility):
             assert r.status_code in (200, 201), r.text
         ids[key] = {
             "enterprise_id": eid,
@@ -285,7 +288,7 @@ async def build_world(m: Matrixed) -> World:
             "qr_code": venue.json()["qr_code"],
             "district": tenant.district,
             "national_id": tenant.national_ids[0],
-            "case_id": case.json()["id"],
+            "case_id": case_id,
             "facility_id": facility.json()["id"],
             "room_id": facility.json()["rooms"][0]["id"],
         }
@@ -386,7 +389,10 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/api/v1/vaccine-products/{code}"): lambda ids: {"min_interval_days": 56},
     ("POST", "/api/v1/vaccines/plan"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
-    ("POST", "/api/v1/cases"): lambda ids: {"person_id": _POSITIVES.pop(0) if _POSITIVES else ids["person_id"]},
+    ("POST", "/api/v1/cases"): lambda ids: {
+        "person_id": _POSITIVES.pop(0) if _POSITIVES else ids["person_id"],
+        "confirmed": True,
+    },
     ("POST", "/api/v1/cases/{case_id}/contacts"): lambda ids: {"person_ids": [ids["person_id"]]},
     ("POST", "/api/v1/cases/{case_id}/close"): lambda ids: {},
     ("POST", "/api/v1/isolation/facilities"): lambda ids: {

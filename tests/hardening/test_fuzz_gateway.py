@@ -216,12 +216,11 @@ async def _seed(world: World) -> None:
     await ok(
         await stack.http.post(f"/api/v1/labs/{lab_a}/results", json={"items": [positive]}, headers=world.headers("lab"))
     )
-    case = await ok(
-        await stack.http.post(
-            "/api/v1/cases", json={"person_id": tenant_a.people[2]}, headers=world.headers("authority")
-        ),
-        201,
+    # The individual positive PCR made the person a case as the lab posted it.
+    listed = await ok(
+        await stack.http.get("/api/v1/cases", params={"district": DISTRICT_A}, headers=world.headers("authority"))
     )
+    (case,) = [c for c in listed["items"] if c["person_id"] == tenant_a.people[2]]
     facility = await ok(
         await stack.http.post(
             "/api/v1/isolation/facilities",

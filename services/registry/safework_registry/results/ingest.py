@@ -14,6 +14,9 @@ is ``UNIQUE (lab_id, pool_sample_id)``). The path is:
    ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING``, and the rows that were
    not inserted are compared with the stored ones in one query, so an identical replay is
    ``duplicate`` and different data under the same ID is ``sample_conflict``.
+5. every accepted individual positive PCR makes its person a case, traced at once: one
+   statement for all of the batch's new cases (``outbreak.repository.cases_from_results``),
+   in the batch's transaction (seeds/004 §II.3).
 
 Rows are inserted in sample-ID order (pools before results), so concurrent batches of one lab
 take their row locks in the same order: an identical concurrent batch waits for the first one's
@@ -43,6 +46,8 @@ from safework_registry.audit import service as audit
 from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.labs.models import Lab
+from safework_registry.outbreak import repository as outbreak
+from safework_registry.outbreak.parameters import current as outbreak_parameters
 from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
 from safework_registry.results.models import MAX_POOL_SIZE
@@ -180,6 +185,7 @@ class _Batch:
     def __init__(self, lab_id: uuid.UUID, items: Sequence[SingleResultIn | PoolIn], now: datetime) -> None:
         self.lab_id = lab_id
         self.items = items
+        self.now = now
         self.horizon = now + FUTURE_SKEW
         self.outcomes: list[dict[str, Any] | None] = [None] * len(items)
         self.refs: list[list[_Ref] | None] = [None] * len(items)
@@ -440,6 +446,28 @@ async def _people_in_reach(session: AsyncSession, caller: Caller, people: set[uu
     return {pid for pid, eid, district in rows if scope.may_see_person(caller, pid, eid, district)}
 
 
+async def _cases(session: AsyncSession, work: _Batch, results: list[_Result]) -> tuple[int, int]:
+    """seeds/004 §II.3: every individual positive PCR this batch stored makes its person a case,
+    traced at once, in the batch's transaction (``outbreak.repository.cases_from_results``: one
+    statement for all of them). A pooled positive (its members need individual tests) and a
+    positive rapid test (until the authority confirms it, ``POST /cases``) make none."""
+    positives = [
+        r.sample_id
+        for r in results
+        if r.pool_id is None
+        and r.kind == "PCR"
+        and r.result == "POSITIVE"
+        and (o := work.outcomes[r.index]) is not None
+        and o["status"] == "accepted"
+    ]
+    if not positives:
+        return 0, 0
+    params = outbreak_parameters()
+    return await outbreak.cases_from_results(
+        session, work.lab_id, positives, work.now, params.infectious_before, params.dwell
+    )
+
+
 async def ingest(
     session: AsyncSession,
     caller: Caller,
@@ -481,6 +509,7 @@ async def ingest(
         await rollup.lock_people(conn, [*(r.person_id for r in results), *(m for p in pools for m in p.members)])
     results.extend(await work.write_pools(conn, pools))
     await work.write_results(conn, results)
+    cases, contacts = await _cases(session, work, results)
 
     outcomes = [o for o in work.outcomes if o is not None]
     assert len(outcomes) == len(batch.items)
@@ -493,6 +522,12 @@ async def ingest(
         "ingest",
         "test_result_batch",
         lab_id,
-        {"items": len(outcomes), "pools": sum(isinstance(it, PoolIn) for it in batch.items), **counts},
+        {
+            "items": len(outcomes),
+            "pools": sum(isinstance(it, PoolIn) for it in batch.items),
+            **counts,
+            "cases": cases,
+            "contacts": contacts,
+        },
     )
     return {"lab_id": str(lab_id), **counts, "items": outcomes}
