@@ -54,6 +54,15 @@ from safework_common.contract.installations import (
 )
 from safework_common.contract.labs import LabCreate, LabOut, LabUpdate
 from safework_common.contract.lodging import BoardingHouseSampleOut, LodgerOut, SampleRoundOut
+from safework_common.contract.passes import (
+    HealthCardJwks,
+    HealthCardOut,
+    PassHolder,
+    PassOut,
+    PassVerifyIn,
+    PassVerifyOut,
+    RevocationListOut,
+)
 from safework_common.contract.persons import (
     ItemError,
     LookupRequest,
@@ -127,6 +136,8 @@ __all__ = [
     "EnterpriseStatusChange",
     "EnterpriseUpdate",
     "FindingOut",
+    "HealthCardJwks",
+    "HealthCardOut",
     "InstallationOut",
     "InstallationSummary",
     "Instant",
@@ -144,6 +155,10 @@ __all__ = [
     "NotNull",
     "Page",
     "ParameterOut",
+    "PassHolder",
+    "PassOut",
+    "PassVerifyIn",
+    "PassVerifyOut",
     "PersonCreate",
     "PersonDueOut",
     "PersonFields",
@@ -172,6 +187,7 @@ __all__ = [
     "ResultBrief",
     "ResultOut",
     "ResultsBatchIn",
+    "RevocationListOut",
     "RevokeIn",
     "RosterCounts",
     "RosterItem",
