@@ -43,6 +43,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/healthz"): (PUBLIC, "public"),
     ("GET", "/readyz"): (PUBLIC, "public"),
     ("GET", "/.well-known/jwks.json"): (PUBLIC, "public"),
+    ("GET", "/health-cards/.well-known/jwks.json"): (PUBLIC, "public"),
     ("GET", "/api/v1/codes"): (PUBLIC, "public"),
     # The API's documentation pages, their scripts served by the gateway itself (fastapi-offline).
     ("GET", "/docs"): (PUBLIC, "public"),
@@ -61,6 +62,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("POST", "/api/v1/devices/{device_id}/revoke"): (EA, "upstream"),
     ("GET", "/api/v1/me"): (W, "self"),
     ("GET", "/api/v1/me/status"): (W, "self"),
+    ("GET", "/api/v1/me/health-card"): (W, "self"),
+    ("GET", "/api/v1/me/health-card/qr"): (W, "self"),
+    ("GET", "/api/v1/passes/revocations"): (EA, "none"),
     ("POST", "/api/v1/me/sync"): (W, "self"),
     ("POST", "/api/v1/me/declarations"): (W, "self"),
     ("GET", "/api/v1/me/declarations"): (W, "self"),

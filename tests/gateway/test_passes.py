@@ -26,6 +26,7 @@ from tests.gateway.conftest import Stack, bearer
 from tests.gateway.world import ok
 from tests.scheduler.factories import registry
 
+
 async def cleared_worker(stack: Stack, db: str, *, name: str = "Nguyễn Thị Hoa") -> tuple[uuid.UUID, uuid.UUID, str]:
     """A worker tested negative yesterday (cleared now), with two doses; their device token."""
     now = datetime.now(UTC)
@@ -162,8 +163,8 @@ async def _revoked_after(stack: Stack, db: str, event: str) -> None:
     province = stack.province()
     assert (await verifier(stack, gate)).verify(issued["token"]).valid
     if event == "positive":
-        lab = await ok(await stack.http.post("/api/v1/labs", json={"name": "L", "licence_code": f"BG-{uuid.uuid4().hex[:8]}"},
-                                             headers=province), 201)  # fmt: skip
+        lab_body = {"name": "L", "licence_code": f"BG-{uuid.uuid4().hex[:8]}"}
+        lab = await ok(await stack.http.post("/api/v1/labs", json=lab_body, headers=province), 201)
         now = datetime.now(UTC).isoformat()
         item = {"type": "single", "sample_id": f"S-{uuid.uuid4().hex[:8]}", "person_id": str(pid), "kind": "PCR",
                 "collected_at": now, "resulted_at": now, "result": "POSITIVE"}  # fmt: skip
@@ -171,8 +172,8 @@ async def _revoked_after(stack: Stack, db: str, event: str) -> None:
         await ok(await stack.http.post(f"/api/v1/labs/{lab['id']}/results", json={"items": [item]}, headers=lab_token))
         reason = "positive_result"
     elif event == "suspended":
-        await ok(await stack.http.post(f"/api/v1/enterprises/{eid}/status",
-                                       json={"status": "suspended", "reason": "F0 at the plant"}, headers=province))  # fmt: skip
+        change = {"status": "suspended", "reason": "F0 at the plant"}
+        await ok(await stack.http.post(f"/api/v1/enterprises/{eid}/status", json=change, headers=province))
         reason = "enterprise_suspended"
     elif event == "left":
         await ok(await stack.http.patch(f"/api/v1/persons/{pid}", json={"status": "left"}, headers=gate))
