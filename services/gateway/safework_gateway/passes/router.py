@@ -64,6 +64,10 @@ def _qr(content: Any, image_format: str, *, error: str) -> Response:
     response_model=PassOut,
     status_code=201,
     summary="A cleared-to-work gate pass (only when cleared; else 409 with the verdict's reasons)",
+    description=(
+        "No request body: the pass is made from the caller's own verdict at this instant (the device "
+        "token names the person and the enterprise), so there is nothing to send."
+    ),
 )
 async def issue_pass(request: Request, principal: Worker) -> PassOut:
     return await _passes(request).issue(principal.caller(), str(principal.person_id), str(principal.enterprise_id))

@@ -27,6 +27,10 @@ from safework_gateway.upstream import Upstream
 
 log = logging.getLogger("safework.gateway.passes")
 
+# The subject the gateway asks upstreams as when it re-checks passes itself (hooks, the sweep):
+# never a public caller's token, always the pass's own enterprise.
+PASSES_SUBJECT = "gateway:passes"
+
 
 class PassService:
     def __init__(
@@ -167,7 +171,7 @@ class PassService:
     async def _reason(self, person_id: str, enterprise_id: str) -> str | None:
         """Asked as the pass's enterprise (never as a caller who sees national IDs): a person no
         longer on its roster is a 404, which is leaving too."""
-        caller = Caller(subject="gateway:passes", role="enterprise", enterprise_id=enterprise_id)
+        caller = Caller(subject=PASSES_SUBJECT, role="enterprise", enterprise_id=enterprise_id)
         try:
             person = await self._registry.json("GET", f"/v1/persons/{person_id}", caller)
         except SafeworkError as exc:
