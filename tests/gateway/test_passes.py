@@ -5,14 +5,17 @@ vaccination card is a SMART Health Card a third-party JWS library verifies."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
 import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 import zxingcpp
@@ -233,3 +236,77 @@ def test_rules() -> None:
     assert pass_expiry(now, {"requirements": []}, timedelta(hours=24)) == now + timedelta(hours=24)
     assert health_card.from_numeric(health_card.numeric("abc.DEF-_")) == "abc.DEF-_"
     assert health_card.numeric("-") == "shc:/00"
+
+
+def _cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from safework_cli.main import app
+
+    result = CliRunner().invoke(app, args, env=env)
+    return result.exit_code, result.output
+
+
+async def test_safework_pass_verify_offline(
+    stack: Stack, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`safework pass verify`: the QR's text or its PNG, the JWKS and the revocation list from
+    files (or URLs); exit 0 only for a valid pass, 1 refused, 2 unreadable inputs."""
+    eid, _, token = await cleared_worker(stack, db)
+    issued = await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)
+    gate = bearer(stack.token("enterprise", enterprise_id=str(eid)))
+    jwks_file, list_file, png_file = tmp_path / "jwks.json", tmp_path / "revocations.json", tmp_path / "pass.png"
+    jwks_file.write_text(json.dumps(await jwks(stack)))
+    list_file.write_text((await stack.http.get("/api/v1/passes/revocations", headers=gate)).text)
+    png = await stack.http.get(f"/api/v1/me/passes/{issued['pass_id']}/qr", headers=bearer(token))
+    png_file.write_bytes(png.content)
+    files = ["--jwks", str(jwks_file), "--revocations", str(list_file)]
+
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", issued["token"], *files])
+    assert code == 0 and "VALID" in out and issued["pass_id"] in out and "N***" in out, out
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", "--png", str(png_file), *files])
+    assert code == 0 and issued["pass_id"] in out, out
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", issued["token"][:-6], *files])
+    assert code == 1 and "pass_invalid" in out, out
+    blank = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", "--png", str(blank), *files])
+    assert code == 1 and "no QR code" in out, out
+    # A stale list (older than the gate allows) refuses every pass.
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", issued["token"], *files, "--max-list-age-hours", "0"])
+    assert code == 1 and "revocation_list_stale" in out, out
+
+    # Revoked: the enterprise suspended, the gate refreshes its list (a bare JWS works too).
+    await stack.app.state.passes.revoke_enterprise(eid, "enterprise_suspended")
+    fresh = (await ok(await stack.http.get("/api/v1/passes/revocations", headers=gate)))["token"]
+    list_file.write_text(fresh)
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", issued["token"], *files])
+    assert code == 1 and "pass_revoked" in out, out
+
+    # By URL: the JWKS and the list fetched now, the list with the gate's bearer token.
+    served = {
+        "/.well-known/jwks.json": jwks_file.read_text(),
+        "/api/v1/passes/revocations": json.dumps({"token": fresh}),
+    }
+    seen: list[dict[str, str]] = []
+
+    def fake_get(url: str, *, headers: dict[str, str], timeout: float) -> httpx.Response:
+        seen.append(headers)
+        return httpx.Response(200, text=served[httpx.URL(url).path])
+
+    monkeypatch.setattr("safework_cli.gate_pass.httpx.get", fake_get)
+    urls = ["--jwks", "https://gw.example/.well-known/jwks.json",
+            "--revocations", "https://gw.example/api/v1/passes/revocations"]  # fmt: skip
+    code, out = _cli(["pass", "verify", issued["token"], *urls], env={"SAFEWORK_TOKEN": "gate-token"})
+    assert code == 1 and "pass_revoked" in out, out
+    assert seen == [{}, {"Authorization": "Bearer gate-token"}]
+
+    # Unreadable inputs: exit 2, never "valid".
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", issued["token"], "--jwks", str(tmp_path / "none"),
+                                               "--revocations", str(list_file)])  # fmt: skip
+    assert code == 2, out
+    list_file.write_text(issued["token"])  # a pass is not a revocation list
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", issued["token"], *files])
+    assert code == 2 and "revocation list" in out, out
+    code, out = await asyncio.to_thread(_cli, ["pass", "verify", *files])
+    assert code == 2, out
