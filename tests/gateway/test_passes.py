@@ -238,6 +238,28 @@ def test_rules() -> None:
     assert health_card.numeric("-") == "shc:/00"
 
 
+def test_a_long_revocation_list_verifies() -> None:
+    """Bench finding: the pass's 2,048-character bound applied to the revocation list too, so a
+    list of more than about sixty revoked passes never verified and every gate failed closed."""
+    from safework_common.passes.verifier import REVOCATIONS_TYP
+
+    key = Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes_raw()
+    x = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    keys = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "pass-k", "alg": "EdDSA"}]}
+    now = int(datetime.now(UTC).timestamp())
+    ids = [uuid.uuid4().hex[:22] for _ in range(20_000)]
+    listed = {"iss": "safework", "iat": now, "exp": now + 3600, "revoked": ids}
+    token = jwt.encode(listed, key, algorithm="EdDSA", headers={"kid": "pass-k", "typ": REVOCATIONS_TYP})
+    assert len(token) > 400_000
+    v = PassVerifier(keys)
+    assert v.load_revocations(token) == 20_000
+    claims = {"iss": "safework", "jti": ids[-1], "iat": now, "nbf": now, "exp": now + 600}
+    revoked = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "pass-k", "typ": PASS_TYP})
+    assert v.verify(revoked).code == "pass_revoked"
+    assert v.verify(revoked + "A" * 3000).code == "pass_invalid"  # a pass keeps its own bound
+
+
 def _cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
     from typer.testing import CliRunner
 

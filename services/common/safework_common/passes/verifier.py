@@ -34,6 +34,9 @@ PASS_KID_PREFIX = "pass-"  # noqa: S105 (a kid prefix)
 ISSUER = "safework"
 ALGORITHM = "EdDSA"
 MAX_PASS_CHARS = 2048
+# A revocation list names every revoked pass still valid: ~25 characters each, so tens of
+# thousands fit; the bound only keeps a hostile file from exhausting memory.
+MAX_LIST_CHARS = 32 * 1024 * 1024
 
 # Outcomes, stable codes (catalogued with the API's).
 VALID = "pass_valid"
@@ -81,9 +84,11 @@ def pass_keys_from_jwks(jwks: dict[str, Any]) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def _open(token: str, keys: dict[str, Ed25519PublicKey], typ: str) -> tuple[str, dict[str, Any]]:
+def _open(
+    token: str, keys: dict[str, Ed25519PublicKey], typ: str, max_chars: int = MAX_PASS_CHARS
+) -> tuple[str, dict[str, Any]]:
     """(outcome, claims): the signature checked with the named pass key; no claim checked yet."""
-    if not isinstance(token, str) or len(token) > MAX_PASS_CHARS:
+    if not isinstance(token, str) or len(token) > max_chars:
         return INVALID, {}
     parts = token.strip().split(".")
     if len(parts) != 3:
@@ -137,7 +142,7 @@ class PassVerifier:
 
     def load_revocations(self, token: str) -> int:
         """Verify and adopt a revocation list; returns how many pass ids it revokes."""
-        outcome, claims = _open(token, self._keys, REVOCATIONS_TYP)
+        outcome, claims = _open(token, self._keys, REVOCATIONS_TYP, MAX_LIST_CHARS)
         if outcome != VALID:
             raise RevocationListError(f"the revocation list does not verify ({outcome})")
         now = self._clock()
