@@ -202,6 +202,38 @@ async def test_each_revoking_event_revokes_at_once(stack: Stack, db: str, event:
     await _revoked_after(stack, db, event)
 
 
+async def test_a_failing_hook_never_fails_the_write_and_the_sweep_revokes_later(
+    stack: Stack, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RELIABILITY: the positive result is stored and answered as usual while revoking fails;
+    the pass stays live until the sweep, which revokes it."""
+    eid, pid, token = await cleared_worker(stack, db)
+    issued = await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)
+    service = stack.app.state.passes
+    real_recheck = service.recheck
+
+    async def broken(**_: Any) -> int:
+        raise ConnectionError("scheduler down")
+
+    monkeypatch.setattr(service, "recheck", broken)
+    province = stack.province()
+    lab_body = {"name": "L", "licence_code": f"BG-{uuid.uuid4().hex[:8]}"}
+    lab = await ok(await stack.http.post("/api/v1/labs", json=lab_body, headers=province), 201)
+    now = datetime.now(UTC).isoformat()
+    item = {"type": "single", "sample_id": f"S-{uuid.uuid4().hex[:8]}", "person_id": str(pid), "kind": "PCR",
+            "collected_at": now, "resulted_at": now, "result": "POSITIVE"}  # fmt: skip
+    lab_token = bearer(stack.token("lab", lab_id=lab["id"]))
+    batch = await ok(
+        await stack.http.post(f"/api/v1/labs/{lab['id']}/results", json={"items": [item]}, headers=lab_token)
+    )
+    assert batch["accepted"] == 1
+    gate = bearer(stack.token("enterprise", enterprise_id=str(eid)))
+    assert (await verifier(stack, gate)).verify(issued["token"]).valid  # the hook failed: still live
+    monkeypatch.setattr(service, "recheck", real_recheck)
+    assert await service.recheck() >= 1  # what the sweep does each period
+    assert (await verifier(stack, gate)).verify(issued["token"]).code == "pass_revoked"
+
+
 async def test_health_card_is_a_smart_health_card(stack: Stack, db: str) -> None:
     _, _, token = await cleared_worker(stack, db)
     card = await ok(await stack.http.get("/api/v1/me/health-card", headers=bearer(token)))
