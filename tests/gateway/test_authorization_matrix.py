@@ -6,7 +6,9 @@ scope differ from its row) fails here. Each row is then driven against the real 
 scheduler with real data: a role that may not call a route gets 403 ``role_not_allowed`` and
 nothing reaches an upstream; another tenant's object answers 404; an allowed call answers 2xx
 (anything else, a 409, a 422 or a 500, is a failure) and reaches the upstream as the internal
-caller the token stands for, never with the public token."""
+caller the token stands for, never with the public token. The one exception is the gateway's own
+pass re-check after a write (issue 17), which asks as ``PASSES_SUBJECT`` for the pass's enterprise
+and never with the public token."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from fastapi import FastAPI
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, InternalTokenVerifier
 from safework_gateway.app import create_app
 from safework_gateway.auth.access import api_routes
+from safework_gateway.passes.service import PASSES_SUBJECT
 from safework_gateway.settings import GatewaySettings
 from tests.callers import As
 from tests.conftest import running
@@ -43,6 +47,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/healthz"): (PUBLIC, "public"),
     ("GET", "/readyz"): (PUBLIC, "public"),
     ("GET", "/.well-known/jwks.json"): (PUBLIC, "public"),
+    ("GET", "/health-cards/.well-known/jwks.json"): (PUBLIC, "public"),
     ("GET", "/api/v1/codes"): (PUBLIC, "public"),
     # The API's documentation pages, their scripts served by the gateway itself (fastapi-offline).
     ("GET", "/docs"): (PUBLIC, "public"),
@@ -61,6 +66,12 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("POST", "/api/v1/devices/{device_id}/revoke"): (EA, "upstream"),
     ("GET", "/api/v1/me"): (W, "self"),
     ("GET", "/api/v1/me/status"): (W, "self"),
+    ("POST", "/api/v1/me/pass"): (W, "self"),
+    ("GET", "/api/v1/me/passes/{pass_id}/qr"): (W, "self"),
+    ("POST", "/api/v1/passes/verify"): (EA, "none"),
+    ("GET", "/api/v1/me/health-card"): (W, "self"),
+    ("GET", "/api/v1/me/health-card/qr"): (W, "self"),
+    ("GET", "/api/v1/passes/revocations"): (EA, "none"),
     ("POST", "/api/v1/me/sync"): (W, "self"),
     ("POST", "/api/v1/me/declarations"): (W, "self"),
     ("GET", "/api/v1/me/declarations"): (W, "self"),
@@ -307,6 +318,19 @@ async def build_world(m: Matrixed) -> World:
         },
     }
     tokens = {role: stack.token(_PRINCIPAL_ROLE.get(role, role), **c) for role, c in claims.items()}
+    # The own worker is cleared to work (a negative PCR an hour ago) and holds a gate pass, so the
+    # pass rows' allowed calls are 2xx and the revocation hooks have a live pass to re-check.
+    now = datetime.now(UTC)
+    negative = {"sample_id": f"S-{uuid.uuid4().hex[:10]}", "person_id": own["person_id"], "kind": "PCR",
+                "collected_at": (now - timedelta(hours=2)).isoformat(),
+                "resulted_at": (now - timedelta(hours=1)).isoformat(), "result": "NEGATIVE"}  # fmt: skip
+    posted = await stack.http.post(
+        f"/api/v1/labs/{lab1}/results", json={"items": [negative]}, headers=bearer(stack.token("lab", lab_id=lab1))
+    )
+    assert posted.status_code in (200, 201), posted.text
+    issued = await stack.http.post("/api/v1/me/pass", headers=bearer(tokens["worker"]))
+    assert issued.status_code == 201, issued.text
+    own["pass_id"], own["pass_token"] = issued.json()["pass_id"], issued.json()["token"]
     callers = {
         role: stack.tokens.verify(tokens[role]).caller()  # what the upstream must receive
         for role in ROLES
@@ -406,6 +430,7 @@ BODIES: dict[tuple[str, str], Any] = {
         "person_id": ids["person_id"],
     },
     ("POST", "/api/v1/isolation/facilities/{facility_id}/suggest"): lambda ids: {"person_ids": [ids["person_id"]]},
+    ("POST", "/api/v1/passes/verify"): lambda ids: {"token": ids["pass_token"]},
 }
 
 
@@ -497,6 +522,9 @@ async def test_authorization_matrix(matrixed: Matrixed) -> None:
                     if "authorization" in request.headers:
                         failures.append(label + " (the public token was forwarded)")
                     caller = matrixed.verifier.verify(request.headers[INTERNAL_HEADER])
+                    own_pass_check = (PASSES_SUBJECT, "enterprise", world.ids["own"]["enterprise_id"])
+                    if outcome == "allowed" and (caller.subject, caller.role, caller.enterprise_id) == own_pass_check:
+                        continue  # the gateway re-checking the live pass after a write, as its enterprise
                     if caller != world.callers[role]:
                         failures.append(label + f" (upstream saw {caller})")
     assert calls > 300

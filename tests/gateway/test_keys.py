@@ -22,21 +22,34 @@ from tests.conftest import running
 from tests.gateway.conftest import DOWN_URL, TEST_KEK, Stack, bearer, gateway_settings_for
 
 
-async def _rows(db: str) -> list[asyncpg.Record]:
+async def _rows(db: str, purpose: str | None = "token") -> list[asyncpg.Record]:
+    """The keys of one purpose (access tokens by default; None: every purpose)."""
     conn = await asyncpg.connect(plain_pg_url(db))
     try:
-        return list(await conn.fetch("SELECT * FROM gateway_signing_key ORDER BY not_before"))
+        if purpose is None:
+            return list(await conn.fetch("SELECT * FROM gateway_signing_key ORDER BY not_before"))
+        return list(
+            await conn.fetch("SELECT * FROM gateway_signing_key WHERE purpose = $1 ORDER BY not_before", purpose)
+        )
     finally:
         await conn.close()
 
 
 async def test_a_fresh_install_generates_one_signing_key_and_publishes_it(gateway: Stack, db: str) -> None:
+    """One key per purpose (issue 17): access tokens, gate passes, health cards; the JWKS
+    publishes the first two, the health-card issuer's JWKS the third."""
+    every = await _rows(db, None)
+    assert sorted(r["purpose"] for r in every) == ["health_card", "pass", "token"]
+    assert {r["status"] for r in every} == {"active"}
     rows = await _rows(db)
-    assert len(rows) == 1 and rows[0]["status"] == "active"
     r = await gateway.http.get("/.well-known/jwks.json")
     assert r.status_code == 200
     assert "max-age" in r.headers["cache-control"]
-    (key,) = r.json()["keys"]
+    (key,) = [k for k in r.json()["keys"] if not k["kid"].startswith("pass-")]
+    (pass_key,) = [k for k in r.json()["keys"] if k["kid"].startswith("pass-")]
+    assert pass_key["kid"] == next(k["kid"] for k in every if k["purpose"] == "pass")
+    (card_key,) = (await gateway.http.get("/health-cards/.well-known/jwks.json")).json()["keys"]
+    assert card_key["kid"] == next(k["kid"] for k in every if k["purpose"] == "health_card")
     assert key == {"kty": "OKP", "crv": "Ed25519", "x": key["x"], "kid": rows[0]["kid"], "alg": "EdDSA", "use": "sig"}
     assert base64.urlsafe_b64decode(key["x"] + "=") == bytes(rows[0]["public_key"])
     assert "d" not in key  # never the private half
@@ -76,7 +89,7 @@ async def test_a_restart_keeps_the_same_key(db: str, keys_dir: Path) -> None:
         async with running(app):
             kids.append(app.state.auth.ring.signing_key()[0])
     assert kids[0] == kids[1]
-    assert len(await _rows(db)) == 1
+    assert len(await _rows(db)) == 1 and len(await _rows(db, None)) == 3
 
 
 async def test_another_key_encryption_key_cannot_start_on_these_keys(gateway: Stack, db: str, keys_dir: Path) -> None:
@@ -98,7 +111,8 @@ async def test_rotation_overlaps_old_tokens_stay_valid_until_the_old_key_retires
     await auth.refresh()
 
     # Published at once, not yet signing: every process learns it before it is used.
-    kids = [k["kid"] for k in (await gateway.http.get("/.well-known/jwks.json")).json()["keys"]]
+    published = (await gateway.http.get("/.well-known/jwks.json")).json()["keys"]
+    kids = [k["kid"] for k in published if not k["kid"].startswith("pass-")]
     assert set(kids) == {old_kid, new.kid}
     assert auth.ring.signing_key()[0] == old_kid
     later = datetime.now(UTC) + timedelta(minutes=6)
@@ -145,6 +159,37 @@ async def test_cli_keys_rotate_adds_a_key_and_retires_the_old_later(gateway: Sta
     assert rows[1]["kid"] in out
     code, out = await asyncio.to_thread(_cli, ["keys", "list"], env)
     assert code == 0 and rows[0]["kid"] in out and "retiring" in out
+
+
+async def test_cli_keys_rotate_by_purpose(gateway: Stack, db: str) -> None:
+    """Each purpose rotates on its own: a pass key retires once the last pass (and revocation
+    list) it signed has expired; a health-card key stays published (cards do not expire); the
+    access-token key is left alone. The new pass key is published in the JWKS at once."""
+    env = {"DATABASE_URL": db, "GATEWAY_KEY_ENCRYPTION_KEY": TEST_KEK}
+    token_before = await _rows(db)
+    code, out = await asyncio.to_thread(_cli, ["keys", "rotate", "--purpose", "pass"], env)
+    assert code == 0, out
+    old, new = await _rows(db, "pass")
+    assert (old["status"], new["status"]) == ("retiring", "active")
+    assert new["kid"].startswith("pass-") and new["kid"] in out
+    assert old["not_after"] >= new["not_before"] + timedelta(hours=24)  # the longest pass lives 24 h
+    assert [dict(r) for r in await _rows(db)] == [dict(r) for r in token_before]
+
+    code, out = await asyncio.to_thread(_cli, ["keys", "rotate", "--purpose", "health_card"], env)
+    assert code == 0, out
+    old_card, new_card = await _rows(db, "health_card")
+    assert (old_card["status"], old_card["not_after"], new_card["status"]) == ("retiring", None, "active")
+
+    await gateway.app.state.auth.refresh()
+    kids = {k["kid"] for k in (await gateway.http.get("/.well-known/jwks.json")).json()["keys"]}
+    assert {old["kid"], new["kid"]} <= kids and not {old_card["kid"], new_card["kid"]} & kids
+    cards = (await gateway.http.get("/health-cards/.well-known/jwks.json")).json()["keys"]
+    assert {k["kid"] for k in cards} == {old_card["kid"], new_card["kid"]}
+
+    code, out = await asyncio.to_thread(_cli, ["keys", "rotate", "--purpose", "bogus"], env)
+    assert code == 2 and "token, pass, health_card" in out
+    code, out = await asyncio.to_thread(_cli, ["keys", "list"], env)
+    assert code == 0 and "health_card" in out and new["kid"] in out
 
 
 async def test_cli_authority_create_prints_a_working_secret_once(gateway: Stack, db: str) -> None:

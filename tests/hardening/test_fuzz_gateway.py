@@ -35,8 +35,10 @@ import json
 import os
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,7 +82,12 @@ BASE_URL = "http://test"
 ROLES = ("worker", "lab", "enterprise", "authority")
 # A JWT that is not ours: unsigned (alg none), unknown key, no claims the gateway asks for.
 GARBAGE_TOKEN = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJmdXp6In0.bm90LWEtc2lnbmF0dXJl"
-PUBLIC_OPERATIONS = ("GET /healthz", "GET /readyz", "GET /.well-known/jwks.json")
+PUBLIC_OPERATIONS = (
+    "GET /healthz",
+    "GET /readyz",
+    "GET /.well-known/jwks.json",
+    "GET /health-cards/.well-known/jwks.json",
+)
 # The fuzzer sets the Authorization header itself (a valid token, then the wrong ones): the
 # schema's security schemes are not generated as parameters.
 CONFIG = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
@@ -234,9 +241,19 @@ async def _seed(world: World) -> None:
         ),
         201,
     )
+    # Worker A is cleared to work (a negative PCR an hour ago) and holds a gate pass to name.
+    now = datetime.now(UTC)
+    negative = {**result, "sample_id": f"FUZZ-{uuid.uuid4().hex[:8]}", "person_id": tenant_a.people[0],
+                "collected_at": (now - timedelta(hours=2)).isoformat(),
+                "resulted_at": (now - timedelta(hours=1)).isoformat()}  # fmt: skip
+    await ok(
+        await stack.http.post(f"/api/v1/labs/{lab_a}/results", json={"items": [negative]}, headers=world.headers("lab"))
+    )
+    issued = await ok(await stack.http.post("/api/v1/me/pass", headers=world.headers("worker")), 201)
     world.paths.update(
         case_id=str(case["id"]),
         facility_id=str(facility["id"]),
+        pass_id=str(issued["pass_id"]),
         enterprise_id=tenant_a.enterprise_id,
         lab_id=lab_a,
         person_id=tenant_a.people[1],

@@ -1,5 +1,6 @@
 """`safework authority create`, `safework client create --role …` and `safework keys rotate|list`:
-the gateway's credentials.
+the gateway's credentials. Keys have a purpose (access tokens, gate passes, SMART Health Cards),
+each rotated on its own: ``safework keys rotate --purpose pass``.
 
 The first authority cannot be created through the API (nobody could authenticate yet), so the
 command does it, straight in the gateway's tables; its secret is printed once."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -18,12 +20,12 @@ from safework_common.geo import canonical_district, unknown_district_message
 from safework_gateway.clients.service import create_client
 from safework_gateway.keys.crypto import load_kek
 from safework_gateway.keys.models import SigningKey
-from safework_gateway.keys.service import ensure_signing_key, rotate, rotation_timing
+from safework_gateway.keys.service import PURPOSE_ALGORITHMS, ensure_signing_key, rotate, rotation_timing
 from safework_gateway.settings import GatewaySettings
 
 gateway_app = typer.Typer(no_args_is_help=True)
 authority_app = typer.Typer(help="Authority clients of the public API.", no_args_is_help=True)
-keys_app = typer.Typer(help="The keys that sign public tokens.", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that sign tokens, gate passes and health cards.", no_args_is_help=True)
 client_app = typer.Typer(help="Clients of the public API: authorities, enterprises, labs.", no_args_is_help=True)
 gateway_app.add_typer(authority_app, name="authority")
 gateway_app.add_typer(client_app, name="client")
@@ -143,33 +145,54 @@ def client_create(
     typer.echo("Keep the secret now: only its hash is stored, it cannot be shown again.", err=True)
 
 
-async def _rotate(settings: GatewaySettings) -> tuple[str, str]:
-    kek = load_kek(settings)
+def _rotation_timing(settings: GatewaySettings, purpose: str) -> tuple[timedelta, timedelta | None]:
+    """(publish ahead, overlap) for ``purpose``: the old key stays published until the last thing
+    it signed expires: an access token, a pass or the revocation list (signed by the pass key),
+    never for a health card (it does not expire, so the old key stays)."""
+    longest = {
+        "token": settings.max_token_lifetime_seconds,
+        "pass": max(settings.pass_max_ttl_seconds, settings.pass_revocation_list_ttl_seconds),
+        "health_card": settings.max_token_lifetime_seconds,
+    }[purpose]
     publish_ahead, overlap = rotation_timing(
         refresh_seconds=settings.key_refresh_seconds,
-        max_token_lifetime_seconds=settings.max_token_lifetime_seconds,
+        max_token_lifetime_seconds=longest,
         leeway_seconds=settings.token_leeway_seconds,
     )
+    return publish_ahead, None if purpose == "health_card" else overlap
+
+
+async def _rotate(settings: GatewaySettings, purpose: str = "token") -> tuple[str, str]:
+    kek = load_kek(settings)
+    publish_ahead, overlap = _rotation_timing(settings, purpose)
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            first = await ensure_signing_key(session, kek)
+            first = await ensure_signing_key(session, kek, purpose)
             if first is not None:
-                return first, "the first key of this install"
-            key = await rotate(session, kek, publish_ahead=publish_ahead, overlap=overlap)
-            return key.kid, f"signs from {key.not_before.isoformat(timespec='seconds')}"
+                return first, f"the first {purpose} key of this install"
+            key = await rotate(session, kek, publish_ahead=publish_ahead, overlap=overlap, purpose=purpose)
+            until = "the old key stays published" if overlap is None else "the old key retires after its last use"
+            return key.kid, f"signs from {key.not_before.isoformat(timespec='seconds')}; {until}"
     finally:
         await engine.dispose()
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Add a new signing key; the previous one keeps verifying until its last token expires."""
+def keys_rotate(
+    purpose: Annotated[
+        str, typer.Option(help="token (access tokens), pass (gate passes and their revocation list) or health_card.")
+    ] = "token",
+) -> None:
+    """Add a new signing key of one purpose; the previous one keeps verifying until what it signed
+    expires (a health-card key stays published: health cards do not expire)."""
     from safework_cli.main import database, default_data_dir
 
+    if purpose not in PURPOSE_ALGORITHMS:
+        raise typer.BadParameter(", ".join(PURPOSE_ALGORITHMS), param_hint="--purpose")
     with database(default_data_dir()) as url:
-        kid, note = asyncio.run(_rotate(GatewaySettings(database_url=url)))
-    typer.echo(f"new key {kid}: {note}")
+        kid, note = asyncio.run(_rotate(GatewaySettings(database_url=url), purpose))
+    typer.echo(f"new {purpose} key {kid}: {note}")
 
 
 async def _list(url: str) -> list[SigningKey]:
@@ -190,4 +213,5 @@ def keys_list() -> None:
         keys = asyncio.run(_list(url))
     for key in keys:
         until = key.not_after.isoformat(timespec="seconds") if key.not_after else "-"
-        typer.echo(f"{key.kid}  {key.status:<8}  from {key.not_before.isoformat(timespec='seconds')}  until {until}")
+        since = key.not_before.isoformat(timespec="seconds")
+        typer.echo(f"{key.kid}  {key.purpose:<11}  {key.status:<8}  from {since}  until {until}")

@@ -13,6 +13,7 @@ import typer
 
 from safework_cli import migrate
 from safework_cli.embedded_pg import EmbeddedPostgres
+from safework_cli.gate_pass import pass_app
 from safework_cli.gateway_admin import gateway_app
 from safework_cli.geo import geo_app
 from safework_cli.policy import load_sync as load_policies
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(geo_app, name="geo")
 app.add_typer(policy_app, name="policy")
 app.add_typer(retention_app, name="retention")
+app.add_typer(pass_app, name="pass")
 app.add_typer(gateway_app)  # `safework authority ...`, `safework keys ...`
 app.command("seed")(seed_command)
 

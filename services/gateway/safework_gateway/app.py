@@ -31,6 +31,9 @@ from safework_gateway.keys.crypto import SecretHasher, load_kek
 from safework_gateway.keys.router import router as jwks_router
 from safework_gateway.me.router import router as me_router
 from safework_gateway.openapi import install_openapi
+from safework_gateway.passes.router import jwks_router as health_card_jwks_router
+from safework_gateway.passes.router import router as passes_router
+from safework_gateway.passes.service import PassService
 from safework_gateway.public.router import router as public_router
 from safework_gateway.settings import GatewaySettings
 from safework_gateway.transport import LeanTransport
@@ -65,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(clients_router)
     router.include_router(devices_router)
     router.include_router(me_router)
+    router.include_router(passes_router)
     router.include_router(compliance_router)
     router.include_router(public_router)
     router.include_router(build_router())
@@ -96,6 +100,7 @@ def create_app(
             kek,
             max_token_lifetime=timedelta(seconds=settings.max_token_lifetime_seconds),
             refresh_seconds=settings.key_refresh_seconds,
+            max_pass_lifetime=timedelta(seconds=settings.pass_max_ttl_seconds),
         )
         app.state.auth = auth
         app.state.tokens = TokenService(
@@ -137,10 +142,23 @@ def create_app(
             transport=transport(scheduler_transport),
         )
         app.state.sanctioned_apps = SanctionedApps(app.state.scheduler, settings.policy_cache_seconds)
+        passes = PassService(
+            lambda: auth.ring,
+            app.state.sessionmaker,
+            app.state.registry,
+            app.state.scheduler,
+            subject_key=kek.derive("safework-gateway pass subjects"),
+            max_ttl=timedelta(seconds=settings.pass_max_ttl_seconds),
+            list_ttl=timedelta(seconds=settings.pass_revocation_list_ttl_seconds),
+            health_card_issuer=settings.health_card_issuer,
+        )
+        app.state.passes = passes
         try:
             await auth.start()
+            passes.start_sweep(settings.pass_sweep_seconds)
             yield
         finally:
+            await passes.stop()
             await auth.stop()
             await app.state.registry.aclose()
             await app.state.scheduler.aclose()
@@ -180,6 +198,7 @@ def create_app(
             max_age=600,
         )
     app.include_router(jwks_router)
+    app.include_router(health_card_jwks_router)
     app.include_router(api_router())
     install_openapi(app)
     return app

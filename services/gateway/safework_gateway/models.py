@@ -4,6 +4,7 @@ from safework_gateway.clients.models import Client
 from safework_gateway.db import Base
 from safework_gateway.devices.models import ActivationCode, Device, RefreshToken, UnsanctionedAttempt
 from safework_gateway.keys.models import SigningKey
+from safework_gateway.passes.models import GatePass
 
 metadata = Base.metadata
 
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "Client",
     "Device",
+    "GatePass",
     "RefreshToken",
     "SigningKey",
     "UnsanctionedAttempt",

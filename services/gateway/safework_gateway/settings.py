@@ -52,6 +52,16 @@ class GatewaySettings(ServiceSettings):
     key_encryption_key: SecretStr | None = None
     key_encryption_key_file: Path = Field(default_factory=_default_kek_file)
 
+    # Gate passes: valid until the end of the person's next due window, at most this long.
+    pass_max_ttl_seconds: int = Field(default=24 * 3600, gt=60, le=7 * 24 * 3600)
+    # A signed revocation list is good for this long; gate devices refresh well before.
+    pass_revocation_list_ttl_seconds: int = Field(default=24 * 3600, gt=0, le=7 * 24 * 3600)
+    # Every live pass's verdict is re-checked this often (catches what no gateway route saw).
+    pass_sweep_seconds: float = Field(default=300.0, gt=0)
+    # SMART Health Cards: the issuer URL (https in production, no trailing slash); its keys are
+    # published at ``<issuer>/.well-known/jwks.json``, which this gateway serves under /health-cards.
+    health_card_issuer: str = "http://127.0.0.1:8000/health-cards"
+
     # Activation codes for workers' devices.
     activation_code_ttl_hours: int = Field(default=72, gt=0, le=24 * 30)
 

@@ -80,6 +80,15 @@ from safework_common.contract.outbreak import (
     TraceOut,
     VenueCount,
 )
+from safework_common.contract.passes import (
+    HealthCardJwks,
+    HealthCardOut,
+    PassHolder,
+    PassOut,
+    PassVerifyIn,
+    PassVerifyOut,
+    RevocationListOut,
+)
 from safework_common.contract.persons import (
     ItemError,
     LookupRequest,
@@ -176,6 +185,8 @@ __all__ = [
     "FacilityCreate",
     "FacilityOut",
     "FindingOut",
+    "HealthCardJwks",
+    "HealthCardOut",
     "InstallationOut",
     "InstallationSummary",
     "Instant",
@@ -193,6 +204,10 @@ __all__ = [
     "NotNull",
     "Page",
     "ParameterOut",
+    "PassHolder",
+    "PassOut",
+    "PassVerifyIn",
+    "PassVerifyOut",
     "PersonCreate",
     "PersonDueOut",
     "PersonFields",
@@ -223,6 +238,7 @@ __all__ = [
     "ResultBrief",
     "ResultOut",
     "ResultsBatchIn",
+    "RevocationListOut",
     "RevokeIn",
     "RoomIn",
     "RoomOut",

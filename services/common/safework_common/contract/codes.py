@@ -63,6 +63,7 @@ ERRORS: Final[tuple[ErrorCodeInfo, ...]] = (
     ErrorCodeInfo("district_not_found", (404,), "No such district in the caller's scope."),
     ErrorCodeInfo("enterprise_not_found", (404,), "No such enterprise."),
     ErrorCodeInfo("lab_not_found", (404,), "No such lab."),
+    ErrorCodeInfo("pass_not_found", (404,), "No such pass."),
     ErrorCodeInfo("person_not_found", (404,), "No such person."),
     ErrorCodeInfo("travel_not_found", (404,), "No such travel."),
     ErrorCodeInfo("vaccine_product_not_found", (404, 422), "No such vaccine product."),
@@ -82,6 +83,7 @@ ERRORS: Final[tuple[ErrorCodeInfo, ...]] = (
     ErrorCodeInfo("concurrent_update", (409,), "The record changed meanwhile; read it and try again."),
     ErrorCodeInfo("device_owned_by_other", (409,), "This device is registered to someone else."),
     ErrorCodeInfo("dose_conflict", (409,), "This dose number is recorded with other data."),
+    ErrorCodeInfo("not_cleared_to_work", (409,), "Not cleared to work: no pass is issued."),
     ErrorCodeInfo("employee_code_taken", (409,), "The enterprise already has a person with this employee code."),
     ErrorCodeInfo(
         "idempotency_key_in_progress",

@@ -17,7 +17,7 @@ from safework_gateway.auth.principal import Principal
 from safework_gateway.clients.models import Client
 from safework_gateway.devices.models import Device
 from safework_gateway.keys.crypto import KeyEncryptionKey
-from safework_gateway.keys.service import KeyRing, ensure_signing_key, load_ring
+from safework_gateway.keys.service import PURPOSE_ALGORITHMS, KeyRing, ensure_signing_key, load_ring
 
 log = logging.getLogger("safework.gateway.auth")
 
@@ -30,10 +30,12 @@ class AuthState:
         *,
         max_token_lifetime: timedelta,
         refresh_seconds: float,
+        max_pass_lifetime: timedelta = timedelta(hours=24),
     ) -> None:
         self._sessionmaker = sessionmaker
         self._kek = kek
         self._max_lifetime = max_token_lifetime
+        self._max_pass_lifetime = max_pass_lifetime
         self._refresh_seconds = refresh_seconds
         self.ring = KeyRing([], max_token_lifetime=max_token_lifetime)
         self.disabled_clients: frozenset[str] = frozenset()
@@ -42,10 +44,11 @@ class AuthState:
 
     async def start(self) -> None:
         """Make the first signing key on a fresh install, load everything, then keep it fresh."""
-        async with self._sessionmaker() as session, session.begin():
-            kid = await ensure_signing_key(session, self._kek)
-        if kid is not None:
-            log.info("generated the first token signing key", extra={"kid": kid})
+        for purpose in PURPOSE_ALGORITHMS:
+            async with self._sessionmaker() as session, session.begin():
+                kid = await ensure_signing_key(session, self._kek, purpose)
+            if kid is not None:
+                log.info("generated the first %s signing key", purpose, extra={"kid": kid})
         await self.refresh()
         try:
             self.ring.signing_key()
@@ -74,7 +77,9 @@ class AuthState:
     async def refresh(self) -> None:
         since = datetime.now(UTC) - self._max_lifetime - timedelta(minutes=5)
         async with self._sessionmaker() as session:
-            ring = await load_ring(session, self._kek, max_token_lifetime=self._max_lifetime)
+            ring = await load_ring(
+                session, self._kek, max_token_lifetime=self._max_lifetime, max_pass_lifetime=self._max_pass_lifetime
+            )
             disabled = (await session.scalars(select(Client.client_id).where(Client.active.is_(False)))).all()
             revoked = (await session.scalars(select(Device.session_id).where(Device.revoked_at > since))).all()
         self.ring = ring

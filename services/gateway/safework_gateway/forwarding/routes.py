@@ -27,6 +27,7 @@ from safework_gateway.auth.access import Scope, allow
 from safework_gateway.auth.principal import Principal
 from safework_gateway.forwarding import schemas as s
 from safework_gateway.operation_ids import BODY_MODELS, operation_id
+from safework_gateway.passes.hooks import HOOKS, after_write
 from safework_gateway.upstream import Upstream, pass_on, relay
 
 ALL = ("authority", "enterprise", "lab", "worker")
@@ -331,6 +332,8 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers_on.append("content-type")
     if spec.idempotent:
         headers_on.append("idempotency-key")
+    key = (spec.method, spec.path)
+    hooked = key in HOOKS
 
     async def forward(request: Request, principal: Principal) -> Response:
         values = {}
@@ -346,7 +349,10 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers = pass_on(request.headers, headers_on)
         upstream: Upstream = getattr(request.app.state, spec.upstream)
         content = await request.body() if has_body else None
-        return relay(await upstream.request(spec.method, path, principal.caller(), headers=headers, content=content))
+        answer = await upstream.request(spec.method, path, principal.caller(), headers=headers, content=content)
+        if hooked and answer.status_code < 300:
+            await after_write(getattr(request.app.state, "passes", None), key, values, content, answer.content)
+        return relay(answer)
 
     # Real objects, not strings: the dependency is built here, per row, so it cannot be named
     # from the module's globals the way postponed annotations are resolved.

@@ -8,10 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from safework_gateway.db import Base, Timestamped
 
 KEY_STATUSES = ("active", "retiring", "retired")
+# What a key signs: access tokens, gate passes (each its own key and kid), SMART Health Cards (ES256).
+KEY_PURPOSES = ("token", "pass", "health_card")
 
 
 class SigningKey(Timestamped, Base):
-    """An Ed25519 key pair that signs public tokens. The private half is AES-GCM encrypted under
+    """A key pair that signs public tokens (Ed25519), gate passes (Ed25519, its own kid) or
+    SMART Health Cards (P-256, ES256, as that specification requires). The private half is AES-GCM encrypted under
     the key-encryption key; ``kek_id`` says which one.
 
     A rotation adds an ``active`` key that is published at once but signs only from
@@ -22,11 +25,13 @@ class SigningKey(Timestamped, Base):
     __tablename__ = "gateway_signing_key"
     __table_args__ = (
         CheckConstraint("status IN ('active', 'retiring', 'retired')", name="status"),
-        CheckConstraint("algorithm = 'EdDSA'", name="algorithm"),
+        CheckConstraint("algorithm IN ('EdDSA', 'ES256')", name="algorithm"),
+        CheckConstraint("purpose IN ('token', 'pass', 'health_card')", name="purpose"),
     )
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     algorithm: Mapped[str] = mapped_column(String(16), server_default=text("'EdDSA'"))
+    purpose: Mapped[str] = mapped_column(String(16), server_default=text("'token'"), index=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,266 @@
+"""Issuing passes, revoking them when the verdict turns, the signed revocation list, the health card."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from safework_common.contract.passes import PassOut, RevocationListOut
+from safework_common.errors import Conflict, ErrorDetail, NotFound, SafeworkError
+from safework_common.internal_auth import SYSTEM_CALLER, Caller
+from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, PassCheck, PassVerifier
+from safework_common.timezone import now_local
+from safework_gateway.keys.service import ALGORITHM, KeyRing
+from safework_gateway.passes import health_card, repository, rules
+from safework_gateway.upstream import Upstream
+
+log = logging.getLogger("safework.gateway.passes")
+
+# The subject the gateway asks upstreams as when it re-checks passes itself (hooks, the sweep):
+# never a public caller's token, always the pass's own enterprise.
+PASSES_SUBJECT = "gateway:passes"
+
+
+class PassService:
+    def __init__(
+        self,
+        ring: Callable[[], KeyRing],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        registry: Upstream,
+        scheduler: Upstream,
+        *,
+        subject_key: bytes,
+        max_ttl: timedelta,
+        list_ttl: timedelta,
+        health_card_issuer: str,
+    ) -> None:
+        self._ring = ring
+        self._sessionmaker = sessionmaker
+        self._registry = registry
+        self._scheduler = scheduler
+        self._subject_key = subject_key
+        self.max_ttl = max_ttl
+        self._list_ttl = list_ttl
+        self.health_card_issuer = health_card_issuer
+        self._task: asyncio.Task[None] | None = None
+
+    # -- issuing -------------------------------------------------------------------------------
+
+    async def issue(self, caller: Caller, person_id: str, enterprise_id: str) -> PassOut:
+        """A pass only on a "cleared" verdict (else 409 with the verdict's reasons)."""
+        now = now_local()
+        params = {"as_of": now.isoformat()}
+        person, due = await asyncio.gather(
+            self._registry.json("GET", f"/v1/persons/{person_id}", caller),
+            self._scheduler.json("GET", f"/v1/persons/{person_id}/due", caller, params=params),
+        )
+        if not due.get("cleared_to_work"):
+            reasons = [str(r) for r in due.get("not_cleared", [])]
+            raise Conflict(
+                "Not cleared to work: no pass is issued.",
+                code="not_cleared_to_work",
+                details=[ErrorDetail(field=None, code=r, message=r) for r in reasons],
+            )
+        if rules.revocation_reason(person, due, enterprise_id) is not None:
+            raise Conflict("Not on this enterprise's roster: no pass.", code="not_cleared_to_work")
+        expires = rules.pass_expiry(now, due, self.max_ttl)
+        pass_id = secrets.token_urlsafe(16)
+        kid, key = self._ring().signing_key_for("pass")
+        claims = rules.pass_claims(
+            issuer=ISSUER,
+            pass_id=pass_id,
+            enterprise_id=enterprise_id,
+            subject=rules.pseudonym(self._subject_key, person_id, enterprise_id),
+            masked_name=rules.mask_name(str(person.get("full_name", ""))),
+            issued_at=now,
+            expires_at=expires,
+        )
+        token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": PASS_TYP})
+        issued_at = datetime.fromtimestamp(claims["iat"], UTC)
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        async with self._sessionmaker() as session, session.begin():
+            await repository.add(
+                session,
+                pass_id=pass_id,
+                person_id=uuid.UUID(person_id),
+                enterprise_id=uuid.UUID(enterprise_id),
+                kid=kid,
+                token=token,
+                issued_at=issued_at,
+                expires_at=expires_at,
+            )
+        return PassOut(
+            pass_id=pass_id,
+            enterprise_id=uuid.UUID(enterprise_id),
+            issued_at=issued_at,
+            expires_at=expires_at,
+            kid=kid,
+            token=token,
+        )
+
+    async def own_pass(self, person_id: str, pass_id: str) -> dict[str, Any]:
+        async with self._sessionmaker() as session:
+            row = await repository.get(session, pass_id)
+        if row is None or str(row["person_id"]) != person_id:
+            raise NotFound("No such pass.", code="pass_not_found")
+        return row
+
+    # -- revocation ----------------------------------------------------------------------------
+
+    async def revoke_enterprise(self, enterprise_id: uuid.UUID, reason: str) -> int:
+        now = datetime.now(UTC)
+        async with self._sessionmaker() as session, session.begin():
+            live = await repository.live(session, now, enterprise_id=enterprise_id)
+            return await repository.revoke(session, [p for p, _, _ in live], reason=reason, now=now)
+
+    async def recheck(
+        self, *, person_ids: Iterable[uuid.UUID] | None = None, enterprise_id: uuid.UUID | None = None
+    ) -> int:
+        """Re-check the verdict of every live pass of these people (or this enterprise, or all)
+        and revoke those it no longer clears; returns how many were revoked."""
+        now = datetime.now(UTC)
+        async with self._sessionmaker() as session:
+            live = await repository.live(session, now, person_ids=person_ids, enterprise_id=enterprise_id)
+        if not live:
+            return 0
+        by_person: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = {}
+        for pass_id, pid, ent in live:
+            by_person.setdefault((pid, ent), []).append(pass_id)
+        revoked = 0
+        semaphore = asyncio.Semaphore(16)
+
+        async def one(pid: uuid.UUID, ent: uuid.UUID, ids: list[str]) -> tuple[list[str], str | None]:
+            async with semaphore:
+                return ids, await self._reason(str(pid), str(ent))
+
+        outcomes = await asyncio.gather(*(one(pid, ent, ids) for (pid, ent), ids in by_person.items()))
+        async with self._sessionmaker() as session, session.begin():
+            for ids, reason in outcomes:
+                if reason is not None:
+                    revoked += await repository.revoke(session, ids, reason=reason, now=now)
+        if revoked:
+            log.info("revoked %d gate passes", revoked)
+        return revoked
+
+    async def recheck_one(self, row: dict[str, Any], caller: Caller, person: dict[str, Any]) -> str | None:
+        """The online check's live look at the verdict (a contact traced a minute ago): a pass it
+        no longer clears is revoked at once."""
+        enterprise_id = str(row["enterprise_id"])
+        reason = rules.revocation_reason(person, None, enterprise_id)
+        if reason is None:
+            due = await self._scheduler.json(
+                "GET", f"/v1/persons/{row['person_id']}/due", caller, params={"as_of": now_local().isoformat()}
+            )
+            reason = rules.revocation_reason(person, due, enterprise_id)
+        if reason is not None:
+            async with self._sessionmaker() as session, session.begin():
+                await repository.revoke(session, [str(row["pass_id"])], reason=reason, now=datetime.now(UTC))
+        return reason
+
+    async def _reason(self, person_id: str, enterprise_id: str) -> str | None:
+        """Asked as the pass's enterprise (never as a caller who sees national IDs): a person no
+        longer on its roster is a 404, which is leaving too."""
+        caller = Caller(subject=PASSES_SUBJECT, role="enterprise", enterprise_id=enterprise_id)
+        try:
+            person = await self._registry.json("GET", f"/v1/persons/{person_id}", caller)
+        except SafeworkError as exc:
+            if exc.status_code == 404:
+                return "left_enterprise"
+            raise
+        if rules.revocation_reason(person, None, enterprise_id) is not None:
+            return "left_enterprise"
+        due = await self._scheduler.json(
+            "GET", f"/v1/persons/{person_id}/due", caller, params={"as_of": now_local().isoformat()}
+        )
+        return rules.revocation_reason(person, due, enterprise_id)
+
+    async def resolve_national_ids(self, national_ids: Iterable[str]) -> list[uuid.UUID]:
+        out = []
+        for nid in national_ids:
+            with contextlib.suppress(SafeworkError):
+                person = await self._registry.json(
+                    "POST", "/v1/persons/lookup", SYSTEM_CALLER, json={"national_id": nid}
+                )
+                out.append(uuid.UUID(str(person["id"])))
+        return out
+
+    async def revocation_list(self, enterprise_id: uuid.UUID | None) -> RevocationListOut:
+        now = datetime.now(UTC)
+        async with self._sessionmaker() as session:
+            ids = await repository.revoked_ids(session, now, enterprise_id=enterprise_id)
+        kid, key = self._ring().signing_key_for("pass")
+        iat = int(now.timestamp())
+        exp = iat + int(self._list_ttl.total_seconds())
+        claims: dict[str, Any] = {"iss": ISSUER, "iat": iat, "exp": exp, "revoked": ids}
+        if enterprise_id is not None:
+            claims["ent"] = str(enterprise_id)
+        token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": REVOCATIONS_TYP})
+        return RevocationListOut(
+            issued_at=datetime.fromtimestamp(iat, UTC),
+            expires_at=datetime.fromtimestamp(exp, UTC),
+            count=len(ids),
+            token=token,
+        )
+
+    # -- online verification -------------------------------------------------------------------
+
+    async def check(self, token: str) -> tuple[PassCheck, dict[str, Any] | None]:
+        """The offline check with the gateway's own keys and its revocations as they stand now."""
+        verifier = PassVerifier(self._ring().jwks, max_list_age_seconds=None)
+        check = verifier.verify(token)
+        if check.pass_id is None:
+            return check, None
+        async with self._sessionmaker() as session:
+            row = await repository.get(session, check.pass_id)
+        if check.valid and row is not None and row["revoked_at"] is not None:
+            check = PassCheck(False, "pass_revoked", **{k: getattr(check, k) for k in _FIELDS})
+        return check, row
+
+    # -- health card ---------------------------------------------------------------------------
+
+    async def health_card(self, caller: Caller, person_id: str) -> str:
+        person, doses = await asyncio.gather(
+            self._registry.json("GET", f"/v1/persons/{person_id}", caller),
+            self._registry.json("GET", f"/v1/persons/{person_id}/doses", caller),
+        )
+        items = doses.get("items", doses) if isinstance(doses, dict) else doses
+        bundle = health_card.fhir_bundle(str(person["full_name"]), str(person["date_of_birth"]), list(items))
+        kid, key = self._ring().signing_key_for("health_card")
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return health_card.sign(health_card.credential(self.health_card_issuer, int(time.time()), bundle), kid, key)
+
+    # -- the sweep -----------------------------------------------------------------------------
+
+    def start_sweep(self, every_seconds: float) -> None:
+        self._task = asyncio.create_task(self._loop(every_seconds), name="gateway-pass-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self, every_seconds: float) -> None:
+        """Every live pass re-checked now and then: what no gateway route saw (a contact traced
+        elsewhere, a verdict turned by time) still revokes passes within one period."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.recheck()
+            except Exception as exc:  # keep the gateway serving; the next sweep tries again
+                log.warning("pass sweep failed: %s", type(exc).__name__)
+
+
+_FIELDS = ("pass_id", "enterprise_id", "subject", "name", "issued_at", "expires_at")
