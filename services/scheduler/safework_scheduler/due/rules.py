@@ -1097,62 +1097,32 @@ class DueRules:
         call for each of its plain people (``person_id, cohort, vaccinated, high_risk,
         high_risk_until, hire_day, last_at``). Same answers, fewer lookups per person: the
         statuses of a cell (``plain_cell``) are computed once."""
-        slow = self._plain_status
-        if not self.groups_people(plan):
-            return functools.partial(slow, plan)
-        rounds_only = plan is not None and plan.campaign is None and plan.mode in (MODE_COHORT, MODE_ALL)
-        cache: dict[int, FastEntry] = {}
-        cells: dict[tuple[int, bool, tuple[int, int] | None], int] = {}
-        floor = self._floor_day
-        entry = self._fast_entry
-        cell_of = self.plain_cell
-
-        def status(
-            person_id: uuid.UUID | None,
-            cohort: int,
-            vaccinated: bool,
-            high_risk: bool,
-            high_risk_until: int | None,
-            hire_day: int | None,
-            last_at: int | None,
-        ) -> int:
-            if high_risk:  # a cut of their own: the end of the flag
-                return slow(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
-            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
-            if vaccinated and rounds_only:
-                # Two instants tell the four cases apart: no bisection needed.
-                fast = cache.get(slot)
-                if fast is None:
-                    assert plan is not None  # rounds_only
-                    found = entry(plan, cohort & 1, slot >> 1)
-                    assert found is not None  # the mode has the shortcut (checked above)
-                    fast = cache[slot] = found
-                s_prev, s_latest, statuses = fast
-                if last_at is None:
-                    return statuses[0]
-                if last_at >= s_latest:
-                    return statuses[3]
-                return statuses[2] if last_at >= s_prev else statuses[1]
-            key = (slot, vaccinated, cell_of(last_at))
-            known = cells.get(key)
-            if known is None:
-                known = cells[key] = slow(plan, None, cohort, vaccinated, False, None, slot >> 1, last_at)
-            return known
-
-        return status
+        return self.row_status_of(plan, 0)
 
     def row_status_of(self, plan: RoundPlan | None, since_us: int) -> Callable[..., int]:
         """``status_of`` for the row a statement sends (``repository.PLAIN_COLUMNS``): the
         high-risk end and the latest test in microseconds after ``since_us``. Most people
         (vaccinated, not high-risk, in halves or all at once) are told apart by comparing their
-        latest test with two instants of their half, moved to the row's origin once."""
-        status = self.status_of(plan)
-        if plan is None or plan.campaign is not None or plan.mode not in (MODE_COHORT, MODE_ALL):
-            rounds: dict[int, FastEntry] | None = None
-        else:
-            rounds = {}
+        latest test with two instants of their half, moved to the row's origin once; the others
+        by their cell (``plain_cell``), each cell's status computed once."""
+        slow = self._plain_status
+        if not self.groups_people(plan):  # a rotating sample: who the person is matters
+            return lambda pid, cohort, vaccinated, high_risk, until, hire_day, last_at: slow(
+                plan,
+                pid,
+                cohort,
+                vaccinated,
+                high_risk,
+                None if until is None else until + since_us,
+                hire_day,
+                None if last_at is None else last_at + since_us,
+            )
+        rounds_only = plan is not None and plan.campaign is None and plan.mode in (MODE_COHORT, MODE_ALL)
+        rounds: dict[int, FastEntry] = {}
+        cells: dict[tuple[int, bool, tuple[int, int] | None], int] = {}
         floor = self._floor_day
         entry = self._fast_entry
+        cell_of = self.plain_cell
 
         def row_status(
             person_id: uuid.UUID | None,
@@ -1163,11 +1133,23 @@ class DueRules:
             hire_day: int | None,
             last_at: int | None,
         ) -> int:
-            if rounds is not None and vaccinated and not high_risk:
-                slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+            if high_risk:  # a cut of their own: the end of the flag
+                return slow(
+                    plan,
+                    person_id,
+                    cohort,
+                    vaccinated,
+                    high_risk,
+                    None if high_risk_until is None else high_risk_until + since_us,
+                    hire_day,
+                    None if last_at is None else last_at + since_us,
+                )
+            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+            if vaccinated and rounds_only:
+                # Two instants tell the four cases apart: no bisection, nothing converted.
                 fast = rounds.get(slot)
                 if fast is None:
-                    assert plan is not None  # rounds
+                    assert plan is not None  # rounds_only
                     found = entry(plan, cohort & 1, slot >> 1)
                     assert found is not None  # the mode has the shortcut (checked above)
                     fast = rounds[slot] = (found[0] - since_us, found[1] - since_us, found[2])
@@ -1177,15 +1159,12 @@ class DueRules:
                 if last_at >= s_latest:
                     return statuses[3]
                 return statuses[2] if last_at >= s_prev else statuses[1]
-            return status(
-                person_id,
-                cohort,
-                vaccinated,
-                high_risk,
-                None if high_risk_until is None else high_risk_until + since_us,
-                hire_day,
-                None if last_at is None else last_at + since_us,
-            )
+            at = None if last_at is None else last_at + since_us
+            key = (slot, vaccinated, cell_of(at))
+            known = cells.get(key)
+            if known is None:
+                known = cells[key] = slow(plan, None, cohort, vaccinated, False, None, slot >> 1, at)
+            return known
 
         return row_status
 
