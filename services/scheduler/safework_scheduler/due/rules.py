@@ -1106,21 +1106,33 @@ class DueRules:
         latest test with two instants of their half, moved to the row's origin once; the others
         by their cell (``plain_cell``), each cell's status computed once."""
         slow = self._plain_status
-        if not self.groups_people(plan):  # a rotating sample: who the person is matters
-            return lambda pid, cohort, vaccinated, high_risk, until, hire_day, last_at: slow(
+
+        def absolute(
+            person_id: uuid.UUID | None,
+            cohort: int,
+            vaccinated: bool,
+            high_risk: bool,
+            high_risk_until: int | None,
+            hire_day: int | None,
+            last_at: int | None,
+        ) -> int:
+            """The general fast path, the row's instants moved back to the epoch."""
+            return slow(
                 plan,
-                pid,
+                person_id,
                 cohort,
                 vaccinated,
                 high_risk,
-                None if until is None else until + since_us,
+                None if high_risk_until is None else high_risk_until + since_us,
                 hire_day,
                 None if last_at is None else last_at + since_us,
             )
+
+        if not self.groups_people(plan):  # a rotating sample: who the person is matters
+            return absolute
         rounds_only = plan is not None and plan.campaign is None and plan.mode in (MODE_COHORT, MODE_ALL)
         rounds: dict[int, FastEntry] = {}
         cells: dict[tuple[int, bool, tuple[int, int] | None], int] = {}
-        floor = self._floor_day
         entry = self._fast_entry
         cell_of = self.plain_cell
 
@@ -1134,17 +1146,8 @@ class DueRules:
             last_at: int | None,
         ) -> int:
             if high_risk:  # a cut of their own: the end of the flag
-                return slow(
-                    plan,
-                    person_id,
-                    cohort,
-                    vaccinated,
-                    high_risk,
-                    None if high_risk_until is None else high_risk_until + since_us,
-                    hire_day,
-                    None if last_at is None else last_at + since_us,
-                )
-            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+                return absolute(person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
+            slot = self._slot(hire_day, cohort)
             if vaccinated and rounds_only:
                 # Two instants tell the four cases apart: no bisection, nothing converted.
                 fast = rounds.get(slot)
@@ -1168,6 +1171,12 @@ class DueRules:
 
         return row_status
 
+    def _slot(self, hire_day: int | None, cohort: int) -> int:
+        """A plain person's start day (the later of the hire day and the version's first) and
+        half, packed as one key: what their status depends on besides the latest test."""
+        floor = self._floor_day
+        return (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+
     def answer_of(self, plan: RoundPlan | None) -> Callable[..., PersonDue]:
         """``plain`` bound to one enterprise's plan, for the people a list shows. The answer of
         a vaccinated person who is not high-risk (the rounds, a campaign: windows, not a
@@ -1177,7 +1186,6 @@ class DueRules:
         if not self.groups_people(plan):
             return functools.partial(plain, plan)
         memo: dict[tuple[int, tuple[int, int] | None], PersonDue] = {}
-        floor = self._floor_day
         cell_of = self.plain_cell
 
         def answer(
@@ -1191,7 +1199,7 @@ class DueRules:
         ) -> PersonDue:
             if high_risk or not vaccinated:
                 return plain(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
-            slot = (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
+            slot = self._slot(hire_day, cohort)
             key = (slot, cell_of(last_at))
             due = memo.get(key)
             if due is None:
