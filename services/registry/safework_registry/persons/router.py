@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from safework_common.contract.persons import (
     NEW_HIRE_EXAMPLE,
@@ -19,12 +20,15 @@ from safework_common.contract.persons import (
     RosterResult,
 )
 from safework_common.paging import Limit
+from safework_common.scope import require_role
 from safework_registry.deps import CallerDep, Cipher, Session
+from safework_registry.enterprises.service import enterprise_in_scope
 from safework_registry.pagination import Page
 from safework_registry.persons import roster, service
 from safework_registry.persons.access import person_in_scope
 from safework_registry.settings import RegistrySettings
 from safework_registry.uploads.body import read_batch, upload_openapi
+from safework_registry.uploads.templates import template_openapi, template_response
 
 router = APIRouter(tags=["persons"])
 
@@ -137,6 +141,26 @@ async def upsert_roster(
     batch = await read_batch(request, "roster", settings.max_batch_items)
     return await roster.upsert_roster(
         session, caller, cipher, enterprise_id, batch.items, max_items=settings.max_batch_items, file=batch.file
+    )
+
+
+def _roster_template(form: str) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def template(enterprise_id: uuid.UUID, session: Session, caller: CallerDep) -> Response:
+        require_role(caller, "authority", "enterprise")
+        await enterprise_in_scope(session, caller, enterprise_id)
+        return template_response("roster", form)
+
+    return template
+
+
+for _form in ("csv", "xlsx"):
+    router.add_api_route(
+        f"/enterprises/{{enterprise_id}}/roster/template.{_form}",
+        _roster_template(_form),
+        methods=["GET"],
+        summary=f"The roster upload template ({_form.upper()}, Vietnamese headers, one example row)",
+        response_class=Response,
+        responses=template_openapi(_form),
     )
 
 

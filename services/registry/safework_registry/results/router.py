@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,6 +19,7 @@ from safework_registry.results import ingest as ingest_module
 from safework_registry.results import service
 from safework_registry.settings import RegistrySettings
 from safework_registry.uploads.body import read_batch, upload_openapi
+from safework_registry.uploads.templates import template_openapi, template_response
 
 router = APIRouter(tags=["results"])
 
@@ -118,6 +119,25 @@ async def post_results(
         session, caller, lab_id, batch.items, cipher=cipher, max_items=settings.max_batch_items, file=batch.file
     )
     return await idem.finish(session, 200, orjson.dumps(outcome))
+
+
+def _results_template(form: str) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def template(lab_id: uuid.UUID, session: Session, caller: CallerDep) -> Response:
+        await ingest_module.lab_for_caller(session, caller, lab_id, posting=False)
+        return template_response("results", form)
+
+    return template
+
+
+for _form in ("csv", "xlsx"):
+    router.add_api_route(
+        f"/labs/{{lab_id}}/results/template.{_form}",
+        _results_template(_form),
+        methods=["GET"],
+        summary=f"The lab-results upload template ({_form.upper()}, Vietnamese headers, one example row)",
+        response_class=Response,
+        responses=template_openapi(_form),
+    )
 
 
 @router.get("/labs/{lab_id}/results", summary="The lab's own submissions, in the order received")
