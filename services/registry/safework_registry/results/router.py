@@ -97,7 +97,7 @@ is row 1) and, where a field is named, its `column`. Times without an offset are
     summary="Post a batch of results and pools (per-item outcomes); JSON, CSV or XLSX",
     description=_BATCH_DESCRIPTION,
     response_model=BatchOutcome,
-    openapi_extra=upload_openapi("ResultsBatchIn"),
+    openapi_extra=upload_openapi("ResultsBatchIn", idempotent=True),
 )
 async def post_results(
     _gc: Annotated[None, Depends(gc_paused, scope="function")],

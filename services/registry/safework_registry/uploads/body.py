@@ -17,12 +17,17 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.constants import REF_TEMPLATE
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from safework_common.contract.files import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, FileKind
+from safework_common.contract.persons import RosterUpsert
+from safework_common.contract.results import ResultsBatchIn
 from safework_common.errors import BadRequest, Unprocessable
+from safework_registry.idempotency.service import HEADER
 from safework_registry.uploads import rows as row_items
 from safework_registry.uploads import tables
 
@@ -125,15 +130,20 @@ async def read_batch(request: Request, kind: FileKind, max_items: int) -> Batch:
     return Batch(items.items, kind.encode() + b"\0" + data, items)
 
 
-def upload_openapi(model: str) -> dict[str, Any]:
-    """The request body's documentation: the JSON batch (the contract's ``model``, published in
-    full by the gateway's OpenAPI), or a file (raw or multipart)."""
+_MODELS: dict[str, type[BaseModel]] = {"ResultsBatchIn": ResultsBatchIn, "RosterUpsert": RosterUpsert}
+_MODEL_KEY = "x-safework-model"
+
+
+def upload_openapi(model: str, *, idempotent: bool = False) -> dict[str, Any]:
+    """The request body's documentation: the JSON batch (the contract's ``model``: the handler
+    reads the body itself, so FastAPI does not see it; :func:`document_bodies` puts it in), or a
+    file (raw or multipart)."""
     binary = {"type": "string", "format": "binary"}
-    return {
+    extra: dict[str, Any] = {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object", "description": f"contract.{model}"}},
+                "application/json": {"schema": {_MODEL_KEY: model}},
                 CSV_MEDIA_TYPE: {"schema": binary},
                 XLSX_MEDIA_TYPE: {"schema": binary},
                 "multipart/form-data": {
@@ -142,3 +152,27 @@ def upload_openapi(model: str) -> dict[str, Any]:
             },
         }
     }
+    if idempotent:
+        extra["parameters"] = [{"name": HEADER, "in": "header", "required": False, "schema": {"type": "string"}}]
+    return extra
+
+
+def document_bodies(schema: dict[str, Any]) -> None:
+    """Replace each upload route's body placeholder with its contract model's schema (named as
+    FastAPI names its own)."""
+    slots = [
+        (media, _MODELS[media["schema"][_MODEL_KEY]])
+        for item in schema.get("paths", {}).values()
+        for op in item.values()
+        if isinstance(op, dict)
+        and _MODEL_KEY
+        in (media := op.get("requestBody", {}).get("content", {}).get("application/json", {})).get("schema", {})
+    ]
+    if not slots:
+        return
+    refs, defs = models_json_schema([(m, "validation") for m in _MODELS.values()], ref_template=REF_TEMPLATE)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in defs.get("$defs", {}).items():
+        components.setdefault(name, definition)
+    for media, model in slots:
+        media["schema"] = refs[(model, "validation")]
