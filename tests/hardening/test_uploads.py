@@ -167,6 +167,54 @@ async def test_an_xlsx_refuses_formulas_merged_cells_and_numeric_ids_per_row(
         assert await stored(database_url, rejected) is None
 
 
+def _with_sheet_xml(source: bytes, change: Callable[[str], str]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            new.writestr(info, change(data.decode()) if info.filename == "xl/worksheets/sheet1.xml" else data)
+    return out.getvalue()
+
+
+async def test_far_cells_and_huge_merges_cost_what_their_xml_costs(
+    module_stack: Stack, world: World, database_url: str
+) -> None:
+    """A cell at XFD1048576 and a merge of C3:XFD1048576 are a few bytes of XML; reading them
+    must not make a cell for every position they span (openpyxl's full mode would make 17
+    billion). The far cell is outside the header's columns; the merge refuses the rows it covers."""
+    nid = world.tenant.national_ids
+    ids = [sid() for _ in range(3)]
+    when, later = datetime(2021, 9, 14, 7, 30), datetime(2021, 9, 14, 18, 0)
+
+    def far(sheet: Any) -> None:
+        sheet.cell(row=1_048_576, column=16_384, value="x")
+
+    rows = [HEADER, *([ids[k], nid[k], "PCR", when, later, "Âm tính"] for k in range(3))]
+    body = await ok(await results(module_stack, world, xlsx_bytes(rows, far), XLSX))
+    got = [(o["row"], o["status"], o.get("code")) for o in body["items"]]
+    assert got == [
+        (2, "accepted", None),
+        (3, "accepted", None),
+        (4, "accepted", None),
+        (1_048_576, "rejected", "cell_outside_columns"),
+    ]
+    rows = [HEADER, *([sid(), nid[k], "PCR", when, later, "Âm tính"] for k in range(3))]
+    merged = _with_sheet_xml(
+        xlsx_bytes(rows),
+        lambda xml: xml.replace(
+            "</sheetData>", '</sheetData><mergeCells count="1"><mergeCell ref="C3:XFD1048576"/></mergeCells>'
+        ),
+    )
+    body = await ok(await results(module_stack, world, merged, XLSX))
+    got = [(o["row"], o["status"], o.get("code"), o.get("column")) for o in body["items"]]
+    assert got == [
+        (2, "accepted", None, None),
+        (3, "rejected", "merged_cell", "Loại xét nghiệm"),
+        (4, "rejected", "merged_cell", "Loại xét nghiệm"),
+    ]
+    assert await stored(database_url, rows[2][0]) is None
+
+
 def _zip_bomb() -> bytes:
     """A workbook-shaped zip whose sheet inflates to 64 MB of zeros (about 64 KB on the wire)."""
     out = io.BytesIO()

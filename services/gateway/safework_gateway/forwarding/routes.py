@@ -412,17 +412,28 @@ def _openapi(spec: Forward) -> dict[str, Any]:
         # Filled in with the model's schema by safework_gateway.openapi (BODY_MODELS).
         extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": {}}}}
         if spec.uploads:
-            binary = {"type": "string", "format": "binary"}
-            extra["requestBody"]["content"].update(
-                {
-                    CSV_MEDIA_TYPE: {"schema": binary},
-                    XLSX_MEDIA_TYPE: {"schema": binary},
-                    "multipart/form-data": {
-                        "schema": {"type": "object", "properties": {"file": binary}, "required": ["file"]}
-                    },
-                }
-            )
+            # The same rows as a file (issue 16). Listed as an extension rather than as more
+            # requestBody media types: openapi-python-client (0.29) generates a client that does
+            # not import for an operation with several body media types (its template's
+            # ``body_required`` never leaves its loop), and client authors generate from here.
+            extra["x-safework-file-uploads"] = {
+                "media_types": [CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, "multipart/form-data"],
+                "multipart_field": "file",
+                "templates": [f"{spec.path}/template.csv", f"{spec.path}/template.xlsx"],
+            }
+            extra["description"] = f"{spec.summary}. Forwarded to the {spec.upstream}.\n\n{_UPLOADS_NOTE}"
     return extra
+
+
+_UPLOADS_NOTE = (
+    "The same batch may be sent as a CSV or XLSX file: as the raw body (`Content-Type: text/csv` or "
+    f"`{XLSX_MEDIA_TYPE}`) or as `multipart/form-data` with the file in the `file` part (listed in "
+    "`x-safework-file-uploads`). The columns are the template's (`.../template.csv`, `.../template.xlsx`, "
+    "Vietnamese headers, English aliases). Each row is judged as the JSON item would be; its outcome also "
+    "gives the spreadsheet `row` (header = row 1) and the offending `column`. A time without an offset is "
+    "Asia/Ho_Chi_Minh in a file (JSON requires the offset). A file that is not a batch (encoding, header, "
+    "more than 10,000 rows, an XLSX that unpacks too large) is refused whole and changes nothing."
+)
 
 
 def _answer(spec: Forward) -> dict[str, Any]:

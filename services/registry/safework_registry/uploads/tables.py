@@ -27,6 +27,9 @@ Cell = str | int | float | bool | datetime | date | time | None
 # workbook may take to load.
 MAX_XLSX_UNCOMPRESSED = 48 * 1024 * 1024
 MAX_XLSX_ENTRIES = 256
+# A header of more columns than this is not the template's (it has 17 at most).
+MAX_COLUMNS = 64
+MAX_MERGED_CELLS = 100_000
 _ZIP_MAGIC = b"PK\x03\x04"
 _DELIMITERS = (",", ";", "\t")
 
@@ -111,69 +114,110 @@ def _check_zip(data: bytes) -> None:
 
 def read_xlsx(data: bytes, max_rows: int) -> Table:
     """The first worksheet. Cell values as openpyxl types them (a date-formatted cell is a
-    ``datetime``); a formula is refused, not evaluated, and so is a merged cell."""
+    ``datetime``); a formula is refused, not evaluated, and so is a merged cell.
+
+    The sheet is streamed by openpyxl's own worksheet parser (what its read-only mode uses), so
+    only the cells present are ever made and merges stay ranges: a workbook with one cell at
+    XFD1048576, or a merge of A1:XFD1048576, costs what its XML costs, not 17 billion cells (the
+    full mode would make one for every position of a merge, and ``iter_rows`` one for every
+    blank position)."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.worksheet._reader import WorkSheetParser
 
     _check_zip(data)
+    unreadable = Unprocessable("The file is not a readable XLSX workbook.", code="file_unreadable", field="body")
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=False, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, SyntaxError):
-        # defusedxml refuses entity declarations with its own errors (ValueError subclasses)
-        raise Unprocessable("The file is not a readable XLSX workbook.", code="file_unreadable", field="body") from None
-    except Exception as exc:  # openpyxl raises many kinds on malformed parts
-        if type(exc).__module__.startswith(("openpyxl", "defusedxml", "xml")):
-            raise Unprocessable(
-                "The file is not a readable XLSX workbook.", code="file_unreadable", field="body"
-            ) from None
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        try:
+            sheet = workbook.worksheets[0]
+            with sheet._get_source() as source:
+                parser = WorkSheetParser(
+                    source,
+                    sheet._shared_strings,
+                    data_only=False,
+                    epoch=workbook.epoch,
+                    date_formats=workbook._date_formats,
+                    timedelta_formats=workbook._timedelta_formats,
+                )
+                present: dict[int, dict[int, tuple[Any, str]]] = {}
+                for number, cells in parser.parse():
+                    values = {c["column"]: (c["value"], c["data_type"]) for c in cells if c["value"] not in (None, "")}
+                    if values:
+                        present[number] = values
+                        if len(present) > max_rows + 1:
+                            raise _too_many(max_rows)
+                spans = list(parser.merged_cells.mergeCell) if parser.merged_cells is not None else []
+        finally:
+            workbook.close()
+    except (PayloadTooLarge, Unprocessable):
         raise
-    try:
-        sheet = workbook.worksheets[0]
-        if sheet.max_row - 1 > max_rows and _data_rows(sheet) > max_rows:
-            raise _too_many(max_rows)
-        merged: dict[tuple[int, int], str] = {}
-        for span in sheet.merged_cells.ranges:
-            for row in range(span.min_row, span.max_row + 1):
-                for col in range(span.min_col, span.max_col + 1):
-                    merged[(row, col)] = str(span.coord)
-        header: list[Cell] = []
-        rows: list[tuple[int, list[Cell]]] = []
-        flaws: dict[int, list[tuple[int, str, str]]] = {}
-        for number, cells in enumerate(sheet.iter_rows(), start=1):
-            values: list[Cell] = []
-            row_flaws: list[tuple[int, str, str]] = []
-            for col, cell in enumerate(cells):
-                value = cell.value
-                if cell.data_type == "f":
-                    row_flaws.append((col, "formula_not_allowed", "A formula is not accepted; paste its value."))
-                    value = None
-                elif (number, col + 1) in merged:
-                    row_flaws.append(
-                        (col, "merged_cell", f"Merged cells ({merged[(number, col + 1)]}) are not accepted; unmerge.")
-                    )
-                values.append(value)
-            if number == 1:
-                if row_flaws:
-                    raise Unprocessable(
-                        "The header row has merged cells or formulas; write one plain header per column.",
-                        code="header_row_missing",
-                        field="body",
-                    )
-                header = values
-                continue
-            if all(v is None or v == "" for v in values) and not row_flaws:
-                continue
-            rows.append((number, values))
-            if row_flaws:
-                flaws[number] = row_flaws
-            if len(rows) > max_rows:
-                raise _too_many(max_rows)
-    finally:
-        workbook.close()
-    if not header:
-        raise Unprocessable("The workbook's first sheet is empty.", code="header_row_missing", field="body")
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, OSError):
+        # defusedxml refuses entity declarations with its own errors (ValueError subclasses)
+        raise unreadable from None
+    except Exception as exc:  # the XML parser and openpyxl raise many kinds on malformed parts
+        if type(exc).__module__.startswith(("openpyxl", "defusedxml", "xml")):
+            raise unreadable from None
+        raise
+    return _sheet_table(present, spans, max_rows)
+
+
+def _sheet_table(present: dict[int, dict[int, tuple[Any, str]]], spans: list[Any], max_rows: int) -> Table:
+    """``present``: per row number, per column number, (value, openpyxl data type)."""
+    header_cells = present.get(1, {})
+    if not header_cells:
+        raise Unprocessable("The workbook's first row is empty.", code="header_row_missing", field="body")
+    width = max(header_cells)
+    if width > MAX_COLUMNS:
+        raise Unprocessable(
+            f"The header row has {width} columns; the template has far fewer.", code="unknown_column", field="body"
+        )
+    data_rows = sorted(r for r in present if r > 1)
+    if len(data_rows) > max_rows:
+        raise _too_many(max_rows)
+    merged = _merged(spans, width, data_rows[-1] if data_rows else 1)
+    if any((1, col) in merged for col in range(1, width + 1)) or any(t == "f" for _, t in header_cells.values()):
+        raise Unprocessable(
+            "The header row has merged cells or formulas; write one plain header per column.",
+            code="header_row_missing",
+            field="body",
+        )
+    header: list[Cell] = [header_cells[c][0] if c in header_cells else None for c in range(1, width + 1)]
+    rows: list[tuple[int, list[Cell]]] = []
+    flaws: dict[int, list[tuple[int, str, str]]] = {}
+    for number in sorted({*data_rows, *(r for r, _ in merged if r > 1)}):
+        cells = present.get(number, {})
+        values: list[Cell] = [None] * max(width, max(cells, default=0))
+        row_flaws: list[tuple[int, str, str]] = []
+        for col, (value, data_type) in cells.items():
+            if data_type == "f":
+                row_flaws.append((col - 1, "formula_not_allowed", "A formula is not accepted; paste its value."))
+            else:
+                values[col - 1] = value
+        for col in range(1, width + 1):
+            if (number, col) in merged:
+                span = merged[(number, col)]
+                row_flaws.append((col - 1, "merged_cell", f"Merged cells ({span}) are not accepted; unmerge them."))
+        rows.append((number, values))
+        if row_flaws:
+            flaws[number] = row_flaws
+    if len(rows) > max_rows:
+        raise _too_many(max_rows)
     return Table(header, rows, flaws)
 
 
-def _data_rows(sheet: Any) -> int:
-    return sum(1 for row in sheet.iter_rows(min_row=2, values_only=True) if any(v not in (None, "") for v in row))
+def _merged(spans: list[Any], width: int, last_row: int) -> dict[tuple[int, int], str]:
+    """Each (row, column) a merge covers, clipped to the header's columns and the data's rows
+    (a merge of A1:XFD1048576 is never expanded); merges covering more than
+    :data:`MAX_MERGED_CELLS` cells in all refuse the file."""
+    area = sum(
+        max(0, min(s.max_row, last_row) - s.min_row + 1) * max(0, min(s.max_col, width) - s.min_col + 1) for s in spans
+    )
+    if area > MAX_MERGED_CELLS:
+        raise Unprocessable("The sheet has too many merged cells; unmerge them.", code="merged_cell", field="body")
+    covered: dict[tuple[int, int], str] = {}
+    for span in spans:
+        for row in range(span.min_row, min(span.max_row, last_row) + 1):
+            for col in range(span.min_col, min(span.max_col, width) + 1):
+                covered[(row, col)] = str(span.coord)
+    return covered
