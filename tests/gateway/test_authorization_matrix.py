@@ -82,6 +82,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/me/checkins"): (W, "self"),
     ("POST", "/api/v1/labs/{lab_id}/results"): (LA, "lab"),
     ("GET", "/api/v1/labs/{lab_id}/results"): (LA, "lab"),
+    # Upload templates (issue 16): files, scoped as the upload route they serve.
+    ("GET", "/api/v1/labs/{lab_id}/results/template.csv"): (LA, "lab"),
+    ("GET", "/api/v1/labs/{lab_id}/results/template.xlsx"): (LA, "lab"),
     ("GET", "/api/v1/labs/{lab_id}"): (LA, "lab"),
     ("PATCH", "/api/v1/labs/{lab_id}"): (A, "province"),
     ("POST", "/api/v1/labs"): (A, "province"),
@@ -91,6 +94,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("POST", "/api/v1/enterprises/{enterprise_id}/status"): (A, "enterprise"),
     ("PUT", "/api/v1/enterprises/{enterprise_id}/roster"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/roster"): (EA, "enterprise"),
+    ("GET", "/api/v1/enterprises/{enterprise_id}/roster/template.csv"): (EA, "enterprise"),
+    ("GET", "/api/v1/enterprises/{enterprise_id}/roster/template.xlsx"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/due"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/compliance"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/installations"): (EA, "enterprise"),

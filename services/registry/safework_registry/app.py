@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -26,6 +27,7 @@ from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.results import router as results_router
 from safework_registry.settings import RegistrySettings
 from safework_registry.summary import router as summary_router
+from safework_registry.uploads.body import document_bodies
 from safework_registry.vaccines import router as vaccines_router
 from safework_registry.venues import checkins as checkins_router
 from safework_registry.venues import router as venues_router
@@ -84,4 +86,13 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
 
     setup_common(app, settings, readiness, internal_only=True)
     app.include_router(api_router())
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_bodies(generate())  # the upload routes read their bodies themselves
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
