@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Executable, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_gateway.passes.models import GatePass
@@ -14,8 +15,7 @@ from safework_gateway.passes.models import GatePass
 T: Table = GatePass.__table__  # type: ignore[assignment]
 
 
-async def add(
-    session: AsyncSession,
+def add(
     *,
     pass_id: str,
     person_id: uuid.UUID,
@@ -24,9 +24,12 @@ async def add(
     token: str,
     issued_at: datetime,
     expires_at: datetime,
-) -> None:
-    await session.execute(
-        insert(T).values(
+) -> Executable:
+    """The one INSERT of an issued pass (idempotent: run again after a dropped connection, the
+    row already written stays)."""
+    return (
+        pg_insert(T)
+        .values(
             pass_id=pass_id,
             person_id=person_id,
             enterprise_id=enterprise_id,
@@ -35,6 +38,7 @@ async def add(
             issued_at=issued_at,
             expires_at=expires_at,
         )
+        .on_conflict_do_nothing(index_elements=[T.c.pass_id])
     )
 
 
