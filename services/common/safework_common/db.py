@@ -79,16 +79,20 @@ def make_engine(
     )
 
 
-async def run_once_retrying(engine: AsyncEngine, statement: Any) -> Any:
+async def run_once_retrying(engine: AsyncEngine, statement: Any, parameters: Any = None) -> Any:
     """One statement on an autocommit engine without pre-ping: one round trip instead of six
-    (ping: BEGIN, ``;``, ROLLBACK; then BEGIN, the statement, COMMIT). A connection the server
-    dropped (an outage, a restart) is invalidated by the failure and the statement runs once
-    more on a fresh one: the statement must be idempotent (``ON CONFLICT DO NOTHING``, an
+    (ping: BEGIN, ``;``, ROLLBACK; then BEGIN, the statement, COMMIT). ``statement``: a Core
+    statement, or SQL compiled once for the driver (a ``str``, run by ``exec_driver_sql`` with
+    ``parameters`` in order). A connection the server dropped (an outage, a restart) is
+    invalidated by the failure, with every older connection of the pool, and the statement runs
+    once more on a fresh one: the statement must be idempotent (``ON CONFLICT DO NOTHING``, an
     ``UPDATE`` to fixed values)."""
     for attempt in (1, 2):
         try:
             async with engine.connect() as conn:
-                return await conn.execute(statement)
+                if isinstance(statement, str):
+                    return await conn.exec_driver_sql(statement, parameters)
+                return await conn.execute(statement, parameters)
         except DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
                 raise

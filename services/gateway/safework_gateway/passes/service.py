@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from safework_common.contract.passes import PassOut, RevocationListOut
-from safework_common.db import run_once_retrying
 from safework_common.errors import Conflict, ErrorDetail, NotFound, SafeworkError
 from safework_common.internal_auth import SYSTEM_CALLER, Caller
 from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, PassCheck, PassVerifier
@@ -93,17 +92,15 @@ class PassService:
         issued_at = datetime.fromtimestamp(claims["iat"], UTC)
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
         # One autocommit INSERT (no ping, no BEGIN/COMMIT): a pass costs what a status read costs.
-        await run_once_retrying(
+        await repository.add(
             self._writer,
-            repository.add(
-                pass_id=pass_id,
-                person_id=uuid.UUID(person_id),
-                enterprise_id=uuid.UUID(enterprise_id),
-                kid=kid,
-                token=token,
-                issued_at=issued_at,
-                expires_at=expires_at,
-            ),
+            pass_id=pass_id,
+            person_id=uuid.UUID(person_id),
+            enterprise_id=uuid.UUID(enterprise_id),
+            kid=kid,
+            token=token,
+            issued_at=issued_at,
+            expires_at=expires_at,
         )
         return PassOut(
             pass_id=pass_id,
