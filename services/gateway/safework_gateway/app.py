@@ -92,6 +92,14 @@ def create_app(
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # Issuing a pass is one INSERT: on its own small autocommit pool without the per-checkout
+        # ping (run_once_retrying retries it once on a dropped connection instead).
+        writer = make_engine(
+            settings.database_url,
+            pool_size=max(4, settings.db_pool_size // 4),
+            pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+        )
         kek = load_kek(settings)
         app.state.kek = kek
         app.state.hasher = SecretHasher(kek.derive("safework-gateway one-time secrets"))
@@ -145,6 +153,7 @@ def create_app(
         passes = PassService(
             lambda: auth.ring,
             app.state.sessionmaker,
+            writer,
             app.state.registry,
             app.state.scheduler,
             subject_key=kek.derive("safework-gateway pass subjects"),
@@ -163,6 +172,7 @@ def create_app(
             await app.state.registry.aclose()
             await app.state.scheduler.aclose()
             await engine.dispose()
+            await writer.dispose()
 
     # /docs and /redoc load their scripts and styles from the service itself (fastapi-offline
     # ships them): a provincial network may have no Internet access.

@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from safework_common.contract.passes import PassOut, RevocationListOut
 from safework_common.errors import Conflict, ErrorDetail, NotFound, SafeworkError
@@ -37,6 +37,7 @@ class PassService:
         self,
         ring: Callable[[], KeyRing],
         sessionmaker: async_sessionmaker[AsyncSession],
+        writer: AsyncEngine,
         registry: Upstream,
         scheduler: Upstream,
         *,
@@ -47,6 +48,7 @@ class PassService:
     ) -> None:
         self._ring = ring
         self._sessionmaker = sessionmaker
+        self._writer = writer  # autocommit, no pre-ping: single idempotent statements
         self._registry = registry
         self._scheduler = scheduler
         self._subject_key = subject_key
@@ -89,17 +91,17 @@ class PassService:
         token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": PASS_TYP})
         issued_at = datetime.fromtimestamp(claims["iat"], UTC)
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-        async with self._sessionmaker() as session, session.begin():
-            await repository.add(
-                session,
-                pass_id=pass_id,
-                person_id=uuid.UUID(person_id),
-                enterprise_id=uuid.UUID(enterprise_id),
-                kid=kid,
-                token=token,
-                issued_at=issued_at,
-                expires_at=expires_at,
-            )
+        # One autocommit INSERT (no ping, no BEGIN/COMMIT): a pass costs what a status read costs.
+        await repository.add(
+            self._writer,
+            pass_id=pass_id,
+            person_id=uuid.UUID(person_id),
+            enterprise_id=uuid.UUID(enterprise_id),
+            kid=kid,
+            token=token,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
         return PassOut(
             pass_id=pass_id,
             enterprise_id=uuid.UUID(enterprise_id),
@@ -224,7 +226,7 @@ class PassService:
         async with self._sessionmaker() as session:
             row = await repository.get(session, check.pass_id)
         if check.valid and row is not None and row["revoked_at"] is not None:
-            check = PassCheck(False, "pass_revoked", **{k: getattr(check, k) for k in _FIELDS})
+            check = check._replace(valid=False, code="pass_revoked")
         return check, row
 
     # -- health card ---------------------------------------------------------------------------
@@ -261,6 +263,3 @@ class PassService:
                 await self.recheck()
             except Exception as exc:  # keep the gateway serving; the next sweep tries again
                 log.warning("pass sweep failed: %s", type(exc).__name__)
-
-
-_FIELDS = ("pass_id", "enterprise_id", "subject", "name", "issued_at", "expires_at")
