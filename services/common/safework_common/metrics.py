@@ -131,6 +131,31 @@ def count_outcomes(kind: str, outcomes: Iterable[tuple[str, int]]) -> None:
     BATCH_ITEMS.labels(kind).observe(total)
 
 
+_policy_shown: list[str] = []
+
+
+def policy_in_force(version: str) -> None:
+    """The version answered for "now": 1 for it, 0 for the one it replaced."""
+    if _policy_shown and _policy_shown[0] == version:
+        return
+    if _policy_shown:
+        POLICY_IN_FORCE.labels(_policy_shown[0]).set(0)
+        _policy_shown.clear()
+    POLICY_IN_FORCE.labels(version).set(1)
+    _policy_shown.append(version)
+
+
+def count_verdict(cleared: bool, reasons: Iterable[str]) -> None:
+    """One verdict: each reason it was not cleared for (codes), or ``none``."""
+    flag = "true" if cleared else "false"
+    counted = False
+    for reason in reasons:
+        VERDICTS.labels(flag, reason).inc()
+        counted = True
+    if not counted:
+        VERDICTS.labels(flag, "none").inc()
+
+
 def registry() -> CollectorRegistry:
     """What ``/metrics`` serves: every process's values in multiprocess mode, else this one's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -19,6 +19,7 @@ from safework_common.contract.persons import (
     RosterResult,
     RosterUpsert,
 )
+from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.pagination import Page
@@ -147,9 +148,11 @@ async def upsert_roster(
     body: Annotated[RosterUpsert, Body(openapi_examples=ROSTER_EXAMPLES)],
 ) -> RosterResult:
     settings: RegistrySettings = request.app.state.settings
-    return await roster.upsert_roster(
+    result = await roster.upsert_roster(
         session, caller, cipher, enterprise_id, body.items, max_items=settings.max_batch_items
     )
+    count_outcomes("roster", result.counts.model_dump().items())
+    return result
 
 
 @router.get(

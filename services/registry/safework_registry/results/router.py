@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from safework_common.contract.results import ITEM_TAGS, BatchOutcome, ResultOut, ResultsBatchIn
+from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.idempotency.service import Idempotency
@@ -133,7 +134,9 @@ async def post_results(
     outcome = await ingest_module.ingest(
         session, caller, lab_id, batch, cipher=cipher, max_items=settings.max_batch_items
     )
-    return await idem.finish(session, 200, orjson.dumps(outcome))
+    answer = await idem.finish(session, 200, orjson.dumps(outcome))
+    count_outcomes("results", ((k, int(outcome[k])) for k in ("accepted", "duplicate", "rejected")))
+    return answer
 
 
 @router.get("/labs/{lab_id}/results", summary="The lab's own submissions, in the order received")
