@@ -10,7 +10,9 @@ Several processes per service (``safework up --workers N``, uvicorn ``--workers`
 ``PROMETHEUS_MULTIPROC_DIR`` is set (``safework up`` sets one per service and empties it at
 start), prometheus-client's multiprocess mode writes each process's values to files there and any
 process's ``/metrics`` answers the sum over all of them. Every worker binds the metrics port with
-SO_REUSEPORT, so a scrape reaches one of them and sees the whole service. Without the variable each
+SO_REUSEPORT, so a scrape reaches one of them and sees the whole service (this is the choice over
+one port per process: one scrape target per service whatever its worker count, and counters that
+survive a worker's restart). Without the variable each
 process serves its own values (one process: the same thing).
 
 Labels hold only bounded, impersonal values: a route's *template* (``/api/v1/persons/{person_id}``,
@@ -168,9 +170,13 @@ def registry() -> CollectorRegistry:
 
 
 class _Server(ThreadingWSGIServer):
-    # Every worker of a service binds the same metrics port; each answers for all of them.
-    allow_reuse_port = True
     allow_reuse_address = True
+
+
+class _SharedServer(_Server):
+    # Multiprocess mode: every worker of the service binds the same metrics port (each answers
+    # for all of them). Only then: a lone process must not share its port with a stranger.
+    allow_reuse_port = True
 
 
 class _Quiet(WSGIRequestHandler):
@@ -182,7 +188,9 @@ class MetricsServer:
     """``/metrics`` on its own port, in a daemon thread, until :meth:`stop`."""
 
     def __init__(self, host: str, port: int) -> None:
-        self._httpd = make_server(host, port, make_wsgi_app(registry()), _Server, handler_class=_Quiet)
+        shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        server_class = _SharedServer if shared else _Server
+        self._httpd = make_server(host, port, make_wsgi_app(registry()), server_class, handler_class=_Quiet)
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics", daemon=True)
         self._thread.start()
