@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from safework_cli import migrate
+from safework_cli.audit import audit_app
 from safework_cli.embedded_pg import EmbeddedPostgres
 from safework_cli.gate_pass import pass_app
 from safework_cli.gateway_admin import gateway_app
@@ -40,6 +41,7 @@ app.add_typer(geo_app, name="geo")
 app.add_typer(policy_app, name="policy")
 app.add_typer(retention_app, name="retention")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(audit_app, name="audit")
 app.add_typer(pass_app, name="pass")
 app.add_typer(gateway_app)  # `safework authority ...`, `safework keys ...`
 app.command("seed")(seed_command)
