@@ -22,7 +22,7 @@ from safework_cli.jobs import jobs_app
 from safework_cli.policy import load_sync as load_policies
 from safework_cli.policy import policy_app
 from safework_cli.retention import retention_app
-from safework_cli.secrets import ensure_install_secrets
+from safework_cli.secrets import ensure_install_secrets, secrets_app
 from safework_cli.seed.command import seed_command
 from safework_cli.supervisor import (
     RestartPolicy,
@@ -42,6 +42,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(retention_app, name="retention")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(audit_app, name="audit")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(pass_app, name="pass")
 app.add_typer(gateway_app)  # `safework authority ...`, `safework keys ...`
 app.command("seed")(seed_command)
