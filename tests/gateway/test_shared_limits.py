@@ -167,3 +167,34 @@ async def test_redis_down_falls_back_to_the_process_bucket() -> None:
             await buckets.acquire("a")
     finally:
         await dead.aclose()
+
+
+class _Scheduler:
+    """The scheduler's active policy as the gateway reads it, counting the reads."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        self.reads = 0
+
+    async def json(self, method: str, path: str, caller: object) -> object:
+        self.reads += 1
+        return {"document": {"single_app": {"sanctioned_app_ids": list(self.ids)}}}
+
+
+async def test_two_processes_share_one_policy_cache(redis_client: object) -> None:
+    """The sanctioned app list cached in Redis: the second process reads the first's entry (one
+    policy read for both), and when it expires both take the new list together."""
+    from safework_gateway.devices.sanctioned import SanctionedApps
+
+    prefix = f"test-{uuid.uuid4().hex}:"
+    scheduler = _Scheduler(["vn.gov.bluezone"])
+    first = SanctionedApps(scheduler, 60.0, redis_client, prefix)  # type: ignore[arg-type]
+    second = SanctionedApps(scheduler, 60.0, redis_client, prefix)  # type: ignore[arg-type]
+    assert await first.ids() == frozenset({"vn.gov.bluezone"})
+    assert await second.ids() == frozenset({"vn.gov.bluezone"})
+    assert scheduler.reads == 1
+    scheduler.ids = ["vn.gov.pccovid"]  # a new policy; the shared entry expires
+    await redis_client.delete(f"{prefix}cache:sanctioned_apps")  # type: ignore[attr-defined]
+    assert await second.ids() == frozenset({"vn.gov.pccovid"})
+    assert await first.ids() == frozenset({"vn.gov.pccovid"})
+    assert scheduler.reads == 2

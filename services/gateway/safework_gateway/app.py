@@ -160,7 +160,9 @@ def create_app(
             max_connections=settings.upstream_max_connections,
             transport=transport(scheduler_transport),
         )
-        app.state.sanctioned_apps = SanctionedApps(app.state.scheduler, settings.policy_cache_seconds)
+        app.state.sanctioned_apps = SanctionedApps(
+            app.state.scheduler, settings.policy_cache_seconds, redis_client, settings.redis_key_prefix
+        )
         passes = PassService(
             lambda: auth.ring,
             app.state.sessionmaker,
