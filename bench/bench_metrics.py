@@ -149,7 +149,8 @@ def main() -> None:
     print(f"per request, {rounds} alternating runs of {n} (in-process ASGI, common middleware): median (best)")
     print(f"  with the request histogram (ours)   {ours * 1e6:8.1f} us  ({ours_best * 1e6:.1f})")
     print(f"  without it (reference)              {reference * 1e6:8.1f} us  ({reference_best * 1e6:.1f})")
-    print(f"  added: {(ours - reference) * 1e6:.1f} us per request (median); ratio ours/reference {ours / reference:.3f}")
+    added = (ours - reference) * 1e6
+    print(f"  added: {added:.1f} us per request (median); ratio ours/reference {ours / reference:.3f}")
 
     checks = asyncio.run(per_check(n, rounds))
     if checks is None:
