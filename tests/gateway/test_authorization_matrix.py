@@ -125,6 +125,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/persons/{person_id}/travels"): (EA, "upstream"),
     ("GET", "/api/v1/persons/{person_id}/checkins"): (EA, "upstream"),
     ("POST", "/api/v1/persons/lookup"): (A, "none"),
+    ("GET", "/api/v1/audit"): (A, "province"),
+    ("GET", "/api/v1/persons/{person_id}/audit"): (A, "province"),
     ("POST", "/api/v1/enterprises"): (A, "none"),
     ("GET", "/api/v1/enterprises"): (A, "none"),
     ("POST", "/api/v1/vaccine-products"): (A, "province"),

@@ -14,6 +14,7 @@ from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
 from safework_registry.accommodations import router as accommodations_router
+from safework_registry.audit import router as audit_router
 from safework_registry.declarations import router as declarations_router
 from safework_registry.districts import router as districts_router
 from safework_registry.enterprises import public as public_router
@@ -39,6 +40,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
     # Domain routers are included below, one line each (keep this list sorted).
     router.include_router(accommodations_router.router)
+    router.include_router(audit_router.router)
     router.include_router(checkins_router.router)
     router.include_router(declarations_router.router)
     router.include_router(districts_router.router)

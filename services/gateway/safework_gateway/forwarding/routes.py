@@ -90,6 +90,7 @@ DISTRICT = Query(
     "A district authority: its own only (another is 404 district_not_found); unknown: 422 unknown_district.",
 )
 ZONE = Query("zone_type", s.ZONE_TYPE)
+TEXT: s.Schema = {"type": "string", "maxLength": 128}
 
 FORWARDS: tuple[Forward, ...] = (
     # The worker's own records: the person is the token's, never the path's.
@@ -216,6 +217,16 @@ FORWARDS: tuple[Forward, ...] = (
             status_code=201, also=(200,), idempotent=True),
     Forward("POST", "/persons/lookup", c.PersonOut, "registry", AUTHORITY, Scope.NONE,
             "Find a person by national ID", TAG_AUTHORITY, body=c.LookupRequest),
+    # The audit trail (who, what, which record, when): the province authority reads it.
+    Forward("GET", "/audit", Page[c.AuditEntry], "registry", AUTHORITY, Scope.PROVINCE,
+            "The audit log, newest first, filtered", TAG_AUTHORITY,
+            query=(Query("action", TEXT, "e.g. person.lookup"), Query("entity", TEXT, "e.g. person"),
+                   Query("entity_id", TEXT), Query("client_id", TEXT), Query("role", TEXT),
+                   Query("subject", TEXT), Query("since", s.INSTANT, "From this instant (inclusive)."),
+                   Query("until", s.INSTANT, "Before this instant."), *CURSOR)),
+    Forward("GET", "/persons/{person_id}/audit", Page[c.AuditEntry], "registry", AUTHORITY, Scope.PROVINCE,
+            "Who looked this person up by national ID, and who changed their record", TAG_AUTHORITY,
+            query=CURSOR),
     Forward("POST", "/enterprises", c.EnterpriseOut, "registry", AUTHORITY, Scope.NONE,
             "Register an enterprise", TAG_AUTHORITY, body=c.EnterpriseCreate, status_code=201),
     Forward("GET", "/enterprises", Page[c.EnterpriseOut], "registry", AUTHORITY, Scope.NONE,

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from safework_common.contract.passes import PassOut, RevocationListOut
 from safework_common.errors import Conflict, ErrorDetail, NotFound, SafeworkError
 from safework_common.internal_auth import SYSTEM_CALLER, Caller
+from safework_common.locks import try_engine_lock
+from safework_common.metrics import JOB_RUNS
 from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, PassCheck, PassVerifier
 from safework_common.timezone import now_local
 from safework_gateway.keys.service import ALGORITHM, KeyRing
@@ -256,10 +258,18 @@ class PassService:
 
     async def _loop(self, every_seconds: float) -> None:
         """Every live pass re-checked now and then: what no gateway route saw (a contact traced
-        elsewhere, a verdict turned by time) still revokes passes within one period."""
+        elsewhere, a verdict turned by time) still revokes passes within one period. With several
+        gateway processes, one sweeps at a time (an advisory lock); the others skip that round."""
         while True:
             await asyncio.sleep(every_seconds)
             try:
-                await self.recheck()
+                engine = self._sessionmaker.kw["bind"]
+                async with try_engine_lock(engine, "gateway-pass-sweep") as mine:
+                    if mine:
+                        await self.recheck()
+                        JOB_RUNS.labels("pass_sweep", "done").inc()
+                    else:
+                        JOB_RUNS.labels("pass_sweep", "skipped").inc()
             except Exception as exc:  # keep the gateway serving; the next sweep tries again
+                JOB_RUNS.labels("pass_sweep", "failed").inc()
                 log.warning("pass sweep failed: %s", type(exc).__name__)

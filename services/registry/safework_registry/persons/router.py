@@ -19,6 +19,7 @@ from safework_common.contract.persons import (
     PersonUpdate,
     RosterResult,
 )
+from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
 from safework_common.scope import require_role
 from safework_registry.deps import CallerDep, Cipher, Session
@@ -139,9 +140,11 @@ async def upsert_roster(
 ) -> RosterResult:
     settings: RegistrySettings = request.app.state.settings
     batch = await read_batch(request, "roster", settings.max_batch_items)
-    return await roster.upsert_roster(
+    result = await roster.upsert_roster(
         session, caller, cipher, enterprise_id, batch.items, max_items=settings.max_batch_items, file=batch.file
     )
+    count_outcomes("roster", result.counts.model_dump().items())
+    return result
 
 
 def _roster_template(form: str) -> Callable[..., Coroutine[Any, Any, Response]]:

@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from safework_common.contract.results import BatchOutcome, ResultOut
+from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.idempotency.service import HEADER, IdempotencyGuard, parse_key
@@ -118,7 +119,9 @@ async def post_results(
     outcome = await ingest_module.ingest(
         session, caller, lab_id, batch.items, cipher=cipher, max_items=settings.max_batch_items, file=batch.file
     )
-    return await idem.finish(session, 200, orjson.dumps(outcome))
+    answer = await idem.finish(session, 200, orjson.dumps(outcome))
+    count_outcomes("results", ((k, int(outcome[k])) for k in ("accepted", "duplicate", "rejected")))
+    return answer
 
 
 def _results_template(form: str) -> Callable[..., Coroutine[Any, Any, Response]]:
