@@ -21,7 +21,7 @@ from safework_common.errors import Conflict, ErrorDetail, NotFound, SafeworkErro
 from safework_common.internal_auth import SYSTEM_CALLER, Caller
 from safework_common.locks import try_engine_lock
 from safework_common.metrics import JOB_RUNS
-from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, PassCheck, PassVerifier
+from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, REVOKED, PassCheck, PassVerifier
 from safework_common.timezone import now_local
 from safework_gateway.keys.service import ALGORITHM, KeyRing
 from safework_gateway.passes import health_card, repository, rules
@@ -228,7 +228,7 @@ class PassService:
         async with self._sessionmaker() as session:
             row = await repository.get(session, check.pass_id)
         if check.valid and row is not None and row["revoked_at"] is not None:
-            check = check._replace(valid=False, code="pass_revoked")
+            check = check._replace(valid=False, code=REVOKED)  # an outcome, not an error
         return check, row
 
     # -- health card ---------------------------------------------------------------------------
