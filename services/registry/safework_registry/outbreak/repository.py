@@ -31,7 +31,6 @@ from sqlalchemy import (
     text,
     true,
     union_all,
-    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -54,7 +53,16 @@ _LINK_ORDER = {"venue": 0, "accommodation": 1, "declared": 2}
 
 
 def _dwell_table(dwell: dict[str, timedelta]) -> Any:
-    return values(column("kind", String), column("dwell", Interval), name="dwell").data(sorted(dwell.items()))
+    """(kind, dwell) rows: ``unnest`` of two bound arrays, so the statement has a cache key and
+    SQLAlchemy compiles it once (a ``VALUES`` of literal rows made it compile on every trace)."""
+    kinds, spans = zip(*sorted(dwell.items()), strict=True)
+    return (
+        func.unnest(
+            bindparam(None, list(kinds), type_=ARRAY(String)), bindparam(None, list(spans), type_=ARRAY(Interval))
+        )
+        .table_valued(column("kind", String), column("dwell", Interval))
+        .render_derived(name="dwell")
+    )
 
 
 def overlaps(person_ids: list[uuid.UUID], window: Window, dwell: dict[str, timedelta]) -> Select[Any]:
@@ -126,6 +134,12 @@ def candidates(
     )
 
 
+def _employer_of(person_id: Any) -> Any:
+    """The person's employer, looked up by primary key for each contact: a join let the planner
+    hash the whole person table (a sequential scan of 1,000,000 rows for ~1,000 contacts)."""
+    return select(Person.enterprise_id).where(Person.id == person_id).scalar_subquery()
+
+
 async def mark(session: AsyncSession, case: OutbreakCase, rows: Any, traced_at: datetime) -> int:
     """Insert the contacts ``rows`` yields (person_id, link, venue_id, accommodation_id,
     exposed_at) that the case does not have yet, with their outbox facts: one statement.
@@ -139,9 +153,9 @@ async def mark(session: AsyncSession, case: OutbreakCase, rows: Any, traced_at: 
             rows.c.accommodation_id,
             rows.c.exposed_at,
             literal(traced_at, OutbreakCase.traced_at.type),
-            Person.enterprise_id,
+            _employer_of(rows.c.person_id),
         )
-        .join_from(rows, Person, Person.id == rows.c.person_id)
+        .select_from(rows)
         .where(rows.c.person_id != case.person_id)
     )
     cols = ["case_id", "person_id", "link", "venue_id", "accommodation_id", "exposed_at", "traced_at", "enterprise_id"]
@@ -430,10 +444,9 @@ def _mark_many(rows: Any, cases: Any) -> tuple[Any, Any]:
             rows.c.accommodation_id,
             rows.c.exposed_at,
             cases.c.traced_at,
-            Person.enterprise_id,
+            _employer_of(rows.c.person_id),
         )
         .join_from(rows, cases, cases.c.case_id == rows.c.case_id)
-        .join(Person, Person.id == rows.c.person_id)
         .where(rows.c.person_id != cases.c.person_id)
     )
     cols = ["case_id", "person_id", "link", "venue_id", "accommodation_id", "exposed_at", "traced_at", "enterprise_id"]
