@@ -298,3 +298,59 @@ async def test_district_view_and_tenant_scope(api: As, seed: Seed) -> None:
         await api(own).get("/v1/districts/Việt Yên/outbreak", params={"as_of": "2021-10-06T00:00:00+07:00"})
     ).json()
     assert (later["open_cases"], later["contacts"], later["items"]) == (0, 0, [])
+
+
+# (rule, how the F1 is linked, the F1's later bus ride (from T), the other rider's offset, as_of, in ring 2?)
+SECOND_RING = [
+    ("ring 2: the ring-1 rule applied to an F1's check-ins after their exposure", "venue", timedelta(days=1),
+     timedelta(minutes=1), TRACED, True),
+    ("ring 2: an F1's check-ins before their own exposure link no one", "venue", -timedelta(days=1),
+     timedelta(minutes=1), TRACED, False),
+    ("ring 2: dwell boundary (a bus ride lasts 60 min): 60 min apart touch, no overlap", "venue", timedelta(days=1),
+     timedelta(minutes=60), TRACED, False),
+    ("ring 2: an F1's check-in after as_of is not seen yet", "venue", TRACED - T + timedelta(hours=1),
+     timedelta(minutes=1), TRACED + timedelta(minutes=30), False),
+    ("ring 2: ... and is once as_of passes it", "venue", TRACED - T + timedelta(hours=1), timedelta(minutes=1),
+     TRACED + timedelta(hours=2), True),
+    ("ring 2: a declared F1's exposure is unknown: from the start of the F0's window", "declared",
+     -timedelta(days=1), timedelta(minutes=1), TRACED, True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "f1_link", "ride", "offset", "as_of", "in_ring2"), SECOND_RING, ids=[r[0] for r in SECOND_RING]
+)
+async def test_the_second_ring_applies_the_overlap_rule_to_each_f1(
+    api: As,
+    seed: Seed,
+    rule: str,
+    f1_link: str,
+    ride: timedelta,
+    offset: timedelta,
+    as_of: datetime,
+    in_ring2: bool,
+) -> None:
+    """seeds/004 §II.3 (trace fast, classify risk): the people an F1 met are found by the same
+    rule that found the F1, over the F1's check-ins from their own exposure."""
+    eid = await seed.enterprise()
+    canteen, bus = await venue(seed, eid, "canteen"), await venue(seed, eid, "shuttle_bus")
+    f0, f1, other = await seed.person(eid), await seed.person(eid), await seed.person(eid)
+    await checkin(seed, f0, canteen, T)
+    if f1_link == "venue":
+        await checkin(seed, f1, canteen, T + timedelta(minutes=10))  # exposed at T + 10 min
+    await checkin(seed, f1, bus, T + ride)
+    await checkin(seed, other, bus, T + ride + offset)
+    await positive(seed, f0)
+    case = (await api(PROVINCE).post("/v1/cases", json=case_body(f0))).json()
+    if f1_link == "declared":
+        r = await api(PROVINCE).post(
+            f"/v1/cases/{case['id']}/contacts", json={"person_ids": [str(f1)], "at": TRACED.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+    ring1 = (await api(PROVINCE).get(f"/v1/cases/{case['id']}/contacts", params={"as_of": as_of.isoformat()})).json()
+    assert [c["person_id"] for c in ring1["items"]] == [str(f1)]
+    ring2 = (
+        await api(PROVINCE).get(f"/v1/cases/{case['id']}/contacts", params={"ring": 2, "as_of": as_of.isoformat()})
+    ).json()
+    found = [(c["person_id"], c["via_person_id"], c["venue_id"]) for c in ring2["items"]]
+    assert found == ([(str(other), str(f1), str(bus))] if in_ring2 else []), rule

@@ -99,6 +99,59 @@ def overlaps(person_ids: list[uuid.UUID], window: Window, dwell: dict[str, timed
     ).select_from(src.join(dw, dw.c.kind == src.c.kind).join(near, true()))
 
 
+def second_ring(case: OutbreakCase, as_of: datetime, dwell: dict[str, timedelta]) -> Any:
+    """Ring 2 of ``case`` as of ``as_of``, by the ring-1 overlap rule applied to each F1: every
+    check-in at the same venue overlapping (``[t, t + dwell)`` stays) a check-in the F1 made
+    from their own exposure (``exposed_at``; for a housemate or a declared contact, whose
+    exposure is not known, the start of the F0's window) to ``as_of``; never the F0 or an F1
+    of the case (as of ``as_of``). One row per person (person_id, source_id: the F1, venue_id,
+    exposed_at): their earliest such check-in."""
+    f1 = (
+        select(
+            Contact.person_id,
+            func.coalesce(Contact.exposed_at, literal(case.infectious_from, OutbreakCase.infectious_from.type)).label(
+                "since"
+            ),
+        )
+        .where(Contact.case_id == case.id, Contact.traced_at <= as_of)
+        .cte("f1")
+    )
+    src = (
+        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, Venue.kind)
+        .join_from(f1, CheckIn, CheckIn.person_id == f1.c.person_id)
+        .join(Venue, Venue.id == CheckIn.venue_id)
+        .where(CheckIn.checked_in_at >= f1.c.since, CheckIn.checked_in_at <= as_of)
+        .cte("src")
+    )
+    dw = _dwell_table(dwell)
+    other = aliased(CheckIn, name="other")
+    ring1 = aliased(Contact, name="ring1")
+    near = (
+        select(other.person_id, other.venue_id, other.checked_in_at)
+        .where(
+            other.venue_id == src.c.venue_id,
+            other.checked_in_at > src.c.checked_in_at - dw.c.dwell,
+            other.checked_in_at < src.c.checked_in_at + dw.c.dwell,
+            other.person_id != case.person_id,
+            ~exists().where(ring1.case_id == case.id, ring1.person_id == other.person_id, ring1.traced_at <= as_of),
+        )
+        .lateral("near")
+    )
+    found = select(
+        near.c.person_id,
+        src.c.person_id.label("source_id"),
+        near.c.venue_id,
+        near.c.checked_in_at.label("exposed_at"),
+    ).select_from(src.join(dw, dw.c.kind == src.c.kind).join(near, true()))
+    ring2 = found.subquery("ring2")
+    return (
+        select(ring2)
+        .ext(distinct_on(ring2.c.person_id))
+        .order_by(ring2.c.person_id, ring2.c.exposed_at, ring2.c.source_id)
+        .subquery("first")
+    )
+
+
 def candidates(
     case: OutbreakCase, window: Window, dwell: dict[str, timedelta], accommodation_id: uuid.UUID | None
 ) -> Any:
