@@ -15,6 +15,7 @@ import pytest
 
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.timezone import LOCAL_TZ
+from safework_registry.outbreak.parameters import current
 from tests import callers
 from tests.callers import PROVINCE, As
 from tests.registry.factories import OTHER_DISTRICT, Seed, cipher_for
@@ -135,6 +136,38 @@ async def test_the_infectious_window(api: As, seed: Seed, rule: str, f0_at: date
     assert r.status_code == 201, r.text
     assert r.json()["contacts"] == (1 if contact else 0), rule
     assert datetime.fromisoformat(r.json()["infectious_from"]) == COLLECTED - timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("rule", "f0_at", "contact"),
+    [
+        ("with no isolation known the window runs to the trace: a check-in at the trace counts", TRACED, True),
+        ("an F0 check-in after the trace (no isolation known) is no exposure", TRACED + timedelta(minutes=1), False),
+    ],
+)
+async def test_without_isolation_the_window_ends_at_the_trace(
+    api: As, seed: Seed, rule: str, f0_at: datetime, contact: bool
+) -> None:
+    eid = await seed.enterprise()
+    here = await venue(seed, eid, "canteen")
+    f0, other = await seed.person(eid), await seed.person(eid)
+    await checkin(seed, f0, here, f0_at)
+    await checkin(seed, other, here, f0_at + timedelta(minutes=10))
+    await positive(seed, f0)
+    body = {k: v for k, v in case_body(f0).items() if k != "isolated_at"}
+    r = await api(PROVINCE).post("/v1/cases", json=body)
+    assert r.status_code == 201, r.text
+    assert (r.json()["contacts"], r.json()["window_end"]) == (1 if contact else 0, TRACED.isoformat()), rule
+
+
+def test_every_parameter_the_seeds_leave_open_is_documented() -> None:
+    """Each outbreak parameter (not in the source) is named, with its value, in docs/RULES.md."""
+    rules = (Path(__file__).parents[2] / "docs" / "RULES.md").read_text(encoding="utf-8")
+    params = current()
+    assert params.assumptions
+    for a in params.assumptions:
+        assert a.source.startswith("not in the source")
+        assert f"| `{a.parameter}` | {a.value} |" in rules, a.parameter
 
 
 async def test_housemates_and_declared_contacts_are_linked(api: As, seed: Seed) -> None:
