@@ -65,13 +65,18 @@ def _dwell_table(dwell: dict[str, timedelta]) -> Any:
     )
 
 
+def _kind_of(venue_id: Any) -> Any:
+    """The venue's kind, looked up by primary key for each of the source check-ins (a handful):
+    a join let the planner hash every venue of the province first."""
+    return select(Venue.kind).where(Venue.id == venue_id).scalar_subquery().label("kind")
+
+
 def overlaps(person_ids: list[uuid.UUID], window: Window, dwell: dict[str, timedelta]) -> Select[Any]:
     """(source person, person, venue, exposed_at): check-ins of others overlapping a check-in of
     one of ``person_ids`` in ``window`` at the same venue (each other check-in once per source
     check-in)."""
     src = (
-        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, Venue.kind)
-        .join(Venue, Venue.id == CheckIn.venue_id)
+        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, _kind_of(CheckIn.venue_id))
         .where(
             CheckIn.person_id.in_(person_ids),
             CheckIn.checked_in_at >= window.start,
@@ -117,9 +122,8 @@ def second_ring(case: OutbreakCase, as_of: datetime, dwell: dict[str, timedelta]
         .cte("f1")
     )
     src = (
-        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, Venue.kind)
+        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, _kind_of(CheckIn.venue_id))
         .join_from(f1, CheckIn, CheckIn.person_id == f1.c.person_id)
-        .join(Venue, Venue.id == CheckIn.venue_id)
         .where(CheckIn.checked_in_at >= f1.c.since, CheckIn.checked_in_at <= as_of)
         .cte("src")
     )
@@ -278,9 +282,8 @@ def _cases_candidates(cases: Any, dwell: dict[str, timedelta]) -> Any:
     overlap of the case's check-ins in its window, else the case's lodging). The same rule as
     ``overlaps``/``candidates``, over the same indexes, joined to the cases instead of naming one."""
     src = (
-        select(cases.c.case_id, CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, Venue.kind)
+        select(cases.c.case_id, CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, _kind_of(CheckIn.venue_id))
         .join_from(cases, CheckIn, CheckIn.person_id == cases.c.person_id)
-        .join(Venue, Venue.id == CheckIn.venue_id)
         .where(CheckIn.checked_in_at >= cases.c.start, CheckIn.checked_in_at <= cases.c.end)
         .cte("src")
     )
