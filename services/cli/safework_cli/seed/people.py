@@ -17,15 +17,16 @@ scheduler has overdue people to show.
 QR check-ins (seeds/004 §II.5 orders QR scanning at premises; the seeds give no density, so
 every number below is *assumed*, not in the source): every worker, on every working day
 (Monday to Saturday) of the last ``checkin_days`` days (default 30), is at work with
-probability 0.95 and then checks in at their gate in the 30 minutes before their shift starts,
-at their production unit in its first 20 minutes, and at their unit's canteen for the meal 4 h
-into the shift (sittings staggered 30 minutes by unit, each spread over 30 minutes); in a park
-enterprise with buses, four workers in ten ride one first (35-75 minutes before the shift).
-Each worker keeps one shift, unit, gate, canteen and bus. Enterprises of 300 or more run three
-8-hour shifts (06:00 half of them, 14:00 three in ten, 22:00 two in ten); smaller ones one
-day shift at 07:30. Nobody checks in before being available (hire, the buffer zone), after
-leaving, or after the positive PCR that isolated them. About 3.2 check-ins a working day, ~80 a
-worker over 30 days. The venues per enterprise are in ``plan.py``.
+probability 0.95 and then checks in at their gate in the 32 minutes before their shift starts,
+at their production unit in its first 16 minutes, and at their unit's canteen for the meal 4 h
+into the shift (three sittings staggered 30 minutes by unit, each spread over 32 minutes); in a
+park enterprise with buses (300 workers or more), four workers in ten ride one first (40-72
+minutes before the shift). Each worker keeps one shift, unit, gate, canteen and bus.
+Enterprises of 300 or more run three 8-hour shifts (06:00 half of them, 14:00 three in ten,
+22:00 two in ten); smaller ones one day shift at 07:30. Nobody checks in before being available
+(hire, the end of the buffer zone), after leaving, or after the positive PCR that isolated
+them. About 3.1 check-ins a working day, ~75 a person over 30 days. The venues per enterprise
+are in ``plan.py``.
 """
 
 from __future__ import annotations
