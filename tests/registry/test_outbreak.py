@@ -12,10 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from safework_common.internal_auth import InternalTokenMinter
+from safework_common.settings import asyncpg_url
 from safework_common.timezone import LOCAL_TZ
+from safework_registry.outbreak import repository
+from safework_registry.outbreak.models import OutbreakCase
 from safework_registry.outbreak.parameters import current
+from safework_registry.outbreak.rules import infectious_window
 from tests import callers
 from tests.callers import PROVINCE, As
 from tests.registry.factories import OTHER_DISTRICT, Seed, cipher_for
@@ -387,3 +393,38 @@ async def test_the_second_ring_applies_the_overlap_rule_to_each_f1(
     ).json()
     found = [(c["person_id"], c["via_person_id"], c["venue_id"]) for c in ring2["items"]]
     assert found == ([(str(other), str(f1), str(bus))] if in_ring2 else []), rule
+
+
+async def test_marking_a_thousand_contacts_is_one_statement(db: str, seed: Seed) -> None:
+    """seeds/004 §II.3 asks for fast tracing: the F0's overlaps, 1,000 contacts and their 1,000
+    outbox facts are written by one set-based statement, not a loop (counted at the driver)."""
+    eid = await seed.enterprise()
+    here = await venue(seed, eid, "production_unit")
+    f0 = await seed.person(eid)
+    await checkin(seed, f0, here, T)
+    others = [pid for pid, _ in await seed.people(eid, 1000)]
+    await seed.fetch(
+        "INSERT INTO checkin (person_id, venue_id, checked_in_at) SELECT p, $2, $3 FROM unnest($1::uuid[]) AS p",
+        others,
+        here,
+        T + timedelta(hours=1),
+    )
+    engine = create_async_engine(asyncpg_url(db))
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    params = current()
+    window = infectious_window(COLLECTED, params.infectious_before, ISOLATED, TRACED)
+    try:
+        async with AsyncSession(engine) as session:
+            case = OutbreakCase(id=uuid.uuid4(), person_id=f0, basis="pcr", collected_at=COLLECTED,
+                                infectious_from=window.start, traced_at=TRACED)  # fmt: skip
+            session.add(case)
+            await session.flush()
+            before = len(statements)
+            assert await repository.trace(session, case, window, params.dwell, None) == 1000
+            assert len(statements) - before == 1
+            await session.commit()
+    finally:
+        await engine.dispose()
+    assert await seed.count("contact") == 1000
+    assert await seed.fetchval("SELECT count(*) FROM outbox_event WHERE kind = 'contact.traced'") == 1000
