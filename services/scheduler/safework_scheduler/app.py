@@ -13,6 +13,7 @@ from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
 from safework_scheduler.compliance.router import router as compliance_router
+from safework_scheduler.due import bulk
 from safework_scheduler.due.router import router as due_router
 from safework_scheduler.lodging.router import router as lodging_router
 from safework_scheduler.policy.repository import PolicyStore
@@ -49,6 +50,7 @@ def create_app(settings: SchedulerSettings | None = None, *, configure_logs: boo
         try:
             yield
         finally:
+            bulk.WORKERS.close()
             await engine.dispose()
 
     app = FastAPI(
