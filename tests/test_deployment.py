@@ -28,7 +28,8 @@ def test_one_shot_migrate_job_runs_before_the_services() -> None:
     services = compose()["services"]
     migrate = services["migrate"]
     assert migrate["restart"] == "no"
-    assert migrate["command"] == ["safework", "db", "upgrade"]
+    # The schema, then the policy versions (without them no verdict and no retention run).
+    assert migrate["command"] == ["sh", "-c", "safework db upgrade && safework policy load"]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("registry", "scheduler"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
