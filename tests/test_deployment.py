@@ -28,7 +28,8 @@ def test_one_shot_migrate_job_runs_before_the_services() -> None:
     services = compose()["services"]
     migrate = services["migrate"]
     assert migrate["restart"] == "no"
-    assert migrate["command"] == ["safework", "db", "upgrade"]
+    # The schema, then the policy versions (without them no verdict and no retention run).
+    assert migrate["command"] == ["sh", "-c", "safework db upgrade && safework policy load"]
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("registry", "scheduler"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -98,6 +99,11 @@ def test_jobs_runner_redis_and_metrics_stay_internal() -> None:
         prefix = name.upper()
         assert env[f"{prefix}_METRICS_PORT"] == port and port in services[name]["expose"], name
     assert services["gateway"]["ports"] == ["8000:8000"]  # never a metrics port
+    # Several workers' metrics meet in a tmpfs of each service (empty at each container start).
+    for name in metrics:
+        directory = services[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert any(t.startswith(directory + ":") for t in services[name]["tmpfs"]), name
+    assert "PROMETHEUS_MULTIPROC_DIR" not in services["migrate"]["environment"]
     for name in ("postgres", "redis", "jobs"):
         assert "ports" not in services[name], name
 

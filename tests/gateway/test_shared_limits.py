@@ -198,3 +198,37 @@ async def test_two_processes_share_one_policy_cache(redis_client: object) -> Non
     assert await second.ids() == frozenset({"vn.gov.pccovid"})
     assert await first.ids() == frozenset({"vn.gov.pccovid"})
     assert scheduler.reads == 2
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_a_client_disabled_in_one_process_is_refused_by_the_other(
+    db: str, keys_dir: Path, redis_client: object, shared: bool
+) -> None:
+    """Two gateway apps (two processes' worth of state) on one database: a client disabled
+    through the first is refused by the second at once with Redis (the announcement), and only at
+    its next refresh without (here an hour away: still served)."""
+    from safework_gateway.app import create_app
+    from tests.conftest import running
+    from tests.gateway.conftest import DOWN_URL, Stack, bearer, gateway_settings_for
+
+    extra = {"redis_url": REDIS_URL, "redis_key_prefix": f"test-{uuid.uuid4().hex}:"} if shared else {}
+    settings = gateway_settings_for(db, keys_dir, registry_url=DOWN_URL, scheduler_url=DOWN_URL, **extra)
+    first_app = create_app(settings, configure_logs=False)
+    second_app = create_app(settings, configure_logs=False)
+    async with running(first_app) as first_http, running(second_app) as second_http:
+        first = Stack(app=first_app, http=first_http)
+        victim, _ = await first.new_client("authority")
+        token = bearer(first.token("authority", client_id=victim))
+        assert (await second_http.get("/api/v1/clients", headers=token)).status_code == 200
+        disabled = await first_http.post(f"/api/v1/clients/{victim}/disable", headers=first.province())
+        assert disabled.status_code == 200, disabled.text
+        assert (await first_http.get("/api/v1/clients", headers=token)).status_code == 401
+        if shared:
+            # The announcement crosses Redis to the second app's listener.
+            async with asyncio.timeout(10):
+                while victim not in second_app.state.auth.disabled_clients:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            r = await second_http.get("/api/v1/clients", headers=token)
+            assert (r.status_code, r.json()["error"]["code"]) == (401, "client_disabled")
+        else:
+            assert (await second_http.get("/api/v1/clients", headers=token)).status_code == 200

@@ -29,8 +29,34 @@ from collections.abc import Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app, multiprocess
-from prometheus_client.exposition import ThreadingWSGIServer
+
+def _multiprocess_dir() -> None:
+    """prometheus-client picks its mode when imported and writes to the directory as soon as a
+    metric exists: make the directory if it is missing, and fall back to one process's values
+    (with a warning) when it cannot be made, rather than fail every command at import."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        logging.getLogger("safework.metrics").warning(
+            "PROMETHEUS_MULTIPROC_DIR unusable (%s): this process serves its own metrics", exc.strerror
+        )
+
+
+_multiprocess_dir()
+
+from prometheus_client import (  # noqa: E402 (after the directory check above)
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    make_wsgi_app,
+    multiprocess,
+)
+from prometheus_client.exposition import ThreadingWSGIServer  # noqa: E402
 
 log = logging.getLogger("safework.metrics")
 

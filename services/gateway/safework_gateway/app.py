@@ -113,12 +113,17 @@ def create_app(
         kek = load_kek(settings)
         app.state.kek = kek
         app.state.hasher = SecretHasher(kek.derive("safework-gateway one-time secrets"))
+        redis_client = shared_redis(settings)
+        app.state.redis = redis_client
+        prefix = settings.redis_key_prefix
         auth = AuthState(
             app.state.sessionmaker,
             kek,
             max_token_lifetime=timedelta(seconds=settings.max_token_lifetime_seconds),
             refresh_seconds=settings.key_refresh_seconds,
             max_pass_lifetime=timedelta(seconds=settings.pass_max_ttl_seconds),
+            redis=redis_client,
+            redis_prefix=prefix,
         )
         app.state.auth = auth
         app.state.tokens = TokenService(
@@ -127,9 +132,6 @@ def create_app(
             audience=settings.token_audience,
             leeway_seconds=settings.token_leeway_seconds,
         )
-        redis_client = shared_redis(settings)
-        app.state.redis = redis_client
-        prefix = settings.redis_key_prefix
         app.state.limiter = make_limiter(
             redis_client, prefix, "client", settings.rate_limit_per_second, settings.rate_limit_burst
         )
