@@ -132,6 +132,8 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(registry_transport),
+            stream_transport=registry_transport,
+            stream_timeout=settings.export_timeout_seconds,
         )
         app.state.scheduler = Upstream(
             "scheduler",
@@ -140,6 +142,8 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(scheduler_transport),
+            stream_transport=scheduler_transport,
+            stream_timeout=settings.export_timeout_seconds,
         )
         app.state.sanctioned_apps = SanctionedApps(app.state.scheduler, settings.policy_cache_seconds)
         passes = PassService(

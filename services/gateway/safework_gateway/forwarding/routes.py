@@ -28,7 +28,7 @@ from safework_gateway.auth.principal import Principal
 from safework_gateway.forwarding import schemas as s
 from safework_gateway.operation_ids import BODY_MODELS, operation_id
 from safework_gateway.passes.hooks import HOOKS, after_write
-from safework_gateway.upstream import Upstream, pass_on, relay
+from safework_gateway.upstream import Upstream, pass_on, relay, relay_stream
 
 ALL = ("authority", "enterprise", "lab", "worker")
 AUTHORITY = ("authority",)
@@ -40,6 +40,7 @@ TAG_ENTERPRISE = "enterprise"
 TAG_AUTHORITY = "authority"
 TAG_REFERENCE = "reference data"
 TAG_OUTBREAK = "outbreak response"
+TAG_EXPORT = "exports"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class Forward:
     also: tuple[int, ...] = ()
     # The upstream honours Idempotency-Key on this route (a retry replays the first answer).
     idempotent: bool = False
+    # A file answer (an export: CSV, XLSX, NDJSON): its media types. Relayed as a stream, as it
+    # comes, never held whole (``response`` is then None).
+    files: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -85,6 +89,18 @@ DISTRICT = Query(
     "A district authority: its own only (another is 404 district_not_found); unknown: 422 unknown_district.",
 )
 ZONE = Query("zone_type", s.ZONE_TYPE)
+# Exports (issue 16): the JSON route's filters and as_of, the whole list, streamed.
+SPREADSHEET = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+FORMAT = Query(
+    "format",
+    {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"},
+    "csv (UTF-8 with a byte-order mark, streamed) or xlsx (one sheet, the same columns).",
+)
+EXPORT_STATUS = Query(
+    "status",
+    {"type": "string", "enum": ["due", "overdue", "not_cleared", "all"]},
+    "Whose rows: as the JSON route (default overdue), or all: every active person with their verdict.",
+)
 
 FORWARDS: tuple[Forward, ...] = (
     # The worker's own records: the person is the token's, never the path's.
@@ -241,6 +257,32 @@ FORWARDS: tuple[Forward, ...] = (
             "The people behind those counts, a page at a time", TAG_AUTHORITY,
             query=(AS_OF, DISTRICT,
                    Query("status", {"type": "string", "enum": ["due", "overdue", "not_cleared"]}), *CURSOR)),
+    # Exports (issue 16): the same filters and as_of as the JSON routes, the whole list, streamed.
+    Forward("GET", "/due/people/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "The due list, whole, as CSV or XLSX (by enterprise then person)", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, ZONE, EXPORT_STATUS), files=SPREADSHEET),
+    Forward("GET", "/enterprises/{enterprise_id}/due/export", None,
+            "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "An enterprise's due list, whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default: the date of as_of."),
+                   AS_OF, EXPORT_STATUS), files=SPREADSHEET),
+    Forward("GET", "/compliance/violations/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "Enterprises in violation (or warning), whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, ZONE, DISTRICT,
+                   Query("status", {"type": "string", "enum": ["violation", "warning"]})), files=SPREADSHEET),
+    Forward("GET", "/coverage/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "Testing and vaccine coverage by enterprise, district or zone, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, ZONE,
+                   Query("by", {"type": "string", "enum": ["enterprise", "district", "zone", "district_zone"]},
+                         "One row per enterprise (default), or summed by district, zone type, or both.")),
+            files=SPREADSHEET),
+    Forward("GET", "/vaccines/queue/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "The vaccine priority queue, whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, Query("enterprise_id", s.UUID), Query("tier", {"type": "integer"}),
+                   Query("dose", {"type": "integer", "minimum": 1})), files=SPREADSHEET),
+    Forward("POST", "/vaccines/plan/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "A capacity plan's groups and totals as CSV or XLSX", TAG_EXPORT, body=c.PlanRequest,
+            query=(FORMAT,), files=SPREADSHEET),
     # seeds/000 §2.2: each district's steering committee sets its sampling ratios, period by period.
     Forward("POST", "/districts/{district}/ratios", c.RatioOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "Set a district's sampling ratio from a date (a district authority: its own; the province: any)",
@@ -334,6 +376,7 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers_on.append("idempotency-key")
     key = (spec.method, spec.path)
     hooked = key in HOOKS
+    streamed = bool(spec.files)
 
     async def forward(request: Request, principal: Principal) -> Response:
         values = {}
@@ -349,6 +392,10 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers = pass_on(request.headers, headers_on)
         upstream: Upstream = getattr(request.app.state, spec.upstream)
         content = await request.body() if has_body else None
+        if streamed:
+            return await relay_stream(
+                await upstream.stream(spec.method, path, principal.caller(), headers=headers, content=content)
+            )
         answer = await upstream.request(spec.method, path, principal.caller(), headers=headers, content=content)
         if hooked and answer.status_code < 300:
             await after_write(getattr(request.app.state, "passes", None), key, values, content, answer.content)
@@ -417,7 +464,12 @@ def build_router() -> APIRouter:
             response_class=Response,
             responses={
                 status: (
-                    {"description": "Done: no content"}
+                    {
+                        "description": "The file, streamed",
+                        "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in spec.files},
+                    }
+                    if spec.files
+                    else {"description": "Done: no content"}
                     if spec.response is None
                     else {"description": "Success", "model": spec.response}
                 )
