@@ -41,6 +41,7 @@ TAG_AUTHORITY = "authority"
 TAG_REFERENCE = "reference data"
 TAG_OUTBREAK = "outbreak response"
 TAG_EXPORT = "exports"
+TAG_FHIR = "fhir"
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,9 @@ FORWARDS: tuple[Forward, ...] = (
             body=c.ResultsBatchIn, idempotent=True),
     Forward("GET", "/labs/{lab_id}/results", Page[c.ResultOut], "registry", ("lab", "authority"), Scope.LAB,
             "Read back this lab's submissions", TAG_LAB, query=CURSOR),
+    Forward("POST", "/labs/{lab_id}/results/fhir", c.BatchOutcome, "registry", ("lab", "authority"), Scope.LAB,
+            "Post results as a FHIR R4 Bundle of Observations (LOINC 94500-6 RT-PCR, 94558-4 rapid antigen); "
+            "the JSON batch's checks and per-item outcomes", TAG_FHIR, body=c.FhirResultsBundle, idempotent=True),
     # Enterprises: their own roster, venues, due list.
     Forward("GET", "/enterprises/{enterprise_id}", c.EnterpriseOut,
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
@@ -283,6 +287,17 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("POST", "/vaccines/plan/export", None, "scheduler", AUTHORITY, Scope.NONE,
             "A capacity plan's groups and totals as CSV or XLSX", TAG_EXPORT, body=c.PlanRequest,
             query=(FORMAT,), files=SPREADSHEET),
+    # FHIR R4 (issue 16): a person, everything about them, and everyone in scope as NDJSON.
+    Forward("GET", "/fhir/Patient/{person_id}", c.FhirResource, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "A person as a FHIR R4 Patient (national ID masked except to the authority)", TAG_FHIR),
+    Forward("GET", "/fhir/Patient/{person_id}/$everything", c.FhirBundle,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "A person's Patient, employer, labs, Immunizations and Observations as a FHIR R4 Bundle", TAG_FHIR),
+    Forward("GET", "/fhir/export", None, "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
+            "Everyone in scope as FHIR R4 NDJSON (Organization, Patient, Immunization, Observation), streamed",
+            TAG_FHIR, query=(Query("_type", {"type": "string", "maxLength": 200},
+                                   "Comma-separated resource types (default: all four)."),),
+            files=("application/fhir+ndjson",)),
     # seeds/000 §2.2: each district's steering committee sets its sampling ratios, period by period.
     Forward("POST", "/districts/{district}/ratios", c.RatioOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "Set a district's sampling ratio from a date (a district authority: its own; the province: any)",
