@@ -95,7 +95,7 @@ async def _copy_reference(url: str, sql: str) -> tuple[float, int]:
 async def measure_due(url: str) -> dict[str, Any]:
     """The due-list export through the scheduler's own code, in this (fresh) process."""
     from safework_common.db import make_engine, make_sessionmaker
-    from safework_common.export import csv_bytes
+    from safework_common.export import Prepared, csv_bytes
     from safework_scheduler.exports import service
     from safework_scheduler.policy.repository import PolicyStore
 
@@ -107,7 +107,7 @@ async def measure_due(url: str) -> dict[str, Any]:
         started = time.perf_counter()
         size = 0
         lines = 0
-        async for chunk in csv_bytes(service.DUE_PEOPLE_COLUMNS, export.rows(maker)):
+        async for chunk in csv_bytes(service.DUE_PEOPLE_COLUMNS, Prepared(export.batches(maker))):
             size += len(chunk)
             lines += chunk.count(b"\r\n")
         ours = time.perf_counter() - started

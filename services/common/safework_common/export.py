@@ -25,6 +25,7 @@ import io
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
@@ -41,6 +42,8 @@ BOM: Final = "\ufeff".encode()
 # Rows turned into bytes at once: large enough that the per-chunk cost vanishes, small enough
 # that memory stays flat (a few hundred KiB of text).
 CSV_CHUNK_ROWS: Final = 2000
+# CSV text sent at once: about 1 MiB (fewer, larger writes to the socket).
+CSV_CHUNK_BYTES: Final = 1 << 20
 FILE_CHUNK_BYTES: Final = 256 * 1024
 # XLSX's own limit per sheet (1,048,576 rows, the header included); further rows go on to a new sheet.
 XLSX_MAX_ROWS: Final = 1_048_576
@@ -63,28 +66,52 @@ def cell(value: Any) -> Any:
     return str(value)
 
 
-async def csv_bytes(columns: Sequence[str], rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[bytes]:
-    """The BOM and header, then the rows, a chunk of ``CSV_CHUNK_ROWS`` at a time."""
+@dataclass(frozen=True)
+class Prepared:
+    """Rows whose values are already cells (:func:`cell` applied), a batch (list) at a time:
+    an export that makes its rows in batches hands them over so, and nothing is converted twice."""
+
+    batches: AsyncIterator[list[Sequence[Any]]]
+
+
+Source = AsyncIterator[Sequence[Any]] | Prepared
+
+
+async def cell_batches(rows: Source) -> AsyncIterator[list[Sequence[Any]]]:
+    """The rows as cells, a batch at a time."""
+    if isinstance(rows, Prepared):
+        async for prepared in rows.batches:
+            yield prepared
+        return
+    batch: list[Sequence[Any]] = []
+    async for row in rows:
+        batch.append([cell(v) for v in row])
+        if len(batch) == CSV_CHUNK_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def csv_bytes(columns: Sequence[str], rows: Source) -> AsyncIterator[bytes]:
+    """The BOM and header, then the rows, in chunks of about ``CSV_CHUNK_BYTES``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     yield BOM + buffer.getvalue().encode()
     buffer.seek(0)
     buffer.truncate()
-    n = 0
-    async for row in rows:
-        writer.writerow([cell(v) for v in row])
-        n += 1
-        if n == CSV_CHUNK_ROWS:
+    async for batch in cell_batches(rows):
+        writer.writerows(batch)
+        if buffer.tell() >= CSV_CHUNK_BYTES:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
-            n = 0
-    if n:
+    if buffer.tell():
         yield buffer.getvalue().encode()
 
 
-async def _write_xlsx(path: str, sheet: str, columns: Sequence[str], rows: AsyncIterator[Sequence[Any]]) -> None:
+async def _write_xlsx(path: str, sheet: str, columns: Sequence[str], rows: Source) -> None:
     import xlsxwriter  # imported here: only exports need it
 
     workbook = xlsxwriter.Workbook(
@@ -95,16 +122,17 @@ async def _write_xlsx(path: str, sheet: str, columns: Sequence[str], rows: Async
         number = 0
         ws = None
         r = XLSX_MAX_ROWS
-        async for row in rows:
-            if r == XLSX_MAX_ROWS:
-                number += 1
-                ws = workbook.add_worksheet(sheet if number == 1 else f"{sheet} ({number})")
-                ws.write_row(0, 0, columns, bold)
-                ws.freeze_panes(1, 0)
-                r = 1
-            assert ws is not None
-            ws.write_row(r, 0, [cell(v) for v in row])
-            r += 1
+        async for batch in cell_batches(rows):
+            for row in batch:
+                if r == XLSX_MAX_ROWS:
+                    number += 1
+                    ws = workbook.add_worksheet(sheet if number == 1 else f"{sheet} ({number})")
+                    ws.write_row(0, 0, columns, bold)
+                    ws.freeze_panes(1, 0)
+                    r = 1
+                assert ws is not None
+                ws.write_row(r, 0, row)
+                r += 1
         if ws is None:
             ws = workbook.add_worksheet(sheet)
             ws.write_row(0, 0, columns, bold)
@@ -113,9 +141,7 @@ async def _write_xlsx(path: str, sheet: str, columns: Sequence[str], rows: Async
         await asyncio.to_thread(workbook.close)
 
 
-async def xlsx_bytes(
-    columns: Sequence[str], rows: AsyncIterator[Sequence[Any]], sheet: str = "export"
-) -> AsyncIterator[bytes]:
+async def xlsx_bytes(columns: Sequence[str], rows: Source, sheet: str = "export") -> AsyncIterator[bytes]:
     """The finished workbook, streamed from a temporary file that is removed afterwards."""
     folder = tempfile.mkdtemp(prefix="safework-export-")
     path = os.path.join(folder, "export.xlsx")
@@ -135,7 +161,7 @@ def export_response(
     fmt: Format,
     name: str,
     columns: Sequence[str],
-    rows: AsyncIterator[Sequence[Any]],
+    rows: Source,
     *,
     background: BackgroundTask | None = None,
 ) -> StreamingResponse:

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime
 from starlette.responses import StreamingResponse
 
 from safework_common.contract.vaccine_queue import PlanRequest
-from safework_common.export import Format, export_response, from_iterable
+from safework_common.export import Format, Prepared, export_response, from_iterable
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due.router import AsOf, DistrictFilter, ZoneFilter
@@ -69,7 +69,7 @@ async def due_people_export(
     export = await service.due_people(
         session, policies, caller, as_of or now_local(), district, zone_type, status or "overdue"
     )
-    return export_response(format, "due-people", service.DUE_PEOPLE_COLUMNS, export.rows(_maker(request)))
+    return export_response(format, "due-people", service.DUE_PEOPLE_COLUMNS, Prepared(export.batches(_maker(request))))
 
 
 @router.get(
