@@ -52,9 +52,11 @@ _POOLED: Final = {"coding": [coding(POOLING_SYSTEM, "pooled", "Pooled sample")]}
 _INDIVIDUAL: Final = {"coding": [coding(POOLING_SYSTEM, "individual", "Individual sample")]}
 
 
-def instant(value: datetime) -> str:
-    """An instant in local time (+07:00), as every answer of the API gives it."""
-    return value.astimezone(LOCAL_TZ).isoformat()
+def instant(value: datetime) -> datetime:
+    """An instant in local time (+07:00), as every answer of the API gives it. Left a datetime:
+    the resources are written by orjson, whose RFC 3339 text is ``isoformat()``'s (microseconds
+    only when there are some), made in C."""
+    return value.astimezone(LOCAL_TZ)
 
 
 def patient(

@@ -11,6 +11,7 @@ holds a batch whatever the province's size.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -87,32 +88,66 @@ _LAB_COLUMNS = (lab_t.c.id, lab_t.c.name, lab_t.c.licence_code, lab_t.c.active)
 
 
 def _patient_builder(cipher: NationalIdCipher, reveal: bool) -> Callable[[Any], dict[str, Any]]:
+    """Patients for one caller: whether national IDs are shown in full is decided once."""
     decrypt = cipher.decrypt
     mask = nid.mask
+    patient = fhir.patient
 
-    def build(r: Any) -> dict[str, Any]:
-        shown = decrypt(r.national_id_enc) if reveal else mask(r.national_id_last4)
-        return fhir.patient(r.id, shown, r.full_name, r.sex, r.date_of_birth, r.enterprise_id, r.status)
+    if reveal:
+
+        def build(r: Any) -> dict[str, Any]:
+            return patient(
+                r["id"],
+                decrypt(r["national_id_enc"]),
+                r["full_name"],
+                r["sex"],
+                r["date_of_birth"],
+                r["enterprise_id"],
+                r["status"],
+            )
+
+    else:
+
+        def build(r: Any) -> dict[str, Any]:
+            return patient(
+                r["id"],
+                mask(r["national_id_last4"]),
+                r["full_name"],
+                r["sex"],
+                r["date_of_birth"],
+                r["enterprise_id"],
+                r["status"],
+            )
 
     return build
 
 
 def _immunization(r: Any) -> dict[str, Any]:
-    return fhir.immunization(r.id, r.person_id, r.dose_number, r.product_code, r.administered_at, r.lot, r.site)
+    return fhir.immunization(
+        r["id"], r["person_id"], r["dose_number"], r["product_code"], r["administered_at"], r["lot"], r["site"]
+    )
 
 
 def _observation(r: Any) -> dict[str, Any]:
     return fhir.observation(
-        r.id, r.person_id, r.lab_id, r.sample_id, r.kind, r.collected_at, r.resulted_at, r.result, r.pooled
+        r["id"],
+        r["person_id"],
+        r["lab_id"],
+        r["sample_id"],
+        r["kind"],
+        r["collected_at"],
+        r["resulted_at"],
+        r["result"],
+        r["pooled"],
     )
 
 
 def _enterprise(r: Any) -> dict[str, Any]:
-    return fhir.enterprise(r.id, r.tax_code, r.name, r.district, r.zone_type, r.zone_name)
+    return fhir.enterprise(r["id"], r["tax_code"], r["name"], r["district"], r["zone_type"], r["zone_name"])
 
 
 def _lab(r: Any) -> dict[str, Any]:
-    return fhir.lab(r.id, r.name, r.licence_code, r.active)
+    return fhir.lab(r["id"], r["name"], r["licence_code"], r["active"])
 
 
 # --- one person ------------------------------------------------------------------------------
@@ -125,7 +160,7 @@ async def patient(
     worker (self); anyone else 404 as on ``GET /v1/persons/{id}``."""
     scope.require_role(caller, "authority", "enterprise", "worker")
     await person_in_scope(session, caller, person_id)
-    row = (await session.execute(select(*_PATIENT_COLUMNS).where(person_t.c.id == person_id))).one()
+    row = (await session.execute(select(*_PATIENT_COLUMNS).where(person_t.c.id == person_id))).mappings().one()
     return _patient_builder(cipher, reveals_national_id(caller))(row)
 
 
@@ -137,24 +172,36 @@ async def everything(
     results (``Observation``)."""
     resource = await patient(session, caller, cipher, person_id)
     doses = (
-        await session.execute(
-            select(*_DOSE_COLUMNS).where(dose_t.c.person_id == person_id).order_by(dose_t.c.dose_number)
+        (
+            await session.execute(
+                select(*_DOSE_COLUMNS).where(dose_t.c.person_id == person_id).order_by(dose_t.c.dose_number)
+            )
         )
-    ).all()
+        .mappings()
+        .all()
+    )
     results = (
-        await session.execute(
-            select(*_RESULT_COLUMNS).where(result_t.c.person_id == person_id).order_by(result_t.c.collected_at)
+        (
+            await session.execute(
+                select(*_RESULT_COLUMNS).where(result_t.c.person_id == person_id).order_by(result_t.c.collected_at)
+            )
         )
-    ).all()
+        .mappings()
+        .all()
+    )
     entries = [resource]
     employer = resource.get("managingOrganization")
     if employer is not None:
         eid = uuid.UUID(employer["reference"].removeprefix("Organization/"))
-        row = (await session.execute(select(*_ENTERPRISE_COLUMNS).where(enterprise_t.c.id == eid))).one()
+        row = (await session.execute(select(*_ENTERPRISE_COLUMNS).where(enterprise_t.c.id == eid))).mappings().one()
         entries.append(_enterprise(row))
-    lab_ids = sorted({r.lab_id for r in results})
+    lab_ids = sorted({r["lab_id"] for r in results})
     if lab_ids:
-        labs = (await session.execute(select(*_LAB_COLUMNS).where(lab_t.c.id.in_(lab_ids)).order_by(lab_t.c.id))).all()
+        labs = (
+            (await session.execute(select(*_LAB_COLUMNS).where(lab_t.c.id.in_(lab_ids)).order_by(lab_t.c.id)))
+            .mappings()
+            .all()
+        )
         entries += [_lab(r) for r in labs]
     entries += [_immunization(r) for r in doses]
     entries += [_observation(r) for r in results]
@@ -238,8 +285,10 @@ class BulkExport:
         return out
 
     async def lines(self, maker: async_sessionmaker[AsyncSession], cipher: NationalIdCipher) -> AsyncIterator[bytes]:
-        """NDJSON: one resource a line, the types in order, each type's rows by key; chunks of
-        a cursor batch each."""
+        """NDJSON: one resource a line, the types in order, each type's rows by key; a chunk per
+        cursor batch. Each Core statement runs on the session's asyncpg connection through a
+        server-side cursor, the next batch requested before this one is written (the database
+        produces it meanwhile), rows read by name from asyncpg's records."""
         patient_of = _patient_builder(cipher, self.reveal)
         dumps = orjson.dumps
         async with maker() as session:
@@ -247,13 +296,43 @@ class BulkExport:
                 execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
             )
             try:
+                await conn.exec_driver_sql("SELECT 1")  # begin the transaction
+                driver: Any = (await conn.get_raw_connection()).driver_connection
                 for stmt, build in self.statements():
                     make = build or patient_of
-                    result = await conn.stream(stmt.execution_options(yield_per=STREAM_BATCH))
-                    async for rows in result.partitions():
-                        yield b"".join([dumps(make(r)) + b"\n" for r in rows])
+                    sql, params = _driver_sql(stmt, conn.dialect)
+                    async for rows in _batches(driver, sql, params):
+                        yield b"\n".join([dumps(make(r)) for r in rows]) + b"\n"
             finally:
                 await session.rollback()
+
+
+def _driver_sql(stmt: Select[Any], dialect: Any) -> tuple[str, list[Any]]:
+    """A Core statement as the asyncpg driver takes it: SQL with ``$n`` parameters, and their
+    values in order."""
+    compiled = stmt.compile(dialect=dialect)
+    positions = compiled.positiontup or []
+    return str(compiled), [compiled.params[name] for name in positions]
+
+
+async def _batches(driver: Any, sql: str, params: Sequence[Any]) -> AsyncIterator[list[Any]]:
+    """``sql``'s records, ``STREAM_BATCH`` at a time, from a server-side cursor inside the
+    open transaction; the next batch is fetched while the caller works on this one."""
+    cursor = await driver.cursor(sql, *params)
+    pending = asyncio.ensure_future(cursor.fetch(STREAM_BATCH))
+    try:
+        while True:
+            rows = await pending
+            if not rows:
+                return
+            pending = asyncio.ensure_future(cursor.fetch(STREAM_BATCH))
+            await asyncio.sleep(0)  # let the request go out first
+            yield rows
+    finally:
+        if not pending.done():
+            await pending  # leave the connection idle for the rollback
+        elif not pending.cancelled():
+            pending.exception()  # retrieved: an error after the last batch is not left unread
 
 
 def bulk(caller: Caller, types: tuple[str, ...]) -> BulkExport:
