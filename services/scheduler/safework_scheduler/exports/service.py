@@ -175,8 +175,8 @@ async def _stream(conn: Any, sql: str, *args: Any, batch: int = STREAM_BATCH) ->
 class _Enterprise:
     """One enterprise's people as the stream gives them (by person id), and their rows."""
 
-    def __init__(self, rules: DueRules, shown: _Shown, flag: int, enterprise: due_repo.EnterpriseRow) -> None:
-        self.rules, self.shown, self.flag, self.enterprise = rules, shown, flag, enterprise
+    def __init__(self, rules: DueRules, flag: int, enterprise: due_repo.EnterpriseRow) -> None:
+        self.rules, self.flag, self.enterprise = rules, flag, enterprise
         self.rows: list[Any] = []
 
     def out(self) -> list[Row]:
@@ -190,7 +190,7 @@ class _Enterprise:
         status = rules.status
         since = rules.horizon_us
         flag = self.flag
-        shown = self.shown
+        shown = _Shown(rules)  # one enterprise's cells: memory never holds the province's
         head = _head(self.enterprise)
         out: list[Row] = []
         for r in rows:
@@ -224,7 +224,6 @@ class DuePeopleExport:
         (memory holds one enterprise's people and a cursor batch, never the province)."""
         rules = self.rules
         flag = _FLAG[self.status]
-        shown = _Shown(rules)
         async with snapshot_session(maker) as session:
             enterprises = {e.id: e for e in await due_repo.list_enterprises(session, self.district, self.zone_type)}
             conn = await due_repo.driver_connection(session)
@@ -249,7 +248,7 @@ class DuePeopleExport:
                         if current is None or r[at] != current.enterprise.id:
                             if current is not None:
                                 out += current.out()
-                            current = _Enterprise(rules, shown, flag, enterprises[r[at]])
+                            current = _Enterprise(rules, flag, enterprises[r[at]])
                         current.rows.append(r)
                 if out:
                     yield out
