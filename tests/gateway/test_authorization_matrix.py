@@ -138,6 +138,17 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/compliance/violations"): (A, "none"),
     ("GET", "/api/v1/due"): (A, "none"),
     ("GET", "/api/v1/due/people"): (A, "none"),
+    # Exports and FHIR (issue 16): the JSON routes' roles and scope.
+    ("GET", "/api/v1/due/people/export"): (A, "none"),
+    ("GET", "/api/v1/enterprises/{enterprise_id}/due/export"): (EA, "enterprise"),
+    ("GET", "/api/v1/compliance/violations/export"): (A, "none"),
+    ("GET", "/api/v1/coverage/export"): (A, "none"),
+    ("GET", "/api/v1/vaccines/queue/export"): (A, "none"),
+    ("POST", "/api/v1/vaccines/plan/export"): (A, "none"),
+    ("GET", "/api/v1/fhir/Patient/{person_id}"): (EA, "upstream"),
+    ("GET", "/api/v1/fhir/Patient/{person_id}/$everything"): (EA, "upstream"),
+    ("GET", "/api/v1/fhir/export"): (EA, "none"),
+    ("POST", "/api/v1/labs/{lab_id}/results/fhir"): (LA, "lab"),
     ("GET", "/api/v1/policies"): (A, "none"),
     ("GET", "/api/v1/policies/active"): (ALL, "none"),
     ("GET", "/api/v1/public/safe-enterprises"): (PUBLIC, "public"),
@@ -420,6 +431,25 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/api/v1/vaccine-products/{code}"): lambda ids: {"min_interval_days": 56},
     ("POST", "/api/v1/vaccines/plan"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
+    ("POST", "/api/v1/vaccines/plan/export"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
+    ("POST", "/api/v1/labs/{lab_id}/results/fhir"): lambda ids: {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "identifier": [{"value": f"F-{uuid.uuid4().hex[:10]}"}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "94558-4"}]},
+                    "subject": {"reference": f"Patient/{ids['person_id']}"},
+                    "effectiveDateTime": WHEN,
+                    "issued": WHEN,
+                    "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "260415000"}]},
+                }
+            }
+        ],
+    },
     ("POST", "/api/v1/cases"): lambda ids: {
         "person_id": _POSITIVES.pop(0) if _POSITIVES else ids["person_id"],
         "confirmed": True,

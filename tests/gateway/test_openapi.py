@@ -118,6 +118,8 @@ def test_every_success_answer_has_a_named_schema(gateway_settings: GatewaySettin
             content = answer.get("content", {})
             if content and all(kind.startswith(FILE_ANSWERS) for kind in content):
                 continue  # a QR code (issue 17), an upload template (issue 16): a file, not a JSON body
+            if content and all(c.get("schema", {}).get("format") == "binary" for c in content.values()):
+                continue  # an export (issue 16): a streamed file (CSV, XLSX, NDJSON), not a JSON body
             # JSON, or a JSON-based media type (the safe-enterprise map's application/geo+json).
             json_like = [c for m, c in content.items() if re.fullmatch(r"application/(.+\+)?json", m)]
             body = json_like[0].get("schema", {}) if json_like else {}

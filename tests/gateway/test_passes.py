@@ -174,6 +174,24 @@ async def _revoked_after(stack: Stack, db: str, event: str) -> None:
         lab_token = bearer(stack.token("lab", lab_id=lab["id"]))
         await ok(await stack.http.post(f"/api/v1/labs/{lab['id']}/results", json={"items": [item]}, headers=lab_token))
         reason = "positive_result"
+    elif event == "positive_fhir":  # the same result as a FHIR Bundle (issue 16's lab route)
+        lab_body = {"name": "L", "licence_code": f"BG-{uuid.uuid4().hex[:8]}"}
+        lab = await ok(await stack.http.post("/api/v1/labs", json=lab_body, headers=province), 201)
+        now = datetime.now(UTC).isoformat()
+        observation = {
+            "resourceType": "Observation",
+            "status": "final",
+            "identifier": [{"value": f"S-{uuid.uuid4().hex[:8]}"}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "94500-6"}]},
+            "subject": {"reference": f"Patient/{pid}"},
+            "effectiveDateTime": now,
+            "issued": now,
+            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "260373001"}]},
+        }
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": observation}]}
+        lab_token = bearer(stack.token("lab", lab_id=lab["id"]))
+        await ok(await stack.http.post(f"/api/v1/labs/{lab['id']}/results/fhir", json=bundle, headers=lab_token))
+        reason = "positive_result"
     elif event == "suspended":
         change = {"status": "suspended", "reason": "F0 at the plant"}
         await ok(await stack.http.post(f"/api/v1/enterprises/{eid}/status", json=change, headers=province))
@@ -197,7 +215,7 @@ async def _revoked_after(stack: Stack, db: str, event: str) -> None:
     assert online.json()["outcome"] == "pass_revoked" and online.json()["revoked_reason"] == reason, online.text
 
 
-@pytest.mark.parametrize("event", ["positive", "suspended", "left", "sweep"])
+@pytest.mark.parametrize("event", ["positive", "positive_fhir", "suspended", "left", "sweep"])
 async def test_each_revoking_event_revokes_at_once(stack: Stack, db: str, event: str) -> None:
     await _revoked_after(stack, db, event)
 

@@ -161,6 +161,8 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(registry_transport),
+            stream_transport=registry_transport,
+            stream_timeout=settings.export_timeout_seconds,
         )
         app.state.scheduler = Upstream(
             "scheduler",
@@ -169,6 +171,8 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(scheduler_transport),
+            stream_transport=scheduler_transport,
+            stream_timeout=settings.export_timeout_seconds,
         )
         app.state.sanctioned_apps = SanctionedApps(
             app.state.scheduler, settings.policy_cache_seconds, redis_client, settings.redis_key_prefix

@@ -44,6 +44,7 @@ from safework_common.contract.enterprises import (
     EnterpriseStatusChange,
     EnterpriseUpdate,
 )
+from safework_common.contract.fhir import FhirBundle, FhirBundleEntry, FhirResource, FhirResultsBundle
 from safework_common.contract.fields import Instant, NotNull, Page
 from safework_common.contract.installations import (
     AccountDevices,
@@ -186,6 +187,10 @@ __all__ = [
     "EnterpriseUpdate",
     "FacilityCreate",
     "FacilityOut",
+    "FhirBundle",
+    "FhirBundleEntry",
+    "FhirResource",
+    "FhirResultsBundle",
     "FindingOut",
     "HealthCardJwks",
     "HealthCardOut",

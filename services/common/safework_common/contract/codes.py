@@ -151,12 +151,20 @@ ERRORS: Final[tuple[ErrorCodeInfo, ...]] = (
     ErrorCodeInfo("idempotency_key_reused", (422,), "This Idempotency-Key was used for another request."),
     ErrorCodeInfo("invalid_character", (422,), "Text may not contain the NUL character (U+0000)."),
     ErrorCodeInfo("invalid_cursor", (422,), "The cursor is not valid."),
+    ErrorCodeInfo(
+        "invalid_fhir_resource", (422,), "The FHIR resource cannot be read as this route needs it (see the field)."
+    ),
     ErrorCodeInfo("invalid_idempotency_key", (422,), "Idempotency-Key must be 1-255 printable ASCII characters."),
     ErrorCodeInfo("invalid_national_id", (422,), "Not a valid national ID (12-digit CCCD or 9-digit CMND)."),
     ErrorCodeInfo("invalid_path_parameter", (422,), "A path parameter is not valid."),
     ErrorCodeInfo("invalid_phone", (422,), "Not a valid Vietnamese mobile number."),
     ErrorCodeInfo("invalid_tax_code", (422,), "Not a valid tax code."),
     ErrorCodeInfo("invalid_uuid", (422,), "Not a valid UUID."),
+    ErrorCodeInfo(
+        "unknown_resource_type",
+        (422,),
+        "_type names a resource type the export does not have (Organization, Patient, Immunization, Observation).",
+    ),
     ErrorCodeInfo("employee_code_required", (422,), "A person of an enterprise has an employee code."),
     ErrorCodeInfo("left_at_without_left_status", (422,), "left_at goes with status 'left'."),
     ErrorCodeInfo("high_risk_reason_required", (422,), "A high-risk flag needs a reason."),

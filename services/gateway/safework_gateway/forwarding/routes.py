@@ -29,7 +29,7 @@ from safework_gateway.auth.principal import Principal
 from safework_gateway.forwarding import schemas as s
 from safework_gateway.operation_ids import BODY_MODELS, operation_id
 from safework_gateway.passes.hooks import HOOKS, after_write
-from safework_gateway.upstream import Upstream, pass_on, relay
+from safework_gateway.upstream import Upstream, pass_on, relay, relay_stream
 
 ALL = ("authority", "enterprise", "lab", "worker")
 AUTHORITY = ("authority",)
@@ -41,6 +41,8 @@ TAG_ENTERPRISE = "enterprise"
 TAG_AUTHORITY = "authority"
 TAG_REFERENCE = "reference data"
 TAG_OUTBREAK = "outbreak response"
+TAG_EXPORT = "exports"
+TAG_FHIR = "fhir"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class Forward:
     uploads: bool = False
     # The success answer is a file of this media type (a template), not JSON.
     media: str | None = None
+    # A file answer (an export: CSV, XLSX, NDJSON): its media types. Relayed as a stream, as it
+    # comes, never held whole (``response`` is then None).
+    files: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -91,6 +96,18 @@ DISTRICT = Query(
 )
 ZONE = Query("zone_type", s.ZONE_TYPE)
 TEXT: s.Schema = {"type": "string", "maxLength": 128}
+# Exports (issue 16): the JSON route's filters and as_of, the whole list, streamed.
+SPREADSHEET = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+FORMAT = Query(
+    "format",
+    {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"},
+    "csv (UTF-8 with a byte-order mark, streamed) or xlsx (one sheet, the same columns).",
+)
+EXPORT_STATUS = Query(
+    "status",
+    {"type": "string", "enum": ["due", "overdue", "not_cleared", "all"]},
+    "Whose rows: as the JSON route (default overdue), or all: every active person with their verdict.",
+)
 
 FORWARDS: tuple[Forward, ...] = (
     # The worker's own records: the person is the token's, never the path's.
@@ -128,6 +145,9 @@ FORWARDS: tuple[Forward, ...] = (
             media=XLSX_MEDIA_TYPE),
     Forward("GET", "/labs/{lab_id}/results", Page[c.ResultOut], "registry", ("lab", "authority"), Scope.LAB,
             "Read back this lab's submissions", TAG_LAB, query=CURSOR),
+    Forward("POST", "/labs/{lab_id}/results/fhir", c.BatchOutcome, "registry", ("lab", "authority"), Scope.LAB,
+            "Post results as a FHIR R4 Bundle of Observations (LOINC 94500-6 RT-PCR, 94558-4 rapid antigen); "
+            "the JSON batch's checks and per-item outcomes", TAG_FHIR, body=c.FhirResultsBundle, idempotent=True),
     # Enterprises: their own roster, venues, due list.
     Forward("GET", "/enterprises/{enterprise_id}", c.EnterpriseOut,
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
@@ -271,6 +291,43 @@ FORWARDS: tuple[Forward, ...] = (
             "The people behind those counts, a page at a time", TAG_AUTHORITY,
             query=(AS_OF, DISTRICT,
                    Query("status", {"type": "string", "enum": ["due", "overdue", "not_cleared"]}), *CURSOR)),
+    # Exports (issue 16): the same filters and as_of as the JSON routes, the whole list, streamed.
+    Forward("GET", "/due/people/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "The due list, whole, as CSV or XLSX (by enterprise then person)", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, ZONE, EXPORT_STATUS), files=SPREADSHEET),
+    Forward("GET", "/enterprises/{enterprise_id}/due/export", None,
+            "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "An enterprise's due list, whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default: the date of as_of."),
+                   AS_OF, EXPORT_STATUS), files=SPREADSHEET),
+    Forward("GET", "/compliance/violations/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "Enterprises in violation (or warning), whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, ZONE, DISTRICT,
+                   Query("status", {"type": "string", "enum": ["violation", "warning"]})), files=SPREADSHEET),
+    Forward("GET", "/coverage/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "Testing and vaccine coverage by enterprise, district or zone, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, ZONE,
+                   Query("by", {"type": "string", "enum": ["enterprise", "district", "zone", "district_zone"]},
+                         "One row per enterprise (default), or summed by district, zone type, or both.")),
+            files=SPREADSHEET),
+    Forward("GET", "/vaccines/queue/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "The vaccine priority queue, whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, Query("enterprise_id", s.UUID), Query("tier", {"type": "integer"}),
+                   Query("dose", {"type": "integer", "minimum": 1})), files=SPREADSHEET),
+    Forward("POST", "/vaccines/plan/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "A capacity plan's groups and totals as CSV or XLSX", TAG_EXPORT, body=c.PlanRequest,
+            query=(FORMAT,), files=SPREADSHEET),
+    # FHIR R4 (issue 16): a person, everything about them, and everyone in scope as NDJSON.
+    Forward("GET", "/fhir/Patient/{person_id}", c.FhirResource, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "A person as a FHIR R4 Patient (national ID masked except to the authority)", TAG_FHIR),
+    Forward("GET", "/fhir/Patient/{person_id}/$everything", c.FhirBundle,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "A person's Patient, employer, labs, Immunizations and Observations as a FHIR R4 Bundle", TAG_FHIR),
+    Forward("GET", "/fhir/export", None, "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
+            "Everyone in scope as FHIR R4 NDJSON (Organization, Patient, Immunization, Observation), streamed",
+            TAG_FHIR, query=(Query("_type", {"type": "string", "maxLength": 200},
+                                   "Comma-separated resource types (default: all four)."),),
+            files=("application/fhir+ndjson",)),
     # seeds/000 §2.2: each district's steering committee sets its sampling ratios, period by period.
     Forward("POST", "/districts/{district}/ratios", c.RatioOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "Set a district's sampling ratio from a date (a district authority: its own; the province: any)",
@@ -364,6 +421,7 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers_on.append("idempotency-key")
     key = (spec.method, spec.path)
     hooked = key in HOOKS
+    streamed = bool(spec.files)
 
     async def forward(request: Request, principal: Principal) -> Response:
         values = {}
@@ -379,6 +437,10 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers = pass_on(request.headers, headers_on)
         upstream: Upstream = getattr(request.app.state, spec.upstream)
         content = await request.body() if has_body else None
+        if streamed:
+            return await relay_stream(
+                await upstream.stream(spec.method, path, principal.caller(), headers=headers, content=content)
+            )
         answer = await upstream.request(spec.method, path, principal.caller(), headers=headers, content=content)
         if hooked and answer.status_code < 300:
             await after_write(getattr(request.app.state, "passes", None), key, values, content, answer.content)
@@ -448,6 +510,9 @@ _UPLOADS_NOTE = (
 
 
 def _answer(spec: Forward) -> dict[str, Any]:
+    if spec.files:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "The file, streamed", "content": dict.fromkeys(spec.files, binary)}
     if spec.media is not None:
         return {"description": "A file", "content": {spec.media: {"schema": {"type": "string", "format": "binary"}}}}
     if spec.response is None:

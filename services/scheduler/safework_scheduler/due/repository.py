@@ -225,11 +225,10 @@ PERSON_SQL: Final = (
 # not plain (about one in twenty), in the same statement. Three levels, each computed once a row
 # (``OFFSET 0``: not flattened, which would repeat an expression wherever the next level reads
 # it): ``a`` the person, their roll-up row and whether it answers (``exact``); ``b`` their
-# latest test and whether they are plain; then ``PERSON_COLUMNS``' values, and whether the row
-# stays one a person (``single``, see below).
+# latest test and whether they are plain; then the enterprise and ``PERSON_COLUMNS``' values.
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
 _UNTIL_A: Final = "r.person_id = a.id AND r.collected_at <= $1 AND r.result <> 'INVALID'"
-_PROVINCE_PEOPLE: Final = (
+PROVINCE_SQL: Final = (
     """
 SELECT b.enterprise_id, b.id, b.test_cohort AS cohort, coalesce(b.first_dose_at <= $1, false) AS vaccinated,
     b.high_risk, """  # noqa: S608 - fixed fragments
@@ -262,8 +261,7 @@ SELECT b.enterprise_id, b.id, b.test_cohort AS cohort, coalesce(b.first_dose_at 
         SELECT array_agg(x.item) FROM ("""
     + _POSITIVE_POOLS
     + """ AND m.person_id = b.id) x
-    ) END AS pools,
-    (b.special OR b.high_risk OR b.enterprise_id = ANY($11::uuid[])) AS single
+    ) END AS pools
 FROM (
     SELECT a.*,
         CASE WHEN a.exact THEN a.last_result_at
@@ -318,8 +316,12 @@ FROM (
 # the cuts (sorted) after the window's start, in microseconds. Columns: ``GroupColumns``.
 PROVINCE_GROUPS_SQL: Final = (
     "WITH q AS MATERIALIZED ("  # noqa: S608 - fixed fragments
-    + _PROVINCE_PEOPLE
-    + """)
+    + """
+    SELECT r.*, (r.special OR r.high_risk OR r.enterprise_id = ANY($11::uuid[])) AS single
+    FROM ("""
+    + PROVINCE_SQL
+    + """) r
+)
 SELECT q.enterprise_id, q.id, q.cohort, q.vaccinated, q.high_risk, q.high_risk_until, q.hire_day, q.last_at, q.special,
        q.results, q.first_dose_at, q.arrived_at, q.arrived_from_province, q.declarations, q.travels, q.pools, 1
 FROM q WHERE q.single
