@@ -110,7 +110,7 @@ async def run(admin_url: str, items: int, repetitions: int) -> int:
     try:
         await asyncio.to_thread(migrate.upgrade, url, "heads", configure_logger=False)
         key = secrets.token_urlsafe(32)
-        lab_id, people = await seed(url, NationalIdCipher(key.encode()), max(items, 10_000))
+        lab_id, people = await seed(url, NationalIdCipher(key.encode()), items)
         people = people[:items]
         private, public = generate_keypair()
         minter = InternalTokenMinter(private)
