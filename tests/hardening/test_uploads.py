@@ -406,6 +406,24 @@ async def test_a_multipart_retry_with_the_same_key_replays_the_first_answer(
         await conn.close()
 
 
+async def test_a_roster_file_retried_with_the_same_key_replays_the_first_answer(module_stack: Stack) -> None:
+    """The roster takes Idempotency-Key too (issue 16): a retried upload answers what the first
+    did (``created``), not what a second upsert would (``unchanged``)."""
+    tenant = await enterprise(module_stack, DISTRICT_A, people=0)
+    header = ["Mã nhân viên", "Số CCCD/CMND", "Họ và tên", "Ngày sinh", "Giới tính"]
+    content = csv_bytes([header, ["VY-1", national_id(), "Nguyễn Thị Hoa", "08/03/1995", "Nữ"]])
+    url = f"/api/v1/enterprises/{tenant.enterprise_id}/roster"
+    headers = {**tenant.headers, "Idempotency-Key": f"roster-{uuid.uuid4()}"}
+    first = await module_stack.http.put(url, files={"file": ("ds.csv", content, "text/csv")}, headers=headers)
+    again = await module_stack.http.put(url, files={"file": ("ds.csv", content, "text/csv")}, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert [o["outcome"] for o in again.json()["items"]] == ["created"]
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    fresh = await module_stack.http.put(url, files={"file": ("ds.csv", content, "text/csv")}, headers=tenant.headers)
+    assert [o["outcome"] for o in fresh.json()["items"]] == ["unchanged"], "without the key: a second upsert"
+
+
 @pytest.mark.parametrize("form", ["csv", "xlsx"])
 async def test_the_results_template_filled_in_is_accepted(module_stack: Stack, world: World, form: str) -> None:
     r = await module_stack.http.get(f"/api/v1/labs/{world.lab_id}/results/template.{form}", headers=world.lab)
