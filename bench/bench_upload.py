@@ -44,7 +44,7 @@ from safework_registry.persons.national_id import NationalIdCipher
 PORT = 18131
 BASE_URL = f"http://127.0.0.1:{PORT}"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-HEADER = [c.header for c in RESULT_COLUMNS if c.field != "person_id"]
+HEADER = [c.header for c in RESULT_COLUMNS if c.field not in ("person_id", "pool_sample_id")]
 
 
 def rows(people: list[tuple[uuid.UUID, str]], prefix: str) -> list[tuple[str, str, str]]:
@@ -110,7 +110,7 @@ async def run(admin_url: str, items: int, repetitions: int) -> int:
     try:
         await asyncio.to_thread(migrate.upgrade, url, "heads", configure_logger=False)
         key = secrets.token_urlsafe(32)
-        lab_id, people = await seed(url, NationalIdCipher(key.encode()), max(items, 10_000))
+        lab_id, people = await seed(url, NationalIdCipher(key.encode()), items)
         people = people[:items]
         private, public = generate_keypair()
         minter = InternalTokenMinter(private)

@@ -167,6 +167,45 @@ async def test_an_xlsx_refuses_formulas_merged_cells_and_numeric_ids_per_row(
         assert await stored(database_url, rejected) is None
 
 
+async def test_a_pooled_sample_is_one_row_per_member(module_stack: Stack, world: World, database_url: str) -> None:
+    """seeds/001 (pools of 10 or 20): a pool's rows share "Mã mẫu gộp" and are one pool item; a
+    negative pool gives each member a pooled negative PCR (``<pool>#<position>``). A pool whose
+    rows disagree, or with a member row that cannot be read, is refused whole, at the row at
+    fault; the other rows go ahead."""
+    nid = world.tenant.national_ids
+    header = [*HEADER[:2], "Mã mẫu gộp", *HEADER[2:]]
+    good, split, broken, single = (f"P-{uuid.uuid4().hex[:8]}" for _ in range(4))
+    t1, t2 = "14/09/2021 07:30", "14/09/2021 18:00"
+    rows = [
+        header,
+        ["", nid[0], good, "PCR", t1, t2, "Âm tính"],  # row 2
+        [single, nid[2], "", "Test nhanh", t1, t2, "Âm tính"],  # row 3: a single result between
+        ["", nid[1], good, "", t1, t2, "Âm tính"],  # row 4: kind left empty, PCR by default
+        ["", nid[0], split, "PCR", t1, t2, "Âm tính"],  # row 5
+        ["", nid[1], split, "PCR", t1, t2, "Dương tính"],  # row 6: disagrees
+        ["", nid[0], broken, "PCR", t1, t2, "Âm tính"],  # row 7
+        ["", nid[1][1:], broken, "PCR", t1, t2, "Âm tính"],  # row 8: a lost zero
+    ]
+    body = await ok(await results(module_stack, world, csv_bytes(rows), "text/csv"))
+    got = [(o["row"], o.get("rows"), o["sample_id"], o["status"], o.get("code"), o.get("column"))
+           for o in body["items"]]  # fmt: skip
+    assert got == [
+        (2, [2, 4], good, "accepted", None, None),
+        (3, None, single, "accepted", None, None),
+        (5, [5, 6], split, "rejected", "pool_rows_disagree", "Kết quả"),
+        (8, [7, 8], broken, "rejected", "national_id_lost_zeros", "Số CCCD/CMND"),
+    ]
+    conn = await asyncpg.connect(plain_pg_url(database_url))
+    try:
+        members = await conn.fetch(
+            "SELECT sample_id, pooled FROM test_result WHERE sample_id LIKE $1 ORDER BY sample_id", f"{good}#%"
+        )
+        assert [(m["sample_id"], m["pooled"]) for m in members] == [(f"{good}#1", True), (f"{good}#2", True)]
+        assert await conn.fetchval("SELECT count(*) FROM pool WHERE pool_sample_id = ANY($1)", [split, broken]) == 0
+    finally:
+        await conn.close()
+
+
 def _with_sheet_xml(source: bytes, change: Callable[[str], str]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(source)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
@@ -365,6 +404,24 @@ async def test_a_multipart_retry_with_the_same_key_replays_the_first_answer(
         assert await conn.fetchval("SELECT count(*) FROM test_result WHERE sample_id = $1", sample) == 1
     finally:
         await conn.close()
+
+
+async def test_a_roster_file_retried_with_the_same_key_replays_the_first_answer(module_stack: Stack) -> None:
+    """The roster takes Idempotency-Key too (issue 16): a retried upload answers what the first
+    did (``created``), not what a second upsert would (``unchanged``)."""
+    tenant = await enterprise(module_stack, DISTRICT_A, people=0)
+    header = ["Mã nhân viên", "Số CCCD/CMND", "Họ và tên", "Ngày sinh", "Giới tính"]
+    content = csv_bytes([header, ["VY-1", national_id(), "Nguyễn Thị Hoa", "08/03/1995", "Nữ"]])
+    url = f"/api/v1/enterprises/{tenant.enterprise_id}/roster"
+    headers = {**tenant.headers, "Idempotency-Key": f"roster-{uuid.uuid4()}"}
+    first = await module_stack.http.put(url, files={"file": ("ds.csv", content, "text/csv")}, headers=headers)
+    again = await module_stack.http.put(url, files={"file": ("ds.csv", content, "text/csv")}, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert [o["outcome"] for o in again.json()["items"]] == ["created"]
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    fresh = await module_stack.http.put(url, files={"file": ("ds.csv", content, "text/csv")}, headers=tenant.headers)
+    assert [o["outcome"] for o in fresh.json()["items"]] == ["unchanged"], "without the key: a second upsert"
 
 
 @pytest.mark.parametrize("form", ["csv", "xlsx"])

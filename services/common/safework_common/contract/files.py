@@ -50,6 +50,9 @@ RESULT_COLUMNS: tuple[Column, ...] = (
     Column("national_id", "Số CCCD/CMND", "national_id", aliases=("CCCD", "CMND", "national id"),
            example="024190001234"),
     Column("person_id", "Mã cá nhân", "uuid", aliases=("person id",), example=""),
+    # A pooled sample (seeds/001): one row per member, each naming the pool's sample ID here and
+    # no "Mã mẫu" of its own; the rows agree on the times and the result.
+    Column("pool_sample_id", "Mã mẫu gộp", aliases=("pool sample id",), example=""),
     Column("kind", "Loại xét nghiệm", "enum", aliases=("test kind", "type of test"), required=True,
            values={"pcr": "PCR", "rt-pcr": "PCR", "test nhanh": "RAPID_ANTIGEN", "test nhanh kháng nguyên":
                    "RAPID_ANTIGEN", "rapid_antigen": "RAPID_ANTIGEN", "rapid antigen": "RAPID_ANTIGEN"},

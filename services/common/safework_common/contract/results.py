@@ -99,7 +99,12 @@ class ItemOutcome(BaseModel):
     message: str | None = None
     field: str | None = Field(default=None, description="The offending input, e.g. body.items[3].collected_at.")
     row: int | None = Field(
-        default=None, exclude_if=lambda v: v is None, description="A file upload: the spreadsheet row (header = 1)."
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="A file upload: the spreadsheet row (header = 1); a pool's member row when the field names one.",
+    )
+    rows: list[int] | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="A file upload, a pool: its members' rows."
     )
     column: str | None = Field(
         default=None, exclude_if=lambda v: v is None, description="A file upload: the header of the offending column."

@@ -155,7 +155,7 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("PUT", "/enterprises/{enterprise_id}/roster", c.RosterResult,
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "Upsert the roster (up to 10,000 people, matched by employee code) from JSON or a CSV/XLSX file; "
-            "per-item outcomes", TAG_ENTERPRISE, body=c.RosterUpsert, uploads=True),
+            "per-item outcomes", TAG_ENTERPRISE, body=c.RosterUpsert, idempotent=True, uploads=True),
     Forward("GET", "/enterprises/{enterprise_id}/roster/template.csv", None,
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "The roster upload template, CSV (Vietnamese headers, one example row)", TAG_ENTERPRISE,

@@ -24,6 +24,7 @@ from safework_common.paging import Limit
 from safework_common.scope import require_role
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.enterprises.service import enterprise_in_scope
+from safework_registry.idempotency.service import HEADER, IdempotencyGuard, parse_key
 from safework_registry.pagination import Page
 from safework_registry.persons import roster, service
 from safework_registry.persons.access import person_in_scope
@@ -131,20 +132,27 @@ async def update_person(
         "Empty: 422 `batch_empty`; too many: 413 `batch_too_large`. "
         "The same roster may be sent as a CSV or XLSX file (raw, or `multipart/form-data` with the `file` part) "
         "with the template's columns (`GET .../roster/template.csv` or `.xlsx`): an empty cell is a field not "
-        "sent, and each outcome also gives the spreadsheet `row` (header = row 1) and the offending `column`."
+        "sent, and each outcome also gives the spreadsheet `row` (header = row 1) and the offending `column`. "
+        "Send `Idempotency-Key` to make a retry replay the first answer (a file: the same file's bytes)."
     ),
-    openapi_extra=upload_openapi("RosterUpsert"),
+    openapi_extra=upload_openapi("RosterUpsert", idempotent=True),
 )
 async def upsert_roster(
     request: Request, session: Session, caller: CallerDep, cipher: Cipher, enterprise_id: uuid.UUID
-) -> RosterResult:
+) -> Response:
     settings: RegistrySettings = request.app.state.settings
     batch = await read_batch(request, "roster", settings.max_batch_items)
+    idem = IdempotencyGuard(
+        session, caller.subject, parse_key(request.headers.get(HEADER)), request.method, request.url.path,
+        batch.fingerprint,
+    )  # fmt: skip
+    if (replay := await idem.start()) is not None:
+        return replay
     result = await roster.upsert_roster(
         session, caller, cipher, enterprise_id, batch.items, max_items=settings.max_batch_items, file=batch.file
     )
     count_outcomes("roster", result.counts.model_dump().items())
-    return result
+    return await idem.finish_model(session, 200, result)
 
 
 def _roster_template(form: str) -> Callable[..., Coroutine[Any, Any, Response]]:

@@ -53,7 +53,7 @@ from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
 from safework_registry.results.models import MAX_POOL_SIZE
 from safework_registry.rollup import service as rollup
-from safework_registry.uploads.rows import FileItems, column_of
+from safework_registry.uploads.rows import FileItems, column_of, row_of
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 
 _PERSONS_BY_ID = "SELECT id FROM person WHERE id = ANY($1::uuid[])"
@@ -554,7 +554,9 @@ async def ingest(
     )
     if file is not None:
         for o in outcomes:
-            o["row"] = file.rows[o["index"]]
+            o["row"] = row_of(o.get("field"), o["index"], file)
+            if (members := file.member_rows.get(o["index"])) is not None:
+                o["rows"] = members
             if (column := column_of(o.get("field"), file)) is not None:
                 o["column"] = column
     return {"lab_id": str(lab_id), **counts, "items": outcomes}

@@ -9,6 +9,7 @@ an instant without an offset is local time (Asia/Ho_Chi_Minh)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -51,6 +52,8 @@ class FileItems:
     rows: list[int]
     refused: dict[int, RowRefused]
     columns: dict[str, str]
+    # A pool's item: the rows of its members, in order (its ``rows[i]`` is the first).
+    member_rows: dict[int, list[int]] = dataclasses.field(default_factory=dict)
 
 
 def _text(value: Cell) -> str:
@@ -255,7 +258,102 @@ def to_items(table: Table, kind: FileKind) -> FileItems:
             item = {}
         items.append(item)
     header_names = {c.field: _text(cell) for c, cell in zip(columns, table.header, strict=True) if c is not None}
-    return FileItems(items, rows, refused, header_names)
+    found = FileItems(items, rows, refused, header_names)
+    pool_col = next((k for k, c in enumerate(columns) if c is not None and c.field == "pool_sample_id"), None)
+    if pool_col is None:
+        return found
+    pool_of = {
+        index: _text(cells[pool_col])
+        for index, (_, cells) in enumerate(table.rows)
+        if pool_col < len(cells) and cells[pool_col] not in (None, "") and _text(cells[pool_col])
+    }
+    return _pools(found, pool_of) if pool_of else found
+
+
+_PERSON_FIELDS = frozenset({"national_id", "person_id"})
+_POOL_FIELDS = ("collected_at", "resulted_at", "result")
+
+
+def _pools(rows_in: FileItems, pool_of: dict[int, str]) -> FileItems:
+    """A pooled sample is one row per member sharing the pool's sample ID (seeds/001: pools of 10
+    or 20): its rows become one pool item, at its first row's place. The rows must agree on the
+    times and the result, name no sample ID of their own, and be PCR; a refused member row
+    refuses the pool (a pool is stored whole or not at all)."""
+    items: list[dict[str, Any]] = []
+    rows: list[int] = []
+    refused: dict[int, RowRefused] = {}
+    member_rows: dict[int, list[int]] = {}
+    pools: dict[str, int] = {}
+    for old, item in enumerate(rows_in.items):
+        pool_id = pool_of.get(old)
+        if pool_id is None:
+            if old in rows_in.refused:
+                reason = rows_in.refused[old]
+                refused[len(items)] = RowRefused(reason.code, reason.message, _moved(reason.field, len(items), None))
+            items.append(item)
+            rows.append(rows_in.rows[old])
+            continue
+        if pool_id not in pools:
+            pools[pool_id] = len(items)
+            member_rows[len(items)] = []
+            items.append({"type": "pool", "pool_sample_id": pool_id, "members": []})
+            rows.append(rows_in.rows[old])
+        i = pools[pool_id]
+        j = len(member_rows[i])
+        member_rows[i].append(rows_in.rows[old])
+        if i in refused:
+            continue
+        pool = items[i]
+        try:
+            if old in rows_in.refused:
+                reason = rows_in.refused[old]
+                raise RowRefused(reason.code, reason.message, _moved(reason.field, i, j))
+            if "sample_id" in item:
+                raise RowRefused(
+                    "pool_row_with_sample_id",
+                    "A pool member's row names the pool's sample ID only, not a sample ID of its own.",
+                    f"body.items[{i}].members[{j}].sample_id",
+                )
+            if item.get("kind", "PCR") != "PCR":
+                raise RowRefused("pool_not_pcr", "A pooled sample is a PCR (seeds/001).", f"body.items[{i}].kind")
+            pool["members"].append({k: v for k, v in item.items() if k in _PERSON_FIELDS})
+            for key in _POOL_FIELDS:
+                if key not in item:
+                    continue
+                if key not in pool:
+                    pool[key] = item[key]
+                elif pool[key] != item[key]:
+                    raise RowRefused(
+                        "pool_rows_disagree",
+                        f"The rows of this pool give different values of {key}.",
+                        f"body.items[{i}].{key}",
+                    )
+        except RowRefused as reason:
+            refused[i] = reason
+            items[i] = {"type": "pool", "pool_sample_id": pool_id}
+    return FileItems(items, rows, refused, rows_in.columns, member_rows)
+
+
+def _moved(field: str, index: int, member: int | None) -> str:
+    """A refused row's field at the row's new place: ``body.items[5].national_id`` of a pool's
+    third member row is ``body.items[2].members[2].national_id``."""
+    name = field.split("]", 1)[1].lstrip(".") if "]" in field else ""
+    if member is None:
+        return f"body.items[{index}]" + (f".{name}" if name else "")
+    if not name or name.split(".", 1)[0] in _PERSON_FIELDS:
+        return f"body.items[{index}].members[{member}]" + (f".{name}" if name else "")
+    return f"body.items[{index}].{name}"
+
+
+def row_of(field: str | None, index: int, file: FileItems) -> int:
+    """The spreadsheet row an outcome is about: a pool member's own row when the field names a
+    member, else the item's (first) row."""
+    members = file.member_rows.get(index)
+    if members and field and ".members[" in field:
+        member = int(field.split(".members[", 1)[1].split("]", 1)[0])
+        if member < len(members):
+            return members[member]
+    return file.rows[index]
 
 
 def _skip(value: Cell, where: str) -> None:
