@@ -37,7 +37,7 @@ def due(client: AuthenticatedClient, person: UUID) -> list[str]:
 """
 
 
-# What README tells client authors to pass: images and spreadsheet files (issue 16) are bytes.
+# What README tells client authors to pass: images, spreadsheet files and FHIR NDJSON (issue 16) are bytes.
 GENERATOR_CONFIG = {
     "content_type_overrides": {
         media: "application/octet-stream"
@@ -46,6 +46,7 @@ GENERATOR_CONFIG = {
             "image/svg+xml",
             "text/csv",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/fhir+ndjson",
         )
     }
 }
