@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from safework_common.contract.passes import PassOut, RevocationListOut
 from safework_common.errors import Conflict, ErrorDetail, NotFound, SafeworkError
 from safework_common.internal_auth import SYSTEM_CALLER, Caller
-from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, PassCheck, PassVerifier
+from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, REVOKED, PassCheck, PassVerifier
 from safework_common.timezone import now_local
 from safework_gateway.keys.service import ALGORITHM, KeyRing
 from safework_gateway.passes import health_card, repository, rules
@@ -239,7 +239,7 @@ class PassService:
         async with self._sessionmaker() as session:
             row = await repository.get(session, check.pass_id)
         if check.valid and row is not None and row["revoked_at"] is not None:
-            check = check._replace(valid=False, code="pass_revoked")
+            check = check._replace(valid=False, code=REVOKED)
         return check, row
 
     # -- health card ---------------------------------------------------------------------------
