@@ -37,6 +37,7 @@ def gateway_settings_for(db: str, keys_dir: Path, **overrides: Any) -> GatewaySe
         "scheduler_url": "http://scheduler",
         # Tests refresh the in-memory state themselves, when they mean to.
         "key_refresh_seconds": 3600,
+        "pass_fact_poll_seconds": 3600,
         "rate_limit_burst": 10_000,
         "anonymous_rate_limit_burst": 10_000,
     }

@@ -220,6 +220,96 @@ async def test_each_revoking_event_revokes_at_once(stack: Stack, db: str, event:
     await _revoked_after(stack, db, event)
 
 
+async def _canteen_checkins(db: str, enterprise_id: uuid.UUID, visits: list[tuple[uuid.UUID, datetime]]) -> None:
+    async with registry(db) as reg:
+        vid = uuid.uuid4()
+        await reg.conn.execute(
+            "INSERT INTO venue (id, enterprise_id, name, kind, qr_code) VALUES ($1, $2, $3, 'canteen', $4)",
+            vid,
+            enterprise_id,
+            f"canteen {vid.hex[:4]}",
+            f"QR-{vid.hex}",
+        )
+        for person_id, at in visits:
+            await reg.conn.execute(
+                "INSERT INTO checkin (person_id, venue_id, checked_in_at) VALUES ($1, $2, $3)", person_id, vid, at
+            )
+
+
+@pytest.mark.parametrize("made_by", ["authority_case", "lab_ingest"])
+async def test_a_traced_contacts_pass_is_revoked_at_once(stack: Stack, db: str, made_by: str) -> None:
+    """Issue 17: "becoming a contact ... revokes the person's live passes at once", for a contact
+    the registry traces itself from check-ins (seeds/004 §II.3: the F0's contacts are traced at
+    once), whether the case is the authority's (POST /cases) or made on ingest by the lab's
+    individual positive PCR. No sweep runs: the refusal is there when the write is answered,
+    online and in the next revocation list."""
+    eid, contact, token = await cleared_worker(stack, db)
+    issued = await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)
+    async with registry(db) as reg:
+        f0 = await reg.person(eid, employee_code="F0")
+        bystander = await reg.person(eid, employee_code="BYSTANDER")
+    now = datetime.now(UTC)
+    # Lunch together in the canteen three hours ago (within its dwell), the bystander long after.
+    await _canteen_checkins(
+        db, eid, [(f0, now - timedelta(hours=3)), (contact, now - timedelta(hours=3) + timedelta(minutes=20)),
+                  (bystander, now - timedelta(minutes=5))]
+    )  # fmt: skip
+    gate = bearer(stack.token("enterprise", enterprise_id=str(eid)))
+    assert (await verifier(stack, gate)).verify(issued["token"]).valid
+    province = stack.province()
+    collected = now - timedelta(hours=1)
+    if made_by == "authority_case":
+        async with registry(db) as reg:
+            await reg.result(f0, collected, result="POSITIVE")
+        await ok(await stack.http.post("/api/v1/cases", json={"person_id": str(f0)}, headers=province), 201)
+    else:
+        lab_body = {"name": "L", "licence_code": f"BG-{uuid.uuid4().hex[:8]}"}
+        lab = await ok(await stack.http.post("/api/v1/labs", json=lab_body, headers=province), 201)
+        item = {"type": "single", "sample_id": f"S-{uuid.uuid4().hex[:8]}", "person_id": str(f0), "kind": "PCR",
+                "collected_at": collected.isoformat(), "resulted_at": now.isoformat(),
+                "result": "POSITIVE"}  # fmt: skip
+        lab_token = bearer(stack.token("lab", lab_id=lab["id"]))
+        await ok(await stack.http.post(f"/api/v1/labs/{lab['id']}/results", json={"items": [item]}, headers=lab_token))
+    # The gateway's record, as the write was answered (no sweep, no online check yet).
+    _, row = await stack.app.state.passes.check(issued["token"])
+    assert row is not None and row["revoked_reason"] == "contact", row
+    assert (await verifier(stack, gate)).verify(issued["token"]).code == "pass_revoked"
+    online = await ok(await stack.http.post("/api/v1/passes/verify", json={"token": issued["token"]}, headers=gate))
+    assert (online["outcome"], online["revoked_reason"]) == ("pass_revoked", "contact"), online
+
+
+async def test_registry_facts_revoke_only_passes_issued_before_them(stack: Stack, db: str) -> None:
+    """A gateway process starting reads the facts of the last pass lifetime: one written before a
+    pass was issued does not revoke it; one written after does, with its reason (a case: the
+    positive result), whatever route wrote it."""
+    from safework_gateway.passes.facts import FactFeed
+
+    _, pid, token = await cleared_worker(stack, db)
+    service = stack.app.state.passes
+    fact = (
+        "INSERT INTO outbox_event (kind, entity, entity_id, occurred_at, payload, created_at)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
+    )
+    long_ago = datetime.now(UTC) - timedelta(hours=3)
+    async with registry(db) as reg:
+        await reg.conn.execute(
+            fact, "contact.traced", "contact", "1", long_ago, json.dumps({"person_id": str(pid)}), long_ago
+        )
+    issued = await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)
+    feed = FactFeed(stack.app.state.registry, service._writer, lookback=timedelta(hours=24))
+    assert await feed.catch_up() == 0
+    assert (await service.check(issued["token"]))[0].valid
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    async with registry(db) as reg:
+        await reg.conn.execute(
+            fact, "case.confirmed", "outbreak_case", "2", now, json.dumps({"person_id": str(pid)}), now
+        )
+    assert await feed.catch_up() == 1
+    check, row = await service.check(issued["token"])
+    assert check.code == "pass_revoked" and row is not None and row["revoked_reason"] == "positive_result"
+    assert await feed.catch_up() == 0  # read again: nothing more to revoke
+
+
 async def test_a_failing_hook_never_fails_the_write_and_the_sweep_revokes_later(
     stack: Stack, db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -234,6 +324,7 @@ async def test_a_failing_hook_never_fails_the_write_and_the_sweep_revokes_later(
         raise ConnectionError("scheduler down")
 
     monkeypatch.setattr(service, "recheck", broken)
+    monkeypatch.setattr(service, "catch_up", broken)
     province = stack.province()
     lab_body = {"name": "L", "licence_code": f"BG-{uuid.uuid4().hex[:8]}"}
     lab = await ok(await stack.http.post("/api/v1/labs", json=lab_body, headers=province), 201)

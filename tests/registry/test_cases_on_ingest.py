@@ -117,6 +117,18 @@ async def test_an_individual_positive_pcr_in_a_batch_makes_a_traced_case(api: As
     assert view.status_code == 200, view.text
     assert (view.json()["contacts"], view.json()["by_link"]) == (2, {"venue": 1, "accommodation": 1})
 
+    # The facts, as the gateway reads them to revoke passes at once (the system caller only).
+    feed = await api(callers.SYSTEM).get("/v1/events", params={"kind": ["contact.traced"], "since": before.isoformat()})
+    assert feed.status_code == 200, feed.text
+    page = feed.json()
+    assert {item["payload"]["person_id"] for item in page["items"]} == {str(near), str(mate)}
+    assert all(item["kind"] == "contact.traced" for item in page["items"])
+    after = {"after": page["items"][-1]["id"], "kind": "contact.traced"}
+    later = await api(callers.SYSTEM).get("/v1/events", params=after)
+    assert later.json()["items"] == [] and later.json()["after"] == page["items"][-1]["id"]
+    denied = await api(PROVINCE).get("/v1/events")
+    assert denied.status_code == 403, denied.text
+
 
 @pytest.mark.parametrize(
     ("rule", "item"),

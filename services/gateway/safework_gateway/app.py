@@ -191,7 +191,7 @@ def create_app(
         app.state.passes = passes
         try:
             await auth.start()
-            passes.start_sweep(settings.pass_sweep_seconds)
+            passes.start_sweep(settings.pass_sweep_seconds, settings.pass_fact_poll_seconds)
             yield
         finally:
             await passes.stop()

@@ -61,6 +61,9 @@ class GatewaySettings(ServiceSettings):
     pass_revocation_list_ttl_seconds: int = Field(default=24 * 3600, gt=0, le=7 * 24 * 3600)
     # Every live pass's verdict is re-checked this often (catches what no gateway route saw).
     pass_sweep_seconds: float = Field(default=300.0, gt=0)
+    # The registry's revoking facts (cases, traced contacts, suspensions) are read after every
+    # write that makes them and, besides, this often (one call; ``passes/facts.py``).
+    pass_fact_poll_seconds: float = Field(default=5.0, gt=0)
     # SMART Health Cards: the issuer URL (https in production, no trailing slash); its keys are
     # published at ``<issuer>/.well-known/jwks.json``, which this gateway serves under /health-cards.
     health_card_issuer: str = "http://127.0.0.1:8000/health-cards"

@@ -19,6 +19,7 @@ from safework_registry.declarations import router as declarations_router
 from safework_registry.districts import router as districts_router
 from safework_registry.enterprises import public as public_router
 from safework_registry.enterprises import router as enterprises_router
+from safework_registry.events import router as events_router
 from safework_registry.fhir import router as fhir_router
 from safework_registry.installations import router as installations_router
 from safework_registry.isolation import router as isolation_router
@@ -46,6 +47,7 @@ def api_router() -> APIRouter:
     router.include_router(declarations_router.router)
     router.include_router(districts_router.router)
     router.include_router(enterprises_router.router)
+    router.include_router(events_router.router)
     router.include_router(fhir_router.router)
     router.include_router(installations_router.router)
     router.include_router(isolation_router.router)

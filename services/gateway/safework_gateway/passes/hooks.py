@@ -1,6 +1,9 @@
 """Revoking events seen at the gateway: after a write that may turn someone's verdict succeeds,
 the live passes it touches are re-checked (or revoked outright) before the caller gets its answer.
-The periodic sweep (:meth:`PassService.recheck`) catches what no route here saw."""
+A write that makes cases or contacts (the authority's case, declared contacts, a retrace, a lab
+batch whose individual positive PCR makes a case and traces it on ingest) is followed by reading
+the registry's facts (:meth:`PassService.catch_up`: one call, however many contacts). The fact
+poll and the periodic sweep (:meth:`PassService.recheck`) catch what no route here saw."""
 
 from __future__ import annotations
 
@@ -49,6 +52,9 @@ async def _results(service: PassService, params: dict[str, str], body: bytes | N
                 ids.add(pid)
             elif isinstance(ref.get("national_id"), str):
                 nids.add(ref["national_id"])
+    if ids or nids:
+        # An individual positive PCR made a case on ingest and traced its contacts: their facts.
+        await service.catch_up()
     if nids:
         ids |= set(await service.resolve_national_ids(sorted(nids)))
     if ids:
@@ -110,21 +116,17 @@ async def _person(service: PassService, params: dict[str, str], body: bytes | No
 
 
 async def _case(service: PassService, params: dict[str, str], body: bytes | None, answer: bytes) -> None:
-    """A case the authority confirms (its F0), or contacts it declares for a case (its F1s).
-    Contacts traced from check-ins and housemates are not named in the answer: the sweep
-    revokes their passes (``PassService.recheck``), and a gate's online check sees them at once."""
-    data = _json(body) or {}
-    if not isinstance(data, dict):
-        return
-    ids = {pid for pid in (_uuid(v) for v in [data.get("person_id"), *(data.get("person_ids") or [])]) if pid}
-    if ids:
-        await service.recheck(person_ids=ids)
+    """A case the authority confirms (its F0) and the contacts traced from it (check-ins,
+    lodging), contacts it declares, a retrace: the registry wrote a fact for each person in the
+    same transaction, read here in one call (no call per contact)."""
+    await service.catch_up()
 
 
 # (method, public path) -> hook.
 HOOKS: dict[tuple[str, str], Hook] = {
     ("POST", "/cases"): _case,
     ("POST", "/cases/{case_id}/contacts"): _case,
+    ("POST", "/cases/{case_id}/trace"): _case,
     ("POST", "/labs/{lab_id}/results"): _results,
     ("POST", "/labs/{lab_id}/results/fhir"): _fhir_results,
     ("PUT", "/enterprises/{enterprise_id}/roster"): _enterprise,

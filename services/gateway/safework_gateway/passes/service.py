@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, R
 from safework_common.timezone import now_local
 from safework_gateway.keys.service import ALGORITHM, KeyRing
 from safework_gateway.passes import health_card, repository, rules
+from safework_gateway.passes.facts import FactFeed
 from safework_gateway.upstream import Upstream
 
 log = logging.getLogger("safework.gateway.passes")
@@ -51,13 +52,14 @@ class PassService:
         self._ring = ring
         self._sessionmaker = sessionmaker
         self._writer = writer  # autocommit, no pre-ping: single idempotent statements
+        self.facts = FactFeed(registry, writer, lookback=max_ttl)
         self._registry = registry
         self._scheduler = scheduler
         self._subject_key = subject_key
         self.max_ttl = max_ttl
         self._list_ttl = list_ttl
         self.health_card_issuer = health_card_issuer
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- issuing -------------------------------------------------------------------------------
 
@@ -199,7 +201,18 @@ class PassService:
                 out.append(uuid.UUID(str(person["id"])))
         return out
 
+    async def catch_up(self) -> int:
+        """The registry's revoking facts since the last read, applied (``passes/facts.py``)."""
+        return await self.facts.catch_up()
+
     async def revocation_list(self, enterprise_id: uuid.UUID | None) -> RevocationListOut:
+        """Signed after reading the registry's latest facts, so a contact traced a moment ago is
+        listed; if the registry cannot be read the list is signed from what the gateway holds
+        (the fact poll and the sweep catch up; a gate without any list fails closed)."""
+        try:
+            await self.catch_up()
+        except Exception as exc:
+            log.warning("reading the registry's facts before a revocation list failed: %s", type(exc).__name__)
         now = datetime.now(UTC)
         async with self._sessionmaker() as session:
             ids = await repository.revoked_ids(session, now, enterprise_id=enterprise_id)
@@ -246,30 +259,47 @@ class PassService:
 
     # -- the sweep -----------------------------------------------------------------------------
 
-    def start_sweep(self, every_seconds: float) -> None:
-        self._task = asyncio.create_task(self._loop(every_seconds), name="gateway-pass-sweep")
+    def start_sweep(self, every_seconds: float, facts_every_seconds: float | None = None) -> None:
+        self._tasks.append(
+            asyncio.create_task(self._loop(every_seconds, self._sweep_once, "pass sweep"), name="gateway-pass-sweep")
+        )
+        if facts_every_seconds is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    self._loop(facts_every_seconds, self.catch_up, "reading the registry's facts"),
+                    name="gateway-pass-facts",
+                )
+            )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
-    async def _loop(self, every_seconds: float) -> None:
-        """Every live pass re-checked now and then: what no gateway route saw (a contact traced
-        elsewhere, a verdict turned by time) still revokes passes within one period. With several
-        gateway processes, one sweeps at a time (an advisory lock); the others skip that round."""
+    async def _loop(self, every_seconds: float, work: Callable[[], Awaitable[int]], what: str) -> None:
+        """Now and then: every live pass re-checked (the sweep: what no gateway route saw, a
+        verdict turned by time), or the registry's new facts read (a contact traced by any path)."""
         while True:
             await asyncio.sleep(every_seconds)
             try:
-                engine = self._sessionmaker.kw["bind"]
-                async with try_engine_lock(engine, "gateway-pass-sweep") as mine:
-                    if mine:
-                        await self.recheck()
-                        JOB_RUNS.labels("pass_sweep", "done").inc()
-                    else:
-                        JOB_RUNS.labels("pass_sweep", "skipped").inc()
-            except Exception as exc:  # keep the gateway serving; the next sweep tries again
-                JOB_RUNS.labels("pass_sweep", "failed").inc()
-                log.warning("pass sweep failed: %s", type(exc).__name__)
+                await work()
+            except Exception as exc:  # keep the gateway serving; the next period tries again
+                log.warning("%s failed: %s", what, type(exc).__name__)
+
+    async def _sweep_once(self) -> int:
+        """One round of the sweep. With several gateway processes, one sweeps at a time (an
+        advisory lock); the others skip that round."""
+        engine = self._sessionmaker.kw["bind"]
+        try:
+            async with try_engine_lock(engine, "gateway-pass-sweep") as mine:
+                if not mine:
+                    JOB_RUNS.labels("pass_sweep", "skipped").inc()
+                    return 0
+                revoked = await self.recheck()
+        except Exception:
+            JOB_RUNS.labels("pass_sweep", "failed").inc()
+            raise
+        JOB_RUNS.labels("pass_sweep", "done").inc()
+        return revoked
