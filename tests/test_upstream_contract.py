@@ -68,6 +68,21 @@ def test_every_query_parameter_the_gateway_forwards_is_declared_upstream(
     assert not missing, "\n".join(missing)
 
 
+def test_as_of_is_public_wherever_the_upstream_applies_rules_at_it(
+    registry_app: FastAPI, scheduler_app: FastAPI
+) -> None:
+    """Issue 15: ``as_of`` everywhere a rule is applied. A forwarded route whose upstream takes
+    ``as_of`` publishes it (the person summary's risk flags were judged at ``as_of`` upstream,
+    and the gateway refused the parameter)."""
+    upstreams = {"registry": _upstream_queries(registry_app), "scheduler": _upstream_queries(scheduler_app)}
+    hidden = [
+        f"{f.method} {f.target}"
+        for f in FORWARDS
+        if "as_of" in upstreams[f.upstream][(f.method, f.target)] and "as_of" not in {q.name for q in f.query}
+    ]
+    assert not hidden, hidden
+
+
 def _untyped(doc: dict[str, Any]) -> list[str]:
     components = doc["components"]["schemas"]
     untyped = []
