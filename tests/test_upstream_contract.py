@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from safework_common.internal_auth import InternalTokenMinter
 from safework_gateway.forwarding.routes import FORWARDS
 from tests.callers import PROVINCE, As
+from tests.gateway.test_openapi import FILE_ANSWERS
 
 # One list route of each service, with a parameter it declares and a misspelt one.
 UNKNOWN_QUERY = {
@@ -92,8 +93,8 @@ def _untyped(doc: dict[str, Any]) -> list[str]:
                 if not status.startswith("2") or status == "204":
                     continue
                 content = answer.get("content", {})
-                if content and all(kind.startswith("image/") for kind in content):
-                    continue  # an image (a QR code), not a JSON body
+                if content and all(kind.startswith(FILE_ANSWERS) for kind in content):
+                    continue  # a file (a QR code, an upload template), not a JSON body
                 json_like = [c for m, c in content.items() if re.fullmatch(r"application/(.+\+)?json", m)]
                 body = json_like[0].get("schema", {}) if json_like else {}
                 ref = body.get("$ref")

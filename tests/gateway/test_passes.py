@@ -234,6 +234,23 @@ async def test_a_failing_hook_never_fails_the_write_and_the_sweep_revokes_later(
     assert (await verifier(stack, gate)).verify(issued["token"]).code == "pass_revoked"
 
 
+async def test_issuing_survives_dropped_database_connections(stack: Stack, db: str) -> None:
+    """RELIABILITY: issuing writes on its own autocommit pool without the per-checkout ping; a
+    connection the server dropped is replaced and the INSERT run once more, so a restart of
+    PostgreSQL between two passes costs no failed request."""
+    _, _, token = await cleared_worker(stack, db)
+    await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)  # the pool holds a connection
+    async with registry(db) as reg:
+        dropped = await reg.conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert dropped >= 1
+    issued = await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)
+    check, row = await stack.app.state.passes.check(issued["token"])
+    assert check.valid and row is not None and row["pass_id"] == issued["pass_id"]  # written, and live
+
+
 async def test_health_card_is_a_smart_health_card(stack: Stack, db: str) -> None:
     _, _, token = await cleared_worker(stack, db)
     card = await ok(await stack.http.get("/api/v1/me/health-card", headers=bearer(token)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI
@@ -17,7 +18,7 @@ from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.logging import configure_logging
 from safework_gateway.auth.access import public_query_check
-from safework_gateway.auth.ratelimit import TokenBuckets
+from safework_gateway.auth.ratelimit import make_limiter
 from safework_gateway.auth.state import AuthState
 from safework_gateway.auth.tokens import TokenService
 from safework_gateway.clients.router import router as clients_router
@@ -75,6 +76,15 @@ def api_router() -> APIRouter:
     return router
 
 
+def shared_redis(settings: GatewaySettings) -> Any:
+    """A Redis client when ``REDIS_URL`` is set (shared limits and caches), else None."""
+    if not settings.redis_url:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0, health_check_interval=30)
+
+
 def create_app(
     settings: GatewaySettings | None = None,
     *,
@@ -92,6 +102,14 @@ def create_app(
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # Issuing a pass is one INSERT: on its own small autocommit pool without the per-checkout
+        # ping (run_once_retrying retries it once on a dropped connection instead).
+        writer = make_engine(
+            settings.database_url,
+            pool_size=max(4, settings.db_pool_size // 4),
+            pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+        )
         kek = load_kek(settings)
         app.state.kek = kek
         app.state.hasher = SecretHasher(kek.derive("safework-gateway one-time secrets"))
@@ -109,9 +127,18 @@ def create_app(
             audience=settings.token_audience,
             leeway_seconds=settings.token_leeway_seconds,
         )
-        app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
-        app.state.anonymous_limiter = TokenBuckets(
-            settings.anonymous_rate_limit_per_second, settings.anonymous_rate_limit_burst
+        redis_client = shared_redis(settings)
+        app.state.redis = redis_client
+        prefix = settings.redis_key_prefix
+        app.state.limiter = make_limiter(
+            redis_client, prefix, "client", settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+        app.state.anonymous_limiter = make_limiter(
+            redis_client,
+            prefix,
+            "anonymous",
+            settings.anonymous_rate_limit_per_second,
+            settings.anonymous_rate_limit_burst,
         )
         minter = InternalTokenMinter(settings.internal_private_key_pem())
         app.state.minter = minter
@@ -141,10 +168,13 @@ def create_app(
             max_connections=settings.upstream_max_connections,
             transport=transport(scheduler_transport),
         )
-        app.state.sanctioned_apps = SanctionedApps(app.state.scheduler, settings.policy_cache_seconds)
+        app.state.sanctioned_apps = SanctionedApps(
+            app.state.scheduler, settings.policy_cache_seconds, redis_client, settings.redis_key_prefix
+        )
         passes = PassService(
             lambda: auth.ring,
             app.state.sessionmaker,
+            writer,
             app.state.registry,
             app.state.scheduler,
             subject_key=kek.derive("safework-gateway pass subjects"),
@@ -162,7 +192,10 @@ def create_app(
             await auth.stop()
             await app.state.registry.aclose()
             await app.state.scheduler.aclose()
+            if redis_client is not None:
+                await redis_client.aclose()
             await engine.dispose()
+            await writer.dispose()
 
     # /docs and /redoc load their scripts and styles from the service itself (fastapi-offline
     # ships them): a provincial network may have no Internet access.

@@ -9,6 +9,7 @@ import importlib.util
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from safework_common.errors import BadRequest, ErrorDetail, SafeworkError, Servi
 from safework_common.i18n import language_var
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter
 from safework_common.logging import request_id_var
+from safework_common.metrics import UPSTREAM_ERRORS, UPSTREAM_REQUESTS
 
 log = logging.getLogger("safework.gateway.upstream")
 
@@ -136,18 +138,23 @@ class Upstream:
         self, method: str, path: str, caller: Caller, *, headers: dict[str, str] | None = None, **kw: Any
     ) -> httpx.Response:
         """Send one request as ``caller``. Connection failures become 503 with Retry-After."""
+        started = time.perf_counter()
         try:
             response = await self.client.request(method, path, headers=self.headers(caller, headers), **kw)
         except (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+            UPSTREAM_ERRORS.labels(self.name, "unavailable").inc()
             raise ServiceUnavailable(
                 f"The {self.name} is unavailable; retry later.", code="upstream_unavailable"
             ) from exc
         except httpx.TimeoutException as exc:
+            UPSTREAM_ERRORS.labels(self.name, "timeout").inc()
             raise SafeworkError(
                 f"The {self.name} did not answer in time.", code="upstream_timeout", status_code=504
             ) from exc
+        UPSTREAM_REQUESTS.labels(self.name, method, str(response.status_code)).observe(time.perf_counter() - started)
         if response.status_code == 401:
             # The public caller was authenticated; a refusal of our internal token is ours.
+            UPSTREAM_ERRORS.labels(self.name, "auth_failed").inc()
             log.error("%s refused the internal token", self.name)
             raise SafeworkError(f"The {self.name} refused the gateway.", code="upstream_auth_failed", status_code=502)
         return response

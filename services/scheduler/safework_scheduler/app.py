@@ -11,6 +11,7 @@ from safework_common.app import load_internal_verifier, setup_common, upstream_r
 from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.logging import configure_logging
 from safework_scheduler.compliance.router import router as compliance_router
+from safework_scheduler.due import bulk
 from safework_scheduler.due.router import router as due_router
 from safework_scheduler.lodging.router import router as lodging_router
 from safework_scheduler.policy.repository import PolicyStore
@@ -48,6 +49,7 @@ def create_app(settings: SchedulerSettings | None = None, *, configure_logs: boo
         try:
             yield
         finally:
+            bulk.WORKERS.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -14,6 +14,7 @@ from safework_common.contract.accommodations import (
     ManagerOut,
     ManagersOut,
 )
+from safework_common.contract.audit import AuditEntry
 from safework_common.contract.compliance import (
     ComplianceFigures,
     ComplianceOut,
@@ -151,6 +152,7 @@ __all__ = [
     "AssignmentIn",
     "AssignmentOut",
     "AssumptionOut",
+    "AuditEntry",
     "BatchOutcome",
     "BoardingHouseSampleOut",
     "CaseClose",

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from safework_common import contract as c
 from safework_common.contract import Page
+from safework_common.contract.files import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from safework_common.errors import ERROR_RESPONSES, Unprocessable
 from safework_common.geo import DISTRICT_SCHEMA, canonical_district, unknown_district_message
 from safework_common.paging import MAX_LIMIT
@@ -68,6 +69,10 @@ class Forward:
     also: tuple[int, ...] = ()
     # The upstream honours Idempotency-Key on this route (a retry replays the first answer).
     idempotent: bool = False
+    # The body may also be a CSV or XLSX file, raw or multipart (issue 16): the upstream reads it.
+    uploads: bool = False
+    # The success answer is a file of this media type (a template), not JSON.
+    media: str | None = None
 
     @property
     def target(self) -> str:
@@ -85,6 +90,7 @@ DISTRICT = Query(
     "A district authority: its own only (another is 404 district_not_found); unknown: 422 unknown_district.",
 )
 ZONE = Query("zone_type", s.ZONE_TYPE)
+TEXT: s.Schema = {"type": "string", "maxLength": 128}
 
 FORWARDS: tuple[Forward, ...] = (
     # The worker's own records: the person is the token's, never the path's.
@@ -112,8 +118,14 @@ FORWARDS: tuple[Forward, ...] = (
             query=CURSOR, upstream_path="/v1/persons/{person_id}/checkins"),
     # Labs.
     Forward("POST", "/labs/{lab_id}/results", c.BatchOutcome, "registry", ("lab", "authority"), Scope.LAB,
-            "Post a batch of results (single and pooled), up to 10,000 items; per-item outcomes", TAG_LAB,
-            body=c.ResultsBatchIn, idempotent=True),
+            "Post a batch of results (single and pooled), up to 10,000 items, as JSON or a CSV/XLSX file; "
+            "per-item outcomes", TAG_LAB, body=c.ResultsBatchIn, idempotent=True, uploads=True),
+    Forward("GET", "/labs/{lab_id}/results/template.csv", None, "registry", ("lab", "authority"), Scope.LAB,
+            "The lab-results upload template, CSV (Vietnamese headers, one example row)", TAG_LAB,
+            media=CSV_MEDIA_TYPE),
+    Forward("GET", "/labs/{lab_id}/results/template.xlsx", None, "registry", ("lab", "authority"), Scope.LAB,
+            "The lab-results upload template, XLSX (Vietnamese headers, one example row)", TAG_LAB,
+            media=XLSX_MEDIA_TYPE),
     Forward("GET", "/labs/{lab_id}/results", Page[c.ResultOut], "registry", ("lab", "authority"), Scope.LAB,
             "Read back this lab's submissions", TAG_LAB, query=CURSOR),
     # Enterprises: their own roster, venues, due list.
@@ -122,8 +134,16 @@ FORWARDS: tuple[Forward, ...] = (
             "One enterprise", TAG_ENTERPRISE),
     Forward("PUT", "/enterprises/{enterprise_id}/roster", c.RosterResult,
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
-            "Upsert the roster (up to 10,000 people, matched by employee code); per-item outcomes", TAG_ENTERPRISE,
-            body=c.RosterUpsert),
+            "Upsert the roster (up to 10,000 people, matched by employee code) from JSON or a CSV/XLSX file; "
+            "per-item outcomes", TAG_ENTERPRISE, body=c.RosterUpsert, uploads=True),
+    Forward("GET", "/enterprises/{enterprise_id}/roster/template.csv", None,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "The roster upload template, CSV (Vietnamese headers, one example row)", TAG_ENTERPRISE,
+            media=CSV_MEDIA_TYPE),
+    Forward("GET", "/enterprises/{enterprise_id}/roster/template.xlsx", None,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "The roster upload template, XLSX (Vietnamese headers, one example row)", TAG_ENTERPRISE,
+            media=XLSX_MEDIA_TYPE),
     Forward("GET", "/enterprises/{enterprise_id}/roster", Page[c.PersonOut],
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "The roster, a page at a time", TAG_ENTERPRISE,
@@ -197,6 +217,16 @@ FORWARDS: tuple[Forward, ...] = (
             status_code=201, also=(200,), idempotent=True),
     Forward("POST", "/persons/lookup", c.PersonOut, "registry", AUTHORITY, Scope.NONE,
             "Find a person by national ID", TAG_AUTHORITY, body=c.LookupRequest),
+    # The audit trail (who, what, which record, when): the province authority reads it.
+    Forward("GET", "/audit", Page[c.AuditEntry], "registry", AUTHORITY, Scope.PROVINCE,
+            "The audit log, newest first, filtered", TAG_AUTHORITY,
+            query=(Query("action", TEXT, "e.g. person.lookup"), Query("entity", TEXT, "e.g. person"),
+                   Query("entity_id", TEXT), Query("client_id", TEXT), Query("role", TEXT),
+                   Query("subject", TEXT), Query("since", s.INSTANT, "From this instant (inclusive)."),
+                   Query("until", s.INSTANT, "Before this instant."), *CURSOR)),
+    Forward("GET", "/persons/{person_id}/audit", Page[c.AuditEntry], "registry", AUTHORITY, Scope.PROVINCE,
+            "Who looked this person up by national ID, and who changed their record", TAG_AUTHORITY,
+            query=CURSOR),
     Forward("POST", "/enterprises", c.EnterpriseOut, "registry", AUTHORITY, Scope.NONE,
             "Register an enterprise", TAG_AUTHORITY, body=c.EnterpriseCreate, status_code=201),
     Forward("GET", "/enterprises", Page[c.EnterpriseOut], "registry", AUTHORITY, Scope.NONE,
@@ -392,7 +422,37 @@ def _openapi(spec: Forward) -> dict[str, Any]:
     if spec.body is not None:
         # Filled in with the model's schema by safework_gateway.openapi (BODY_MODELS).
         extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": {}}}}
+        if spec.uploads:
+            # The same rows as a file (issue 16). Listed as an extension rather than as more
+            # requestBody media types: openapi-python-client (0.29) generates a client that does
+            # not import for an operation with several body media types (its template's
+            # ``body_required`` never leaves its loop), and client authors generate from here.
+            extra["x-safework-file-uploads"] = {
+                "media_types": [CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, "multipart/form-data"],
+                "multipart_field": "file",
+                "templates": [f"{spec.path}/template.csv", f"{spec.path}/template.xlsx"],
+            }
+            extra["description"] = f"{spec.summary}. Forwarded to the {spec.upstream}.\n\n{_UPLOADS_NOTE}"
     return extra
+
+
+_UPLOADS_NOTE = (
+    "The same batch may be sent as a CSV or XLSX file: as the raw body (`Content-Type: text/csv` or "
+    f"`{XLSX_MEDIA_TYPE}`) or as `multipart/form-data` with the file in the `file` part (listed in "
+    "`x-safework-file-uploads`). The columns are the template's (`.../template.csv`, `.../template.xlsx`, "
+    "Vietnamese headers, English aliases). Each row is judged as the JSON item would be; its outcome also "
+    "gives the spreadsheet `row` (header = row 1) and the offending `column`. A time without an offset is "
+    "Asia/Ho_Chi_Minh in a file (JSON requires the offset). A file that is not a batch (encoding, header, "
+    "more than 10,000 rows, an XLSX that unpacks too large) is refused whole and changes nothing."
+)
+
+
+def _answer(spec: Forward) -> dict[str, Any]:
+    if spec.media is not None:
+        return {"description": "A file", "content": {spec.media: {"schema": {"type": "string", "format": "binary"}}}}
+    if spec.response is None:
+        return {"description": "Done: no content"}
+    return {"description": "Success", "model": spec.response}
 
 
 def build_router() -> APIRouter:
@@ -415,14 +475,7 @@ def build_router() -> APIRouter:
             tags=[spec.tag],
             openapi_extra=_openapi(spec),
             response_class=Response,
-            responses={
-                status: (
-                    {"description": "Done: no content"}
-                    if spec.response is None
-                    else {"description": "Success", "model": spec.response}
-                )
-                for status in (spec.status_code, *spec.also)
-            },
+            responses={status: _answer(spec) for status in (spec.status_code, *spec.also)},
         )
     for group in groups.values():
         router.include_router(group)

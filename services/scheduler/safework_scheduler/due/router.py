@@ -12,6 +12,7 @@ from pydantic import AwareDatetime
 
 from safework_common.answers import orjson_answer
 from safework_common.contract.due import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
+from safework_common.metrics import count_verdict, policy_in_force
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due import service
@@ -34,7 +35,11 @@ async def person_due(
     """When the person's next test is due, which kind, the reasons, whether it is overdue and
     whether the person is cleared to work. Authority (district: its own), enterprise (its
     roster), worker (self)."""
-    return await service.person_due(session, policies, caller, person_id, as_of or now_local())
+    answer = await service.person_due(session, policies, caller, person_id, as_of or now_local())
+    count_verdict(answer.cleared_to_work, answer.not_cleared)
+    if as_of is None:
+        policy_in_force(answer.policy_version)
+    return answer
 
 
 @router.get("/enterprises/{enterprise_id}/due", response_model=EnterpriseDueOut, summary="An enterprise's due list")
