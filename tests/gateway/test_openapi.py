@@ -201,3 +201,23 @@ def test_every_answered_instant_is_in_one_form() -> None:
             wrong += _instants_of(forward.response, seen)
     assert seen and not wrong, wrong
     assert "+07:00" in INSTANT_FORM
+
+
+def test_every_list_is_items_and_next_cursor(gateway_settings: GatewaySettings) -> None:
+    """Issue 15: every list is ``{items, next_cursor}``. An operation that pages (takes ``cursor``
+    or ``limit``) answers a schema with both, and every read whose answer holds ``items`` gives
+    ``next_cursor`` beside it (null when the whole list fits one page), so one client loop reads
+    them all. (The JWKS documents keep their standard ``keys``; an enterprise's day and the
+    province's counts are reports whose counts cover their whole list, not pages.)"""
+    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    components = schema["components"]["schemas"]
+    wrong = []
+    for method, path, op in operations(schema):
+        answer = op["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" not in answer:
+            continue
+        properties = components[answer["$ref"].rsplit("/", 1)[1]].get("properties", {})
+        pages = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"} & {"cursor", "limit"}
+        if (pages or (method == "get" and "items" in properties)) and not {"items", "next_cursor"} <= set(properties):
+            wrong.append(f"{method.upper()} {path}: {sorted(properties)}")
+    assert not wrong, "\n".join(wrong)

@@ -104,7 +104,7 @@ async def test_the_enterprise_list_and_the_province_agree_person_by_person(db: s
     province = await counts(session, workers=2)
     for enterprise in await repo.list_enterprises(session, None, None):
         day = await service.evaluate_enterprise(session, rules, enterprise)
-        assert day.counts() == province[enterprise.id].out(), enterprise.id
+        assert day.counts() == province[enterprise.id].counts(), enterprise.id
         assert [day.rules.status(day.answer(i)) for i in range(len(day.rows))] == day.statuses
     assert set(ids.values()) <= set(province)
 

@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from safework_common.errors import ErrorEnvelope, Unprocessable, install_error_handlers
-from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier
+from safework_common.errors import ERROR_RESPONSES, ErrorEnvelope, Unprocessable, install_error_handlers
+from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier, internal_caller
 from safework_common.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE, process_exited, start_metrics
 from safework_common.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from safework_common.settings import ServiceSettings
@@ -166,3 +166,13 @@ async def refuse_unknown_query(request: Request) -> None:
 
 
 RefuseUnknownQuery = Depends(refuse_unknown_query)
+
+
+def upstream_router() -> APIRouter:
+    """The ``/v1`` router of an upstream (registry, scheduler): every route needs the gateway's
+    internal token and refuses a query parameter it does not declare, as the gateway does (422
+    ``unknown_query_parameter`` with the field), so a caller inside the network is held to the
+    same contract; the error envelope is documented on every route."""
+    return APIRouter(
+        prefix="/v1", dependencies=[Depends(internal_caller), RefuseUnknownQuery], responses=ERROR_RESPONSES
+    )

@@ -6,12 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
-from safework_common.app import load_internal_verifier, setup_common
+from safework_common.app import load_internal_verifier, setup_common, upstream_router
 from safework_common.db import make_engine, make_sessionmaker, ping
-from safework_common.errors import ERROR_RESPONSES
-from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
 from safework_registry.accommodations import router as accommodations_router
 from safework_registry.audit import router as audit_router
@@ -37,9 +35,10 @@ from safework_registry.venues import router as venues_router
 
 
 def api_router() -> APIRouter:
-    """Every registry route, under /v1; all of them need the gateway's internal token.
+    """Every registry route, under /v1; all of them need the gateway's internal token and refuse
+    unknown query parameters (``safework_common.app.upstream_router``).
     Each domain package contributes its own ``router`` here."""
-    router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
+    router = upstream_router()
     # Domain routers are included below, one line each (keep this list sorted).
     router.include_router(accommodations_router.router)
     router.include_router(audit_router.router)

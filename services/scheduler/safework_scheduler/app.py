@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
-from safework_common.app import load_internal_verifier, setup_common
+from safework_common.app import load_internal_verifier, setup_common, upstream_router
 from safework_common.db import make_engine, make_sessionmaker, ping
-from safework_common.errors import ERROR_RESPONSES
-from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
 from safework_scheduler.compliance.router import router as compliance_router
 from safework_scheduler.due import bulk
@@ -24,9 +22,10 @@ from safework_scheduler.vaccines.router import router as vaccines_router
 
 
 def api_router() -> APIRouter:
-    """Every scheduler route, under /v1; all need the gateway's internal token.
+    """Every scheduler route, under /v1; all need the gateway's internal token and refuse unknown
+    query parameters (``safework_common.app.upstream_router``).
     Each domain package contributes its own ``router`` here."""
-    router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
+    router = upstream_router()
     # Domain routers are included below, one line each (keep this list sorted).
     router.include_router(compliance_router)
     router.include_router(due_router)

@@ -214,7 +214,7 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("PATCH", "/persons/{person_id}", c.PersonOut, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "Change a person in scope", TAG_ENTERPRISE, body=c.PersonUpdate),
     Forward("GET", "/persons/{person_id}/summary", c.PersonSummary, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
-            "Doses, latest results, open declarations and travels, flags", TAG_ENTERPRISE),
+            "Doses, latest results, open declarations and travels, flags", TAG_ENTERPRISE, query=(AS_OF,)),
     Forward("GET", "/persons/{person_id}/due", c.PersonDueOut, "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
             "Next test due, overdue, cleared to work, with reasons", TAG_ENTERPRISE, query=(AS_OF,)),
     Forward("GET", "/persons/{person_id}/results", Page[c.ResultOut],

@@ -6,13 +6,14 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
 
+from safework_common.answers import orjson_answer
 from safework_common.contract.compliance import ComplianceOut, ViolationsOut
 from safework_common.timezone import now_local
 from safework_scheduler.compliance import service
 from safework_scheduler.deps import CallerDep, Policies, Session
-from safework_scheduler.due.router import AsOf, DistrictFilter, ZoneFilter, json_response
+from safework_scheduler.due.router import AsOf, DistrictFilter, ZoneFilter
+from safework_scheduler.due.service import gc_paused
 
 router = APIRouter(tags=["compliance"])
 
@@ -20,17 +21,18 @@ router = APIRouter(tags=["compliance"])
 @router.get(
     "/enterprises/{enterprise_id}/compliance", response_model=ComplianceOut, summary="An enterprise's compliance"
 )
+@orjson_answer(paused=gc_paused)
 async def enterprise_compliance(
     enterprise_id: uuid.UUID, session: Session, policies: Policies, caller: CallerDep, as_of: AsOf = None
-) -> Response:
+) -> ComplianceOut:
     """Compliant, warning or violation, with reason codes: the single app installed and updated,
     workers on the app, overdue tests, doses against the deadlines, operating status.
     Authority (district: its own), enterprise (its own)."""
-    body = await service.enterprise_compliance(session, policies, caller, enterprise_id, as_of or now_local())
-    return json_response(body)
+    return await service.enterprise_compliance(session, policies, caller, enterprise_id, as_of or now_local())
 
 
 @router.get("/compliance/violations", response_model=ViolationsOut, summary="Enterprises in violation")
+@orjson_answer(paused=gc_paused)
 async def violations(
     session: Session,
     policies: Policies,
@@ -41,10 +43,9 @@ async def violations(
     status: Annotated[Literal["violation", "warning"], Query()] = "violation",
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Response:
+) -> ViolationsOut:
     """Enterprises whose status is ``status`` (default: in violation), by id. Authority only
     (a district authority sees its district)."""
-    body = await service.violations(
+    return await service.violations(
         session, policies, caller, as_of or now_local(), district, zone_type, status, cursor, limit
     )
-    return json_response(body)

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.answers import trusted
+from safework_common.contract.compliance import (
+    ComplianceFigures,
+    ComplianceOut,
+    FindingOut,
+    ViolationOut,
+    ViolationsOut,
+)
 from safework_common.contract.policy_document import PolicyDocument
 from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, district_filter, require_role
@@ -38,9 +46,12 @@ def _facts(row: repo.ComplianceRow, overdue: int) -> ComplianceFacts:
     )
 
 
-def _findings(a: Assessment) -> list[dict[str, Any]]:
+def _findings(a: Assessment) -> list[FindingOut]:
     return [
-        {"code": f.code, "severity": f.severity, "message": f.message, "value": f.value, "threshold": f.threshold}
+        trusted(
+            FindingOut,
+            {"code": f.code, "severity": f.severity, "message": f.message, "value": f.value, "threshold": f.threshold},
+        )
         for f in a.findings
     ]
 
@@ -51,42 +62,48 @@ def _ratio(value: float | None) -> float | None:
 
 def compliance_out(
     policy: PolicyDocument, row: repo.ComplianceRow, facts: ComplianceFacts, a: Assessment
-) -> dict[str, Any]:
+) -> ComplianceOut:
     """The answer for one enterprise. It echoes no clock (no ``as_of``, no ages), so it stays
     byte-identical while nothing changes and the gateway's ETag holds."""
-    return {
-        "enterprise_id": row.enterprise_id,
-        "policy_version": policy.version,
-        "status": a.status,
-        "reasons": list(a.reasons),
-        "findings": _findings(a),
-        "figures": {
-            "zone_type": row.zone_type,
-            "operating_status": row.operating_status,
-            "app_enforced": row.zone_type in policy.single_app.enforced_zone_types,
-            "account_devices": row.account_devices,
-            "last_data_update_at": due_service.local(row.last_data_update_at),
-            "active_workers": row.active_workers,
-            "workers_with_device": row.workers_with_device,
-            "device_coverage": _ratio(share(row.workers_with_device, row.active_workers)),
-            "overdue_tests": facts.overdue,
-            "overdue_share": _ratio(share(facts.overdue, row.active_workers)),
-            "dose1_coverage": _ratio(share(row.dose1, row.active_workers)),
-            "dose2_coverage": _ratio(share(row.dose2, row.active_workers)),
+    return trusted(
+        ComplianceOut,
+        {
+            "enterprise_id": row.enterprise_id,
+            "policy_version": policy.version,
+            "status": a.status,
+            "reasons": list(a.reasons),
+            "findings": _findings(a),
+            "figures": trusted(
+                ComplianceFigures,
+                {
+                    "zone_type": row.zone_type,
+                    "operating_status": row.operating_status,
+                    "app_enforced": row.zone_type in policy.single_app.enforced_zone_types,
+                    "account_devices": row.account_devices,
+                    "last_data_update_at": due_service.local(row.last_data_update_at),
+                    "active_workers": row.active_workers,
+                    "workers_with_device": row.workers_with_device,
+                    "device_coverage": _ratio(share(row.workers_with_device, row.active_workers)),
+                    "overdue_tests": facts.overdue,
+                    "overdue_share": _ratio(share(facts.overdue, row.active_workers)),
+                    "dose1_coverage": _ratio(share(row.dose1, row.active_workers)),
+                    "dose2_coverage": _ratio(share(row.dose2, row.active_workers)),
+                },
+            ),
         },
-    }
+    )
 
 
 async def enterprise_compliance(
     session: AsyncSession, store: PolicyStore, caller: Caller, enterprise_id: uuid.UUID, as_of: datetime
-) -> dict[str, Any]:
+) -> ComplianceOut:
     """``GET /v1/enterprises/{id}/compliance``: authority (district: its own), enterprise (own)."""
     enterprise = await due_service.visible_enterprise(session, caller, enterprise_id)
     rules = await due_service.rules_at(session, store, as_of)
     policy = rules.policy
     (row,) = await repo.figures(session, rules.as_of, policy.single_app.sanctioned_app_ids, enterprise_id=enterprise.id)
     day = await due_service.evaluate_enterprise(session, rules, enterprise)
-    facts = _facts(row, day.counts()["overdue"])
+    facts = _facts(row, day.counts().overdue)
     return compliance_out(policy, row, facts, assess(policy, rules.as_of, facts))
 
 
@@ -100,7 +117,7 @@ async def violations(
     status: Verdict,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ViolationsOut:
     """``GET /v1/compliance/violations``: enterprises whose status is ``status``, by id, in
     keyset pages. Set-based: one statement for the figures of every enterprise in scope and one
     streamed statement for their people's due tests, whatever the number of enterprises."""
@@ -114,7 +131,7 @@ async def violations(
     )
     enterprises = await due_repo.list_enterprises(session, district, zone_type)
     tallies = await due_service.province_tallies(session, rules, enterprises, district=district, zone_type=zone_type)
-    items: list[dict[str, Any]] = []
+    items: list[ViolationOut] = []
     more = False
     for row in rows:
         if after is not None and row.enterprise_id <= after[0]:
@@ -128,20 +145,26 @@ async def violations(
             more = True
             break
         items.append(
-            {
-                "enterprise_id": row.enterprise_id,
-                "name": row.name,
-                "district": row.district,
-                "zone_type": row.zone_type,
-                "status": a.status,
-                "reasons": list(a.reasons),
-                "findings": _findings(a),
-            }
+            trusted(
+                ViolationOut,
+                {
+                    "enterprise_id": row.enterprise_id,
+                    "name": row.name,
+                    "district": row.district,
+                    "zone_type": row.zone_type,
+                    "status": a.status,
+                    "reasons": list(a.reasons),
+                    "findings": _findings(a),
+                },
+            )
         )
-    return {
-        "as_of": due_service.local(as_of),
-        "policy_version": policy.version,
-        "status": status,
-        "items": items,
-        "next_cursor": cursors.encode(items[-1]["enterprise_id"]) if more else None,
-    }
+    return trusted(
+        ViolationsOut,
+        {
+            "as_of": due_service.local(as_of),
+            "policy_version": policy.version,
+            "status": status,
+            "items": items,
+            "next_cursor": cursors.encode(items[-1].enterprise_id) if more else None,
+        },
+    )

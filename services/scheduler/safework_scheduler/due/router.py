@@ -1,21 +1,22 @@
-"""Due-test routes. Large answers are serialised once with orjson (the schemas document them)."""
+"""Due-test routes. Each returns its contract model; the lists are written in one pass with orjson
+(``safework_common.answers``), the person's answer by FastAPI."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
 from pydantic import AwareDatetime
 
+from safework_common.answers import orjson_answer
 from safework_common.contract.due import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
 from safework_common.metrics import count_verdict, policy_in_force
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due import service
+from safework_scheduler.due.service import gc_paused
 
 router = APIRouter(tags=["due tests"])
 
@@ -27,25 +28,22 @@ ZoneFilter = Annotated[Literal["KCN", "CCN", "OUTSIDE"] | None, Query()]
 DistrictFilter = Annotated[str | None, Query(max_length=64)]
 
 
-def json_response(body: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(body, default=str), media_type="application/json")
-
-
 @router.get("/persons/{person_id}/due", response_model=PersonDueOut, summary="A person's next test")
 async def person_due(
     person_id: uuid.UUID, session: Session, policies: Policies, caller: CallerDep, as_of: AsOf = None
-) -> Response:
+) -> PersonDueOut:
     """When the person's next test is due, which kind, the reasons, whether it is overdue and
     whether the person is cleared to work. Authority (district: its own), enterprise (its
     roster), worker (self)."""
-    body = await service.person_due(session, policies, caller, person_id, as_of or now_local())
-    count_verdict(bool(body["cleared_to_work"]), body["not_cleared"])
+    answer = await service.person_due(session, policies, caller, person_id, as_of or now_local())
+    count_verdict(answer.cleared_to_work, answer.not_cleared)
     if as_of is None:
-        policy_in_force(str(body["policy_version"]))
-    return json_response(body)
+        policy_in_force(answer.policy_version)
+    return answer
 
 
 @router.get("/enterprises/{enterprise_id}/due", response_model=EnterpriseDueOut, summary="An enterprise's due list")
+@orjson_answer(paused=gc_paused)
 async def enterprise_due(
     enterprise_id: uuid.UUID,
     session: Session,
@@ -53,16 +51,16 @@ async def enterprise_due(
     caller: CallerDep,
     day: Annotated[date | None, Query(alias="date", description="Local date (default: the date of as_of).")] = None,
     as_of: AsOf = None,
-) -> Response:
+) -> EnterpriseDueOut:
     """Everyone due a test by the end of the local date, and everyone not cleared to work,
     with reasons: the list the enterprise acts on, as known at ``as_of`` (default now; a past
     day is judged at its end, a future one at its start). Authority (district: its own),
     enterprise (its own)."""
-    body = await service.enterprise_due(session, policies, caller, enterprise_id, day, as_of or now_local())
-    return json_response(body)
+    return await service.enterprise_due(session, policies, caller, enterprise_id, day, as_of or now_local())
 
 
 @router.get("/due", response_model=ProvinceDueOut, summary="Due and overdue counts by enterprise")
+@orjson_answer(paused=gc_paused)
 async def province_due(
     session: Session,
     policies: Policies,
@@ -70,14 +68,14 @@ async def province_due(
     as_of: AsOf = None,
     district: DistrictFilter = None,
     zone_type: ZoneFilter = None,
-) -> Response:
+) -> ProvinceDueOut:
     """Province- or district-wide: people due today, overdue and not cleared, by enterprise.
     Authority only (a district authority sees its district)."""
-    body = await service.province_due(session, policies, caller, as_of or now_local(), district, zone_type)
-    return json_response(body)
+    return await service.province_due(session, policies, caller, as_of or now_local(), district, zone_type)
 
 
 @router.get("/due/people", response_model=ProvincePeopleOut, summary="Due or overdue people across enterprises")
+@orjson_answer(paused=gc_paused)
 async def province_people(
     session: Session,
     policies: Policies,
@@ -88,10 +86,9 @@ async def province_people(
     status: Annotated[Literal["due", "overdue", "not_cleared"], Query()] = "overdue",
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Response:
+) -> ProvincePeopleOut:
     """Province- or district-wide lists of people due today, overdue or not cleared, by
     enterprise then person, in keyset pages. Authority only."""
-    body = await service.province_people(
+    return await service.province_people(
         session, policies, caller, as_of or now_local(), district, zone_type, status, cursor, limit
     )
-    return json_response(body)

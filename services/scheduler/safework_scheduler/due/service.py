@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -17,7 +17,21 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.answers import trusted, trusted_each
 from safework_common.contract import reasons
+from safework_common.contract.due import (
+    DistrictRatioOut,
+    DueCounts,
+    DuePersonOut,
+    EnterpriseDueCounts,
+    EnterpriseDueOut,
+    PersonDueOut,
+    ProvinceDueOut,
+    ProvincePeopleOut,
+    ProvincePersonOut,
+    RequirementOut,
+    RoundOut,
+)
 from safework_common.contract.policy_document import PolicyDocument
 from safework_common.contract.reasons import CONTACT
 from safework_common.internal_auth import Caller
@@ -94,9 +108,10 @@ def day_as_of(day: date, now: datetime) -> datetime:
     return min(max(now, start), last)
 
 
-def round_out(plan: RoundPlan) -> dict[str, Any]:
+def round_out(plan: RoundPlan, district_ratio: DistrictRatioOut | None) -> RoundOut:
+    values: dict[str, Any]
     if plan.mode == MODE_NONE:
-        return {
+        values = {
             "mode": plan.mode,
             "reason": None,
             "share": 0.0,
@@ -106,19 +121,21 @@ def round_out(plan: RoundPlan) -> dict[str, Any]:
             "cohort_due": None,
             "sample_size": 0,
         }
-    return {
-        "mode": plan.mode,
-        "reason": plan.reason,
-        "share": plan.share,
-        "index": plan.index,
-        "starts_on": plan.starts_on(plan.index),
-        "ends_on": plan.starts_on(plan.index + 1) - timedelta(days=1),
-        "cohort_due": plan.cohort_due,
-        "sample_size": plan.sample_size,
-    }
+    else:
+        values = {
+            "mode": plan.mode,
+            "reason": plan.reason,
+            "share": plan.share,
+            "index": plan.index,
+            "starts_on": plan.starts_on(plan.index),
+            "ends_on": plan.starts_on(plan.index + 1) - timedelta(days=1),
+            "cohort_due": plan.cohort_due,
+            "sample_size": plan.sample_size,
+        }
+    return trusted(RoundOut, {**values, "district_ratio": district_ratio})
 
 
-def ratio_out(rules: DueRules, enterprise: repo.EnterpriseRow, plan: RoundPlan) -> dict[str, Any] | None:
+def ratio_out(rules: DueRules, enterprise: repo.EnterpriseRow, plan: RoundPlan) -> DistrictRatioOut | None:
     """seeds/000 §2.2: for a small enterprise's sample, which district ratio applied and who set
     it (None: the policy's default, "not in the source")."""
     if plan.reason != reasons.SMALL_ENTERPRISE:
@@ -126,15 +143,15 @@ def ratio_out(rules: DueRules, enterprise: repo.EnterpriseRow, plan: RoundPlan) 
     return district_ratio_out(enterprise.district, rules.district_ratio(enterprise.district))
 
 
-def district_ratio_out(district: str, ratio: DistrictRatio) -> dict[str, Any]:
+def district_ratio_out(district: str, ratio: DistrictRatio) -> DistrictRatioOut:
     """A district's ratio as answered: its value, who set it from when, or the policy's default."""
-    return {
-        "district": district,
-        "ratio": ratio.ratio,
-        "set_by": ratio.set_by,
-        "effective_from": ratio.effective_from,
-        "default": ratio.set_by is None,
-    }
+    return DistrictRatioOut(
+        district=district,
+        ratio=ratio.ratio,
+        set_by=ratio.set_by,
+        effective_from=ratio.effective_from,
+        default=ratio.set_by is None,
+    )
 
 
 def assumptions(policy: PolicyDocument, due: PersonDue) -> list[str]:
@@ -199,6 +216,7 @@ _NEVER = datetime.max.replace(tzinfo=LOCAL_TZ)
 # Where ``repository.PERSON_COLUMNS`` start in an enterprise's rows (after the employee code and
 # the full name) and in a person's row (after the enterprise and the status).
 _ROSTER_AT = 2
+_COHORT_AT = _ROSTER_AT + repo.PersonColumns.COHORT
 _PERSON_AT = 2
 _C = repo.PersonColumns
 
@@ -234,7 +252,7 @@ async def rules_at(session: AsyncSession, store: PolicyStore, as_of: datetime) -
 
 async def person_due(
     session: AsyncSession, store: PolicyStore, caller: Caller, person_id: uuid.UUID, as_of: datetime
-) -> dict[str, Any]:
+) -> PersonDueOut:
     """``GET /v1/persons/{id}/due``: the person's next test at ``as_of``."""
     require_role(caller, AUTHORITY, ENTERPRISE, WORKER)
     if caller.role == WORKER and as_uuid(caller.person_id) != person_id:
@@ -252,38 +270,40 @@ async def person_due(
         raise person_not_found()
     plan = await plan_for(session, rules, enterprise) if enterprise is not None and status == "active" else None
     due = _answer(rules, plan, row, _PERSON_AT)
-    return {
-        "person_id": person_id,
-        "enterprise_id": enterprise_id,
-        "as_of": local(as_of),
-        "policy_version": policy.version,
-        "due_at": local(due.due_at),
-        "kind": due.kind,
-        "reasons": list(due.reasons),
-        "payer": payer_of(policy, due.reasons),
-        "overdue": due.overdue,
-        "cleared_to_work": due.cleared_to_work,
-        "not_cleared": list(due.not_cleared),
-        "flags": list(due.flags),
-        "contact_case_id": contact_case(due),
-        **window_out(due),
-        "requirements": [
-            {
-                "reason": r.reason,
-                "due_at": local(r.due_at),
-                "kind": r.kind,
-                "overdue_after": local(r.overdue_after),
-                "overdue": rules.as_of > r.overdue_after,
-                "window_start": local(r.window_start),
-                "window_end": local(r.window_end),
-                "interval_days": r.interval_days,
-                "payer": policy.testing.payers.get(r.reason),
-                "case_id": r.case_id,
-            }
-            for r in due.requirements
-        ],
-        "assumptions": assumptions(policy, due),
-    }
+    return PersonDueOut.model_validate(
+        {
+            "person_id": person_id,
+            "enterprise_id": enterprise_id,
+            "as_of": local(as_of),
+            "policy_version": policy.version,
+            "due_at": local(due.due_at),
+            "kind": due.kind,
+            "reasons": list(due.reasons),
+            "payer": payer_of(policy, due.reasons),
+            "overdue": due.overdue,
+            "cleared_to_work": due.cleared_to_work,
+            "not_cleared": list(due.not_cleared),
+            "flags": list(due.flags),
+            "contact_case_id": contact_case(due),
+            **window_out(due),
+            "requirements": [
+                RequirementOut(
+                    reason=r.reason,
+                    due_at=local(r.due_at),
+                    kind=r.kind,
+                    overdue_after=local(r.overdue_after),
+                    overdue=rules.as_of > r.overdue_after,
+                    window_start=local(r.window_start),
+                    window_end=local(r.window_end),
+                    interval_days=r.interval_days,
+                    payer=policy.testing.payers.get(r.reason),
+                    case_id=r.case_id,
+                )
+                for r in due.requirements
+            ],
+            "assumptions": assumptions(policy, due),
+        }
+    )
 
 
 async def visible_enterprise(session: AsyncSession, caller: Caller, enterprise_id: uuid.UUID) -> repo.EnterpriseRow:
@@ -327,27 +347,44 @@ class EnterpriseDay:
         pid: uuid.UUID = self.rows[i][_ROSTER_AT + _C.ID]
         return pid
 
-    def item(self, i: int) -> dict[str, Any]:
-        """A person of a list, as the API shows them."""
-        row = self.rows[i]
-        due = self.answer(i)
-        key = due[1:]
-        shown = self.shown.get(key)
-        if shown is None:
-            shown = self.shown[key] = person_out(due, self.day_end, self.rules.policy)
-        out = dict(shown)
-        out["person_id"] = due.person_id
-        out["employee_code"] = row[0]
-        out["full_name"] = row[1]
-        out["test_cohort"] = row[_ROSTER_AT + _C.COHORT]
-        return out
+    def values(self, positions: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The people at ``positions`` as a list shows them: the fields of ``DuePersonOut`` in
+        wire form (the people of one cell share ``person_out``'s work)."""
+        rows, shown, answer = self.rows, self.shown, self.answer
+        for i in positions:
+            row = rows[i]
+            due = answer(i)
+            key = due[1:]
+            same = shown.get(key)
+            if same is None:
+                same = shown[key] = person_out(due, self.day_end, self.rules.policy)
+            out = dict(same)
+            out["person_id"] = due.person_id
+            out["employee_code"] = row[0]
+            out["full_name"] = row[1]
+            out["test_cohort"] = row[_COHORT_AT]
+            yield out
 
-    def counts(self) -> dict[str, int]:
+    def items(self, positions: Iterable[int]) -> list[DuePersonOut]:
+        """The people at ``positions`` as an enterprise's list shows them (made without a
+        second validation: see ``safework_common.answers``)."""
+        return trusted_each(DuePersonOut, self.values(positions))
+
+    def item(self, i: int) -> DuePersonOut:
+        (person,) = self.items((i,))
+        return person
+
+    def urgency(self, i: int) -> tuple[bool, datetime, str]:
+        """Overdue first, then by due time (nothing due last), then by employee code."""
+        due = self.answer(i)
+        return (not due.overdue, due.due_at or _NEVER, self.rows[i][0] or "")
+
+    def counts(self) -> DueCounts:
         by_status = [0] * 8
         for status in self.statuses:
             by_status[status] += 1
         people, due, overdue, not_cleared = bulk.tallies(by_status)
-        return {"people": people, "due": due, "overdue": overdue, "not_cleared": not_cleared}
+        return DueCounts(people=people, due=due, overdue=overdue, not_cleared=not_cleared)
 
 
 async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise: repo.EnterpriseRow) -> EnterpriseDay:
@@ -371,12 +408,6 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
     return EnterpriseDay(enterprise, rules, plan, rows, statuses, answers)
 
 
-def _urgency(item: tuple[str | None, PersonDue]) -> tuple[bool, datetime, str]:
-    """Overdue first, then by due time (nothing due last), then by employee code."""
-    code, due = item
-    return (not due.overdue, due.due_at or _NEVER, code or "")
-
-
 async def enterprise_due(
     session: AsyncSession,
     store: PolicyStore,
@@ -384,7 +415,7 @@ async def enterprise_due(
     enterprise_id: uuid.UUID,
     day: date | None,
     now: datetime,
-) -> dict[str, Any]:
+) -> EnterpriseDueOut:
     """``GET /v1/enterprises/{id}/due?date=``: everyone due by the end of the day, and everyone
     not cleared to work, most urgent first."""
     enterprise = await visible_enterprise(session, caller, enterprise_id)
@@ -395,17 +426,20 @@ async def enterprise_due(
     with gc_paused():
         result = await evaluate_enterprise(session, rules, enterprise)
         listed = [i for i, s in enumerate(result.statuses) if s & (DUE_TODAY | NOT_CLEARED)]
-        listed.sort(key=lambda i: _urgency((result.rows[i][0], result.answer(i))))
-        people = [result.item(i) for i in listed]
-    return {
-        "enterprise_id": enterprise.id,
-        "date": day,
-        "as_of": local(as_of),
-        "policy_version": policy.version,
-        "round": {**round_out(result.plan), "district_ratio": ratio_out(result.rules, enterprise, result.plan)},
-        "counts": result.counts(),
-        "people": people,
-    }
+        listed.sort(key=result.urgency)
+        people = result.items(listed)
+    return trusted(
+        EnterpriseDueOut,
+        {
+            "enterprise_id": enterprise.id,
+            "date": day,
+            "as_of": local(as_of),
+            "policy_version": policy.version,
+            "round": round_out(result.plan, ratio_out(result.rules, enterprise, result.plan)),
+            "counts": result.counts(),
+            "people": people,
+        },
+    )
 
 
 @dataclass
@@ -417,6 +451,9 @@ class Tally:
 
     def out(self) -> dict[str, int]:
         return {"people": self.people, "due": self.due, "overdue": self.overdue, "not_cleared": self.not_cleared}
+
+    def counts(self) -> DueCounts:
+        return trusted(DueCounts, self.out())
 
 
 async def province_tallies(
@@ -482,7 +519,7 @@ async def province_due(
     as_of: datetime,
     district: str | None,
     zone_type: str | None,
-) -> dict[str, Any]:
+) -> ProvinceDueOut:
     """``GET /v1/due``: counts by enterprise for the province or a district."""
     require_role(caller, AUTHORITY)
     district = area(caller, district)
@@ -499,16 +536,22 @@ async def province_due(
         total.overdue += t.overdue
         total.not_cleared += t.not_cleared
         rows.append(
-            {"enterprise_id": e.id, "name": e.name, "district": e.district, "zone_type": e.zone_type, **t.out()}
+            trusted(
+                EnterpriseDueCounts,
+                {"enterprise_id": e.id, "name": e.name, "district": e.district, "zone_type": e.zone_type, **t.out()},
+            )
         )
-    return {
-        "as_of": local(as_of),
-        "policy_version": policy.version,
-        "district": district,
-        "zone_type": zone_type,
-        "totals": total.out(),
-        "enterprises": rows,
-    }
+    return trusted(
+        ProvinceDueOut,
+        {
+            "as_of": local(as_of),
+            "policy_version": policy.version,
+            "district": district,
+            "zone_type": zone_type,
+            "totals": total.counts(),
+            "enterprises": rows,
+        },
+    )
 
 
 _STATUS_FLAG = {"due": DUE_TODAY, "overdue": OVERDUE, "not_cleared": NOT_CLEARED}
@@ -524,7 +567,7 @@ async def province_people(
     status: Status,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ProvincePeopleOut:
     """``GET /v1/due/people``: due, overdue or not-cleared people across the province or a
     district, by enterprise then person (keyset pages), one statement per enterprise read."""
     require_role(caller, AUTHORITY)
@@ -533,7 +576,7 @@ async def province_people(
     rules = await rules_at(session, store, as_of)
     policy = rules.policy
     flag = _STATUS_FLAG[status]
-    items: list[dict[str, Any]] = []
+    items: list[ProvincePersonOut] = []
     more = False
     for enterprise in await repo.list_enterprises(session, district, zone_type):
         if after is not None and enterprise.id < after[0]:
@@ -547,15 +590,18 @@ async def province_people(
             if len(items) == limit:
                 more = True
                 break
-            item = result.item(i)
+            (item,) = result.values((i,))
             item["enterprise_id"] = enterprise.id
-            items.append(item)
+            items.append(trusted(ProvincePersonOut, item))
         if more:
             break
     last = items[-1] if more else None
-    return {
-        "as_of": local(as_of),
-        "policy_version": policy.version,
-        "items": items,
-        "next_cursor": cursors.encode(last["enterprise_id"], last["person_id"]) if last else None,
-    }
+    return trusted(
+        ProvincePeopleOut,
+        {
+            "as_of": local(as_of),
+            "policy_version": policy.version,
+            "items": items,
+            "next_cursor": cursors.encode(last.enterprise_id, last.person_id) if last else None,
+        },
+    )

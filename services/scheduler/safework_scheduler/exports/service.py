@@ -289,7 +289,7 @@ class EnterpriseDueExport:
         statuses = result.statuses
         if self.status is None:
             chosen = [i for i, s in enumerate(statuses) if s & (DUE_TODAY | NOT_CLEARED)]
-            chosen.sort(key=lambda i: due._urgency((result.rows[i][0], result.answer(i))))
+            chosen.sort(key=result.urgency)
         else:
             flag = _FLAG[self.status]
             chosen = [i for i, s in enumerate(statuses) if not flag or s & flag]
@@ -340,20 +340,12 @@ async def violations(
     cursor: str | None = None
     while True:
         page = await compliance.violations(session, store, caller, as_of, district, zone_type, status, cursor, 1000)
-        for item in page["items"]:
-            findings = [f"{f['code']}={f['value']}/{f['threshold']}" for f in item["findings"]]
+        for item in page.items:
+            findings = [f"{f.code}={f.value}/{f.threshold}" for f in item.findings]
             items.append(
-                (
-                    item["enterprise_id"],
-                    item["name"],
-                    item["district"],
-                    item["zone_type"],
-                    item["status"],
-                    item["reasons"],
-                    findings,
-                )
+                (item.enterprise_id, item.name, item.district, item.zone_type, item.status, item.reasons, findings)
             )
-        cursor = page["next_cursor"]
+        cursor = page.next_cursor
         if cursor is None:
             return items
 

@@ -35,7 +35,6 @@ async def boarding_house_sample(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Limit = 100,
 ) -> BoardingHouseSampleOut:
-    body = await service.boarding_house_sample(
+    return await service.boarding_house_sample(
         session, policies, caller, district, day or local_date(now_local()), cursor, limit
     )
-    return BoardingHouseSampleOut.model_validate(body)

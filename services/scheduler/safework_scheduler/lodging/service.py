@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.contract.lodging import BoardingHouseSampleOut
 from safework_common.errors import NotFound
 from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, district_filter, require_role
@@ -27,7 +27,7 @@ async def boarding_house_sample(
     day: date,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> BoardingHouseSampleOut:
     """``GET /v1/districts/{district}/boarding-house-sample?date=``: authority (a district: its
     own; another is 404)."""
     require_role(caller, AUTHORITY)
@@ -53,14 +53,16 @@ async def boarding_house_sample(
     page = [pid for pid in drawn if after is None or pid > after[0]][: limit + 1]
     more = len(page) > limit
     page = page[:limit]
-    return {
-        "district": own,
-        "date": day,
-        "policy_version": policy.version,
-        "round": {"index": round_.index, "starts_on": round_.starts_on, "ends_on": round_.ends_on},
-        "district_ratio": district_ratio_out(own, ratio),
-        "population": len(people),
-        "sample_size": len(drawn),
-        "items": [people[pid]._asdict() for pid in page],
-        "next_cursor": cursors.encode(page[-1]) if more else None,
-    }
+    return BoardingHouseSampleOut.model_validate(
+        {
+            "district": own,
+            "date": day,
+            "policy_version": policy.version,
+            "round": {"index": round_.index, "starts_on": round_.starts_on, "ends_on": round_.ends_on},
+            "district_ratio": district_ratio_out(own, ratio),
+            "population": len(people),
+            "sample_size": len(drawn),
+            "items": [people[pid]._asdict() for pid in page],
+            "next_cursor": cursors.encode(page[-1]) if more else None,
+        }
+    )
