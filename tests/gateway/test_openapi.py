@@ -65,7 +65,7 @@ BODYLESS_OPERATIONS = {("post", "/api/v1/me/pass")}  # issue 17: made from the c
 UPLOADS = {("post", "/api/v1/labs/{lab_id}/results"), ("put", "/api/v1/enterprises/{enterprise_id}/roster")}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Answers that are files, not JSON: QR codes (issue 17), upload templates (issue 16).
-FILE_ANSWERS = ("image/", "text/csv", XLSX)
+FILE_ANSWERS = ("image/", "text/csv", XLSX, "application/fhir+ndjson")
 
 
 def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySettings) -> None:
