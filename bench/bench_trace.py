@@ -45,6 +45,7 @@ from safework_registry.outbreak import repository
 from safework_registry.outbreak.models import OutbreakCase
 from safework_registry.outbreak.parameters import current
 from safework_registry.outbreak.rules import infectious_window
+from safework_registry.partitions import ensure_months, months_between
 
 TARGET_MS = 200.0
 DAY0 = date(2021, 9, 1)
@@ -64,6 +65,8 @@ async def fill(url: str, people: int) -> tuple[uuid.UUID, int]:
     conn = await asyncpg.connect(url)
     rows = 0
     try:
+        # checkin is partitioned by month: the months of the 30 days exist (the partition job's).
+        await ensure_months(conn, months_between(at(0, 0), at(DAYS, 0)))
         n_ent = max(1, people // PER_ENTERPRISE)
         ents = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(n_ent)]
         await conn.copy_records_to_table(
