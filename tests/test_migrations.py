@@ -166,6 +166,7 @@ async def test_results_and_checkins_become_monthly_partitions_with_their_rows(sc
             ("S-3", "test_result_y2021m10"),
         ]
         assert await conn.fetchval("SELECT tableoid::regclass::text FROM checkin") == "checkin_y2021m09"
+        assert await conn.fetchval("SELECT count(*) FROM test_result_sample") == 3, "the idempotency keys"
         assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'test_result'") == "p"
         case = await conn.fetchrow(
             "SELECT c.result_id, r.sample_id FROM outbreak_case c JOIN test_result r ON r.id = c.result_id "
@@ -183,6 +184,8 @@ async def test_results_and_checkins_become_monthly_partitions_with_their_rows(sc
         await conn.execute("DELETE FROM test_result WHERE sample_id = 'S-3'")
         assert await conn.fetchval("SELECT result_id FROM outbreak_case") is None, "SET NULL (result_id)"
         assert await conn.fetchval("SELECT last_positive_at FROM person_rollup") is None, "the delete trigger fired"
+        keys = await conn.fetch("SELECT sample_id FROM test_result_sample ORDER BY sample_id")
+        assert [r["sample_id"] for r in keys] == ["S-1", "S-2", "S-4"], "kept by the insert and delete triggers"
     finally:
         await conn.close()
 

@@ -294,6 +294,7 @@ async def test_months_wholly_past_the_window_go_as_whole_partitions(seed: Seed, 
     import asyncpg
 
     from safework_registry.partitions import Month, ensure_months, monthly_partitions
+    from tests.registry.test_partitions import keys_drift
 
     conn = await asyncpg.connect(db)
     try:
@@ -319,3 +320,4 @@ async def test_months_wholly_past_the_window_go_as_whole_partitions(seed: Seed, 
     assert left["test_result"] == ["EDGE", "NEW-1"] + [f"POOL-NEW-NEG#{k}" for k in range(1, 5)]
     assert left["checkin"] == [at("2022-03-15T07:00")]
     assert await rollup_drift(db) == []
+    assert await keys_drift(db) == []

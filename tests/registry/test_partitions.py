@@ -42,6 +42,21 @@ async def _where(db: str, table: str) -> dict[str, int]:
     return {r["part"]: r["count"] for r in rows}
 
 
+async def keys_drift(db: str) -> list[tuple[object, ...]]:
+    """Rows of ``test_result`` and ``test_result_sample`` (the idempotency keys) that differ."""
+    conn = await asyncpg.connect(db)
+    try:
+        rows = await conn.fetch(
+            "(SELECT lab_id, sample_id, collected_at FROM test_result "
+            "EXCEPT ALL SELECT lab_id, sample_id, collected_at FROM test_result_sample) UNION ALL "
+            "(SELECT lab_id, sample_id, collected_at FROM test_result_sample "
+            "EXCEPT ALL SELECT lab_id, sample_id, collected_at FROM test_result)"
+        )
+    finally:
+        await conn.close()
+    return [tuple(r) for r in rows]
+
+
 async def _drop_months_from(db: str, first: Month) -> None:
     """Forget months a previous test made (the session's database keeps its partitions)."""
     conn = await asyncpg.connect(db)
@@ -121,6 +136,7 @@ async def test_a_row_of_a_month_without_partition_waits_in_the_default_and_moves
     assert [r["sample_id"] for r in september] == ["S-0", "S-1"]
     assert await seed.count("test_result") == 4
     assert await rollup_drift(db) == []
+    assert await keys_drift(db) == [], "moved rows keep their one idempotency key each"
 
 
 async def test_dropping_old_months_removes_them_whole_and_keeps_the_rest_consistent(seed: Seed, db: str) -> None:
@@ -169,5 +185,6 @@ async def test_dropping_old_months_removes_them_whole_and_keeps_the_rest_consist
     case = (await seed.fetch("SELECT result_id, collected_at FROM outbreak_case"))[0]
     assert (case["result_id"], case["collected_at"]) == (None, at("2021-08-20T08:00"))
     assert await rollup_drift(db) == [], "the old positive's person has no latest result any more"
+    assert await keys_drift(db) == [], "the dropped month's idempotency keys went with it"
     rollup = await seed.fetch("SELECT last_result_at, last_positive_at FROM person_rollup WHERE person_id = $1", old)
     assert [tuple(r) for r in rollup] in ([], [(None, None)])

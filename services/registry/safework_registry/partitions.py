@@ -18,8 +18,9 @@ retention run and a scheduled loop:
   before ``cutoff`` is dropped (``DROP TABLE``: no per-row work, no dead rows to vacuum). What a
   per-row ``DELETE`` would have done besides is done set-based: an outbreak case naming a dropped
   result forgets the ID (the foreign key's ``SET NULL (result_id)``), and the people whose latest
-  result or positive was in a dropped month have their ``person_rollup`` row recomputed (the
-  roll-up's delete trigger does not fire for a dropped partition).
+  result or positive was in a dropped month have their ``person_rollup`` row recomputed, and
+  the month's idempotency keys leave ``test_result_sample`` (the delete triggers do not fire for
+  a dropped partition).
 
 Both take ``ACCESS EXCLUSIVE`` locks on the parent table for the DDL (a moment when nothing is in
 the default partition); they run in the caller's transaction if one is open, else in their own.
@@ -51,6 +52,9 @@ _COUNT = "SELECT count(*) FROM {name}"
 _FORGET_CASE_RESULTS = (
     "UPDATE outbreak_case SET result_id = NULL WHERE result_id IS NOT NULL AND collected_at >= $1 AND collected_at < $2"
 )
+# The lab's idempotency keys of the month's results (``test_result_sample``, unpartitioned: a
+# narrow per-row delete by its ``collected_at`` index, the one per-row cost of a dropped month).
+_FORGET_SAMPLES = "DELETE FROM test_result_sample WHERE collected_at >= $1 AND collected_at < $2"
 # The people whose latest result or latest positive was collected before ``$1`` (all of them in
 # dropped months, or in the default partition, which is re-read).
 _REFRESH_ROLLUP = """
@@ -195,6 +199,7 @@ async def drop_partitions_before(
                 rows = int(await conn.fetchval(_COUNT.format(name=name)))
                 if table == "test_result":
                     await conn.execute(_FORGET_CASE_RESULTS, month.start, month.end)
+                    await conn.execute(_FORGET_SAMPLES, month.start, month.end)
                 await conn.execute(f"ALTER TABLE {table} DETACH PARTITION {name}")
                 await conn.execute(f"DROP TABLE {name}")
                 dropped.append(Dropped(table, name, rows))

@@ -20,12 +20,14 @@ is ``UNIQUE (lab_id, pool_sample_id)``). The path is:
 
 ``test_result`` is partitioned by month of ``collected_at`` (``safework_registry.partitions``),
 and PostgreSQL wants the partition key in every unique index: the table's is ``(lab_id,
-sample_id, collected_at)``, which alone would let the same sample ID in with another collection
-time. So one lab's batches write their results one at a time (a transaction-scoped advisory lock
-on the lab, taken before the results are written), and a sample ID already stored under another
-collection time is found by the look-ups above and answered ``sample_conflict``. Rows are inserted
-in sample-ID order (pools before results): an identical concurrent batch waits for the first
-one's commit, then finds its rows and answers ``duplicate``; there is exactly one set of rows.
+sample_id, collected_at)``. ``(lab_id, sample_id)`` itself is unique in ``test_result_sample``
+(unpartitioned, kept by the table's triggers), which the look-ups above read: one index, not
+one per month. One lab's batches write their results one at a time (a transaction-scoped
+advisory lock on the lab, taken before the results are written), so a sample ID already stored
+under another collection time is found by the look-ups and answered ``sample_conflict`` rather
+than failing the insert. Rows are inserted in sample-ID order (pools before results): an
+identical concurrent batch waits for the first one's commit, then finds its rows and answers
+``duplicate``; there is exactly one set of rows.
 No result, person or national ID goes to the logs or the audit log (one audit row per batch,
 counts only).
 """
@@ -86,7 +88,7 @@ INSERT INTO test_result (person_id, lab_id, sample_id, kind, collected_at, resul
 SELECT u.person_id, $1, u.sid, u.kind, u.collected_at, u.resulted_at, u.result, u.pool_id IS NOT NULL, u.pool_id
 FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::int8[])
      AS u(person_id, sid, kind, collected_at, resulted_at, result, pool_id)
-WHERE NOT EXISTS (SELECT 1 FROM test_result t WHERE t.lab_id = $1 AND t.sample_id = u.sid)
+WHERE NOT EXISTS (SELECT 1 FROM test_result_sample t WHERE t.lab_id = $1 AND t.sample_id = u.sid)
 ORDER BY u.sid
 ON CONFLICT (lab_id, sample_id, collected_at) DO NOTHING
 RETURNING sample_id
@@ -94,7 +96,7 @@ RETURNING sample_id
 # One lab's results are written one batch at a time (the idempotency key's unique index carries
 # the partition key too); the lock's 64-bit key is the lab ID's hash in its own namespace.
 _LAB_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 18))"
-_ANY_STORED = "SELECT EXISTS (SELECT 1 FROM test_result WHERE lab_id = $1 AND sample_id = ANY($2::text[]))"
+_ANY_STORED = "SELECT EXISTS (SELECT 1 FROM test_result_sample WHERE lab_id = $1 AND sample_id = ANY($2::text[]))"
 _COPY_COLUMNS = [
     "person_id",
     "lab_id",
@@ -107,8 +109,10 @@ _COPY_COLUMNS = [
     "pool_id",
 ]
 _STORED_RESULTS = """
-SELECT sample_id, person_id, kind, collected_at, resulted_at, result, pooled
-FROM test_result WHERE lab_id = $1 AND sample_id = ANY($2::text[])
+SELECT t.sample_id, t.person_id, t.kind, t.collected_at, t.resulted_at, t.result, t.pooled
+FROM test_result_sample s
+JOIN test_result t ON t.lab_id = s.lab_id AND t.sample_id = s.sample_id AND t.collected_at = s.collected_at
+WHERE s.lab_id = $1 AND s.sample_id = ANY($2::text[])
 """
 
 

@@ -66,8 +66,7 @@ class TestResult(Timestamped, Base):
     Partitioned by month of ``collected_at`` (``safework_registry.partitions``; migration
     ``registry_0010``). PostgreSQL wants the partition key in every unique key, so the primary key
     is ``(id, collected_at)`` and the idempotency key's index ``(lab_id, sample_id,
-    collected_at)``; ingest keeps ``(lab_id, sample_id)`` itself unique (one lab's batches are
-    written one at a time, ``results.ingest``)."""
+    collected_at)``; ``(lab_id, sample_id)`` itself stays unique through ``TestResultSample``."""
 
     __tablename__ = "test_result"
     __test__ = False  # not a pytest class
@@ -93,3 +92,20 @@ class TestResult(Timestamped, Base):
     pooled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     pool_id: Mapped[int | None] = mapped_column(ForeignKey("pool.id", ondelete="CASCADE"), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TestResultSample(Base):
+    """The lab's idempotency key of every stored result, unpartitioned: ``(lab_id, sample_id)``
+    unique across all months, and the one index ingest's look-ups by sample ID read (on the
+    partitioned ``test_result`` they would probe every partition's index). Kept by statement
+    triggers on ``test_result`` (migration ``registry_0010``, ``ENABLE ALWAYS``): inserted with
+    the results (a sample ID stored under another collection time makes the insert fail),
+    removed with them, and by month when a partition is dropped (``partitions``)."""
+
+    __tablename__ = "test_result_sample"
+    __test__ = False  # not a pytest class
+    __table_args__ = (Index("ix_test_result_sample_collected_at", "collected_at"),)
+
+    lab_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sample_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

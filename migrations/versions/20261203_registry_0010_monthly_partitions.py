@@ -5,7 +5,9 @@ The two tables that grow with every test and every gate scan become range-partit
 so no insert ever fails. PostgreSQL wants the partition key in every unique key:
 
 - ``test_result``: primary key ``(id, collected_at)``; the lab's idempotency key's index is
-  ``(lab_id, sample_id, collected_at)`` (ingest keeps ``(lab_id, sample_id)`` unique itself);
+  ``(lab_id, sample_id, collected_at)``, and ``(lab_id, sample_id)`` stays unique in a narrow
+  unpartitioned ``test_result_sample`` kept by statement triggers (the one index ingest's
+  look-ups by sample ID read, instead of probing every partition's);
   ``outbreak_case``'s reference becomes ``(result_id, collected_at)`` (the case's
   ``collected_at`` is its result's) with ``ON DELETE SET NULL (result_id)``;
 - ``checkin``: primary key ``(id, checked_in_at)``; nothing references it.
@@ -17,7 +19,7 @@ for every partition). The downgrade copies back into plain tables.
 
 Revision ID: registry_0010
 Revises: registry_0009
-Create Date: 2026-12-10 10:00:00+07:00
+Create Date: 2026-12-03 23:00:00+07:00
 """
 
 from collections.abc import Sequence
@@ -190,11 +192,70 @@ def _rollup_triggers() -> None:
         op.execute(f"ALTER TABLE test_result ENABLE ALWAYS TRIGGER {name}")
 
 
+# test_result_sample: the idempotency key unpartitioned, kept by statement triggers.
+SAMPLE_FUNCTIONS = (
+    """CREATE FUNCTION test_result_sample_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO test_result_sample (lab_id, sample_id, collected_at)
+    SELECT n.lab_id, n.sample_id, n.collected_at FROM new_rows n ORDER BY 1, 2;
+    RETURN NULL;
+END $$""",
+    """CREATE FUNCTION test_result_sample_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM test_result_sample s USING old_rows o
+    WHERE s.lab_id = o.lab_id AND s.sample_id = o.sample_id AND s.collected_at = o.collected_at;
+    RETURN NULL;
+END $$""",
+    """CREATE FUNCTION test_result_sample_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM test_result_sample s USING old_rows o
+    WHERE s.lab_id = o.lab_id AND s.sample_id = o.sample_id AND s.collected_at = o.collected_at;
+    INSERT INTO test_result_sample (lab_id, sample_id, collected_at)
+    SELECT n.lab_id, n.sample_id, n.collected_at FROM new_rows n ORDER BY 1, 2;
+    RETURN NULL;
+END $$""",
+)
+SAMPLE_TRIGGERS = (
+    ("test_result_sample_insert", "AFTER INSERT", "NEW TABLE AS new_rows", "test_result_sample_inserted()"),
+    ("test_result_sample_delete", "AFTER DELETE", "OLD TABLE AS old_rows", "test_result_sample_deleted()"),
+    (
+        "test_result_sample_update",
+        "AFTER UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "test_result_sample_updated()",
+    ),
+)
+
+
+def _sample_keys() -> None:
+    op.create_table(
+        "test_result_sample",
+        sa.Column("lab_id", sa.UUID(), nullable=False),
+        sa.Column("sample_id", sa.String(length=80), nullable=False),
+        sa.Column("collected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("lab_id", "sample_id", name=op.f("pk_test_result_sample")),
+    )
+    op.create_index("ix_test_result_sample_collected_at", "test_result_sample", ["collected_at"], unique=False)
+    op.execute(
+        "INSERT INTO test_result_sample (lab_id, sample_id, collected_at) "
+        "SELECT lab_id, sample_id, collected_at FROM test_result"
+    )
+    for sql in SAMPLE_FUNCTIONS:
+        op.execute(sql)
+    for name, event, transition, call in SAMPLE_TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER {name} {event} ON test_result REFERENCING {transition} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {call}"
+        )
+        op.execute(f"ALTER TABLE test_result ENABLE ALWAYS TRIGGER {name}")
+
+
 def upgrade() -> None:
     op.drop_constraint("fk_outbreak_case_result_id_test_result", "outbreak_case", type_="foreignkey")
     for table in TABLES:
         _convert(table, partitioned=True)
     _rollup_triggers()
+    _sample_keys()
     # A case names the result it was made from, and carries that result's collection time.
     op.execute(
         "UPDATE outbreak_case c SET result_id = NULL WHERE result_id IS NOT NULL AND NOT EXISTS "
@@ -211,6 +272,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name, *_ in SAMPLE_TRIGGERS:
+        op.execute(f"DROP TRIGGER {name} ON test_result")
+    for function in ("test_result_sample_inserted()", "test_result_sample_deleted()", "test_result_sample_updated()"):
+        op.execute(f"DROP FUNCTION {function}")
+    op.drop_table("test_result_sample")
     op.drop_constraint("fk_outbreak_case_result_id_test_result", "outbreak_case", type_="foreignkey")
     for table in TABLES:
         _convert(table, partitioned=False)
