@@ -188,3 +188,29 @@ async def test_dropping_old_months_removes_them_whole_and_keeps_the_rest_consist
     assert await keys_drift(db) == [], "the dropped month's idempotency keys went with it"
     rollup = await seed.fetch("SELECT last_result_at, last_positive_at FROM person_rollup WHERE person_id = $1", old)
     assert [tuple(r) for r in rollup] in ([], [(None, None)])
+
+
+def test_the_cli_creates_the_months_and_lists_them(db: str) -> None:
+    """`safework partitions ensure` is the job's command; `list` shows every partition."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from safework_cli.main import app
+
+    asyncio.run(_drop_months_from(db, Month(2021, 1)))
+    runner = CliRunner()
+    env = {"DATABASE_URL": db}
+
+    made = runner.invoke(app, ["partitions", "ensure", "--as-of", "2021-05-10", "--months-ahead", "1"], env=env)
+    again = runner.invoke(app, ["partitions", "ensure", "--as-of", "2021-05-10"], env=env)
+    listed = runner.invoke(app, ["partitions", "list"], env=env)
+    naive = runner.invoke(app, ["partitions", "ensure", "--as-of", "2021-05-10T00:00"], env=env)
+
+    assert made.exit_code == 0, made.output
+    assert made.output.strip() == (
+        "created: test_result_y2021m05, test_result_y2021m06, checkin_y2021m05, checkin_y2021m06"
+    )
+    assert again.output.strip() == "created: test_result_y2021m07, checkin_y2021m07", "two ahead by default"
+    assert "test_result_y2021m05" in listed.output and "checkin_default" in listed.output
+    assert naive.exit_code != 0 and "time zone" in naive.output
