@@ -6,7 +6,9 @@ status read it must not cost more than.
    ``pass-…``, ``typ`` ``safework-pass+jwt``), checked against a JWKS with the pass key beside an
    access-token key and a verified revocation list of ``--revoked`` pass ids. The reference,
    measured in the same run on the same token: a bare PyJWT ``jwt.decode`` with the same Ed25519
-   public key (signature, ``exp``/``iat``/``nbf``, issuer). Target: >= 5,000 passes/s.
+   public key (signature, ``exp``/``iat``/``nbf``, issuer). Target: >= 5,000 passes/s on one
+   core, the headline counted per CPU-second of the verifying process (``time.process_time()``),
+   wall-clock rates beside: on a shared machine wall time is the core's share, not its speed.
 2. **Issuance through the gateway** (``POST /api/v1/me/pass``) beside ``GET /api/v1/me/status``
    in the same run: the registry, the scheduler and the gateway as in-process ASGI apps on one
    event loop (the gateway reaching its upstreams through ``httpx.ASGITransport``, as the tests
@@ -65,25 +67,30 @@ def _jwk(kid: str, key: Ed25519PrivateKey) -> dict[str, str]:
     return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "kid": kid, "alg": "EdDSA", "use": "sig"}
 
 
-def _rates(fns: dict[str, Callable[[], Any]], seconds: float, slices: int = 10) -> dict[str, tuple[float, int]]:
-    """Calls per second of each function, measured in alternating slices (``seconds / slices``
-    each, batches of 200), so that a shared machine's changing load falls on all of them alike;
-    the median slice and the total count."""
+def _rates(fns: dict[str, Callable[[], Any]], seconds: float, slices: int = 10) -> dict[str, tuple[float, float, int]]:
+    """Calls per CPU-second and per wall-second of each function, measured in alternating slices
+    (``seconds / slices`` of wall time each, batches of 200), so that a shared machine's changing
+    load falls on all of them alike; the median slice of each, and the total count. CPU time is
+    ``time.process_time()`` of this (single-threaded) process: the core's own cost per call, which
+    a loaded machine does not divide the way it divides wall time."""
     for fn in fns.values():
         for _ in range(200):
             fn()  # warm
-    per: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
     counts = dict.fromkeys(fns, 0)
     for _ in range(slices):
         for name, fn in fns.items():
-            n, started = 0, time.perf_counter()
+            n, started, started_cpu = 0, time.perf_counter(), time.process_time()
             while (elapsed := time.perf_counter() - started) < seconds / slices:
                 for _ in range(200):
                     fn()
                 n += 200
-            per[name].append(n / elapsed)
+            used = time.process_time() - started_cpu
+            cpu[name].append(n / max(used, 1e-9))
+            wall[name].append(n / elapsed)
             counts[name] += n
-    return {name: (statistics.median(per[name]), counts[name]) for name in fns}
+    return {name: (statistics.median(cpu[name]), statistics.median(wall[name]), counts[name]) for name in fns}
 
 
 def offline(seconds: float, revoked: int) -> bool:
@@ -127,21 +134,21 @@ def offline(seconds: float, revoked: int) -> bool:
         },
         seconds,
     )
-    (ours, n_ours), (ref, n_ref), (floor, n_floor) = measured["ours"], measured["pyjwt"], measured["bare"]
+    (ours, ours_wall, n_ours), (ref, ref_wall, n_ref) = measured["ours"], measured["pyjwt"]
+    floor, floor_wall, n_floor = measured["bare"]
     print(f"offline verification, one core ({len(token)}-character pass, list of {revoked:,} revoked ids;")
-    print("  each figure the median of 10 alternating slices):")
-    print(f"  PassVerifier.verify        {ours:10,.0f} passes/s  ({n_ours:,} in {seconds:.0f} s)  [TARGET]")
-    print(f"  reference: PyJWT decode    {ref:10,.0f} passes/s  ({n_ref:,} in {seconds:.0f} s)")
+    print("  each figure the median of 10 alternating slices; per CPU-second of this process, wall beside):")
+    print(f"  PassVerifier.verify        {ours:10,.0f} passes/s CPU  {ours_wall:8,.0f}/s wall  ({n_ours:,})  [TARGET]")
+    print(f"  reference: PyJWT decode    {ref:10,.0f} passes/s CPU  {ref_wall:8,.0f}/s wall  ({n_ref:,})")
     print(f"  ratio ours / PyJWT         {ours / ref:10.2f}")
     print("  the machine's ceiling: the Ed25519 signature check alone (cryptography/OpenSSL, no parsing)")
-    share = ours / floor
-    print(f"    Ed25519PublicKey.verify  {floor:10,.0f} checks/s  ({n_floor:,} in {seconds:.0f} s)")
-    print(f"  ratio ours / the bare check {share:9.2f}")
+    print(f"    Ed25519PublicKey.verify  {floor:10,.0f} checks/s CPU  {floor_wall:8,.0f}/s wall  ({n_floor:,})")
+    print(f"  ratio ours / the bare check {ours / floor:9.2f}")
     print(f"  revocation list load       {load_ms:10.1f} ms  ({len(list_token):,} characters)")
     if ours >= TARGET_PER_SECOND:
-        print(f"  target >= {TARGET_PER_SECOND:,}/s: met")
+        print(f"  target >= {TARGET_PER_SECOND:,}/s per CPU-second: met")
     else:
-        print(f"  target >= {TARGET_PER_SECOND:,}/s: MISSED here (the bare Ed25519 check alone: {floor:,.0f}/s)")
+        print(f"  target >= {TARGET_PER_SECOND:,}/s per CPU-second: MISSED (the bare check alone: {floor:,.0f}/s)")
     return True
 
 
@@ -206,17 +213,23 @@ async def issuance(url: str, workers: int, rounds: int, per_round: int, concurre
                 f"{workers} cleared workers, {concurrency} in flight, {rounds} rounds of {per_round} each:"
             )
             rates: dict[str, list[float]] = {"status": [], "pass": []}
+            cpu: dict[str, list[float]] = {"status": [], "pass": []}
             calls = {"status": ("GET", "/api/v1/me/status", 200), "pass": ("POST", "/api/v1/me/pass", 201)}
             for kind in ("status", "pass"):  # warm both paths
                 await burst(http, *calls[kind], device_tokens, 2 * concurrency, concurrency)
             for _ in range(rounds):
                 for kind in ("status", "pass"):
+                    started_cpu = time.process_time()
                     rates[kind].append(await burst(http, *calls[kind], device_tokens, per_round, concurrency))
+                    cpu[kind].append((time.process_time() - started_cpu) / per_round * 1000)
     status, issued = statistics.median(rates["status"]), statistics.median(rates["pass"])
     print(f"  GET  /api/v1/me/status     {status:8,.0f} answers/s  (median round; rounds {_fmt(rates['status'])})")
     print(f"  POST /api/v1/me/pass       {issued:8,.0f} passes/s   (median round; rounds {_fmt(rates['pass'])})")
     print(f"  ratio issuance / status    {issued / status:8.2f}  (1.00: a pass costs one status read)")
-    print(f"  one pass costs {status / issued:.2f} status reads")
+    print(f"  one pass costs {status / issued:.2f} status reads  [TARGET <= 1.00]")
+    cpu_status, cpu_pass = statistics.median(cpu["status"]), statistics.median(cpu["pass"])
+    print(f"  CPU per answer of the services' process (PostgreSQL's not counted): status {cpu_status:.2f} ms,")
+    print(f"    pass {cpu_pass:.2f} ms: one pass costs {cpu_pass / cpu_status:.2f} status reads of this process's CPU")
     return True
 
 

@@ -7,9 +7,12 @@ constraints), then measures in the same run:
 - the reference: asyncpg ``copy_records_to_table`` of as many pre-generated person rows as the
   seed makes people (generated before the clock starts; one connection);
 - ``seed_province``: the whole province (enterprises, people, doses, 30 days of results and
-  pools, declarations, travels, check-ins, installations), generated and loaded.
+  pools, declarations, travels, installations), generated and loaded; with ``--checkin-days N``
+  every worker's QR check-ins over the last N days too (default 0 here: at 30 days they are
+  ~75 M rows, ~90% of the province, and no 2-minute load; ``bench_trace`` seeds them and
+  prints how long that takes).
 
-    .venv/bin/python -m bench.bench_seed [--quick] [--people N] [--enterprises M] [--keep]
+    .venv/bin/python -m bench.bench_seed [--quick] [--people N] [--enterprises M] [--checkin-days N] [--keep]
 
 Target (the issue): 1,000,000 people in under 2 minutes on this 2-core machine.
 """
@@ -104,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=None)
     parser.add_argument("--enterprises", type=int, default=None, help="default: one per 200 people")
     parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--checkin-days", type=int, default=0, help="days of check-ins for every worker (0-30)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (prints its URL)")
     args = parser.parse_args(argv)
     people = args.people or (20_000 if args.quick else 1_000_000)
@@ -122,12 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seed=args.seed,
                 national_id_key=secrets.token_hex(32).encode(),
                 progress=sys.stderr.isatty(),
+                checkin_days=args.checkin_days,
             )
             elapsed = time.perf_counter() - started
             total = sum(counts.values())
             print("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
             print(
-                f"seed of {people:,} people in {enterprises:,} enterprises: {total:,} rows in {elapsed:.1f} s, "
+                f"seed of {people:,} people in {enterprises:,} enterprises ({args.checkin_days} days of check-ins): "
+                f"{total:,} rows in {elapsed:.1f} s, "
                 f"{total / elapsed:,.0f} rows/s ({people / elapsed:,.0f} people/s) | reference, COPY of "
                 f"{people:,} pre-generated person rows: {ref:.1f} s, {people / ref:,.0f} rows/s | "
                 f"ratio {(total / elapsed) / (people / ref):.2f}x the reference's rate | target < "

@@ -111,11 +111,11 @@ async def test_unknown_places_are_listed_not_dropped(db: str) -> None:
 
 
 async def test_results_and_checkins_become_monthly_partitions_with_their_rows(scratch_db: str) -> None:
-    """Issue 18, registry_0010: test_result and checkin are converted to tables partitioned by
+    """Issue 18, registry_0011: test_result and checkin are converted to tables partitioned by
     month with every row kept (in its month's partition), identities continuing after them, the
     roll-up's triggers firing on the new table, and an outbreak case still naming its result;
     the downgrade makes plain tables of them again, rows kept."""
-    await asyncio.to_thread(migrate.upgrade, scratch_db, "registry_0009", configure_logger=False)
+    await asyncio.to_thread(migrate.upgrade, scratch_db, "registry_0010", configure_logger=False)
     conn = await asyncpg.connect(scratch_db)
     try:
         await conn.execute(
@@ -189,7 +189,7 @@ async def test_results_and_checkins_become_monthly_partitions_with_their_rows(sc
     finally:
         await conn.close()
 
-    await asyncio.to_thread(migrate.downgrade, scratch_db, "registry_0009", configure_logger=False)
+    await asyncio.to_thread(migrate.downgrade, scratch_db, "registry_0010", configure_logger=False)
     conn = await asyncpg.connect(scratch_db)
     try:
         assert await conn.fetchval("SELECT relkind::text FROM pg_class WHERE relname = 'test_result'") == "r"

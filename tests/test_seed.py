@@ -54,7 +54,10 @@ def national_id_key(keys_dir: Path) -> bytes:
 @pytest.fixture
 def seed(db: str, national_id_key: bytes) -> Seed:
     async def run(**kw: Any) -> dict[str, int]:
-        args: dict[str, Any] = {"people": 900, "enterprises": 15, "seed": 11, "national_id_key": national_id_key}
+        # Three days of check-ins unless a test asks for more (30 days is ~75 rows a person).
+        args: dict[str, Any] = {
+            "people": 900, "enterprises": 15, "seed": 11, "national_id_key": national_id_key, "checkin_days": 3,
+        }  # fmt: skip
         args.update(kw)
         return await seed_province(db, **args)
 
@@ -375,7 +378,7 @@ async def test_venues_check_ins_installations_declarations_and_travels(db: str, 
     )
     assert v["n"] == v["codes"] and v["kinds"] == 4
     (c,) = await fetch(db, "SELECT count(*) AS n, min(checked_in_at) AS first FROM checkin")
-    assert c["n"] > 0 and c["first"] >= DEFAULT_AS_OF - timedelta(days=3)
+    assert c["n"] > 0 and c["first"] >= DEFAULT_AS_OF - timedelta(days=4)
     (a,) = await fetch(
         db,
         "SELECT count(*) FILTER (WHERE person_id IS NOT NULL) AS workers,"
@@ -445,3 +448,63 @@ async def test_copy_columns_match_the_schema(db: str) -> None:
             assert r["column_name"] in COLUMNS[r["table_name"]], f"{r['table_name']}.{r['column_name']}"
     for table, columns in COLUMNS.items():
         assert set(columns) <= existing[table], table
+
+
+async def test_thirty_days_of_check_ins_for_every_worker_at_the_stated_density(db: str, seed: Seed) -> None:
+    """seeds/004 §II.5 (QR check-ins at premises); the density is the seed's assumption (not in
+    the source, people.py): Monday to Saturday, gate, production unit, canteen, a bus for some."""
+    await seed(people=3000, enterprises=12, checkin_days=30)
+    (c,) = await fetch(
+        db,
+        "SELECT count(*) AS n, count(DISTINCT ch.person_id) AS people, min(ch.checked_in_at) AS first,"
+        " count(*) FILTER (WHERE v.enterprise_id IS DISTINCT FROM p.enterprise_id) AS foreign_venue,"
+        " count(*) FILTER (WHERE v.kind = 'gate'"
+        "   AND extract(isodow FROM ch.checked_in_at AT TIME ZONE 'Asia/Ho_Chi_Minh') = 7) AS sunday_gate,"
+        " count(*) FILTER (WHERE ch.checked_in_at > p.left_at) AS after_leaving,"
+        " count(*) FILTER (WHERE (ch.checked_in_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date < p.hire_date) AS before_hire"
+        " FROM checkin ch JOIN venue v ON v.id = ch.venue_id JOIN person p ON p.id = ch.person_id",
+    )
+    (p,) = await fetch(db, "SELECT count(*) AS n FROM person WHERE status = 'active'")
+    assert c["first"] >= DEFAULT_AS_OF - timedelta(days=30)
+    assert c["foreign_venue"] == c["sunday_gate"] == c["after_leaving"] == c["before_hire"] == 0
+    assert c["people"] >= 0.9 * p["n"]  # every worker (but new hires still in the buffer zone, leavers)
+    # 26 working days, 95% attendance, 3 to 4 check-ins a day: 60 to 100 a worker.
+    assert 60 < c["n"] / c["people"] < 100
+    by_kind = {
+        r["kind"]: r["n"]
+        for r in await fetch(
+            db, "SELECT v.kind, count(*) AS n FROM checkin ch JOIN venue v ON v.id = ch.venue_id GROUP BY v.kind"
+        )
+    }
+    assert by_kind["gate"] == by_kind["production_unit"] > by_kind["canteen"] > by_kind["shuttle_bus"] > 0
+    # A worker keeps one production unit (shift, gate, canteen, bus too).
+    (w,) = await fetch(
+        db,
+        "SELECT max(n) AS most FROM (SELECT count(DISTINCT ch.venue_id) AS n FROM checkin ch"
+        " JOIN venue v ON v.id = ch.venue_id WHERE v.kind = 'production_unit' GROUP BY ch.person_id) t",
+    )
+    assert w["most"] == 1
+
+
+async def test_checkin_days_change_no_other_table_and_zero_makes_none(db: str, seed: Seed) -> None:
+    counts = await seed(people=1500, enterprises=10, checkin_days=0)
+    assert counts["checkin"] == 0
+    without = await dump(db)
+    await seed(people=1500, enterprises=10, checkin_days=7, reset=True)
+    with_checkins = await dump(db)
+    assert with_checkins["checkin"]
+    for table in without:
+        if table != "checkin":
+            assert without[table] == with_checkins[table], table
+    with pytest.raises(ValueError, match="checkin_days"):
+        await seed(checkin_days=31, reset=True)
+
+
+async def test_the_check_in_indexes_are_rebuilt_after_the_load(db: str, seed: Seed) -> None:
+    """The load drops the check-ins' indexes while it fills the table and builds them after:
+    the same indexes as the migrations made (the venue one covering person_id)."""
+    await seed(people=600, enterprises=6)
+    rows = await fetch(db, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'checkin' ORDER BY 1")
+    defs = {r["indexname"]: r["indexdef"] for r in rows}
+    assert set(defs) == {"pk_checkin", "ix_checkin_person_id_checked_in_at", "ix_checkin_venue_id_checked_in_at"}
+    assert defs["ix_checkin_venue_id_checked_in_at"].endswith("(venue_id, checked_in_at) INCLUDE (person_id)")

@@ -82,6 +82,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/me/checkins"): (W, "self"),
     ("POST", "/api/v1/labs/{lab_id}/results"): (LA, "lab"),
     ("GET", "/api/v1/labs/{lab_id}/results"): (LA, "lab"),
+    # Upload templates (issue 16): files, scoped as the upload route they serve.
+    ("GET", "/api/v1/labs/{lab_id}/results/template.csv"): (LA, "lab"),
+    ("GET", "/api/v1/labs/{lab_id}/results/template.xlsx"): (LA, "lab"),
     ("GET", "/api/v1/labs/{lab_id}"): (LA, "lab"),
     ("PATCH", "/api/v1/labs/{lab_id}"): (A, "province"),
     ("POST", "/api/v1/labs"): (A, "province"),
@@ -91,6 +94,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("POST", "/api/v1/enterprises/{enterprise_id}/status"): (A, "enterprise"),
     ("PUT", "/api/v1/enterprises/{enterprise_id}/roster"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/roster"): (EA, "enterprise"),
+    ("GET", "/api/v1/enterprises/{enterprise_id}/roster/template.csv"): (EA, "enterprise"),
+    ("GET", "/api/v1/enterprises/{enterprise_id}/roster/template.xlsx"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/due"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/compliance"): (EA, "enterprise"),
     ("GET", "/api/v1/enterprises/{enterprise_id}/installations"): (EA, "enterprise"),
@@ -120,6 +125,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/persons/{person_id}/travels"): (EA, "upstream"),
     ("GET", "/api/v1/persons/{person_id}/checkins"): (EA, "upstream"),
     ("POST", "/api/v1/persons/lookup"): (A, "none"),
+    ("GET", "/api/v1/audit"): (A, "province"),
+    ("GET", "/api/v1/persons/{person_id}/audit"): (A, "province"),
     ("POST", "/api/v1/enterprises"): (A, "none"),
     ("GET", "/api/v1/enterprises"): (A, "none"),
     ("POST", "/api/v1/vaccine-products"): (A, "province"),
@@ -131,6 +138,17 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("GET", "/api/v1/compliance/violations"): (A, "none"),
     ("GET", "/api/v1/due"): (A, "none"),
     ("GET", "/api/v1/due/people"): (A, "none"),
+    # Exports and FHIR (issue 16): the JSON routes' roles and scope.
+    ("GET", "/api/v1/due/people/export"): (A, "none"),
+    ("GET", "/api/v1/enterprises/{enterprise_id}/due/export"): (EA, "enterprise"),
+    ("GET", "/api/v1/compliance/violations/export"): (A, "none"),
+    ("GET", "/api/v1/coverage/export"): (A, "none"),
+    ("GET", "/api/v1/vaccines/queue/export"): (A, "none"),
+    ("POST", "/api/v1/vaccines/plan/export"): (A, "none"),
+    ("GET", "/api/v1/fhir/Patient/{person_id}"): (EA, "upstream"),
+    ("GET", "/api/v1/fhir/Patient/{person_id}/$everything"): (EA, "upstream"),
+    ("GET", "/api/v1/fhir/export"): (EA, "none"),
+    ("POST", "/api/v1/labs/{lab_id}/results/fhir"): (LA, "lab"),
     ("GET", "/api/v1/policies"): (A, "none"),
     ("GET", "/api/v1/policies/active"): (ALL, "none"),
     ("GET", "/api/v1/public/safe-enterprises"): (PUBLIC, "public"),
@@ -413,6 +431,25 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/api/v1/vaccine-products/{code}"): lambda ids: {"min_interval_days": 56},
     ("POST", "/api/v1/vaccines/plan"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
+    ("POST", "/api/v1/vaccines/plan/export"): lambda ids: {"daily_capacity": 500, "as_of": WHEN},
+    ("POST", "/api/v1/labs/{lab_id}/results/fhir"): lambda ids: {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "identifier": [{"value": f"F-{uuid.uuid4().hex[:10]}"}],
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "94558-4"}]},
+                    "subject": {"reference": f"Patient/{ids['person_id']}"},
+                    "effectiveDateTime": WHEN,
+                    "issued": WHEN,
+                    "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "260415000"}]},
+                }
+            }
+        ],
+    },
     ("POST", "/api/v1/cases"): lambda ids: {
         "person_id": _POSITIVES.pop(0) if _POSITIVES else ids["person_id"],
         "confirmed": True,

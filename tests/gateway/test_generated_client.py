@@ -37,9 +37,17 @@ def due(client: AuthenticatedClient, person: UUID) -> list[str]:
 """
 
 
-# What README tells client authors to pass: images are bytes.
+# What README tells client authors to pass: images and spreadsheet files (issue 16) are bytes.
 GENERATOR_CONFIG = {
-    "content_type_overrides": {"image/png": "application/octet-stream", "image/svg+xml": "application/octet-stream"}
+    "content_type_overrides": {
+        media: "application/octet-stream"
+        for media in (
+            "image/png",
+            "image/svg+xml",
+            "text/csv",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    }
 }
 
 

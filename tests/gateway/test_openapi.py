@@ -62,6 +62,12 @@ BODYLESS_SUFFIXES = ("/rotate-secret", "/disable", "/revoke", "/trace")
 BODYLESS_OPERATIONS = {("post", "/api/v1/me/pass")}  # issue 17: made from the caller's own verdict
 
 
+UPLOADS = {("post", "/api/v1/labs/{lab_id}/results"), ("put", "/api/v1/enterprises/{enterprise_id}/roster")}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Answers that are files, not JSON: QR codes (issue 17), upload templates (issue 16).
+FILE_ANSWERS = ("image/", "text/csv", XLSX)
+
+
 def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySettings) -> None:
     schema = create_app(gateway_settings, configure_logs=False).openapi()
     assert {t["name"] for t in schema["tags"]} >= {"auth", "worker app", "lab", "enterprise", "authority"}
@@ -72,8 +78,11 @@ def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySetting
             continue
         if method in ("post", "put", "patch") and not path.endswith(BODYLESS_SUFFIXES):
             content = op["requestBody"]["content"]
-            (media,) = content
-            assert content[media]["schema"], (method, path)
+            assert len(content) == 1, (method, path)
+            if (method, path) in UPLOADS:  # issue 16: the JSON batch, or the same rows as a file
+                files = op["x-safework-file-uploads"]["media_types"]
+                assert set(files) == {"text/csv", XLSX, "multipart/form-data"}, path
+            assert all(content[media]["schema"] for media in content), (method, path)
     batch = schema["paths"]["/api/v1/labs/{lab_id}/results"]["post"]
     ref = batch["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
@@ -107,8 +116,10 @@ def test_every_success_answer_has_a_named_schema(gateway_settings: GatewaySettin
             if not status.startswith("2") or status == "204":
                 continue
             content = answer.get("content", {})
-            if content and all(kind.startswith("image/") for kind in content):
-                continue  # a QR code (issue 17): an image, not a JSON body
+            if content and all(kind.startswith(FILE_ANSWERS) for kind in content):
+                continue  # a QR code (issue 17), an upload template (issue 16): a file, not a JSON body
+            if content and all(c.get("schema", {}).get("format") == "binary" for c in content.values()):
+                continue  # an export (issue 16): a streamed file (CSV, XLSX, NDJSON), not a JSON body
             # JSON, or a JSON-based media type (the safe-enterprise map's application/geo+json).
             json_like = [c for m, c in content.items() if re.fullmatch(r"application/(.+\+)?json", m)]
             body = json_like[0].get("schema", {}) if json_like else {}

@@ -174,6 +174,24 @@ async def _revoked_after(stack: Stack, db: str, event: str) -> None:
         lab_token = bearer(stack.token("lab", lab_id=lab["id"]))
         await ok(await stack.http.post(f"/api/v1/labs/{lab['id']}/results", json={"items": [item]}, headers=lab_token))
         reason = "positive_result"
+    elif event == "positive_fhir":  # the same result as a FHIR Bundle (issue 16's lab route)
+        lab_body = {"name": "L", "licence_code": f"BG-{uuid.uuid4().hex[:8]}"}
+        lab = await ok(await stack.http.post("/api/v1/labs", json=lab_body, headers=province), 201)
+        now = datetime.now(UTC).isoformat()
+        observation = {
+            "resourceType": "Observation",
+            "status": "final",
+            "identifier": [{"value": f"S-{uuid.uuid4().hex[:8]}"}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "94500-6"}]},
+            "subject": {"reference": f"Patient/{pid}"},
+            "effectiveDateTime": now,
+            "issued": now,
+            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "260373001"}]},
+        }
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": observation}]}
+        lab_token = bearer(stack.token("lab", lab_id=lab["id"]))
+        await ok(await stack.http.post(f"/api/v1/labs/{lab['id']}/results/fhir", json=bundle, headers=lab_token))
+        reason = "positive_result"
     elif event == "suspended":
         change = {"status": "suspended", "reason": "F0 at the plant"}
         await ok(await stack.http.post(f"/api/v1/enterprises/{eid}/status", json=change, headers=province))
@@ -197,7 +215,7 @@ async def _revoked_after(stack: Stack, db: str, event: str) -> None:
     assert online.json()["outcome"] == "pass_revoked" and online.json()["revoked_reason"] == reason, online.text
 
 
-@pytest.mark.parametrize("event", ["positive", "suspended", "left", "sweep"])
+@pytest.mark.parametrize("event", ["positive", "positive_fhir", "suspended", "left", "sweep"])
 async def test_each_revoking_event_revokes_at_once(stack: Stack, db: str, event: str) -> None:
     await _revoked_after(stack, db, event)
 
@@ -232,6 +250,23 @@ async def test_a_failing_hook_never_fails_the_write_and_the_sweep_revokes_later(
     monkeypatch.setattr(service, "recheck", real_recheck)
     assert await service.recheck() >= 1  # what the sweep does each period
     assert (await verifier(stack, gate)).verify(issued["token"]).code == "pass_revoked"
+
+
+async def test_issuing_survives_dropped_database_connections(stack: Stack, db: str) -> None:
+    """RELIABILITY: issuing writes on its own autocommit pool without the per-checkout ping; a
+    connection the server dropped is replaced and the INSERT run once more, so a restart of
+    PostgreSQL between two passes costs no failed request."""
+    _, _, token = await cleared_worker(stack, db)
+    await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)  # the pool holds a connection
+    async with registry(db) as reg:
+        dropped = await reg.conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert dropped >= 1
+    issued = await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)
+    check, row = await stack.app.state.passes.check(issued["token"])
+    assert check.valid and row is not None and row["pass_id"] == issued["pass_id"]  # written, and live
 
 
 async def test_health_card_is_a_smart_health_card(stack: Stack, db: str) -> None:

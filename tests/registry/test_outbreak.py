@@ -12,9 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from safework_common.internal_auth import InternalTokenMinter
+from safework_common.settings import asyncpg_url
 from safework_common.timezone import LOCAL_TZ
+from safework_registry.outbreak import repository
+from safework_registry.outbreak.models import OutbreakCase
+from safework_registry.outbreak.parameters import current
+from safework_registry.outbreak.rules import infectious_window
 from tests import callers
 from tests.callers import PROVINCE, As
 from tests.registry.factories import OTHER_DISTRICT, Seed, cipher_for
@@ -135,6 +142,38 @@ async def test_the_infectious_window(api: As, seed: Seed, rule: str, f0_at: date
     assert r.status_code == 201, r.text
     assert r.json()["contacts"] == (1 if contact else 0), rule
     assert datetime.fromisoformat(r.json()["infectious_from"]) == COLLECTED - timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("rule", "f0_at", "contact"),
+    [
+        ("with no isolation known the window runs to the trace: a check-in at the trace counts", TRACED, True),
+        ("an F0 check-in after the trace (no isolation known) is no exposure", TRACED + timedelta(minutes=1), False),
+    ],
+)
+async def test_without_isolation_the_window_ends_at_the_trace(
+    api: As, seed: Seed, rule: str, f0_at: datetime, contact: bool
+) -> None:
+    eid = await seed.enterprise()
+    here = await venue(seed, eid, "canteen")
+    f0, other = await seed.person(eid), await seed.person(eid)
+    await checkin(seed, f0, here, f0_at)
+    await checkin(seed, other, here, f0_at + timedelta(minutes=10))
+    await positive(seed, f0)
+    body = {k: v for k, v in case_body(f0).items() if k != "isolated_at"}
+    r = await api(PROVINCE).post("/v1/cases", json=body)
+    assert r.status_code == 201, r.text
+    assert (r.json()["contacts"], r.json()["window_end"]) == (1 if contact else 0, TRACED.isoformat()), rule
+
+
+def test_every_parameter_the_seeds_leave_open_is_documented() -> None:
+    """Each outbreak parameter (not in the source) is named, with its value, in docs/RULES.md."""
+    rules = (Path(__file__).parents[2] / "docs" / "RULES.md").read_text(encoding="utf-8")
+    params = current()
+    assert params.assumptions
+    for a in params.assumptions:
+        assert a.source.startswith("not in the source")
+        assert f"| `{a.parameter}` | {a.value} |" in rules, a.parameter
 
 
 async def test_housemates_and_declared_contacts_are_linked(api: As, seed: Seed) -> None:
@@ -298,3 +337,94 @@ async def test_district_view_and_tenant_scope(api: As, seed: Seed) -> None:
         await api(own).get("/v1/districts/Việt Yên/outbreak", params={"as_of": "2021-10-06T00:00:00+07:00"})
     ).json()
     assert (later["open_cases"], later["contacts"], later["items"]) == (0, 0, [])
+
+
+# (rule, how the F1 is linked, the F1's later bus ride (from T), the other rider's offset, as_of, in ring 2?)
+SECOND_RING = [
+    ("ring 2: the ring-1 rule applied to an F1's check-ins after their exposure", "venue", timedelta(days=1),
+     timedelta(minutes=1), TRACED, True),
+    ("ring 2: an F1's check-ins before their own exposure link no one", "venue", -timedelta(days=1),
+     timedelta(minutes=1), TRACED, False),
+    ("ring 2: dwell boundary (a bus ride lasts 60 min): 60 min apart touch, no overlap", "venue", timedelta(days=1),
+     timedelta(minutes=60), TRACED, False),
+    ("ring 2: an F1's check-in after as_of is not seen yet", "venue", TRACED - T + timedelta(hours=1),
+     timedelta(minutes=1), TRACED + timedelta(minutes=30), False),
+    ("ring 2: ... and is once as_of passes it", "venue", TRACED - T + timedelta(hours=1), timedelta(minutes=1),
+     TRACED + timedelta(hours=2), True),
+    ("ring 2: a declared F1's exposure is unknown: from the start of the F0's window", "declared",
+     -timedelta(days=1), timedelta(minutes=1), TRACED, True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "f1_link", "ride", "offset", "as_of", "in_ring2"), SECOND_RING, ids=[r[0] for r in SECOND_RING]
+)
+async def test_the_second_ring_applies_the_overlap_rule_to_each_f1(
+    api: As,
+    seed: Seed,
+    rule: str,
+    f1_link: str,
+    ride: timedelta,
+    offset: timedelta,
+    as_of: datetime,
+    in_ring2: bool,
+) -> None:
+    """seeds/004 §II.3 (trace fast, classify risk): the people an F1 met are found by the same
+    rule that found the F1, over the F1's check-ins from their own exposure."""
+    eid = await seed.enterprise()
+    canteen, bus = await venue(seed, eid, "canteen"), await venue(seed, eid, "shuttle_bus")
+    f0, f1, other = await seed.person(eid), await seed.person(eid), await seed.person(eid)
+    await checkin(seed, f0, canteen, T)
+    if f1_link == "venue":
+        await checkin(seed, f1, canteen, T + timedelta(minutes=10))  # exposed at T + 10 min
+    await checkin(seed, f1, bus, T + ride)
+    await checkin(seed, other, bus, T + ride + offset)
+    await positive(seed, f0)
+    case = (await api(PROVINCE).post("/v1/cases", json=case_body(f0))).json()
+    if f1_link == "declared":
+        r = await api(PROVINCE).post(
+            f"/v1/cases/{case['id']}/contacts", json={"person_ids": [str(f1)], "at": TRACED.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+    ring1 = (await api(PROVINCE).get(f"/v1/cases/{case['id']}/contacts", params={"as_of": as_of.isoformat()})).json()
+    assert [c["person_id"] for c in ring1["items"]] == [str(f1)]
+    ring2 = (
+        await api(PROVINCE).get(f"/v1/cases/{case['id']}/contacts", params={"ring": 2, "as_of": as_of.isoformat()})
+    ).json()
+    found = [(c["person_id"], c["via_person_id"], c["venue_id"]) for c in ring2["items"]]
+    assert found == ([(str(other), str(f1), str(bus))] if in_ring2 else []), rule
+
+
+async def test_marking_a_thousand_contacts_is_one_statement(db: str, seed: Seed) -> None:
+    """seeds/004 §II.3 asks for fast tracing: the F0's overlaps, 1,000 contacts and their 1,000
+    outbox facts are written by one set-based statement, not a loop (counted at the driver)."""
+    eid = await seed.enterprise()
+    here = await venue(seed, eid, "production_unit")
+    f0 = await seed.person(eid)
+    await checkin(seed, f0, here, T)
+    others = [pid for pid, _ in await seed.people(eid, 1000)]
+    await seed.fetch(
+        "INSERT INTO checkin (person_id, venue_id, checked_in_at) SELECT p, $2, $3 FROM unnest($1::uuid[]) AS p",
+        others,
+        here,
+        T + timedelta(hours=1),
+    )
+    engine = create_async_engine(asyncpg_url(db))
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    params = current()
+    window = infectious_window(COLLECTED, params.infectious_before, ISOLATED, TRACED)
+    try:
+        async with AsyncSession(engine) as session:
+            case = OutbreakCase(id=uuid.uuid4(), person_id=f0, basis="pcr", collected_at=COLLECTED,
+                                infectious_from=window.start, traced_at=TRACED)  # fmt: skip
+            session.add(case)
+            await session.flush()
+            before = len(statements)
+            assert await repository.trace(session, case, window, params.dwell, None) == 1000
+            assert len(statements) - before == 1
+            await session.commit()
+    finally:
+        await engine.dispose()
+    assert await seed.count("contact") == 1000
+    assert await seed.fetchval("SELECT count(*) FROM outbox_event WHERE kind = 'contact.traced'") == 1000

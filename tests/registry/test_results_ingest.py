@@ -289,57 +289,85 @@ async def test_who_may_post_results(
 
 
 @pytest.mark.parametrize(
-    ("rule", "items", "status", "code", "field"),
+    ("rule", "body", "status", "code", "field"),
     [
-        ("an empty batch is refused", "empty", 422, "batch_empty", "body.items"),
-        ("more items than REGISTRY_MAX_BATCH_ITEMS is refused", "too_many", 413, "batch_too_large", "body.items"),
+        ("an empty batch is refused", {"items": []}, 422, "batch_empty", "body.items"),
         (
-            "a timestamp without a time zone is refused whole",
-            "naive",
-            422,
-            "validation_error",
-            "body.items[1].collected_at",
+            "more items than REGISTRY_MAX_BATCH_ITEMS is refused",
+            {"items": [{"sample_id": f"M-{k}"} for k in range(3)]},
+            413,
+            "batch_too_large",
+            "body.items",
         ),
-        ("an unknown test kind is refused whole", "bad_kind", 422, "validation_error", "body.items[0].kind"),
-        (
-            "'#' is reserved in sample IDs (pool members)",
-            "hash_sample",
-            422,
-            "validation_error",
-            "body.items[0].sample_id",
-        ),
+        ("a body that is not a batch (a list) is refused", [], 422, "validation_error", "body"),
+        ("items that are not a list are refused", {"items": {"0": {}}}, 422, "validation_error", "body.items"),
+        ("an unknown top-level key is refused", {"items": [], "lab": "x"}, 422, "validation_error", "body.lab"),
     ],
 )
-async def test_malformed_batches_are_refused_and_change_nothing(
+async def test_a_body_that_is_not_a_batch_is_refused_whole_and_changes_nothing(
     registry_app: FastAPI,
     minter: InternalTokenMinter,
     seed: Seed,
     rule: str,
-    items: str,
+    body: Any,
     status: int,
     code: str,
     field: str,
 ) -> None:
-    ent = await seed.enterprise()
-    ((pid, _),) = await seed.people(ent, 1)
     lab = await seed.lab()
     registry_app.state.settings.max_batch_items = 2
-    body_items = {
-        "empty": [],
-        "too_many": [single(f"M-{k}", pid) for k in range(3)],
-        "naive": [single("M-1", pid), single("M-2", pid, collected_at="2021-09-13T07:30:00")],
-        "bad_kind": [single("M-1", pid, kind="ELISA")],
-        "hash_sample": [single("M#1", pid)],
-    }[items]
 
     async with running(registry_app) as registry:
-        r = await As(registry, minter)(callers.lab(lab)).post(f"/v1/labs/{lab}/results", json={"items": body_items})
+        r = await As(registry, minter)(callers.lab(lab)).post(f"/v1/labs/{lab}/results", json=body)
 
     assert r.status_code == status, rule
     error = r.json()["error"]
     assert error["code"] == code, rule
     assert field in [d["field"] for d in error["details"]], rule
     assert await seed.count("test_result") == 0, rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "bad", "code", "field"),
+    [
+        (
+            "a timestamp without a time zone rejects its item only (issue 16)",
+            {"collected_at": "2021-09-13T07:30:00"},
+            "timezone_aware",
+            "body.items[1].collected_at",
+        ),
+        ("an unknown test kind rejects its item only", {"kind": "ELISA"}, "literal_error", "body.items[1].kind"),
+        (
+            "'#' is reserved in sample IDs (pool members)",
+            {"sample_id": "M#2"},
+            "string_pattern_mismatch",
+            "body.items[1].sample_id",
+        ),
+        ("an unknown field rejects its item only", {"colour": "red"}, "extra_forbidden", "body.items[1].colour"),
+    ],
+)
+async def test_an_item_that_fails_validation_is_rejected_alone(
+    registry: httpx.AsyncClient,
+    minter: InternalTokenMinter,
+    seed: Seed,
+    rule: str,
+    bad: dict[str, Any],
+    code: str,
+    field: str,
+) -> None:
+    ent = await seed.enterprise()
+    ((pid, _),) = await seed.people(ent, 1)
+    lab = await seed.lab()
+    items = [single("M-1", pid), {**single("M-2", pid), **bad}, single("M-3", pid, kind="RAPID_ANTIGEN")]
+
+    r = await As(registry, minter)(callers.lab(lab)).post(f"/v1/labs/{lab}/results", json={"items": items})
+
+    assert r.status_code == 200, rule
+    body = r.json()
+    assert [o["status"] for o in body["items"]] == ["accepted", "rejected", "accepted"], rule
+    assert (body["items"][1]["code"], body["items"][1]["field"]) == (code, field), rule
+    assert "row" not in body["items"][1], "a JSON batch has no spreadsheet rows"
+    assert await seed.count("test_result") == 2, rule
 
 
 async def test_one_audit_row_per_batch_with_counts_only(

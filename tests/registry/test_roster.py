@@ -32,6 +32,9 @@ async def test_create_then_replay_then_change(api: As, make_enterprise: MakeEnte
     assert outcomes(first) == ["created"] * 4
     assert first["counts"] == {"created": 4, "updated": 0, "unchanged": 0, "rejected": 0}
     assert [i["index"] for i in first["items"]] == [0, 1, 2, 3]
+    assert set(first["items"][0]) == {
+        "index", "employee_code", "outcome", "person_id", "moved", "code", "message", "field", "errors"
+    }, "a JSON roster's answer is as before issue 16: no spreadsheet row or column"  # fmt: skip
     assert [i["employee_code"] for i in first["items"]] == [f"VY-{n:03d}" for n in range(4)]
     rows = await sql("SELECT employee_code, phone, test_cohort FROM person ORDER BY employee_code")
     assert [(r["employee_code"], r["phone"], r["test_cohort"]) for r in rows] == [

@@ -346,3 +346,48 @@ def test_a_killed_runner_leaves_nothing_once_the_next_has_started_and_stopped(
     assert not leftovers, leftovers
     assert not (tmp_path / "data" / "pg.holders.json").exists()
     assert "took over the embedded PostgreSQL left running by a safework process that died" in second.log()
+
+
+def test_several_workers_a_shared_metrics_port_and_the_jobs_runner(
+    tmp_path: Path, scratch_database: str, ups: list[Up]
+) -> None:
+    """Issue 18: ``safework up --workers 2`` runs two gateway processes on the one port (uvicorn's
+    manager), their metrics summed on one metrics port (prometheus-client's multiprocess mode),
+    and the periodic jobs runner beside them, which runs retention on its schedule and logs it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    env = up_env(
+        tmp_path,
+        DATABASE_URL=scratch_database,
+        LOG_LEVEL="INFO",
+        GATEWAY_WORKERS="2",
+        REGISTRY_WORKERS="1",
+        SCHEDULER_WORKERS="1",
+        JOBS_RETENTION_EVERY_SECONDS="1",
+    )
+    env.pop("REDIS_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    up = Up(tmp_path, env, "up")
+    ups.append(up)
+    up.wait_ready()
+    gateway = next(
+        c for c in psutil.Process(up.proc.pid).children() if any("safework_gateway.app" in p for p in c.cmdline())
+    )
+    until(lambda: len(gateway.children()) >= 2, 60, "two gateway workers", up)
+    for _ in range(20):
+        assert httpx.get(up.gateway + "/healthz", timeout=5).status_code == 200
+    metrics_url = f"http://{HOST}:{int(env['GATEWAY_PORT']) + 1000}/metrics"
+
+    def healthz_count() -> float:
+        text = httpx.get(metrics_url, timeout=5).text
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "safework_http_request_duration_seconds_count" and s.labels.get("route") == "/healthz"
+        )
+
+    # Whichever worker answers the scrape, it counts every worker's requests.
+    assert all(healthz_count() >= 20 for _ in range(4))
+    until(lambda: "job retention: done" in up.log(), 60, "the jobs runner ran retention", up)
+    assert up.finish() == 0

@@ -5,6 +5,7 @@ Pure: no database."""
 
 from __future__ import annotations
 
+import pickle
 import random
 import uuid
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from safework_scheduler.due.rules import (
     epoch_day,
     from_micros,
     micros,
+    sample_order_key,
 )
 from tests.scheduler.factories import local
 from tests.scheduler.test_due_rules import JULY, JUNE, MAY, PARK, SEPT, VERSIONS
@@ -341,21 +343,34 @@ def test_hire_days_count_from_the_epoch() -> None:
     assert epoch_day(date(2021, 9, 24)) == (date(2021, 9, 24) - date(1970, 1, 1)).days
 
 
-def test_a_share_of_a_rotating_sample_keeps_its_people_only() -> None:
-    """A worker counting some of the people gets their positions in the sample, not the rest."""
+def test_a_rotating_sample_reaches_a_worker_as_its_roster() -> None:
+    """A worker process gets an enterprise's plan pickled: the roster as bytes, without the
+    positions, which it orders itself on first use: the same positions, the same answers, and
+    the same order as ``sample_order_key`` gives."""
     as_of = local(2021, 9, 15, 10)
     people = [uuid.UUID(int=i << 120) for i in range(1, 11)]
     rules = DueRules(SEPT, as_of)
     whole = rules.round_plan(GARMENT, people)
-    mine = whole.for_people(lambda pid: pid in people[:4])
-    assert mine.positions == {pid: whole.positions[pid] for pid in people[:4]}
-    assert (mine.roster_size, mine.sample_size, mine.index) == (whole.roster_size, whole.sample_size, whole.index)
-    for pid in people[:4]:
-        assert rules.plain(mine, pid, 0, True, False, None, None, None) == rules.plain(
+    assert whole.roster == b"".join(p.bytes for p in people)
+    ordered = sorted(people, key=lambda pid: sample_order_key(GARMENT.enterprise_id, pid))
+    assert whole.positions == {pid: i for i, pid in enumerate(ordered)}
+    sent = pickle.dumps(whole)
+    assert uuid.UUID(int=1 << 120).bytes in sent  # the roster travels, positions do not
+    received = pickle.loads(sent)  # noqa: S301 - our own bytes
+    assert received._positions == {}
+    assert received.positions == whole.positions
+    assert (received.roster_size, received.sample_size, received.index) == (
+        whole.roster_size,
+        whole.sample_size,
+        whole.index,
+    )
+    for pid in people:
+        assert rules.plain(received, pid, 0, True, False, None, None, None) == rules.plain(
             whole, pid, 0, True, False, None, None, None
         )
     park = rules.round_plan(PARK)
-    assert park.for_people(lambda pid: False) is park  # halves need no positions
+    assert park.roster == b"" and park.positions == {}  # halves need no roster
+    assert pickle.loads(pickle.dumps(park)) == park  # noqa: S301 - our own bytes
 
 
 def test_people_in_one_cell_share_a_status() -> None:

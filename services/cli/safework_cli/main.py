@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,15 +13,17 @@ from typing import Annotated
 import typer
 
 from safework_cli import migrate
+from safework_cli.audit import audit_app
 from safework_cli.embedded_pg import EmbeddedPostgres
 from safework_cli.gate_pass import pass_app
 from safework_cli.gateway_admin import gateway_app
 from safework_cli.geo import geo_app
+from safework_cli.jobs import jobs_app
 from safework_cli.partitions import partitions_app
 from safework_cli.policy import load_sync as load_policies
 from safework_cli.policy import policy_app
 from safework_cli.retention import retention_app
-from safework_cli.secrets import ensure_install_secrets
+from safework_cli.secrets import ensure_install_secrets, secrets_app
 from safework_cli.seed.command import seed_command
 from safework_cli.supervisor import (
     RestartPolicy,
@@ -38,6 +41,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(geo_app, name="geo")
 app.add_typer(policy_app, name="policy")
 app.add_typer(retention_app, name="retention")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(audit_app, name="audit")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(partitions_app, name="partitions")
 app.add_typer(pass_app, name="pass")
 app.add_typer(gateway_app)  # `safework authority ...`, `safework keys ...`
@@ -116,27 +122,80 @@ def up(
     gateway_port: Annotated[int, typer.Option(envvar="GATEWAY_PORT")] = 8000,
     registry_port: Annotated[int, typer.Option(envvar="REGISTRY_PORT")] = 8001,
     scheduler_port: Annotated[int, typer.Option(envvar="SCHEDULER_PORT")] = 8002,
+    workers: Annotated[
+        int, typer.Option("--workers", envvar="SAFEWORK_WORKERS", min=1, max=64, help="Processes per service.")
+    ] = 1,
+    gateway_workers: Annotated[
+        int | None, typer.Option(envvar="GATEWAY_WORKERS", min=1, max=64, help="Gateway processes (default --workers).")
+    ] = None,
+    registry_workers: Annotated[int | None, typer.Option(envvar="REGISTRY_WORKERS", min=1, max=64)] = None,
+    scheduler_workers: Annotated[int | None, typer.Option(envvar="SCHEDULER_WORKERS", min=1, max=64)] = None,
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics/--no-metrics",
+            envvar="SAFEWORK_METRICS",
+            help="Prometheus metrics on each service's port + 1000 (127.0.0.1); the jobs runner on gateway's + 1003.",
+        ),
+    ] = True,
+    jobs: Annotated[
+        bool, typer.Option("--jobs/--no-jobs", envvar="SAFEWORK_JOBS", help="Run the periodic jobs (retention).")
+    ] = True,
 ) -> None:
-    """Migrate, then run the gateway, registry and scheduler until Ctrl-C or SIGTERM; a service
-    that crashes is restarted (with backoff) while the others keep serving."""
+    """Migrate, then run the gateway, registry and scheduler (and the periodic jobs) until Ctrl-C
+    or SIGTERM; a service that crashes is restarted (with backoff) while the others keep serving."""
     try:
         policy = RestartPolicy.from_env(os.environ)
     except ValueError as exc:
         typer.echo(f"safework: {exc}", err=True)
         raise typer.Exit(2) from None
+    counts = {
+        "gateway": gateway_workers or workers,
+        "registry": registry_workers or workers,
+        "scheduler": scheduler_workers or workers,
+    }
     install_stop_signals()
     code = 1
     try:
-        code = _up(data_dir, host, gateway_port, registry_port, scheduler_port, policy)
+        ports = {"gateway": gateway_port, "registry": registry_port, "scheduler": scheduler_port}
+        code = _up(data_dir, host, ports, policy, counts, metrics=metrics, jobs=jobs)
     except Stop:
         code = 0
     typer.echo("safework: stopped", err=True)
     raise typer.Exit(code)
 
 
+METRICS_OFFSET = 1000  # a service's metrics port under `safework up`: its own port + 1000
+
+
+def _service_env(
+    data_dir: Path, name: str, port: int, workers: int, metrics: bool, env: dict[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """A service's own variables: its metrics port and, with several workers, the directory of
+    prometheus-client's multiprocess mode (emptied now: the files of a previous run are stale)."""
+    out: dict[str, str] = {}
+    prefix = name.upper()
+    if metrics and f"{prefix}_METRICS_PORT" not in env:
+        out[f"{prefix}_METRICS_PORT"] = str(port + METRICS_OFFSET)
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in env:
+        directory = (data_dir / "run" / "metrics" / name).resolve()
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        out["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return tuple(out.items())
+
+
 def _up(
-    data_dir: Path, host: str, gateway_port: int, registry_port: int, scheduler_port: int, policy: RestartPolicy
+    data_dir: Path,
+    host: str,
+    ports: dict[str, int],
+    policy: RestartPolicy,
+    workers: dict[str, int],
+    *,
+    metrics: bool = True,
+    jobs: bool = True,
 ) -> int:
+    gateway_port, registry_port, scheduler_port = ports["gateway"], ports["registry"], ports["scheduler"]
     # Services a killed `safework up` left behind would hold the ports and the database.
     reap_leftovers(data_dir / "run")
     keys_dir = data_dir / "keys"
@@ -153,11 +212,29 @@ def _up(
         env.setdefault("REGISTRY_NATIONAL_ID_KEY_FILE", str((keys_dir / "national_id_hmac.key").resolve()))
         env["GATEWAY_REGISTRY_URL"] = f"http://{host}:{registry_port}"
         env["GATEWAY_SCHEDULER_URL"] = f"http://{host}:{scheduler_port}"
+        if workers["gateway"] > 1 and not env.get("REDIS_URL"):
+            typer.echo(
+                f"safework: {workers['gateway']} gateway processes without REDIS_URL: each keeps its own rate "
+                "limits (a caller gets the limit once per process); set REDIS_URL to share them",
+                err=True,
+            )
         specs = [
-            ServiceSpec("registry", "safework_registry.app:create_app", host, registry_port),
-            ServiceSpec("scheduler", "safework_scheduler.app:create_app", host, scheduler_port),
-            ServiceSpec("gateway", "safework_gateway.app:create_app", host, gateway_port),
+            ServiceSpec(
+                name,
+                f"safework_{name}.app:create_app",
+                host,
+                ports[name],
+                workers=workers[name],
+                env=_service_env(data_dir, name, ports[name], workers[name], metrics, env),
+            )
+            for name in ("registry", "scheduler", "gateway")
         ]
+        if jobs:
+            jobs_env: tuple[tuple[str, str], ...] = ()
+            if metrics and "JOBS_METRICS_PORT" not in env:
+                jobs_env = (("JOBS_METRICS_PORT", str(gateway_port + METRICS_OFFSET + 3)),)
+            command = (sys.executable, "-m", "safework_cli.main", "jobs", "run")
+            specs.append(ServiceSpec("jobs", "", host, 0, command=command, env=jobs_env))
         supervisor = Supervisor(specs, env, policy=policy, run_dir=data_dir / "run")
         try:
             if not supervisor.start():
@@ -167,6 +244,15 @@ def _up(
             typer.echo(f"  gateway    http://{host}:{gateway_port}   (API docs: http://{host}:{gateway_port}/docs)")
             typer.echo(f"  registry   http://{host}:{registry_port}   (internal)")
             typer.echo(f"  scheduler  http://{host}:{scheduler_port}   (internal)")
+            if jobs:
+                typer.echo("  jobs       retention on its schedule (safework jobs list)")
+            if metrics:
+                typer.echo(
+                    f"  metrics    http://{host}:{{{registry_port + METRICS_OFFSET},{scheduler_port + METRICS_OFFSET},"
+                    f"{gateway_port + METRICS_OFFSET},{gateway_port + METRICS_OFFSET + 3}}}/metrics"
+                )
+            if max(workers.values()) > 1:
+                typer.echo("  workers    " + ", ".join(f"{k} {v}" for k, v in workers.items()))
             typer.echo(
                 "  database   " + ("DATABASE_URL" if "DATABASE_URL" in os.environ else f"embedded, {data_dir / 'pg'}")
             )

@@ -56,12 +56,18 @@ class ServiceSpec:
     factory: str
     host: str
     port: int
-    # Run this instead of uvicorn (tests); such a service has no health URL.
+    # Run this instead of uvicorn (tests, the jobs runner); such a service has no health URL.
     command: tuple[str, ...] | None = None
+    # uvicorn worker processes (``--workers``): more than one, uvicorn's own manager runs them
+    # on the one port and replaces one that dies.
+    workers: int = 1
+    # Variables for this service only, over the shared environment.
+    env: tuple[tuple[str, str], ...] = ()
 
     def argv(self) -> list[str]:
         if self.command is not None:
             return list(self.command)
+        workers = ["--workers", str(self.workers)] if self.workers > 1 else []
         return [
             sys.executable,
             "-m",
@@ -77,6 +83,7 @@ class ServiceSpec:
             "--no-access-log",
             "--timeout-graceful-shutdown",
             "10",
+            *workers,
         ]
 
     @property
@@ -98,7 +105,7 @@ def spawn(spec: ServiceSpec, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start one service in its own session; it gets SIGTERM when the calling *thread* ends
     (PR_SET_PDEATHSIG follows the thread that forked), so call this from the main thread."""
     return subprocess.Popen(  # noqa: S603
-        spec.argv(), env=dict(env), start_new_session=True, preexec_fn=_die_with(os.getpid())
+        spec.argv(), env={**env, **dict(spec.env)}, start_new_session=True, preexec_fn=_die_with(os.getpid())
     )
 
 

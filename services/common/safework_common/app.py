@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Literal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.utils import get_flat_params
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 
 from safework_common.errors import ErrorEnvelope, Unprocessable, install_error_handlers
 from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier
+from safework_common.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE, process_exited, start_metrics
 from safework_common.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from safework_common.settings import ServiceSettings
 
@@ -80,6 +82,45 @@ def setup_common(
         app.add_middleware(InternalAuthMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    with_metrics(app, settings)
+
+
+def with_metrics(app: FastAPI, settings: ServiceSettings) -> None:
+    """Around the service's own lifespan: the metrics listener (when a port is set) and the
+    database pool's use, counted as connections are checked out and in."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        server = start_metrics(settings.metrics_host, settings.metrics_port)
+        a.state.metrics_server = server
+        size = 0
+        try:
+            async with inner(a) as state:
+                engine = getattr(a.state, "engine", None)
+                if engine is not None:
+                    size = instrument_pool(engine)
+                yield state
+        finally:
+            DB_POOL_SIZE.dec(size)
+            if server is not None:
+                server.stop()
+            process_exited()
+
+    app.router.lifespan_context = lifespan
+
+
+def instrument_pool(engine: Any) -> int:
+    """Count the engine's checked-out connections in ``safework_db_pool_checked_out``; returns
+    the pool's size, added to ``safework_db_pool_size``."""
+    from sqlalchemy import event
+
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkout", lambda *_: DB_POOL_CHECKED_OUT.inc())
+    event.listen(pool, "checkin", lambda *_: DB_POOL_CHECKED_OUT.dec())
+    size = int(pool.size()) if hasattr(pool, "size") else 0
+    DB_POOL_SIZE.inc(size)
+    return size
 
 
 def load_internal_verifier(settings: ServiceSettings) -> InternalTokenVerifier:

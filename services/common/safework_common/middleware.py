@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from safework_common.errors import ErrorBody, ErrorEnvelope
 from safework_common.i18n import DEFAULT_LANGUAGE, language_var, negotiate
 from safework_common.logging import mask_national_ids, request_id_var
+from safework_common.metrics import HTTP_REQUESTS, UNMATCHED
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_RID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
@@ -41,6 +42,23 @@ class RequestIdMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Route -> its full path template (``/api/v1/persons/{person_id}``), the metrics' label.
+        self._templates: dict[int, str] | None = None
+        # (route, method, status) -> its histogram child: one dict look-up a request instead of
+        # prometheus-client's labels() (a lock and a tuple of strings). Bounded by the routes.
+        self._series: dict[tuple[int, str, int], Any] = {}
+
+    def _template(self, scope: Scope) -> str:
+        """The matched route's path template, never the path itself (paths hold IDs)."""
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED
+        if self._templates is None:
+            self._templates = _route_templates(scope.get("app"))
+        found = self._templates.get(id(route))
+        if found is None:
+            found = getattr(route, "path_format", None) or UNMATCHED
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,6 +98,14 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            key = (id(scope.get("route")), scope["method"], status)
+            series = self._series.get(key)
+            if series is None:
+                series = HTTP_REQUESTS.labels(self._template(scope), _method(scope["method"]), str(status))
+                if len(self._series) < 10_000:
+                    self._series[key] = series
+            series.observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",
@@ -87,10 +113,35 @@ class RequestIdMiddleware:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(elapsed * 1000, 2),
                     },
                 )
             request_id_var.reset(token)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method(method: str) -> str:
+    """A bounded label: any other method a caller invents counts as OTHER."""
+    return method if method in _METHODS else "OTHER"
+
+
+def _route_templates(app: Any) -> dict[int, str]:
+    """Every route of a FastAPI app with its full path template (routers included under a
+    prefix keep only their own part in ``path_format``)."""
+    from fastapi.routing import iter_route_contexts
+
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        return {}
+    out: dict[int, str] = {}
+    for ctx in iter_route_contexts(routes):
+        route = ctx.original_route
+        path = ctx.path_format or getattr(route, "path_format", None)
+        if path:
+            out.setdefault(id(route), path)
+    return out
 
 
 def _too_large_body() -> bytes:

@@ -27,6 +27,15 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 16 * 1024 * 1024
+    # Prometheus metrics on a port of their own (``<PREFIX>_METRICS_PORT``; unset: none), never
+    # the public one: bind it to an internal address (safework_common.metrics).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # Redis, when several processes must agree (the gateway's rate limits and short caches);
+    # unset: each process keeps its own, in memory. A URL names the database index
+    # (``redis://127.0.0.1:6379/0``); keys start with ``redis_key_prefix``.
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
+    redis_key_prefix: str = Field(default="safework:", validation_alias=AliasChoices("REDIS_KEY_PREFIX"))
     # The internal service token: the gateway signs with the private key, the others verify
     # with the public key. PEM text in the variable wins over the file.
     internal_token_public_key: SecretStr | None = Field(

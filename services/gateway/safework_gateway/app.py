@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI
@@ -17,7 +18,7 @@ from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.logging import configure_logging
 from safework_gateway.auth.access import public_query_check
-from safework_gateway.auth.ratelimit import TokenBuckets
+from safework_gateway.auth.ratelimit import make_limiter
 from safework_gateway.auth.state import AuthState
 from safework_gateway.auth.tokens import TokenService
 from safework_gateway.clients.router import router as clients_router
@@ -75,6 +76,15 @@ def api_router() -> APIRouter:
     return router
 
 
+def shared_redis(settings: GatewaySettings) -> Any:
+    """A Redis client when ``REDIS_URL`` is set (shared limits and caches), else None."""
+    if not settings.redis_url:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0, health_check_interval=30)
+
+
 def create_app(
     settings: GatewaySettings | None = None,
     *,
@@ -92,15 +102,28 @@ def create_app(
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # Issuing a pass is one INSERT: on its own small autocommit pool without the per-checkout
+        # ping (run_once_retrying retries it once on a dropped connection instead).
+        writer = make_engine(
+            settings.database_url,
+            pool_size=max(4, settings.db_pool_size // 4),
+            pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+        )
         kek = load_kek(settings)
         app.state.kek = kek
         app.state.hasher = SecretHasher(kek.derive("safework-gateway one-time secrets"))
+        redis_client = shared_redis(settings)
+        app.state.redis = redis_client
+        prefix = settings.redis_key_prefix
         auth = AuthState(
             app.state.sessionmaker,
             kek,
             max_token_lifetime=timedelta(seconds=settings.max_token_lifetime_seconds),
             refresh_seconds=settings.key_refresh_seconds,
             max_pass_lifetime=timedelta(seconds=settings.pass_max_ttl_seconds),
+            redis=redis_client,
+            redis_prefix=prefix,
         )
         app.state.auth = auth
         app.state.tokens = TokenService(
@@ -109,9 +132,15 @@ def create_app(
             audience=settings.token_audience,
             leeway_seconds=settings.token_leeway_seconds,
         )
-        app.state.limiter = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
-        app.state.anonymous_limiter = TokenBuckets(
-            settings.anonymous_rate_limit_per_second, settings.anonymous_rate_limit_burst
+        app.state.limiter = make_limiter(
+            redis_client, prefix, "client", settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+        app.state.anonymous_limiter = make_limiter(
+            redis_client,
+            prefix,
+            "anonymous",
+            settings.anonymous_rate_limit_per_second,
+            settings.anonymous_rate_limit_burst,
         )
         minter = InternalTokenMinter(settings.internal_private_key_pem())
         app.state.minter = minter
@@ -132,6 +161,8 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(registry_transport),
+            stream_transport=registry_transport,
+            stream_timeout=settings.export_timeout_seconds,
         )
         app.state.scheduler = Upstream(
             "scheduler",
@@ -140,11 +171,16 @@ def create_app(
             timeout=settings.upstream_timeout_seconds,
             max_connections=settings.upstream_max_connections,
             transport=transport(scheduler_transport),
+            stream_transport=scheduler_transport,
+            stream_timeout=settings.export_timeout_seconds,
         )
-        app.state.sanctioned_apps = SanctionedApps(app.state.scheduler, settings.policy_cache_seconds)
+        app.state.sanctioned_apps = SanctionedApps(
+            app.state.scheduler, settings.policy_cache_seconds, redis_client, settings.redis_key_prefix
+        )
         passes = PassService(
             lambda: auth.ring,
             app.state.sessionmaker,
+            writer,
             app.state.registry,
             app.state.scheduler,
             subject_key=kek.derive("safework-gateway pass subjects"),
@@ -162,7 +198,10 @@ def create_app(
             await auth.stop()
             await app.state.registry.aclose()
             await app.state.scheduler.aclose()
+            if redis_client is not None:
+                await redis_client.aclose()
             await engine.dispose()
+            await writer.dispose()
 
     # /docs and /redoc load their scripts and styles from the service itself (fastapi-offline
     # ships them): a provincial network may have no Internet access.

@@ -27,6 +27,14 @@ TAGS: list[dict[str, str]] = [
         "name": "outbreak response",
         "description": "The authority: confirmed cases, their traced and declared contacts, quarantine rooms.",
     },
+    {
+        "name": "exports",
+        "description": "Whole lists as streamed CSV (UTF-8 with BOM) or XLSX, with the JSON routes' filters and as_of.",
+    },
+    {
+        "name": "fhir",
+        "description": "FHIR R4: Patient, Immunization, Observation (LOINC), Organization; bulk NDJSON; lab Bundles.",
+    },
     {"name": "public", "description": "No token: the list and map of enterprises declared safe (seeds/002 §2)."},
     {"name": "health", "description": "Liveness and readiness."},
 ]

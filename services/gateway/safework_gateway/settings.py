@@ -33,6 +33,9 @@ class GatewaySettings(ServiceSettings):
     )
     upstream_timeout_seconds: float = 30.0
     upstream_max_connections: int = 100
+    # Exports (CSV, XLSX, FHIR NDJSON) relayed as streams: the longest quiet spell allowed
+    # (an XLSX is only sent once the workbook is written).
+    export_timeout_seconds: float = 600.0
     # "lean": the gateway's own pooled HTTP/1.1 transport (httptools); "httpx": httpx's default.
     upstream_transport: Literal["lean", "httpx"] = "lean"
     internal_token_private_key: SecretStr | None = None

@@ -9,16 +9,19 @@ import importlib.util
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
-from starlette.responses import Response
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
 
 from safework_common.errors import BadRequest, ErrorDetail, SafeworkError, ServiceUnavailable, Unprocessable
 from safework_common.i18n import language_var
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter
 from safework_common.logging import request_id_var
+from safework_common.metrics import UPSTREAM_ERRORS, UPSTREAM_REQUESTS
 
 log = logging.getLogger("safework.gateway.upstream")
 
@@ -104,10 +107,21 @@ class Upstream:
         timeout: float,
         max_connections: int,
         transport: httpx.AsyncBaseTransport | None = None,
+        stream_transport: httpx.AsyncBaseTransport | None = None,
+        stream_timeout: float = 600.0,
     ) -> None:
         self.name = name
         self.minter = minter
         logging.getLogger("httpx").addFilter(_NO_QUERY_STRINGS)
+        # Exports (CSV, XLSX, NDJSON) are relayed as they arrive, never held whole: httpx's own
+        # transport streams bodies (the lean one reads them whole). A long export may be quiet for
+        # a while before its first byte (an XLSX is zipped before it is sent): its own timeout.
+        self.streams = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(stream_timeout, connect=2.0),
+            limits=httpx.Limits(max_connections=max_connections, keepalive_expiry=4.0),
+            transport=stream_transport,
+        )
         self.client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=2.0),
@@ -121,6 +135,7 @@ class Upstream:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.streams.aclose()
 
     def headers(self, caller: Caller, extra: dict[str, str] | None = None) -> dict[str, str]:
         # The caller's language, so the upstream's error messages are in it too.
@@ -136,8 +151,35 @@ class Upstream:
         self, method: str, path: str, caller: Caller, *, headers: dict[str, str] | None = None, **kw: Any
     ) -> httpx.Response:
         """Send one request as ``caller``. Connection failures become 503 with Retry-After."""
+        started = time.perf_counter()
         try:
             response = await self.client.request(method, path, headers=self.headers(caller, headers), **kw)
+        except (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+            UPSTREAM_ERRORS.labels(self.name, "unavailable").inc()
+            raise ServiceUnavailable(
+                f"The {self.name} is unavailable; retry later.", code="upstream_unavailable"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            UPSTREAM_ERRORS.labels(self.name, "timeout").inc()
+            raise SafeworkError(
+                f"The {self.name} did not answer in time.", code="upstream_timeout", status_code=504
+            ) from exc
+        UPSTREAM_REQUESTS.labels(self.name, method, str(response.status_code)).observe(time.perf_counter() - started)
+        if response.status_code == 401:
+            # The public caller was authenticated; a refusal of our internal token is ours.
+            UPSTREAM_ERRORS.labels(self.name, "auth_failed").inc()
+            log.error("%s refused the internal token", self.name)
+            raise SafeworkError(f"The {self.name} refused the gateway.", code="upstream_auth_failed", status_code=502)
+        return response
+
+    async def stream(
+        self, method: str, path: str, caller: Caller, *, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
+        """Like :meth:`request`, but the answer's body is left unread, to be relayed as it comes
+        (:func:`relay_stream`); the caller must close it."""
+        request = self.streams.build_request(method, path, headers=self.headers(caller, headers), **kw)
+        try:
+            response = await self.streams.send(request, stream=True)
         except (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
             raise ServiceUnavailable(
                 f"The {self.name} is unavailable; retry later.", code="upstream_unavailable"
@@ -147,7 +189,7 @@ class Upstream:
                 f"The {self.name} did not answer in time.", code="upstream_timeout", status_code=504
             ) from exc
         if response.status_code == 401:
-            # The public caller was authenticated; a refusal of our internal token is ours.
+            await response.aclose()
             log.error("%s refused the internal token", self.name)
             raise SafeworkError(f"The {self.name} refused the gateway.", code="upstream_auth_failed", status_code=502)
         return response
@@ -194,3 +236,21 @@ def relay(response: httpx.Response) -> Response:
                 value = "/api" + value
             headers[name] = value
     return Response(content=response.content, status_code=response.status_code, headers=headers)
+
+
+async def relay_stream(response: httpx.Response) -> Response:
+    """A streamed upstream answer relayed chunk by chunk; an error answer (small) is read whole
+    and relayed as it came. The upstream connection is closed when the relay ends."""
+    if response.status_code >= 300:
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return relay(response)
+    headers = {name: response.headers[name] for name in _PASS_BACK if name in response.headers}
+    return StreamingResponse(
+        response.aiter_raw(),
+        status_code=response.status_code,
+        headers=headers,
+        background=BackgroundTask(response.aclose),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -13,10 +14,12 @@ from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
 from safework_registry.accommodations import router as accommodations_router
+from safework_registry.audit import router as audit_router
 from safework_registry.declarations import router as declarations_router
 from safework_registry.districts import router as districts_router
 from safework_registry.enterprises import public as public_router
 from safework_registry.enterprises import router as enterprises_router
+from safework_registry.fhir import router as fhir_router
 from safework_registry.installations import router as installations_router
 from safework_registry.isolation import router as isolation_router
 from safework_registry.labs import router as labs_router
@@ -26,6 +29,7 @@ from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.results import router as results_router
 from safework_registry.settings import RegistrySettings
 from safework_registry.summary import router as summary_router
+from safework_registry.uploads.body import document_bodies
 from safework_registry.vaccines import router as vaccines_router
 from safework_registry.venues import checkins as checkins_router
 from safework_registry.venues import router as venues_router
@@ -37,10 +41,12 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(internal_caller)], responses=ERROR_RESPONSES)
     # Domain routers are included below, one line each (keep this list sorted).
     router.include_router(accommodations_router.router)
+    router.include_router(audit_router.router)
     router.include_router(checkins_router.router)
     router.include_router(declarations_router.router)
     router.include_router(districts_router.router)
     router.include_router(enterprises_router.router)
+    router.include_router(fhir_router.router)
     router.include_router(installations_router.router)
     router.include_router(isolation_router.router)
     router.include_router(labs_router.router)
@@ -84,4 +90,13 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
 
     setup_common(app, settings, readiness, internal_only=True)
     app.include_router(api_router())
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_bodies(generate())  # the upload routes read their bodies themselves
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

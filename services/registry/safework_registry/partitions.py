@@ -1,7 +1,7 @@
 """Monthly partitions of the tables that grow with every test and every gate scan.
 
 ``test_result`` (by ``collected_at``) and ``checkin`` (by ``checked_in_at``) are declaratively
-range-partitioned by month (migration ``registry_0010``). A month runs from the 1st at 00:00 in
+range-partitioned by month (migration ``registry_0011``). A month runs from the 1st at 00:00 in
 the province's time zone (Asia/Ho_Chi_Minh) to the next 1st; its partition is named
 ``<table>_yYYYYmMM``. Each table also has a default partition, ``<table>_default``, so no insert
 ever fails for a month without a partition; the job below keeps it empty by creating months

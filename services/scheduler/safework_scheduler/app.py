@@ -13,7 +13,9 @@ from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import internal_caller
 from safework_common.logging import configure_logging
 from safework_scheduler.compliance.router import router as compliance_router
+from safework_scheduler.due import bulk
 from safework_scheduler.due.router import router as due_router
+from safework_scheduler.exports.router import router as exports_router
 from safework_scheduler.lodging.router import router as lodging_router
 from safework_scheduler.policy.repository import PolicyStore
 from safework_scheduler.policy.router import router as policy_router
@@ -28,6 +30,7 @@ def api_router() -> APIRouter:
     # Domain routers are included below, one line each (keep this list sorted).
     router.include_router(compliance_router)
     router.include_router(due_router)
+    router.include_router(exports_router)
     router.include_router(lodging_router)
     router.include_router(policy_router)
     router.include_router(vaccines_router)
@@ -49,6 +52,7 @@ def create_app(settings: SchedulerSettings | None = None, *, configure_logs: boo
         try:
             yield
         finally:
+            bulk.WORKERS.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -2,6 +2,7 @@
 
 safework seed --people 2000 --enterprises 40 --seed 1            # the demo (make demo)
 safework seed --people 1000000 --enterprises 5000 --seed 7 --reset
+safework seed --people 1000000 --enterprises 5000 --checkin-days 0   # no check-ins: < 2 min
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from safework_cli.seed.load import RegistryNotEmpty, seed_province
+from safework_cli.seed.load import DEFAULT_CHECKIN_DAYS, RegistryNotEmpty, seed_province
 from safework_cli.seed.province import DEFAULT_AS_OF
 
 DataDir = Annotated[Path, typer.Option(envvar="SAFEWORK_DATA_DIR", help="Embedded database and keys live here.")]
@@ -56,6 +57,15 @@ def seed_command(
         str | None, typer.Option("--as-of", help="Nothing after this instant (default 2021-09-30T12:00+07:00).")
     ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Empty every registry table first.")] = False,
+    checkin_days: Annotated[
+        int,
+        typer.Option(
+            "--checkin-days",
+            min=0,
+            max=30,
+            help="Every worker's QR check-ins over the window's last N days (~75 rows a person at 30; 0: none).",
+        ),
+    ] = DEFAULT_CHECKIN_DAYS,
     data_dir: DataDir = Path(".data"),
 ) -> None:
     """Generate a synthetic province (Bắc Giang, 2021) and load it with COPY.
@@ -82,6 +92,7 @@ def seed_command(
                     national_id_key=key,
                     progress=True,
                     reset=reset,
+                    checkin_days=checkin_days,
                 )
             )
         except RegistryNotEmpty as exc:

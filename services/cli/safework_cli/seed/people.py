@@ -13,6 +13,20 @@ from other provinces with a pre-arrival PCR, two buffer-zone tests, then ten hig
 symptoms declared give a rapid test and a PCR at once; a return to a boarding house from another
 province a test within 24 h and another 72 h later. About 5-8% of due tests are missed, so the
 scheduler has overdue people to show.
+
+QR check-ins (seeds/004 §II.5 orders QR scanning at premises; the seeds give no density, so
+every number below is *assumed*, not in the source): every worker, on every working day
+(Monday to Saturday) of the last ``checkin_days`` days (default 30), is at work with
+probability 0.95 and then checks in at their gate in the 32 minutes before their shift starts,
+at their production unit in its first 16 minutes, and at their unit's canteen for the meal 4 h
+into the shift (three sittings staggered 30 minutes by unit, each spread over 32 minutes); in a
+park enterprise with buses (300 workers or more), four workers in ten ride one first (40-72
+minutes before the shift). Each worker keeps one shift, unit, gate, canteen and bus.
+Enterprises of 300 or more run three 8-hour shifts (06:00 half of them, 14:00 three in ten,
+22:00 two in ten); smaller ones one day shift at 07:30. Nobody checks in before being available
+(hire, the end of the buffer zone), after leaving, or after the positive PCR that isolated
+them. About 3.1 check-ins a working day, ~75 a person over 30 days. The venues per enterprise
+are in ``plan.py``.
 """
 
 from __future__ import annotations
@@ -42,7 +56,7 @@ POOL_CAP: Final = 8
 DOSE_CAP: Final = 2
 DECLARATION_CAP: Final = 3
 TRAVEL_CAP: Final = 1
-CHECKIN_CAP: Final = 12
+CHECKIN_CAP: Final = 4 * 31  # at most four check-ins a day
 MAX_PEOPLE: Final = 10_000_000  # the old-ID scheme below is unique up to here
 
 # Event sources in the testing simulation.
@@ -81,6 +95,17 @@ _MINUTES: Final = tuple(timedelta(minutes=m) for m in range(1440))
 _PAST_DAYS: Final = 500
 _ADULT: Final = timedelta(days=6576)  # 18 years
 
+# Check-in density (*assumed*, not in the source; see the module docstring).
+CHECKIN_DAYS_OFF: Final = frozenset({6})  # Sunday (date.weekday())
+CHECKIN_ATTENDANCE: Final = 0.95  # share of working days a worker is at work
+CHECKIN_SHIFT_HEADCOUNT: Final = 300  # from this headcount, three shifts
+CHECKIN_SHIFTS_LARGE: Final = Picker([(360, 0.5), (840, 0.3), (1320, 0.2)])  # 06:00, 14:00, 22:00
+CHECKIN_SHIFTS_SMALL: Final = Picker([(450, 1.0)])  # 07:30
+CHECKIN_BUS_SHARE: Final = 0.4  # of workers of an enterprise with buses
+CHECKIN_MEAL_AFTER: Final = 240  # minutes into the shift
+CHECKIN_MEAL_SITTINGS: Final = 3
+CHECKIN_MEAL_STAGGER: Final = 30  # minutes between sittings (each spread over 32 minutes)
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -93,6 +118,7 @@ class Context:
     intervals: dict[str, int]  # vaccine product code -> minimum days between doses
     national_id_key: bytes
     id_base: dict[str, int] = field(default_factory=dict)
+    checkin_days: int = 30  # check-ins on the last this-many days of the window (0: none)
 
 
 @dataclass(slots=True)
@@ -147,6 +173,7 @@ class Generator:
         self.T = [self.start + timedelta(minutes=m) for m in range(_WINDOW_MINUTES + 2160)]
         self.as_of_min = int((self.as_of - self.start).total_seconds() // 60)
         self.midnights = [self.start + timedelta(days=d) for d in range(-_PAST_DAYS, 40)]
+        self.weekdays = [(self.day0 + timedelta(days=d)).weekday() for d in range(30)]
         self.day_code = [(self.day0 + timedelta(days=d)).strftime("%y%m%d") for d in range(31)]
         self.sept_day = (pv.SEPTEMBER_RULES - self.day0).days
         latest = _years_before(self.as_of_day, 18)
@@ -233,6 +260,7 @@ class _Enterprise:
         self.dose1_day = [_NEVER] * n
         self.cadence: list[list[tuple[int, int]] | None] = [None] * n  # 3-day windows (days)
         self.isolated = [False] * n
+        self.isolated_at = [_NEVER] * n  # window minute of the positive that isolated them
         self.ntests = [0] * n
         self.housed = [False] * n
         self.home: list[str] = []
@@ -716,44 +744,75 @@ class _Enterprise:
                 self.event(collected + 60, j, _PCR)
             else:
                 self.isolated[j] = True  # a confirmed case leaves the screening
+                self.isolated_at[j] = min(self.isolated_at[j], resulted)
 
     # -- check-ins ---------------------------------------------------------------------------
 
     def checkins(self) -> None:
-        """QR check-ins (seeds/004) for a sample of workers over the last three working days."""
-        g, r, st = self.g, self.r, self.state
+        """QR check-ins (seeds/004 §II.5) of every worker on every working day of the last
+        ``checkin_days`` days of the window, at the density the module's ``CHECKIN_*`` policy
+        describes (none of it is in the seeds). Drawn from the enterprise's own check-in
+        stream, so the number of days changes no other table."""
+        g, st = self.g, self.state
+        days = g.ctx.checkin_days
         by_kind: dict[str, list[uuid.UUID]] = {}
         for vid, kind in self.e.venues:
             by_kind.setdefault(kind, []).append(vid)
         gates = by_kind.get("gate")
-        if not gates:
+        units = by_kind.get("production_unit")
+        if days <= 0 or not gates or not units:
             return
         canteens = by_kind.get("canteen")
         buses = by_kind.get("shuttle_bus")
-        units = by_kind.get("production_unit")
-        rows = self.chunk.checkin
-        T, as_of_min = g.T, g.as_of_min
-        days = [d for d in (27, 28, 29) if (g.day0 + timedelta(days=d)).weekday() != 6]  # Sundays off
+        rng = random.Random(f"safework-seed/{g.ctx.seed}/checkins/{self.e.index}")
+        r, bits = rng.random, rng.getrandbits
+        shift = CHECKIN_SHIFTS_LARGE if self.e.people >= CHECKIN_SHIFT_HEADCOUNT else CHECKIN_SHIFTS_SMALL
+        working = [d for d in range(max(0, 30 - days), 30) if g.weekdays[d] not in CHECKIN_DAYS_OFF]
+        append = self.chunk.checkin.append
+        T = g.T
+        cid = st.checkin_id
+        n_gates, n_units = len(gates), len(units)
+        n_canteens = len(canteens) if canteens else 0
+        present = round(CHECKIN_ATTENDANCE * 256)
         for j in range(self.n):
-            if r() >= 0.06 or not self.active[j] or self.isolated[j]:
-                continue
+            first, stop = max(0, self.avail_from[j]), min(30, self.gone_from[j])
+            end = min(g.as_of_min, self.isolated_at[j])
             pid = self.pids[j]
-            for d in days:
-                if not (self.avail_from[j] <= d < self.gone_from[j]):
+            # A worker keeps one shift, production unit, gate, canteen and bus route.
+            start = shift(rng)
+            k = int(r() * n_units)
+            unit = units[k]
+            gate = gates[int(r() * n_gates)]
+            canteen = canteens[k % n_canteens] if canteens else None
+            meal = start + CHECKIN_MEAL_AFTER + (k % CHECKIN_MEAL_SITTINGS) * CHECKIN_MEAL_STAGGER
+            bus = buses[int(r() * len(buses))] if buses and r() < CHECKIN_BUS_SHARE else None
+            for d in working:
+                if d < first or d >= stop:
                     continue
-                base = d * 1440
-                visits: list[tuple[uuid.UUID, int]] = []
-                if buses and r() < 0.4:
-                    visits.append((buses[int(r() * len(buses))], base + 360 + int(r() * 40)))
-                visits.append((gates[int(r() * len(gates))], base + 400 + int(r() * 60)))
-                if units and r() < 0.3:
-                    visits.append((units[int(r() * len(units))], base + 465 + int(r() * 35)))
-                if canteens:
-                    visits.append((canteens[0], base + 660 + int(r() * 90)))
-                for vid, minute in visits:
-                    if minute <= as_of_min:
-                        rows.append((st.checkin_id, pid, vid, T[minute]))
-                        st.checkin_id += 1
+                # One draw a day: attendance (top 8 bits), then 5 bits per check-in's minute.
+                x = bits(32)
+                if x >> 24 >= present:
+                    continue
+                base = d * 1440 + start
+                if bus is not None:
+                    m = base - 72 + (x & 31)
+                    if m <= end:
+                        append((cid, pid, bus, T[m]))
+                        cid += 1
+                m = base - 32 + ((x >> 5) & 31)
+                if m <= end:
+                    append((cid, pid, gate, T[m]))
+                    cid += 1
+                m = base + ((x >> 10) & 15)
+                if m <= end:
+                    append((cid, pid, unit, T[m]))
+                    cid += 1
+                if canteen is not None:
+                    m = d * 1440 + meal + ((x >> 14) & 31)
+                    if m <= end:
+                        append((cid, pid, canteen, T[m]))
+                        cid += 1
+        st.checkin_id = cid
 
 
 def _years_before(day: date, years: int) -> date:

@@ -250,10 +250,14 @@ def build_plan(*, people: int, enterprises: int, seed: int, as_of: datetime, ins
                 rows["accommodation"].append(
                     (hid, f"{label} {owner}", _address(rng, district), owner, district, "boarding_house", eid)
                 )
-        # QR venues (seeds/004: QR-code check-in at the premises).
+        # QR venues (seeds/004: QR-code check-in at the premises). How many of each kind is
+        # *assumed* (not in the source): a second gate above 500 workers, a production unit per
+        # 400 (at most 6), a canteen from 50 workers and one more per 1,500 (at most 4; a
+        # unit's workers eat at one), buses for park enterprises from 300 (one per 1,000, at
+        # most 4).
         kinds = ["gate"] * (2 if size > 500 else 1)
         kinds += ["production_unit"] * min(6, 1 + size // 400)
-        kinds += ["canteen"] if size >= 50 else []
+        kinds += ["canteen"] * (min(4, 1 + size // 1500) if size >= 50 else 0)
         kinds += ["shuttle_bus"] * (min(4, 1 + size // 1000) if zone == "KCN" and size >= 300 else 0)
         venues: list[tuple[uuid.UUID, str]] = []
         names = {"gate": "Cổng", "production_unit": "Xưởng sản xuất", "canteen": "Nhà ăn", "shuttle_bus": "Xe đưa đón"}

@@ -14,6 +14,7 @@ from safework_common.contract.accommodations import (
     ManagerOut,
     ManagersOut,
 )
+from safework_common.contract.audit import AuditEntry
 from safework_common.contract.compliance import (
     ComplianceFigures,
     ComplianceOut,
@@ -43,6 +44,7 @@ from safework_common.contract.enterprises import (
     EnterpriseStatusChange,
     EnterpriseUpdate,
 )
+from safework_common.contract.fhir import FhirBundle, FhirBundleEntry, FhirResource, FhirResultsBundle
 from safework_common.contract.fields import Instant, NotNull, Page
 from safework_common.contract.installations import (
     AccountDevices,
@@ -151,6 +153,7 @@ __all__ = [
     "AssignmentIn",
     "AssignmentOut",
     "AssumptionOut",
+    "AuditEntry",
     "BatchOutcome",
     "BoardingHouseSampleOut",
     "CaseClose",
@@ -184,6 +187,10 @@ __all__ = [
     "EnterpriseUpdate",
     "FacilityCreate",
     "FacilityOut",
+    "FhirBundle",
+    "FhirBundleEntry",
+    "FhirResource",
+    "FhirResultsBundle",
     "FindingOut",
     "HealthCardJwks",
     "HealthCardOut",

@@ -260,6 +260,12 @@ class RosterItemResult(BaseModel):
     message: str | None = None
     field: str | None = None
     errors: list[ItemError] = []
+    row: int | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="A file upload: the spreadsheet row (header = 1)."
+    )
+    column: str | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="A file upload: the header of the offending column."
+    )
 
 
 class RosterCounts(BaseModel):

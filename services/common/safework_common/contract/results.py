@@ -90,12 +90,25 @@ OutcomeStatus = Literal["accepted", "duplicate", "rejected"]
 
 
 class ItemOutcome(BaseModel):
-    index: int = Field(description="Position of the item in the request.")
-    sample_id: str = Field(description="The item's sample ID (a pool's pool sample ID).")
+    index: int = Field(description="Position of the item in the request (a file: among its data rows).")
+    sample_id: str | None = Field(
+        description="The item's sample ID (a pool's pool sample ID); null for an item rejected without a readable one."
+    )
     status: OutcomeStatus
     code: str | None = Field(default=None, description="Why it was rejected (only when rejected).")
     message: str | None = None
     field: str | None = Field(default=None, description="The offending input, e.g. body.items[3].collected_at.")
+    row: int | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="A file upload: the spreadsheet row (header = 1); a pool's member row when the field names one.",
+    )
+    rows: list[int] | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="A file upload, a pool: its members' rows."
+    )
+    column: str | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="A file upload: the header of the offending column."
+    )
 
 
 class BatchOutcome(BaseModel):

@@ -18,7 +18,7 @@ from safework_common.app import check_query
 from safework_common.errors import NotFound, Unauthorized, Unprocessable
 from safework_common.scope import claims_other_tenant, require_province, require_role
 from safework_gateway.auth.principal import ROLES, Principal
-from safework_gateway.auth.ratelimit import TokenBuckets
+from safework_gateway.auth.ratelimit import Limiter
 from safework_gateway.auth.state import AuthState
 from safework_gateway.auth.tokens import TokenService
 
@@ -78,14 +78,14 @@ class Access:
         self.roles = roles
         self.scope = scope
 
-    def authorize(self, request: Request) -> Principal:
+    async def authorize(self, request: Request) -> Principal:
         state = request.app.state
         tokens: TokenService = state.tokens
         auth: AuthState = state.auth
-        limiter: TokenBuckets = state.limiter
+        limiter: Limiter = state.limiter
         principal = tokens.verify(bearer_token(request))
         auth.check_not_revoked(principal)
-        limiter.take(principal.rate_key)
+        await limiter.acquire(principal.rate_key)
         require_role(principal, *self.roles)
         if self.scope in _PATH_PARAM:
             self._check_path_tenant(request, principal)
@@ -115,14 +115,14 @@ class Access:
 
 class ClientAccess(Access):
     async def __call__(self, request: Request, _: Annotated[str | None, Depends(CLIENT_CREDENTIALS)]) -> Principal:
-        return self.authorize(request)
+        return await self.authorize(request)
 
 
 class DeviceAccess(Access):
     async def __call__(
         self, request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(DEVICE_TOKEN)]
     ) -> Principal:
-        return self.authorize(request)
+        return await self.authorize(request)
 
 
 class AnyAccess(Access):
@@ -132,7 +132,7 @@ class AnyAccess(Access):
         _c: Annotated[str | None, Depends(CLIENT_CREDENTIALS)],
         _d: Annotated[HTTPAuthorizationCredentials | None, Depends(DEVICE_TOKEN)],
     ) -> Principal:
-        return self.authorize(request)
+        return await self.authorize(request)
 
 
 def allow(*roles: str, scope: Scope) -> Any:
@@ -190,8 +190,8 @@ def api_routes(app: FastAPI) -> list[RouteInfo]:
 
 async def anonymous_rate_limit(request: Request) -> None:
     """Per-address bucket for the routes that come before any token (token, activate, refresh)."""
-    limiter: TokenBuckets = request.app.state.anonymous_limiter
-    limiter.take(request.client.host if request.client else "unknown")
+    limiter: Limiter = request.app.state.anonymous_limiter
+    await limiter.acquire(request.client.host if request.client else "unknown")
 
 
 AnonymousLimit = Depends(anonymous_rate_limit)

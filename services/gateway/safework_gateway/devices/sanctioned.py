@@ -5,6 +5,7 @@ and cached; other apps get 403 ``unsanctioned_app`` and the attempt is recorded.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -24,20 +25,43 @@ GATEWAY_CALLER = Caller(subject="service:gateway", role="system", client_id="gat
 
 class SanctionedApps:
     """The sanctioned app IDs, cached for ``ttl`` seconds; the last known list is kept while
-    the scheduler is unreachable."""
+    the scheduler is unreachable.
 
-    def __init__(self, scheduler: Upstream, ttl_seconds: float) -> None:
+    With Redis (``REDIS_URL``) the cached list is one entry shared by every gateway process
+    (``<prefix>cache:sanctioned_apps``, expiring with the ttl), so after a policy change all
+    processes switch together instead of each at the end of its own ttl; the process's own copy
+    is used only when Redis cannot answer."""
+
+    def __init__(self, scheduler: Upstream, ttl_seconds: float, redis: Any = None, prefix: str = "safework:") -> None:
         self._scheduler = scheduler
         self._ttl = ttl_seconds
         self._ids: frozenset[str] | None = None
         self._fetched = 0.0
         self._lock = asyncio.Lock()
+        self._redis = redis
+        self._key = f"{prefix}cache:sanctioned_apps"
 
     async def ids(self) -> frozenset[str]:
-        if self._ids is not None and time.monotonic() - self._fetched < self._ttl:
+        if self._redis is None:
+            return await self._local()
+        from redis.exceptions import RedisError
+
+        try:
+            cached = await self._redis.get(self._key)
+            if cached is not None:
+                return frozenset(json.loads(cached))
+            ids = await self._local(force=True)
+            await self._redis.set(self._key, json.dumps(sorted(ids)), px=int(self._ttl * 1000), nx=True)
+            return ids
+        except (RedisError, OSError, ValueError) as exc:
+            log.warning("sanctioned apps: Redis unavailable (%s); this process's copy decides", type(exc).__name__)
+            return await self._local()
+
+    async def _local(self, *, force: bool = False) -> frozenset[str]:
+        if not force and self._ids is not None and time.monotonic() - self._fetched < self._ttl:
             return self._ids
         async with self._lock:
-            if self._ids is not None and time.monotonic() - self._fetched < self._ttl:
+            if not force and self._ids is not None and time.monotonic() - self._fetched < self._ttl:
                 return self._ids
             try:
                 body = await self._scheduler.json("GET", "/v1/policies/active", GATEWAY_CALLER)

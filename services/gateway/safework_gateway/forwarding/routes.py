@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from safework_common import contract as c
 from safework_common.contract import Page
+from safework_common.contract.files import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from safework_common.errors import ERROR_RESPONSES, Unprocessable
 from safework_common.geo import DISTRICT_SCHEMA, canonical_district, unknown_district_message
 from safework_common.paging import MAX_LIMIT
@@ -28,7 +29,7 @@ from safework_gateway.auth.principal import Principal
 from safework_gateway.forwarding import schemas as s
 from safework_gateway.operation_ids import BODY_MODELS, operation_id
 from safework_gateway.passes.hooks import HOOKS, after_write
-from safework_gateway.upstream import Upstream, pass_on, relay
+from safework_gateway.upstream import Upstream, pass_on, relay, relay_stream
 
 ALL = ("authority", "enterprise", "lab", "worker")
 AUTHORITY = ("authority",)
@@ -40,6 +41,8 @@ TAG_ENTERPRISE = "enterprise"
 TAG_AUTHORITY = "authority"
 TAG_REFERENCE = "reference data"
 TAG_OUTBREAK = "outbreak response"
+TAG_EXPORT = "exports"
+TAG_FHIR = "fhir"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,13 @@ class Forward:
     also: tuple[int, ...] = ()
     # The upstream honours Idempotency-Key on this route (a retry replays the first answer).
     idempotent: bool = False
+    # The body may also be a CSV or XLSX file, raw or multipart (issue 16): the upstream reads it.
+    uploads: bool = False
+    # The success answer is a file of this media type (a template), not JSON.
+    media: str | None = None
+    # A file answer (an export: CSV, XLSX, NDJSON): its media types. Relayed as a stream, as it
+    # comes, never held whole (``response`` is then None).
+    files: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -85,6 +95,19 @@ DISTRICT = Query(
     "A district authority: its own only (another is 404 district_not_found); unknown: 422 unknown_district.",
 )
 ZONE = Query("zone_type", s.ZONE_TYPE)
+TEXT: s.Schema = {"type": "string", "maxLength": 128}
+# Exports (issue 16): the JSON route's filters and as_of, the whole list, streamed.
+SPREADSHEET = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+FORMAT = Query(
+    "format",
+    {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"},
+    "csv (UTF-8 with a byte-order mark, streamed) or xlsx (one sheet, the same columns).",
+)
+EXPORT_STATUS = Query(
+    "status",
+    {"type": "string", "enum": ["due", "overdue", "not_cleared", "all"]},
+    "Whose rows: as the JSON route (default overdue), or all: every active person with their verdict.",
+)
 
 FORWARDS: tuple[Forward, ...] = (
     # The worker's own records: the person is the token's, never the path's.
@@ -112,18 +135,35 @@ FORWARDS: tuple[Forward, ...] = (
             query=CURSOR, upstream_path="/v1/persons/{person_id}/checkins"),
     # Labs.
     Forward("POST", "/labs/{lab_id}/results", c.BatchOutcome, "registry", ("lab", "authority"), Scope.LAB,
-            "Post a batch of results (single and pooled), up to 10,000 items; per-item outcomes", TAG_LAB,
-            body=c.ResultsBatchIn, idempotent=True),
+            "Post a batch of results (single and pooled), up to 10,000 items, as JSON or a CSV/XLSX file; "
+            "per-item outcomes", TAG_LAB, body=c.ResultsBatchIn, idempotent=True, uploads=True),
+    Forward("GET", "/labs/{lab_id}/results/template.csv", None, "registry", ("lab", "authority"), Scope.LAB,
+            "The lab-results upload template, CSV (Vietnamese headers, one example row)", TAG_LAB,
+            media=CSV_MEDIA_TYPE),
+    Forward("GET", "/labs/{lab_id}/results/template.xlsx", None, "registry", ("lab", "authority"), Scope.LAB,
+            "The lab-results upload template, XLSX (Vietnamese headers, one example row)", TAG_LAB,
+            media=XLSX_MEDIA_TYPE),
     Forward("GET", "/labs/{lab_id}/results", Page[c.ResultOut], "registry", ("lab", "authority"), Scope.LAB,
             "Read back this lab's submissions", TAG_LAB, query=CURSOR),
+    Forward("POST", "/labs/{lab_id}/results/fhir", c.BatchOutcome, "registry", ("lab", "authority"), Scope.LAB,
+            "Post results as a FHIR R4 Bundle of Observations (LOINC 94500-6 RT-PCR, 94558-4 rapid antigen); "
+            "the JSON batch's checks and per-item outcomes", TAG_FHIR, body=c.FhirResultsBundle, idempotent=True),
     # Enterprises: their own roster, venues, due list.
     Forward("GET", "/enterprises/{enterprise_id}", c.EnterpriseOut,
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "One enterprise", TAG_ENTERPRISE),
     Forward("PUT", "/enterprises/{enterprise_id}/roster", c.RosterResult,
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
-            "Upsert the roster (up to 10,000 people, matched by employee code); per-item outcomes", TAG_ENTERPRISE,
-            body=c.RosterUpsert),
+            "Upsert the roster (up to 10,000 people, matched by employee code) from JSON or a CSV/XLSX file; "
+            "per-item outcomes", TAG_ENTERPRISE, body=c.RosterUpsert, idempotent=True, uploads=True),
+    Forward("GET", "/enterprises/{enterprise_id}/roster/template.csv", None,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "The roster upload template, CSV (Vietnamese headers, one example row)", TAG_ENTERPRISE,
+            media=CSV_MEDIA_TYPE),
+    Forward("GET", "/enterprises/{enterprise_id}/roster/template.xlsx", None,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "The roster upload template, XLSX (Vietnamese headers, one example row)", TAG_ENTERPRISE,
+            media=XLSX_MEDIA_TYPE),
     Forward("GET", "/enterprises/{enterprise_id}/roster", Page[c.PersonOut],
             "registry", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
             "The roster, a page at a time", TAG_ENTERPRISE,
@@ -197,6 +237,16 @@ FORWARDS: tuple[Forward, ...] = (
             status_code=201, also=(200,), idempotent=True),
     Forward("POST", "/persons/lookup", c.PersonOut, "registry", AUTHORITY, Scope.NONE,
             "Find a person by national ID", TAG_AUTHORITY, body=c.LookupRequest),
+    # The audit trail (who, what, which record, when): the province authority reads it.
+    Forward("GET", "/audit", Page[c.AuditEntry], "registry", AUTHORITY, Scope.PROVINCE,
+            "The audit log, newest first, filtered", TAG_AUTHORITY,
+            query=(Query("action", TEXT, "e.g. person.lookup"), Query("entity", TEXT, "e.g. person"),
+                   Query("entity_id", TEXT), Query("client_id", TEXT), Query("role", TEXT),
+                   Query("subject", TEXT), Query("since", s.INSTANT, "From this instant (inclusive)."),
+                   Query("until", s.INSTANT, "Before this instant."), *CURSOR)),
+    Forward("GET", "/persons/{person_id}/audit", Page[c.AuditEntry], "registry", AUTHORITY, Scope.PROVINCE,
+            "Who looked this person up by national ID, and who changed their record", TAG_AUTHORITY,
+            query=CURSOR),
     Forward("POST", "/enterprises", c.EnterpriseOut, "registry", AUTHORITY, Scope.NONE,
             "Register an enterprise", TAG_AUTHORITY, body=c.EnterpriseCreate, status_code=201),
     Forward("GET", "/enterprises", Page[c.EnterpriseOut], "registry", AUTHORITY, Scope.NONE,
@@ -241,6 +291,43 @@ FORWARDS: tuple[Forward, ...] = (
             "The people behind those counts, a page at a time", TAG_AUTHORITY,
             query=(AS_OF, DISTRICT,
                    Query("status", {"type": "string", "enum": ["due", "overdue", "not_cleared"]}), *CURSOR)),
+    # Exports (issue 16): the same filters and as_of as the JSON routes, the whole list, streamed.
+    Forward("GET", "/due/people/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "The due list, whole, as CSV or XLSX (by enterprise then person)", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, ZONE, EXPORT_STATUS), files=SPREADSHEET),
+    Forward("GET", "/enterprises/{enterprise_id}/due/export", None,
+            "scheduler", ENTERPRISE_OR_AUTHORITY, Scope.ENTERPRISE,
+            "An enterprise's due list, whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default: the date of as_of."),
+                   AS_OF, EXPORT_STATUS), files=SPREADSHEET),
+    Forward("GET", "/compliance/violations/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "Enterprises in violation (or warning), whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, ZONE, DISTRICT,
+                   Query("status", {"type": "string", "enum": ["violation", "warning"]})), files=SPREADSHEET),
+    Forward("GET", "/coverage/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "Testing and vaccine coverage by enterprise, district or zone, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, ZONE,
+                   Query("by", {"type": "string", "enum": ["enterprise", "district", "zone", "district_zone"]},
+                         "One row per enterprise (default), or summed by district, zone type, or both.")),
+            files=SPREADSHEET),
+    Forward("GET", "/vaccines/queue/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "The vaccine priority queue, whole, as CSV or XLSX", TAG_EXPORT,
+            query=(FORMAT, AS_OF, DISTRICT, Query("enterprise_id", s.UUID), Query("tier", {"type": "integer"}),
+                   Query("dose", {"type": "integer", "minimum": 1})), files=SPREADSHEET),
+    Forward("POST", "/vaccines/plan/export", None, "scheduler", AUTHORITY, Scope.NONE,
+            "A capacity plan's groups and totals as CSV or XLSX", TAG_EXPORT, body=c.PlanRequest,
+            query=(FORMAT,), files=SPREADSHEET),
+    # FHIR R4 (issue 16): a person, everything about them, and everyone in scope as NDJSON.
+    Forward("GET", "/fhir/Patient/{person_id}", c.FhirResource, "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "A person as a FHIR R4 Patient (national ID masked except to the authority)", TAG_FHIR),
+    Forward("GET", "/fhir/Patient/{person_id}/$everything", c.FhirBundle,
+            "registry", ENTERPRISE_OR_AUTHORITY, Scope.UPSTREAM,
+            "A person's Patient, employer, labs, Immunizations and Observations as a FHIR R4 Bundle", TAG_FHIR),
+    Forward("GET", "/fhir/export", None, "registry", ENTERPRISE_OR_AUTHORITY, Scope.NONE,
+            "Everyone in scope as FHIR R4 NDJSON (Organization, Patient, Immunization, Observation), streamed",
+            TAG_FHIR, query=(Query("_type", {"type": "string", "maxLength": 200},
+                                   "Comma-separated resource types (default: all four)."),),
+            files=("application/fhir+ndjson",)),
     # seeds/000 §2.2: each district's steering committee sets its sampling ratios, period by period.
     Forward("POST", "/districts/{district}/ratios", c.RatioOut, "registry", AUTHORITY, Scope.UPSTREAM,
             "Set a district's sampling ratio from a date (a district authority: its own; the province: any)",
@@ -334,6 +421,7 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers_on.append("idempotency-key")
     key = (spec.method, spec.path)
     hooked = key in HOOKS
+    streamed = bool(spec.files)
 
     async def forward(request: Request, principal: Principal) -> Response:
         values = {}
@@ -349,6 +437,10 @@ def _handler(spec: Forward) -> Callable[..., Awaitable[Response]]:
         headers = pass_on(request.headers, headers_on)
         upstream: Upstream = getattr(request.app.state, spec.upstream)
         content = await request.body() if has_body else None
+        if streamed:
+            return await relay_stream(
+                await upstream.stream(spec.method, path, principal.caller(), headers=headers, content=content)
+            )
         answer = await upstream.request(spec.method, path, principal.caller(), headers=headers, content=content)
         if hooked and answer.status_code < 300:
             await after_write(getattr(request.app.state, "passes", None), key, values, content, answer.content)
@@ -392,7 +484,40 @@ def _openapi(spec: Forward) -> dict[str, Any]:
     if spec.body is not None:
         # Filled in with the model's schema by safework_gateway.openapi (BODY_MODELS).
         extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": {}}}}
+        if spec.uploads:
+            # The same rows as a file (issue 16). Listed as an extension rather than as more
+            # requestBody media types: openapi-python-client (0.29) generates a client that does
+            # not import for an operation with several body media types (its template's
+            # ``body_required`` never leaves its loop), and client authors generate from here.
+            extra["x-safework-file-uploads"] = {
+                "media_types": [CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, "multipart/form-data"],
+                "multipart_field": "file",
+                "templates": [f"{spec.path}/template.csv", f"{spec.path}/template.xlsx"],
+            }
+            extra["description"] = f"{spec.summary}. Forwarded to the {spec.upstream}.\n\n{_UPLOADS_NOTE}"
     return extra
+
+
+_UPLOADS_NOTE = (
+    "The same batch may be sent as a CSV or XLSX file: as the raw body (`Content-Type: text/csv` or "
+    f"`{XLSX_MEDIA_TYPE}`) or as `multipart/form-data` with the file in the `file` part (listed in "
+    "`x-safework-file-uploads`). The columns are the template's (`.../template.csv`, `.../template.xlsx`, "
+    "Vietnamese headers, English aliases). Each row is judged as the JSON item would be; its outcome also "
+    "gives the spreadsheet `row` (header = row 1) and the offending `column`. A time without an offset is "
+    "Asia/Ho_Chi_Minh in a file (JSON requires the offset). A file that is not a batch (encoding, header, "
+    "more than 10,000 rows, an XLSX that unpacks too large) is refused whole and changes nothing."
+)
+
+
+def _answer(spec: Forward) -> dict[str, Any]:
+    if spec.files:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "The file, streamed", "content": dict.fromkeys(spec.files, binary)}
+    if spec.media is not None:
+        return {"description": "A file", "content": {spec.media: {"schema": {"type": "string", "format": "binary"}}}}
+    if spec.response is None:
+        return {"description": "Done: no content"}
+    return {"description": "Success", "model": spec.response}
 
 
 def build_router() -> APIRouter:
@@ -415,14 +540,7 @@ def build_router() -> APIRouter:
             tags=[spec.tag],
             openapi_extra=_openapi(spec),
             response_class=Response,
-            responses={
-                status: (
-                    {"description": "Done: no content"}
-                    if spec.response is None
-                    else {"description": "Success", "model": spec.response}
-                )
-                for status in (spec.status_code, *spec.also)
-            },
+            responses={status: _answer(spec) for status in (spec.status_code, *spec.also)},
         )
     for group in groups.values():
         router.include_router(group)

@@ -15,45 +15,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from segno import consts
 
+from safework_common.fhir import CVX, CVX_CODES, FHIR_VERSION, UNKNOWN_COVID_VACCINE, split_name
+
 SHC_TYPES = [
     "https://smarthealth.cards#health-card",
     "https://smarthealth.cards#immunization",
     "https://smarthealth.cards#covid19",
 ]
-FHIR_VERSION = "4.0.1"
-CVX = "http://hl7.org/fhir/sid/cvx"
-# Our product codes (the seeds' short ones and the long ones) to CDC CVX codes; 500: a COVID-19
-# vaccine with no code of its own (Sputnik V), as CVX says for non-US products.
-CVX_CODES = {
-    "AZ": "210",
-    "AZD1222": "210",
-    "PF": "208",
-    "BNT162B2": "208",
-    "MO": "207",
-    "MRNA-1273": "207",
-    "VC": "510",
-    "VERO-CELL": "510",
-    "SINOPHARM": "510",
-    "SINOVAC": "511",
-    "JNJ": "212",
-    "SP": "500",
-    "SPUTNIK-V": "500",
-}
-UNKNOWN_COVID_VACCINE = "500"
 # Above this many JWS characters the spec splits the card across QR codes; one dose history is far below.
 MAX_SINGLE_QR_JWS = 1195
 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _split_name(full_name: str) -> dict[str, Any]:
-    """Vietnamese order: family name first, given name last, middle names between."""
-    words = full_name.split()
-    if len(words) <= 1:
-        return {"text": full_name} if not words else {"given": words}
-    return {"family": words[0], "given": words[1:]}
 
 
 def fhir_bundle(full_name: str, birth_date: date | str, doses: list[dict[str, Any]]) -> dict[str, Any]:
@@ -64,7 +38,7 @@ def fhir_bundle(full_name: str, birth_date: date | str, doses: list[dict[str, An
             "fullUrl": "resource:0",
             "resource": {
                 "resourceType": "Patient",
-                "name": [_split_name(full_name)],
+                "name": [split_name(full_name)],
                 "birthDate": birth_date if isinstance(birth_date, str) else birth_date.isoformat(),
             },
         }

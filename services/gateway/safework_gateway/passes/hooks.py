@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from safework_common.fhir import NATIONAL_ID_SYSTEM, RESULT_OF_SNOMED, SNOMED
 from safework_gateway.passes.service import PassService
 
 log = logging.getLogger("safework.gateway.passes")
@@ -54,6 +55,43 @@ async def _results(service: PassService, params: dict[str, str], body: bytes | N
         await service.recheck(person_ids=ids)
 
 
+def _fhir_items(bundle: Any) -> list[dict[str, Any]]:
+    """A lab's FHIR ``Bundle`` of ``Observation``s as the JSON batch's items the hook reads: the
+    result (SNOMED CT value) and the Patient (reference or national ID identifier). The registry
+    has already accepted the Bundle (the hook runs after a 2xx), so this only reads it."""
+    items: list[dict[str, Any]] = []
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        value = resource.get("valueCodeableConcept")
+        codings = value.get("coding") if isinstance(value, dict) else None
+        results = [
+            RESULT_OF_SNOMED.get(str(c.get("code")))
+            for c in (codings if isinstance(codings, list) else [])
+            if isinstance(c, dict) and c.get("system") == SNOMED
+        ]
+        subject = resource.get("subject")
+        if not isinstance(subject, dict):
+            continue
+        item: dict[str, Any] = {"result": next((r for r in results if r), "")}
+        reference = subject.get("reference")
+        ident = subject.get("identifier")
+        if isinstance(reference, str) and reference.startswith("Patient/"):
+            item["person_id"] = reference.removeprefix("Patient/")
+        elif isinstance(ident, dict) and ident.get("system") == NATIONAL_ID_SYSTEM:
+            item["national_id"] = ident.get("value")
+        items.append(item)
+    return items
+
+
+async def _fhir_results(service: PassService, params: dict[str, str], body: bytes | None, answer: bytes) -> None:
+    """A lab's FHIR Bundle of results: the same as the JSON batch (``_results``)."""
+    batch = json.dumps({"items": _fhir_items(_json(body))}).encode()
+    await _results(service, params, batch, answer)
+
+
 async def _enterprise(service: PassService, params: dict[str, str], body: bytes | None, answer: bytes) -> None:
     """A roster upsert (someone left) or a status change: the enterprise's live passes."""
     ent = _uuid(params.get("enterprise_id"))
@@ -88,6 +126,7 @@ HOOKS: dict[tuple[str, str], Hook] = {
     ("POST", "/cases"): _case,
     ("POST", "/cases/{case_id}/contacts"): _case,
     ("POST", "/labs/{lab_id}/results"): _results,
+    ("POST", "/labs/{lab_id}/results/fhir"): _fhir_results,
     ("PUT", "/enterprises/{enterprise_id}/roster"): _enterprise,
     ("POST", "/enterprises/{enterprise_id}/status"): _enterprise,
     ("PATCH", "/persons/{person_id}"): _person,

@@ -14,12 +14,14 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from safework_common.contract.passes import PassOut, RevocationListOut
 from safework_common.errors import Conflict, ErrorDetail, NotFound, SafeworkError
 from safework_common.internal_auth import SYSTEM_CALLER, Caller
-from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, PassCheck, PassVerifier
+from safework_common.locks import try_engine_lock
+from safework_common.metrics import JOB_RUNS
+from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, REVOKED, PassCheck, PassVerifier
 from safework_common.timezone import now_local
 from safework_gateway.keys.service import ALGORITHM, KeyRing
 from safework_gateway.passes import health_card, repository, rules
@@ -37,6 +39,7 @@ class PassService:
         self,
         ring: Callable[[], KeyRing],
         sessionmaker: async_sessionmaker[AsyncSession],
+        writer: AsyncEngine,
         registry: Upstream,
         scheduler: Upstream,
         *,
@@ -47,6 +50,7 @@ class PassService:
     ) -> None:
         self._ring = ring
         self._sessionmaker = sessionmaker
+        self._writer = writer  # autocommit, no pre-ping: single idempotent statements
         self._registry = registry
         self._scheduler = scheduler
         self._subject_key = subject_key
@@ -89,17 +93,17 @@ class PassService:
         token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": PASS_TYP})
         issued_at = datetime.fromtimestamp(claims["iat"], UTC)
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-        async with self._sessionmaker() as session, session.begin():
-            await repository.add(
-                session,
-                pass_id=pass_id,
-                person_id=uuid.UUID(person_id),
-                enterprise_id=uuid.UUID(enterprise_id),
-                kid=kid,
-                token=token,
-                issued_at=issued_at,
-                expires_at=expires_at,
-            )
+        # One autocommit INSERT (no ping, no BEGIN/COMMIT): a pass costs what a status read costs.
+        await repository.add(
+            self._writer,
+            pass_id=pass_id,
+            person_id=uuid.UUID(person_id),
+            enterprise_id=uuid.UUID(enterprise_id),
+            kid=kid,
+            token=token,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
         return PassOut(
             pass_id=pass_id,
             enterprise_id=uuid.UUID(enterprise_id),
@@ -224,7 +228,7 @@ class PassService:
         async with self._sessionmaker() as session:
             row = await repository.get(session, check.pass_id)
         if check.valid and row is not None and row["revoked_at"] is not None:
-            check = PassCheck(False, "pass_revoked", **{k: getattr(check, k) for k in _FIELDS})
+            check = check._replace(valid=False, code=REVOKED)  # an outcome, not an error
         return check, row
 
     # -- health card ---------------------------------------------------------------------------
@@ -254,13 +258,18 @@ class PassService:
 
     async def _loop(self, every_seconds: float) -> None:
         """Every live pass re-checked now and then: what no gateway route saw (a contact traced
-        elsewhere, a verdict turned by time) still revokes passes within one period."""
+        elsewhere, a verdict turned by time) still revokes passes within one period. With several
+        gateway processes, one sweeps at a time (an advisory lock); the others skip that round."""
         while True:
             await asyncio.sleep(every_seconds)
             try:
-                await self.recheck()
+                engine = self._sessionmaker.kw["bind"]
+                async with try_engine_lock(engine, "gateway-pass-sweep") as mine:
+                    if mine:
+                        await self.recheck()
+                        JOB_RUNS.labels("pass_sweep", "done").inc()
+                    else:
+                        JOB_RUNS.labels("pass_sweep", "skipped").inc()
             except Exception as exc:  # keep the gateway serving; the next sweep tries again
+                JOB_RUNS.labels("pass_sweep", "failed").inc()
                 log.warning("pass sweep failed: %s", type(exc).__name__)
-
-
-_FIELDS = ("pass_id", "enterprise_id", "subject", "name", "issued_at", "expires_at")

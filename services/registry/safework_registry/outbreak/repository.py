@@ -31,7 +31,6 @@ from sqlalchemy import (
     text,
     true,
     union_all,
-    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -54,7 +53,22 @@ _LINK_ORDER = {"venue": 0, "accommodation": 1, "declared": 2}
 
 
 def _dwell_table(dwell: dict[str, timedelta]) -> Any:
-    return values(column("kind", String), column("dwell", Interval), name="dwell").data(sorted(dwell.items()))
+    """(kind, dwell) rows: ``unnest`` of two bound arrays, so the statement has a cache key and
+    SQLAlchemy compiles it once (a ``VALUES`` of literal rows made it compile on every trace)."""
+    kinds, spans = zip(*sorted(dwell.items()), strict=True)
+    return (
+        func.unnest(
+            bindparam(None, list(kinds), type_=ARRAY(String)), bindparam(None, list(spans), type_=ARRAY(Interval))
+        )
+        .table_valued(column("kind", String), column("dwell", Interval))
+        .render_derived(name="dwell")
+    )
+
+
+def _kind_of(venue_id: Any) -> Any:
+    """The venue's kind, looked up by primary key for each of the source check-ins (a handful):
+    a join let the planner hash every venue of the province first."""
+    return select(Venue.kind).where(Venue.id == venue_id).scalar_subquery().label("kind")
 
 
 def overlaps(person_ids: list[uuid.UUID], window: Window, dwell: dict[str, timedelta]) -> Select[Any]:
@@ -62,8 +76,7 @@ def overlaps(person_ids: list[uuid.UUID], window: Window, dwell: dict[str, timed
     one of ``person_ids`` in ``window`` at the same venue (each other check-in once per source
     check-in)."""
     src = (
-        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, Venue.kind)
-        .join(Venue, Venue.id == CheckIn.venue_id)
+        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, _kind_of(CheckIn.venue_id))
         .where(
             CheckIn.person_id.in_(person_ids),
             CheckIn.checked_in_at >= window.start,
@@ -89,6 +102,58 @@ def overlaps(person_ids: list[uuid.UUID], window: Window, dwell: dict[str, timed
         near.c.venue_id,
         near.c.checked_in_at.label("exposed_at"),
     ).select_from(src.join(dw, dw.c.kind == src.c.kind).join(near, true()))
+
+
+def second_ring(case: OutbreakCase, as_of: datetime, dwell: dict[str, timedelta]) -> Any:
+    """Ring 2 of ``case`` as of ``as_of``, by the ring-1 overlap rule applied to each F1: every
+    check-in at the same venue overlapping (``[t, t + dwell)`` stays) a check-in the F1 made
+    from their own exposure (``exposed_at``; for a housemate or a declared contact, whose
+    exposure is not known, the start of the F0's window) to ``as_of``; never the F0 or an F1
+    of the case (as of ``as_of``). One row per person (person_id, source_id: the F1, venue_id,
+    exposed_at): their earliest such check-in."""
+    f1 = (
+        select(
+            Contact.person_id,
+            func.coalesce(Contact.exposed_at, literal(case.infectious_from, OutbreakCase.infectious_from.type)).label(
+                "since"
+            ),
+        )
+        .where(Contact.case_id == case.id, Contact.traced_at <= as_of)
+        .cte("f1")
+    )
+    src = (
+        select(CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, _kind_of(CheckIn.venue_id))
+        .join_from(f1, CheckIn, CheckIn.person_id == f1.c.person_id)
+        .where(CheckIn.checked_in_at >= f1.c.since, CheckIn.checked_in_at <= as_of)
+        .cte("src")
+    )
+    dw = _dwell_table(dwell)
+    other = aliased(CheckIn, name="other")
+    ring1 = aliased(Contact, name="ring1")
+    near = (
+        select(other.person_id, other.venue_id, other.checked_in_at)
+        .where(
+            other.venue_id == src.c.venue_id,
+            other.checked_in_at > src.c.checked_in_at - dw.c.dwell,
+            other.checked_in_at < src.c.checked_in_at + dw.c.dwell,
+            other.person_id != case.person_id,
+            ~exists().where(ring1.case_id == case.id, ring1.person_id == other.person_id, ring1.traced_at <= as_of),
+        )
+        .lateral("near")
+    )
+    found = select(
+        near.c.person_id,
+        src.c.person_id.label("source_id"),
+        near.c.venue_id,
+        near.c.checked_in_at.label("exposed_at"),
+    ).select_from(src.join(dw, dw.c.kind == src.c.kind).join(near, true()))
+    ring2 = found.subquery("ring2")
+    return (
+        select(ring2)
+        .ext(distinct_on(ring2.c.person_id))
+        .order_by(ring2.c.person_id, ring2.c.exposed_at, ring2.c.source_id)
+        .subquery("first")
+    )
 
 
 def candidates(
@@ -126,6 +191,12 @@ def candidates(
     )
 
 
+def _employer_of(person_id: Any) -> Any:
+    """The person's employer, looked up by primary key for each contact: a join let the planner
+    hash the whole person table (a sequential scan of 1,000,000 rows for ~1,000 contacts)."""
+    return select(Person.enterprise_id).where(Person.id == person_id).scalar_subquery()
+
+
 async def mark(session: AsyncSession, case: OutbreakCase, rows: Any, traced_at: datetime) -> int:
     """Insert the contacts ``rows`` yields (person_id, link, venue_id, accommodation_id,
     exposed_at) that the case does not have yet, with their outbox facts: one statement.
@@ -139,9 +210,9 @@ async def mark(session: AsyncSession, case: OutbreakCase, rows: Any, traced_at: 
             rows.c.accommodation_id,
             rows.c.exposed_at,
             literal(traced_at, OutbreakCase.traced_at.type),
-            Person.enterprise_id,
+            _employer_of(rows.c.person_id),
         )
-        .join_from(rows, Person, Person.id == rows.c.person_id)
+        .select_from(rows)
         .where(rows.c.person_id != case.person_id)
     )
     cols = ["case_id", "person_id", "link", "venue_id", "accommodation_id", "exposed_at", "traced_at", "enterprise_id"]
@@ -211,9 +282,8 @@ def _cases_candidates(cases: Any, dwell: dict[str, timedelta]) -> Any:
     overlap of the case's check-ins in its window, else the case's lodging). The same rule as
     ``overlaps``/``candidates``, over the same indexes, joined to the cases instead of naming one."""
     src = (
-        select(cases.c.case_id, CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, Venue.kind)
+        select(cases.c.case_id, CheckIn.person_id, CheckIn.venue_id, CheckIn.checked_in_at, _kind_of(CheckIn.venue_id))
         .join_from(cases, CheckIn, CheckIn.person_id == cases.c.person_id)
-        .join(Venue, Venue.id == CheckIn.venue_id)
         .where(CheckIn.checked_in_at >= cases.c.start, CheckIn.checked_in_at <= cases.c.end)
         .cte("src")
     )
@@ -432,10 +502,9 @@ def _mark_many(rows: Any, cases: Any) -> tuple[Any, Any]:
             rows.c.accommodation_id,
             rows.c.exposed_at,
             cases.c.traced_at,
-            Person.enterprise_id,
+            _employer_of(rows.c.person_id),
         )
         .join_from(rows, cases, cases.c.case_id == rows.c.case_id)
-        .join(Person, Person.id == rows.c.person_id)
         .where(rows.c.person_id != cases.c.person_id)
     )
     cols = ["case_id", "person_id", "link", "venue_id", "accommodation_id", "exposed_at", "traced_at", "enterprise_id"]

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, false, func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -328,8 +327,9 @@ async def list_contacts(
     limit: int,
 ) -> ContactPage:
     """Ring 1: the case's contacts (by person id, keyset). Ring 2 (on request, not marked): the
-    people whose check-ins overlap an F1's from the F1's exposure to the trace, who are neither
-    the F0 nor an F1 of the case."""
+    ring-1 overlap rule applied to each F1's check-ins from the F1's own exposure (a housemate's
+    or declared contact's: the start of the F0's window) to ``as_of``; neither the F0 nor an F1
+    of the case (``repository.second_ring``)."""
     found = await case_in_scope(session, caller, case_id)
     as_of = as_of or now_local()
     params = current()
@@ -358,40 +358,19 @@ async def list_contacts(
                 )
             )  # fmt: skip
     else:
-        f1 = [
-            pid
-            for (pid,) in (
-                await session.execute(
-                    select(Contact.person_id).where(Contact.case_id == found.id, Contact.traced_at <= as_of)
-                )
-            ).all()
-        ]
-        rows = []
-        if f1:
-            # The F1s' check-ins from the start of the F0's window (an F1's exposure is never
-            # earlier) to ``as_of``.
-            ov = repository.overlaps(
-                [found.person_id, *f1], Window(found.infectious_from, as_of), params.dwell
-            ).subquery("ov")
-            first = (
-                select(ov.c.person_id, ov.c.source_id, ov.c.venue_id, ov.c.exposed_at)
-                .where(ov.c.source_id != found.person_id)
-                .ext(distinct_on(ov.c.person_id))
-                .order_by(ov.c.person_id, ov.c.exposed_at)
-                .subquery("first")
-            )
-            stmt2 = (
-                select(first, Person.full_name, Person.enterprise_id, Venue.name, Venue.kind)
-                .join(Person, Person.id == first.c.person_id)
-                .join(Venue, Venue.id == first.c.venue_id)
-            )
-            if enterprise_id is not None:
-                stmt2 = stmt2.where(Person.enterprise_id == enterprise_id)
-            if link not in (None, "venue"):
-                stmt2 = stmt2.where(false())  # ring 2 is found through venues only
-            if after is not None:
-                stmt2 = stmt2.where(first.c.person_id > after)
-            rows = (await session.execute(stmt2.order_by(first.c.person_id).limit(limit + 1))).all()
+        first = repository.second_ring(found, as_of, params.dwell)
+        stmt2 = (
+            select(first, Person.full_name, Person.enterprise_id, Venue.name, Venue.kind)
+            .join(Person, Person.id == first.c.person_id)
+            .join(Venue, Venue.id == first.c.venue_id)
+        )
+        if enterprise_id is not None:
+            stmt2 = stmt2.where(Person.enterprise_id == enterprise_id)
+        if link not in (None, "venue"):
+            stmt2 = stmt2.where(false())  # ring 2 is found through venues only
+        if after is not None:
+            stmt2 = stmt2.where(first.c.person_id > after)
+        rows = (await session.execute(stmt2.order_by(first.c.person_id).limit(limit + 1))).all()
         for r in rows:
             items.append(
                 ContactOut(

@@ -52,6 +52,7 @@ from safework_registry.enterprises.service import enterprise_in_scope
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle
 from safework_registry.persons.service import cohort_sizes
+from safework_registry.uploads.rows import FileItems, RowRefused, column_of
 
 _ITEMS = TypeAdapter(list[RosterItem])
 
@@ -167,6 +168,20 @@ class _Outcomes:
             errors=errors,
         )
 
+    def refused(self, index: int, raw: Any, reason: RowRefused) -> None:
+        """A file's row that could not be read into an item."""
+        error = ItemError(field=reason.field, code=reason.code, message=reason.message)
+        code = raw.get("employee_code") if isinstance(raw, dict) else None
+        self.items[index] = RosterItemResult(
+            index=index,
+            employee_code=code if isinstance(code, str) else None,
+            outcome="rejected",
+            code=reason.code,
+            message=reason.message,
+            field=reason.field,
+            errors=[error],
+        )
+
     def done(self, item: _Item, outcome: Outcome, person_id: uuid.UUID) -> None:
         # Built from checked values: skip re-validation (10,000 of these per batch).
         self.items[item.index] = RosterItemResult.model_construct(
@@ -190,6 +205,7 @@ async def upsert_roster(
     raw_items: list[Any],
     *,
     max_items: int,
+    file: FileItems | None = None,
 ) -> RosterResult:
     require_role(caller, "authority", "enterprise")
     if not raw_items:
@@ -203,7 +219,7 @@ async def upsert_roster(
     with _collector_paused():
         now = now_local()
         out = _Outcomes(len(raw_items))
-        parsed = _parse(raw_items, cipher, out)
+        parsed = _parse(raw_items, cipher, out, file)
         parsed = _without_batch_duplicates(parsed, out)
         stored = await _stored(session, enterprise_id, parsed)
         pending = _decide(parsed, stored, enterprise_id, now, out)
@@ -229,6 +245,10 @@ async def upsert_roster(
             session, caller, "person.update", "person", [p.values["id"] for p in updates if not p.moved], details
         )
         results = [r for r in out.items if r is not None]
+        if file is not None:
+            for r in results:
+                r.row = file.rows[r.index]
+                r.column = column_of(r.field, file)
         counts = Counter(r.outcome for r in results)
         return RosterResult(
             enterprise_id=enterprise_id,
@@ -242,17 +262,21 @@ async def upsert_roster(
         )
 
 
-def _parse(raw_items: list[Any], cipher: NationalIdCipher, out: _Outcomes) -> list[_Item]:
+def _parse(raw_items: list[Any], cipher: NationalIdCipher, out: _Outcomes, file: FileItems | None) -> list[_Item]:
     """Validate each item on its own: a bad one is rejected, the others go on. The whole list
     is validated in one call first (the common, all-valid case); on errors the failing items
-    are answered and the rest validated again in one call."""
-    indexes = list(range(len(raw_items)))
+    are answered and the rest validated again in one call. A file's unreadable rows are
+    answered first."""
+    refused = file.refused if file is not None else {}
+    for index, reason in refused.items():
+        out.refused(index, raw_items[index], reason)
+    indexes = [i for i in range(len(raw_items)) if i not in refused]
     try:
-        items = _ITEMS.validate_python(raw_items)
+        items = _ITEMS.validate_python([raw_items[i] for i in indexes] if refused else raw_items)
     except ValidationError as exc:
         errors: dict[int, list[Any]] = defaultdict(list)
         for err in exc.errors(include_url=False, include_input=False):
-            errors[int(err["loc"][0])].append(err)
+            errors[indexes[int(err["loc"][0])]].append({**err, "loc": (indexes[int(err["loc"][0])], *err["loc"][1:])})
         for index, item_errors in errors.items():
             out.invalid(index, raw_items[index], item_errors)
         indexes = [i for i in indexes if i not in errors]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from safework_common.contract.persons import (
     NEW_HIRE_EXAMPLE,
@@ -17,14 +18,19 @@ from safework_common.contract.persons import (
     PersonStatus,
     PersonUpdate,
     RosterResult,
-    RosterUpsert,
 )
+from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
+from safework_common.scope import require_role
 from safework_registry.deps import CallerDep, Cipher, Session
+from safework_registry.enterprises.service import enterprise_in_scope
+from safework_registry.idempotency.service import HEADER, IdempotencyGuard, parse_key
 from safework_registry.pagination import Page
 from safework_registry.persons import roster, service
 from safework_registry.persons.access import person_in_scope
 from safework_registry.settings import RegistrySettings
+from safework_registry.uploads.body import read_batch, upload_openapi
+from safework_registry.uploads.templates import template_openapi, template_response
 
 router = APIRouter(tags=["persons"])
 
@@ -42,18 +48,6 @@ UPDATE_EXAMPLES: dict[str, Any] = {
         },
     },
     "left": {"summary": "Left the enterprise", "value": {"status": "left", "left_at": "2021-09-30T17:00:00+07:00"}},
-}
-ROSTER_EXAMPLES: dict[str, Any] = {
-    "roster": {
-        "summary": "Two people: one known, one new hire",
-        "value": {
-            "items": [
-                PERSON_EXAMPLE,
-                NEW_HIRE_EXAMPLE,
-                {**PERSON_EXAMPLE, "national_id": "024188007777", "employee_code": "VY-00007", "status": "left"},
-            ]
-        },
-    }
 }
 
 
@@ -128,27 +122,56 @@ async def update_person(
 @router.put(
     "/enterprises/{enterprise_id}/roster",
     response_model=RosterResult,
-    summary="Upsert the enterprise's roster (enterprise: own; authority)",
+    summary="Upsert the enterprise's roster (enterprise: own; authority); JSON, CSV or XLSX",
     description=(
         "Up to `REGISTRY_MAX_BATCH_ITEMS` (10,000) people, matched by `employee_code` within the enterprise. "
         "Each item gets an outcome: `created`, `updated`, `unchanged` or `rejected` (with `code`, `message`, "
         "`field`); a rejected item does not stop the others, and the accepted ones are stored. On an update only "
         "the fields sent change. A national ID of someone who has `left` another enterprise moves that person "
         "here (`created`, `moved: true`); of an active person elsewhere it is rejected `national_id_taken`. "
-        "Empty: 422 `batch_empty`; too many: 413 `batch_too_large`."
+        "Empty: 422 `batch_empty`; too many: 413 `batch_too_large`. "
+        "The same roster may be sent as a CSV or XLSX file (raw, or `multipart/form-data` with the `file` part) "
+        "with the template's columns (`GET .../roster/template.csv` or `.xlsx`): an empty cell is a field not "
+        "sent, and each outcome also gives the spreadsheet `row` (header = row 1) and the offending `column`. "
+        "Send `Idempotency-Key` to make a retry replay the first answer (a file: the same file's bytes)."
     ),
+    openapi_extra=upload_openapi("RosterUpsert", idempotent=True),
 )
 async def upsert_roster(
-    request: Request,
-    session: Session,
-    caller: CallerDep,
-    cipher: Cipher,
-    enterprise_id: uuid.UUID,
-    body: Annotated[RosterUpsert, Body(openapi_examples=ROSTER_EXAMPLES)],
-) -> RosterResult:
+    request: Request, session: Session, caller: CallerDep, cipher: Cipher, enterprise_id: uuid.UUID
+) -> Response:
     settings: RegistrySettings = request.app.state.settings
-    return await roster.upsert_roster(
-        session, caller, cipher, enterprise_id, body.items, max_items=settings.max_batch_items
+    batch = await read_batch(request, "roster", settings.max_batch_items)
+    idem = IdempotencyGuard(
+        session, caller.subject, parse_key(request.headers.get(HEADER)), request.method, request.url.path,
+        batch.fingerprint,
+    )  # fmt: skip
+    if (replay := await idem.start()) is not None:
+        return replay
+    result = await roster.upsert_roster(
+        session, caller, cipher, enterprise_id, batch.items, max_items=settings.max_batch_items, file=batch.file
+    )
+    count_outcomes("roster", result.counts.model_dump().items())
+    return await idem.finish_model(session, 200, result)
+
+
+def _roster_template(form: str) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def template(enterprise_id: uuid.UUID, session: Session, caller: CallerDep) -> Response:
+        require_role(caller, "authority", "enterprise")
+        await enterprise_in_scope(session, caller, enterprise_id)
+        return template_response("roster", form)
+
+    return template
+
+
+for _form in ("csv", "xlsx"):
+    router.add_api_route(
+        f"/enterprises/{{enterprise_id}}/roster/template.{_form}",
+        _roster_template(_form),
+        methods=["GET"],
+        summary=f"The roster upload template ({_form.upper()}, Vietnamese headers, one example row)",
+        response_class=Response,
+        responses=template_openapi(_form),
     )
 
 

@@ -41,13 +41,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common import scope
-from safework_common.contract.results import PoolIn, ResultsBatchIn, SingleResultIn
-from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable
+from safework_common.contract.results import ITEM_TAGS, PoolIn, ResultItem, SingleResultIn
+from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable, field_path
 from safework_common.internal_auth import Caller
 from safework_registry.audit import service as audit
 from safework_registry.bulk import driver_connection
@@ -59,6 +60,7 @@ from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
 from safework_registry.results.models import MAX_POOL_SIZE
 from safework_registry.rollup import service as rollup
+from safework_registry.uploads.rows import FileItems, column_of, row_of
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
 
 _PERSONS_BY_ID = "SELECT id FROM person WHERE id = ANY($1::uuid[])"
@@ -114,6 +116,10 @@ FROM test_result_sample s
 JOIN test_result t ON t.lab_id = s.lab_id AND t.sample_id = s.sample_id AND t.collected_at = s.collected_at
 WHERE s.lab_id = $1 AND s.sample_id = ANY($2::text[])
 """
+
+
+_ITEMS = TypeAdapter(list[ResultItem])
+_WRAPPERS = frozenset({"function-after", "function-before", *ITEM_TAGS})
 
 
 class _Rejected(Exception):
@@ -195,16 +201,23 @@ def _check_times(item: SingleResultIn | PoolIn, base: str, horizon: datetime) ->
 class _Batch:
     """The per-item judgement of one batch, then its set-based write."""
 
-    def __init__(self, lab_id: uuid.UUID, items: Sequence[SingleResultIn | PoolIn], now: datetime) -> None:
+    def __init__(
+        self, lab_id: uuid.UUID, raw: Sequence[Any], items: Sequence[SingleResultIn | PoolIn | None], now: datetime
+    ) -> None:
         self.lab_id = lab_id
+        self.raw = raw
         self.items = items
         self.now = now
         self.horizon = now + FUTURE_SKEW
         self.outcomes: list[dict[str, Any] | None] = [None] * len(items)
         self.refs: list[list[_Ref] | None] = [None] * len(items)
 
-    def sample_id(self, i: int) -> str:
+    def sample_id(self, i: int) -> str | None:
         item = self.items[i]
+        if item is None:  # refused before validation: what it sent, if it is text
+            raw = self.raw[i]
+            sent = raw.get("sample_id", raw.get("pool_sample_id")) if isinstance(raw, dict) else None
+            return sent if isinstance(sent, str) else None
         return item.sample_id if isinstance(item, SingleResultIn) else item.pool_sample_id
 
     def reject(self, i: int, err: _Rejected) -> None:
@@ -226,6 +239,8 @@ class _Batch:
         ids: set[uuid.UUID] = set()
         hashes: set[bytes] = set()
         for i, item in enumerate(self.items):
+            if item is None:
+                continue
             base = f"body.items[{i}]"
             try:
                 if isinstance(item, SingleResultIn):
@@ -272,6 +287,7 @@ class _Batch:
             if refs is None:
                 continue
             item = self.items[i]
+            assert item is not None
             try:
                 people: list[uuid.UUID] = []
                 for ref in refs:
@@ -486,22 +502,28 @@ async def ingest(
     session: AsyncSession,
     caller: Caller,
     lab_id: uuid.UUID,
-    batch: ResultsBatchIn,
+    raw_items: list[Any],
     *,
     cipher: NationalIdCipher,
     max_items: int,
     now: datetime | None = None,
+    file: FileItems | None = None,
 ) -> dict[str, Any]:
     """Judge and store one batch; the per-item outcomes, in request order. Accepted items are
-    written even when others are rejected; nothing rejected is written."""
+    written even when others are rejected; nothing rejected is written. An item that does not
+    validate (a time without an offset, an unknown test kind) is rejected with its field; a
+    file's row that could not be read is rejected with its reason (``file``)."""
     await lab_for_caller(session, caller, lab_id, posting=True)
-    if not batch.items:
+    if not raw_items:
         raise Unprocessable("The batch has no items.", code="batch_empty", field="body.items")
-    if len(batch.items) > max_items:
+    if len(raw_items) > max_items:
         raise PayloadTooLarge(
             f"A batch holds at most {max_items} items; split it.", code="batch_too_large", field="body.items"
         )
-    work = _Batch(lab_id, batch.items, now or datetime.now(UTC))
+    items, invalid = _validated(raw_items, file)
+    work = _Batch(lab_id, raw_items, items, now or datetime.now(UTC))
+    for i, err in invalid.items():
+        work.reject(i, err)
     ids, hashes = work.check_items(cipher)
     conn = await driver_connection(session)
     found_ids: set[uuid.UUID] = set()
@@ -526,7 +548,7 @@ async def ingest(
     cases, contacts = await _cases(session, work, results)
 
     outcomes = [o for o in work.outcomes if o is not None]
-    assert len(outcomes) == len(batch.items)
+    assert len(outcomes) == len(raw_items)
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     for o in outcomes:
         counts[o["status"]] += 1
@@ -538,10 +560,43 @@ async def ingest(
         lab_id,
         {
             "items": len(outcomes),
-            "pools": sum(isinstance(it, PoolIn) for it in batch.items),
+            "pools": sum(isinstance(it, PoolIn) for it in items),
             **counts,
             "cases": cases,
             "contacts": contacts,
         },
     )
+    if file is not None:
+        for o in outcomes:
+            o["row"] = row_of(o.get("field"), o["index"], file)
+            if (members := file.member_rows.get(o["index"])) is not None:
+                o["rows"] = members
+            if (column := column_of(o.get("field"), file)) is not None:
+                o["column"] = column
     return {"lab_id": str(lab_id), **counts, "items": outcomes}
+
+
+def _validated(
+    raw_items: list[Any], file: FileItems | None
+) -> tuple[list[SingleResultIn | PoolIn | None], dict[int, _Rejected]]:
+    """Each item through the contract's model on its own: the whole list in one call (the
+    usual, all-valid case), and on errors the failing items answered (their first error) and the
+    rest validated again in one call. A file's unreadable rows are answered first."""
+    rejected = {i: _Rejected(r.code, r.message, r.field) for i, r in (file.refused.items() if file else ())}
+    indexes = [i for i in range(len(raw_items)) if i not in rejected]
+    try:
+        valid = _ITEMS.validate_python([raw_items[i] for i in indexes] if rejected else raw_items)
+    except ValidationError as exc:
+        failed: dict[int, Any] = {}
+        for err in exc.errors(include_url=False, include_input=False):
+            failed.setdefault(int(err["loc"][0]), err)
+        for k, err in failed.items():
+            i = indexes[k]
+            loc = [part for part in err["loc"][1:] if part not in _WRAPPERS]
+            rejected[i] = _Rejected(str(err["type"]), str(err["msg"]), field_path(["body", "items", i, *loc]))
+        indexes = [i for k, i in enumerate(indexes) if k not in failed]
+        valid = _ITEMS.validate_python([raw_items[i] for i in indexes])
+    items: list[SingleResultIn | PoolIn | None] = [None] * len(raw_items)
+    for i, item in zip(indexes, valid, strict=True):
+        items[i] = item
+    return items, rejected

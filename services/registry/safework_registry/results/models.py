@@ -64,7 +64,7 @@ class TestResult(Timestamped, Base):
     a negative pool, ``sample_id`` is ``<pool sample id>#<position>`` and ``pool_id`` is set.
 
     Partitioned by month of ``collected_at`` (``safework_registry.partitions``; migration
-    ``registry_0010``). PostgreSQL wants the partition key in every unique key, so the primary key
+    ``registry_0011``). PostgreSQL wants the partition key in every unique key, so the primary key
     is ``(id, collected_at)`` and the idempotency key's index ``(lab_id, sample_id,
     collected_at)``; ``(lab_id, sample_id)`` itself stays unique through ``TestResultSample``."""
 
@@ -98,7 +98,7 @@ class TestResultSample(Base):
     """The lab's idempotency key of every stored result, unpartitioned: ``(lab_id, sample_id)``
     unique across all months, and the one index ingest's look-ups by sample ID read (on the
     partitioned ``test_result`` they would probe every partition's index). Kept by statement
-    triggers on ``test_result`` (migration ``registry_0010``, ``ENABLE ALWAYS``): inserted with
+    triggers on ``test_result`` (migration ``registry_0011``, ``ENABLE ALWAYS``): inserted with
     the results (a sample ID stored under another collection time makes the insert fail),
     removed with them, and by month when a partition is dropped (``partitions``)."""
 

@@ -4,51 +4,25 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 
-from safework_common.contract.results import ITEM_TAGS, BatchOutcome, ResultOut, ResultsBatchIn
+from safework_common.contract.results import BatchOutcome, ResultOut
+from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
-from safework_registry.idempotency.service import Idempotency
+from safework_registry.idempotency.service import HEADER, IdempotencyGuard, parse_key
 from safework_registry.pagination import Page
 from safework_registry.results import ingest as ingest_module
 from safework_registry.results import service
 from safework_registry.settings import RegistrySettings
+from safework_registry.uploads.body import read_batch, upload_openapi
+from safework_registry.uploads.templates import template_openapi, template_response
 
-
-def _untagged(loc: Sequence[Any]) -> tuple[Any, ...]:
-    """``("body", "items", 3, "single", "collected_at")`` -> ``("body", "items", 3, "collected_at")``."""
-    out: list[Any] = []
-    for k, part in enumerate(loc):
-        if part in ITEM_TAGS and k >= 3 and loc[k - 2] == "items" and isinstance(loc[k - 1], int):
-            continue
-        out.append(part)
-    return tuple(out)
-
-
-class UntaggedErrorsRoute(APIRoute):
-    """Validation errors of a batch name the item's field, not the union member it matched."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                errors = [{**e, "loc": _untagged(e.get("loc", ()))} for e in exc.errors()]
-                raise RequestValidationError(errors, body=exc.body) from None
-
-        return route
-
-
-router = APIRouter(tags=["results"], route_class=UntaggedErrorsRoute)
+router = APIRouter(tags=["results"])
 
 
 async def registry_settings(request: Request) -> RegistrySettings:
@@ -106,34 +80,67 @@ A negative pool gives each member a negative PCR result marked `pooled`, with sa
 `<pool sample id>#<position>`; a positive or invalid pool stores the pool and its members only
 (the scheduler makes them due an individual PCR at once).
 
-A body that does not match the schema (types, missing fields, timestamps without a time zone) is
-refused whole with 422 and the path of the offending field. Send `Idempotency-Key` to make a
-retry of the whole request replay the first answer.
+An item that does not match the schema (a timestamp without a time zone, an unknown test kind) is that
+item's `rejected` outcome, with pydantic's error type as `code` and the item's field; the others go ahead.
+A body that is not a batch (not an object with an `items` list, unknown top-level keys) is refused whole
+with 422 and the path of the offending field. Send `Idempotency-Key` to make a retry of the whole request
+replay the first answer.
+
+**Files.** The same batch as a CSV or XLSX file (raw body with `Content-Type: text/csv` or the XLSX type,
+or `multipart/form-data` with the file in the `file` part); the columns are the template's
+(`GET .../results/template.csv` or `.xlsx`). Each outcome then also gives the spreadsheet `row` (the header
+is row 1) and, where a field is named, its `column`. Times without an offset are local (Asia/Ho_Chi_Minh).
 """
 
 
 @router.post(
     "/labs/{lab_id}/results",
-    summary="Post a batch of results and pools (per-item outcomes)",
+    summary="Post a batch of results and pools (per-item outcomes); JSON, CSV or XLSX",
     description=_BATCH_DESCRIPTION,
     response_model=BatchOutcome,
+    openapi_extra=upload_openapi("ResultsBatchIn", idempotent=True),
 )
 async def post_results(
     _gc: Annotated[None, Depends(gc_paused, scope="function")],
+    request: Request,
     lab_id: uuid.UUID,
-    batch: ResultsBatchIn,
     session: Session,
     caller: CallerDep,
     cipher: Cipher,
     settings: Settings,
-    idem: Idempotency,
 ) -> Response:
+    batch = await read_batch(request, "results", settings.max_batch_items)
+    idem = IdempotencyGuard(
+        session, caller.subject, parse_key(request.headers.get(HEADER)), request.method, request.url.path,
+        batch.fingerprint,
+    )  # fmt: skip
     if (replay := await idem.start()) is not None:
         return replay
     outcome = await ingest_module.ingest(
-        session, caller, lab_id, batch, cipher=cipher, max_items=settings.max_batch_items
+        session, caller, lab_id, batch.items, cipher=cipher, max_items=settings.max_batch_items, file=batch.file
     )
-    return await idem.finish(session, 200, orjson.dumps(outcome))
+    answer = await idem.finish(session, 200, orjson.dumps(outcome))
+    count_outcomes("results", ((k, int(outcome[k])) for k in ("accepted", "duplicate", "rejected")))
+    return answer
+
+
+def _results_template(form: str) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def template(lab_id: uuid.UUID, session: Session, caller: CallerDep) -> Response:
+        await ingest_module.lab_for_caller(session, caller, lab_id, posting=False)
+        return template_response("results", form)
+
+    return template
+
+
+for _form in ("csv", "xlsx"):
+    router.add_api_route(
+        f"/labs/{{lab_id}}/results/template.{_form}",
+        _results_template(_form),
+        methods=["GET"],
+        summary=f"The lab-results upload template ({_form.upper()}, Vietnamese headers, one example row)",
+        response_class=Response,
+        responses=template_openapi(_form),
+    )
 
 
 @router.get("/labs/{lab_id}/results", summary="The lab's own submissions, in the order received")

@@ -11,6 +11,11 @@ read. A worker returns small per-enterprise counts, never people.
 A small population (a district, the tests) is one share, counted in the request's own process
 (still over a connection of its own, reading the request's snapshot: a share's statements must
 read one snapshot): no worker is worth starting for it.
+
+The worker processes are started with the first province-sized request and kept
+(``WORKERS``): forking them, and re-running the main module in each, cost a request about a
+third of a second of CPU per worker before any person was counted; the app's lifespan stops
+them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -121,9 +127,12 @@ class Job:
 
 
 def run(job: Job) -> dict[uuid.UUID, StatusCounts]:
-    """A worker process's entry point."""
-    gc.disable()  # acyclic, short-lived objects only; the process ends with the job
-    return asyncio.run(count(job))
+    """A worker process's entry point, for one job (the process is kept for the next)."""
+    gc.disable()  # acyclic, short-lived objects only, freed by reference counting
+    try:
+        return asyncio.run(count(job))
+    finally:
+        gc.enable()
 
 
 async def count(job: Job) -> dict[uuid.UUID, StatusCounts]:
@@ -142,16 +151,40 @@ async def count(job: Job) -> dict[uuid.UUID, StatusCounts]:
         await conn.close()
 
 
+class Workers:
+    """The worker processes, started on first use and kept for later requests: forked from a
+    server process that has the scheduler imported already (no threads or event loop of the
+    caller's). A pool whose worker died is replaced by the next request."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._size = 0
+
+    def pool(self, size: int) -> ProcessPoolExecutor:
+        if self._pool is None or self._size < size:
+            self.close()
+            context = multiprocessing.get_context("forkserver")
+            # The server imports the caller's main module once too, so each worker need not.
+            context.set_forkserver_preload(["__main__", __name__])
+            self._pool, self._size = ProcessPoolExecutor(max_workers=size, mp_context=context), size
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the workers (the app's shutdown; a broken pool)."""
+        pool, self._pool, self._size = self._pool, None, 0
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+WORKERS: Final = Workers()
+
+
 async def count_in_workers(jobs: Sequence[Job]) -> list[dict[uuid.UUID, StatusCounts]]:
-    """Each job in a worker process of its own, forked from a server process that has the
-    scheduler imported already (cheap to start; no threads or event loop of the caller's)."""
-    context = multiprocessing.get_context("forkserver")
-    # The server imports the caller's main module once too, so each worker need not.
-    context.set_forkserver_preload(["__main__", __name__])
-    pool = ProcessPoolExecutor(max_workers=len(jobs), mp_context=context)
+    """Each job in a worker process of its own (``WORKERS``)."""
+    pool = WORKERS.pool(len(jobs))
+    loop = asyncio.get_running_loop()
     try:
-        loop = asyncio.get_running_loop()
         return list(await asyncio.gather(*(loop.run_in_executor(pool, run, job) for job in jobs)))
-    finally:
-        # The workers are idle once every job has answered; after a failure, do not wait.
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BrokenProcessPool:
+        WORKERS.close()  # a worker died (killed, out of memory): new ones for the next request
+        raise

@@ -191,9 +191,6 @@ _PERSON_COLUMNS: Final = _with_results(
     "CONTACTED",  # per person, or as a set: below
 )
 PERSON_COLUMNS: Final = _PERSON_COLUMNS.replace("SPECIAL", "k.special").replace("CONTACTED", _CONTACTED_BY_PERSON)
-_PROVINCE_COLUMNS: Final = _PERSON_COLUMNS.replace(
-    "SPECIAL", _with_results(_SPECIAL, _LAST_BY_PERSON, _POSITIVE_BY_PERSON, "CONTACTED")
-).replace("CONTACTED", _CONTACTED_IN_SET)
 
 # For a few people: each person's roll-up row through its key (a join the planner would hash,
 # scanning every row: ``PER_PERSON`` rules that out), then whether they are plain.
@@ -222,29 +219,87 @@ PERSON_SQL: Final = (
 )
 
 # A province's (or district's) active people in a range of person ids: $4 <= id < $5 (NULL: no
-# bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any); the enterprise,
-# then ``PERSON_COLUMNS``. The roll-up rows are hash-joined; the results are read (through the
-# person's index entries) only for the people whose roll-up does not answer (none, as of now),
-# and the history only for the people who are not plain (about one in twenty), in the same
-# statement.
+# bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any). The roll-up rows
+# are hash-joined; the results are read (through the person's index entries) only for the people
+# whose roll-up does not answer (none, as of now), and the history only for the people who are
+# not plain (about one in twenty), in the same statement. Three levels, each computed once a row
+# (``OFFSET 0``: not flattened, which would repeat an expression wherever the next level reads
+# it): ``a`` the person, their roll-up row and whether it answers (``exact``); ``b`` their
+# latest test and whether they are plain; then the enterprise and ``PERSON_COLUMNS``' values.
 _IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
+_UNTIL_A: Final = "r.person_id = a.id AND r.collected_at <= $1 AND r.result <> 'INVALID'"
 PROVINCE_SQL: Final = (
-    "SELECT p.enterprise_id,"  # noqa: S608 - fixed fragments
-    + _PROVINCE_COLUMNS
-    + """FROM person p
-JOIN enterprise e ON e.id = p.enterprise_id
-LEFT JOIN person_rollup s ON s.person_id = p.id AND """
+    """
+SELECT b.enterprise_id, b.id, b.test_cohort AS cohort, coalesce(b.first_dose_at <= $1, false) AS vaccinated,
+    b.high_risk, """  # noqa: S608 - fixed fragments
+    + relative_micros("b.high_risk_until")
+    + """ AS high_risk_until, b.hire_date - DATE '1970-01-01' AS hire_day,
+    """
+    + relative_micros("b.last_at")
+    + """ AS last_at, b.special,
+    CASE WHEN b.special THEN (
+        SELECT array_agg((r.collected_at, """
+    + _CODE
+    + """)) FROM test_result r
+        WHERE r.person_id = b.id AND r.collected_at <= $1 AND r.result <> 'INVALID' AND r.collected_at >
+            CASE WHEN b.exact THEN least($2, b.last_positive_at - interval '1 microsecond')
+                 ELSE '-infinity'::timestamptz END
+    ) END AS results,
+    CASE WHEN b.special THEN b.first_dose_at END AS first_dose_at,
+    b.arrived_at, b.arrived_from_province,
+    CASE WHEN b.last_declared_at > $2 OR b.contacted THEN (
+        SELECT array_agg(x.item) FROM ("""
+    + _declarations("{pid} = b.id")
+    + """) x
+    ) END AS declarations,
+    CASE WHEN b.last_returned_at > $2 THEN (
+        SELECT array_agg(x.item) FROM ("""
+    + _TRAVELS
+    + """ AND v.person_id = b.id) x
+    ) END AS travels,
+    CASE WHEN b.last_positive_pool_at > $2 THEN (
+        SELECT array_agg(x.item) FROM ("""
+    + _POSITIVE_POOLS
+    + """ AND m.person_id = b.id) x
+    ) END AS pools
+FROM (
+    SELECT a.*,
+        CASE WHEN a.exact THEN a.last_result_at
+             ELSE (SELECT max(r.collected_at) FROM test_result r WHERE """
+    + _UNTIL_A
+    + """) END AS last_at,
+        (CASE WHEN a.exact THEN a.last_positive_at IS NOT NULL
+              ELSE coalesce((SELECT bool_or(r.result = 'POSITIVE') FROM test_result r WHERE """
+    + _UNTIL_A
+    + """), false) END
+         OR coalesce(a.last_declared_at > $2 OR a.last_returned_at > $2 OR a.last_positive_pool_at > $2
+                     OR a.contacted, false)
+         OR coalesce(a.arrived_at > $3, false)) AS special
+    FROM (
+        SELECT p.enterprise_id, p.id, p.test_cohort, p.high_risk, p.high_risk_until, p.hire_date, p.arrived_at,
+            p.arrived_from_province, s.last_result_at, s.last_positive_at, s.first_dose_at, s.last_declared_at,
+            s.last_returned_at, s.last_positive_pool_at, ct.person_id IS NOT NULL AS contacted,
+            """
+    + _exact("s")
+    + """ AS exact
+        FROM person p
+        JOIN enterprise e ON e.id = p.enterprise_id
+        LEFT JOIN person_rollup s ON s.person_id = p.id AND """
     + _IN_RANGE.replace("{pid}", "s.person_id")
     + """
-LEFT JOIN (
-    SELECT DISTINCT c.person_id FROM contact c WHERE c.traced_at > $2 AND """
+        LEFT JOIN (
+            SELECT DISTINCT c.person_id FROM contact c WHERE c.traced_at > $2 AND """
     + _IN_RANGE.replace("{pid}", "c.person_id")
     + """
-) ct ON ct.person_id = p.id
-"""
-    + " WHERE p.status = 'active' AND "
+        ) ct ON ct.person_id = p.id
+        WHERE p.status = 'active' AND """
     + _IN_RANGE.replace("{pid}", "p.id")
-    + " AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)"
+    + """ AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)
+        OFFSET 0
+    ) a
+    OFFSET 0
+) b
+"""
 )
 
 # The same people with the plain ones counted in groups: a plain person's status depends only on
@@ -275,7 +330,7 @@ SELECT g.enterprise_id, NULL, g.cohort, g.vaccinated, false, NULL, g.hire_day, m
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)::int4
 FROM (
     SELECT q.enterprise_id, q.cohort, q.vaccinated, greatest(q.hire_day, $8) AS hire_day, q.last_at,
-           div(q.last_at + $9, 86400000000) AS day, width_bucket(q.last_at, $10::int8[]) AS cut
+           (q.last_at + $9) / 86400000000 AS day, width_bucket(q.last_at, $10::int8[]) AS cut
     FROM q WHERE NOT q.single
 ) g
 GROUP BY g.enterprise_id, g.cohort, g.vaccinated, g.hire_day, g.day, g.cut
@@ -324,8 +379,13 @@ BULK_SETTINGS: Final = "SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fra
 # When the shares run side by side, each is one process's work: no parallel workers on top.
 SERIAL: Final = "SET LOCAL max_parallel_workers_per_gather = 0"
 
-# The active rosters of the enterprises that draw rotating samples. $1 = their ids.
-ROSTERS_SQL: Final = "SELECT enterprise_id, id FROM person WHERE enterprise_id = ANY($1::uuid[]) AND status = 'active'"
+# The active rosters of the enterprises that draw rotating samples, each as its people's ids
+# one after another (``rules.roster_bytes``: nothing decoded per person). $1 = their ids.
+ROSTERS_SQL: Final = """
+SELECT enterprise_id, string_agg(uuid_send(id), ''::bytea) AS ids
+FROM person WHERE enterprise_id = ANY($1::uuid[]) AND status = 'active'
+GROUP BY enterprise_id
+"""
 
 # The same rows each statement reads, scanned once with nothing computed: the references the
 # benchmark prints beside the full computations.
@@ -516,13 +576,14 @@ async def person(
     return await conn.fetchrow(PERSON_SQL, as_of, since, arrivals_after, person_id)
 
 
-async def rosters(session: AsyncSession, enterprise_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """The active people of each enterprise (the population a rotating sample is drawn from)."""
-    out: dict[uuid.UUID, list[uuid.UUID]] = {eid: [] for eid in enterprise_ids}
+async def rosters(session: AsyncSession, enterprise_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    """The active people of each enterprise (the population a rotating sample is drawn from),
+    as ``rules.roster_bytes``."""
+    out: dict[uuid.UUID, bytes] = dict.fromkeys(enterprise_ids, b"")
     if enterprise_ids:
         conn = await driver_connection(session)
-        for eid, pid in await conn.fetch(ROSTERS_SQL, list(enterprise_ids)):
-            out[eid].append(pid)
+        for row in await conn.fetch(ROSTERS_SQL, list(enterprise_ids)):
+            out[row["enterprise_id"]] = row["ids"]
     return out
 
 

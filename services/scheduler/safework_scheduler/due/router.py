@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from safework_common.contract.due import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
+from safework_common.metrics import count_verdict, policy_in_force
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due import service
@@ -38,6 +39,9 @@ async def person_due(
     whether the person is cleared to work. Authority (district: its own), enterprise (its
     roster), worker (self)."""
     body = await service.person_due(session, policies, caller, person_id, as_of or now_local())
+    count_verdict(bool(body["cleared_to_work"]), body["not_cleared"])
+    if as_of is None:
+        policy_in_force(str(body["policy_version"]))
     return json_response(body)
 
 

@@ -28,9 +28,9 @@ import math
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 from safework_common.contract.policy_document import PolicyDocument, in_force
@@ -336,7 +336,12 @@ class RoundPlan:
     mode everyone in every round; in ``SAMPLE`` mode round ``k`` takes ``sample_size`` people
     from the stable order ``positions``, continuing where round ``k - 1`` stopped and wrapping
     around, so everyone is picked once before anyone is picked again. ``campaign``: the
-    window (microseconds) of a mass-testing campaign the enterprise's workers owe a test in."""
+    window (microseconds) of a mass-testing campaign the enterprise's workers owe a test in.
+
+    A rotating sample carries its roster as the ids' 16 bytes each (``roster``, in any order)
+    and puts them in order on first use, in the process that reads them: a province's plans
+    go to worker processes as a few megabytes of bytes, not a hundred thousand ids, and only
+    the process that meets the enterprise's people orders them."""
 
     mode: str
     reason: str
@@ -346,9 +351,12 @@ class RoundPlan:
     index: int
     roster_size: int
     sample_size: int
-    positions: Mapping[uuid.UUID, int] = field(default_factory=dict)
+    roster: bytes = b""  # SAMPLE mode: the active people's ids (``roster_bytes``)
+    salt: bytes = b""  # SAMPLE mode: the enterprise's id (``sample_order_key``)
     suspended: bool = False
     campaign: tuple[int, int] | None = None
+    # SAMPLE mode: each person's place in the stable order, built from ``roster`` on first use.
+    _positions: dict[uuid.UUID, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     # Start instants (in microseconds) of rounds, computed once per plan.
     _starts_us: dict[int, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     # COHORT mode, by parity of the half: the starts of its previous, latest and next windows.
@@ -389,12 +397,23 @@ class RoundPlan:
         n = self.roster_size
         return n > 0 and (position - k * self.sample_size) % n < self.sample_size
 
-    def for_people(self, keep: Callable[[uuid.UUID], bool]) -> RoundPlan:
-        """The same plan with the positions of the people ``keep`` accepts only (a share of the
-        people needs no others)."""
-        if not self.positions:
-            return self
-        return replace(self, positions={pid: i for pid, i in self.positions.items() if keep(pid)})
+    @property
+    def positions(self) -> Mapping[uuid.UUID, int]:
+        """SAMPLE mode: each person's place in the enterprise's stable order (empty otherwise)."""
+        table = self._positions
+        if not table and self.roster:
+            table.update(sample_positions(self.salt, self.roster))
+        return table
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        """Pickled without the positions (a worker builds them from ``roster`` if it needs them)."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name != "_positions")
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        names = [f.name for f in fields(self) if f.name != "_positions"]
+        for name, value in zip(names, state, strict=True):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_positions", {})
 
     def next_selection(self, position: int, after: int) -> int:
         """The first round after ``after`` whose sample takes ``position``."""
@@ -483,6 +502,20 @@ def province_key(name: str | None) -> str:
 def sample_order_key(enterprise_id: uuid.UUID, person_id: uuid.UUID) -> bytes:
     """A stable pseudo-random order of an enterprise's people for rotating samples."""
     return hashlib.blake2b(enterprise_id.bytes + person_id.bytes, digest_size=8).digest()
+
+
+def roster_bytes(roster: Sequence[uuid.UUID] | bytes) -> bytes:
+    """A roster as ``RoundPlan.roster`` holds it: each id's 16 bytes, one after another."""
+    return roster if isinstance(roster, bytes) else b"".join(pid.bytes for pid in roster)
+
+
+def sample_positions(salt: bytes, roster: bytes) -> dict[uuid.UUID, int]:
+    """Each id of ``roster`` (``roster_bytes``) by its place in the order of
+    ``sample_order_key`` for the enterprise whose id's bytes are ``salt``."""
+    ids = [roster[i : i + 16] for i in range(0, len(roster), 16)]
+    blake2b = hashlib.blake2b
+    ids.sort(key=lambda b: blake2b(salt + b, digest_size=8).digest())
+    return {uuid.UUID(bytes=b): i for i, b in enumerate(ids)}
 
 
 def round_offset_days(enterprise_id: uuid.UUID, round_days: int) -> int:
@@ -650,9 +683,9 @@ class DueRules:
                 last = m.priority_due_by
         return micros(utc_midnight(m.starts_on)), micros(utc_midnight(last + timedelta(days=1)))
 
-    def round_plan(self, enterprise: EnterpriseFacts, roster: Sequence[uuid.UUID] = ()) -> RoundPlan:
-        """The enterprise's rounds at ``as_of``. ``roster`` (the active people's ids) is needed
-        for a rotating sample (see ``needs_roster``)."""
+    def round_plan(self, enterprise: EnterpriseFacts, roster: Sequence[uuid.UUID] | bytes = ()) -> RoundPlan:
+        """The enterprise's rounds at ``as_of``. ``roster`` (the active people's ids, or their
+        ``roster_bytes``) is needed for a rotating sample (see ``needs_roster``)."""
         r = self.policy.testing.routine
         n = enterprise.roster_size
         mode, reason, share = self.round_mode(enterprise)
@@ -664,16 +697,14 @@ class DueRules:
         offset = round_offset_days(enterprise.enterprise_id, r.round_days) if r.spread_round_day else 0
         first_day = r.anchor + timedelta(days=offset)
         index = (self.day - first_day).days // r.round_days
-        positions: dict[uuid.UUID, int] = {}
+        ids = b""
         sample_size = n
         if mode == MODE_SAMPLE:
             # round() first: 0.2 * 10 must give 2, not 3.
             sample_size = min(n, math.ceil(round(share * n, 9))) if n else 0
-            if len(roster) != n:
+            ids = roster_bytes(roster)
+            if len(ids) != 16 * n:
                 raise ValueError("a rotating sample needs the whole active roster")
-            eid = enterprise.enterprise_id
-            ordered = sorted(roster, key=lambda pid: sample_order_key(eid, pid))
-            positions = {pid: i for i, pid in enumerate(ordered)}
         return RoundPlan(
             mode,
             reason,
@@ -683,7 +714,8 @@ class DueRules:
             index,
             n,
             sample_size,
-            positions,
+            ids,
+            enterprise.enterprise_id.bytes if ids else b"",
             suspended=enterprise.suspended,
             campaign=campaign,
         )

@@ -217,7 +217,7 @@ async def plan_for(session: AsyncSession, rules: DueRules, enterprise: repo.Ente
     if not rules.needs_roster(facts):
         return rules.round_plan(facts)
     roster = (await repo.rosters(session, [enterprise.id]))[enterprise.id]
-    return rules.round_plan(_with_size(facts, len(roster)), roster)
+    return rules.round_plan(_with_size(facts, len(roster) // 16), roster)
 
 
 def _with_size(facts: EnterpriseFacts, size: int) -> EnterpriseFacts:
@@ -438,8 +438,8 @@ async def province_tallies(
     with gc_paused():
         for e in enterprises:
             roster = rosters.get(e.id)
-            enterprise = e.facts if roster is None else _with_size(e.facts, len(roster))
-            plans[e.id] = rules.round_plan(enterprise, roster or ())
+            enterprise = e.facts if roster is None else _with_size(e.facts, len(roster) // 16)
+            plans[e.id] = rules.round_plan(enterprise, roster or b"")
     n = bulk.workers_for(sum(e.roster_size for e in enterprises)) if workers is None else workers
     # Each share reads the request's snapshot over a connection of its own (its statements must
     # read one snapshot; the request's transaction reads each statement's own).
@@ -452,7 +452,7 @@ async def province_tallies(
             rules.policy,
             tuple(rules.versions),
             rules.as_of,
-            {eid: plan.for_people(share.holds) for eid, plan in plans.items()} if n > 1 else plans,
+            plans,
             share,
             serial=n > 1,
         )

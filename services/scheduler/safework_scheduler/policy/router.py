@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from safework_common.contract.policies import ActivePolicyOut, PolicyHistoryOut, PolicyVersionOut
+from safework_common.metrics import policy_in_force
 from safework_common.timezone import now_local
 from safework_scheduler.deps import Session
 from safework_scheduler.policy import service
@@ -28,4 +29,7 @@ async def active_policy(
     as_of: Annotated[AwareDatetime | None, Query(description="With its time zone (default: now).")] = None,
 ) -> ActivePolicyOut:
     """The version in force at ``as_of`` (its local date, Asia/Ho_Chi_Minh)."""
-    return ActivePolicyOut.model_validate(await service.active(session, as_of or now_local()))
+    answer = ActivePolicyOut.model_validate(await service.active(session, as_of or now_local()))
+    if as_of is None:
+        policy_in_force(answer.version)
+    return answer

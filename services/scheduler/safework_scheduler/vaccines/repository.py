@@ -221,11 +221,11 @@ async def queue_page(
 
 
 async def stream_queue(
-    session: AsyncSession, q: DueQuery, ranking: Ranking, on: date, *, tier: int | None = None
+    session: AsyncSession, q: DueQuery, ranking: Ranking, on: date, *, tier: int | None = None, dose: int | None = None
 ) -> AsyncIterator[QueueEntry]:
     """The whole queue in order through a server-side cursor, for province-wide runs: memory
     stays at one batch whatever the province's size."""
-    stmt = _ordered(_queue(q, ranking, on, tier, None)).execution_options(yield_per=STREAM_BATCH)
+    stmt = _ordered(_queue(q, ranking, on, tier, dose)).execution_options(yield_per=STREAM_BATCH)
     # The whole queue is sorted at once: room for it in memory instead of an on-disk merge.
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
     result = await session.stream(stmt)

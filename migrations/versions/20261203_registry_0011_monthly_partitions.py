@@ -17,8 +17,8 @@ and the current month and two ahead), identities continue after them, and the ro
 statement triggers are made again on the new ``test_result`` (they fire on the partitioned table
 for every partition). The downgrade copies back into plain tables.
 
-Revision ID: registry_0010
-Revises: registry_0009
+Revision ID: registry_0011
+Revises: registry_0010
 Create Date: 2026-12-03 23:00:00+07:00
 """
 
@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "registry_0010"
-down_revision: str | Sequence[str] | None = "registry_0009"
+revision: str = "registry_0011"
+down_revision: str | Sequence[str] | None = "registry_0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -51,7 +51,8 @@ TABLES = {
     "checkin": (
         "checked_in_at",
         {
-            "ix_checkin_venue_id_checked_in_at": ["venue_id", "checked_in_at"],
+            # INCLUDE (person_id): registry_0010 (tracing reads it index-only).
+            "ix_checkin_venue_id_checked_in_at": ["venue_id", "checked_in_at", "+person_id"],
             "ix_checkin_person_id_checked_in_at": ["person_id", "checked_in_at"],
         },
     ),
@@ -153,7 +154,7 @@ def _convert(table: str, partitioned: bool) -> None:
     """Copy ``table`` into a new one made by ``_test_result``/``_checkin`` (partitioned or not),
     keeping every row and the identity's next value."""
     key, indexes = TABLES[table]
-    old = f"{table}_before_0010"
+    old = f"{table}_before_0011"
     names = (
         [f"pk_{table}"]
         + list(indexes)
@@ -165,11 +166,13 @@ def _convert(table: str, partitioned: bool) -> None:
     )
     op.execute(f"ALTER TABLE {table} RENAME TO {old}")
     for name in names:
-        op.execute(f"ALTER INDEX IF EXISTS {name} RENAME TO {name}_0010")
+        op.execute(f"ALTER INDEX IF EXISTS {name} RENAME TO {name}_0011")
     op.execute(f"ALTER SEQUENCE {table}_id_seq RENAME TO {old}_id_seq")
     (_test_result if table == "test_result" else _checkin)(partitioned)
     for name, columns in indexes.items():
-        op.create_index(name, table, columns, unique=False)
+        keys = [c for c in columns if not c.startswith("+")]
+        include = [c[1:] for c in columns if c.startswith("+")]
+        op.create_index(name, table, keys, unique=False, **({"postgresql_include": include} if include else {}))
     if partitioned:
         first = op.get_bind().execute(sa.text(f"SELECT min({key}) FROM {old}")).scalar()  # noqa: S608
         op.execute(f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT")
