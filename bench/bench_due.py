@@ -512,10 +512,18 @@ async def load(url: str, people: int, seed: int) -> uuid.UUID:
     conn = await asyncpg.connect(url)
     try:
         started = time.perf_counter()
-        # Bulk load as usual: secondary indexes are built once after the COPY, then analysed.
+        # Results and check-ins are partitioned by month: the months of the history exist, as the
+        # partition job keeps them in production (the results' window back, two months ahead).
+        from safework_registry.partitions import ensure_months, ensure_partitions, months_between
+
+        await ensure_months(conn, months_between(AS_OF - timedelta(days=180), AS_OF))
+        await ensure_partitions(conn, AS_OF, months_ahead=2)
+        # Bulk load as usual: secondary indexes are built once after the COPY, then analysed
+        # (a partitioned table's index: dropped and made on the parent, for every partition).
         indexes = await conn.fetch(
             "SELECT indexname, indexdef FROM pg_indexes i WHERE schemaname = 'public' AND NOT EXISTS"
-            " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+            " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname) AND NOT EXISTS"
+            " (SELECT 1 FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhrelid WHERE p.relname = i.tablename)"
         )
         for row in indexes:
             await conn.execute(f'DROP INDEX "{row["indexname"]}"')
@@ -524,7 +532,9 @@ async def load(url: str, people: int, seed: int) -> uuid.UUID:
             "SELECT setval(pg_get_serial_sequence('pool', 'id'), (SELECT coalesce(max(id), 1) FROM pool))"
         )
         for row in indexes:
-            await conn.execute(row["indexdef"])
+            # A partitioned table's index reads back as "ON ONLY <table>" (the parent alone):
+            # made again on the whole table, it is made on every partition.
+            await conn.execute(row["indexdef"].replace(" ON ONLY ", " ON ", 1))
         await conn.execute("VACUUM ANALYZE")
         print(
             f"data: {counts.enterprises:,} enterprises, {counts.people:,} people, {counts.results:,} results, "

@@ -42,6 +42,7 @@ from bench.support import PeakRss, start_service, wait_ready, with_database
 from safework_cli import migrate
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
 from safework_common.settings import plain_pg_url
+from safework_registry.partitions import ensure_months, ensure_partitions, months_between
 from safework_registry.persons.national_id import NationalIdCipher
 
 PORT = 18121
@@ -58,6 +59,10 @@ async def seed(url: str, cipher: NationalIdCipher, people: int) -> tuple[uuid.UU
     """One enterprise, one lab and ``people`` people (by COPY)."""
     conn = await asyncpg.connect(url)
     try:
+        # test_result is partitioned by month: the months around the results' collection exist,
+        # as the partition job keeps them (the results' window back, two ahead).
+        await ensure_months(conn, months_between(COLLECTED - timedelta(days=180), COLLECTED))
+        await ensure_partitions(conn, COLLECTED, months_ahead=2)
         enterprise_id, lab_id = uuid.uuid4(), uuid.uuid4()
         await conn.execute(
             "INSERT INTO enterprise (id, tax_code, name, district, zone_type) "

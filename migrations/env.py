@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from safework_common.settings import asyncpg_url
 from safework_gateway.models import metadata as gateway_metadata
 from safework_registry.models import metadata as registry_metadata
+from safework_registry.partitions import is_partition
 from safework_scheduler.models import metadata as scheduler_metadata
 
 config = context.config
@@ -33,12 +34,25 @@ def _url() -> str:
     return asyncpg_url(str(url))
 
 
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """The partitions of a partitioned table (``safework_registry.partitions``: made by the
+    partition job, not by a model) and what PostgreSQL clones onto them are not compared."""
+    if type_ == "table":
+        return not (reflected and is_partition(name or ""))
+    if type_ in ("index", "unique_constraint"):
+        return not is_partition(obj.table.name)
+    if type_ == "foreign_key_constraint":
+        return not (is_partition(obj.parent.name) or is_partition(obj.referred_table.name))
+    return True
+
+
 def _configure(connection: Connection | None = None, **kw: Any) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        include_object=_include_object,
         **kw,
     )
 

@@ -178,7 +178,7 @@ async def test_a_run_deletes_what_is_past_its_window_and_keeps_the_rest(seed: Se
         None,
     )
     details = json.loads(row["details"])
-    assert set(details) == {"as_of", "policy_version", "removed", "cutoffs"}
+    assert set(details) == {"as_of", "policy_version", "removed", "cutoffs", "partitions_dropped"}
     assert details["removed"] == EXPECTED_REMOVED
     text = row["details"]
     assert not any(str(p) in text for p in world["people"]) and "OLD-1" not in text, "counts only, no health data"
@@ -285,3 +285,39 @@ def test_every_version_has_retention_windows() -> None:
     for doc in read_versions():
         r = doc.retention
         assert (r.results_days, r.declarations_days, r.travels_days, r.checkins_days) == (180, 30, 30, 30)
+
+
+async def test_months_wholly_past_the_window_go_as_whole_partitions(seed: Seed, db: str) -> None:
+    """Issue 18: results and check-ins are partitioned by month. A month that ends before its
+    table's cutoff is dropped whole; the cutoff's own month (and the default partition) lose
+    their old rows by DELETE; the outcome is the same rows as before, counted the same."""
+    import asyncpg
+
+    from safework_registry.partitions import Month, ensure_months, monthly_partitions
+    from tests.registry.test_partitions import keys_drift
+
+    conn = await asyncpg.connect(db)
+    try:
+        for table in ("test_result", "checkin"):  # months other tests made
+            for month, name in (await monthly_partitions(conn, table)).items():
+                if month < Month(2023, 1):
+                    await conn.execute(f"ALTER TABLE {table} DETACH PARTITION {name}")
+                    await conn.execute(f"DROP TABLE {name}")
+        await ensure_months(conn, [Month(2021, m) for m in (8, 9, 10, 11, 12)] + [Month(2022, m) for m in (1, 2, 3)])
+    finally:
+        await conn.close()
+    world = await _world(seed)
+    await seed.result(world["people"][1], world["lab"], "AUG-1", at("2021-08-15T08:00"))
+
+    run = await run_retention(db, as_of=AS_OF)
+
+    assert run.removed == {**EXPECTED_REMOVED, "test_result": EXPECTED_REMOVED["test_result"] + 1}
+    assert run.partitions_dropped == (
+        "test_result_y2021m08",  # results: 180 days, to 2021-09-21
+        *(f"checkin_y{m}" for m in ("2021m08", "2021m09", "2021m10", "2021m11", "2021m12", "2022m01")),
+    ), "check-ins: 30 days, to 2022-02-18"
+    left = await _snapshot(seed)
+    assert left["test_result"] == ["EDGE", "NEW-1"] + [f"POOL-NEW-NEG#{k}" for k in range(1, 5)]
+    assert left["checkin"] == [at("2022-03-15T07:00")]
+    assert await rollup_drift(db) == []
+    assert await keys_drift(db) == []

@@ -188,6 +188,32 @@ async def test_same_sample_id_with_other_data_is_a_conflict_and_keeps_the_stored
     assert await seed.fetchval("SELECT result FROM test_result WHERE sample_id = 'C-1'") == "NEGATIVE"
 
 
+@pytest.mark.parametrize("concurrent", [False, True])
+async def test_a_sample_id_is_one_row_per_lab_even_under_another_collection_month(
+    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed, concurrent: bool
+) -> None:
+    """test_result is partitioned by month of collection, and its unique index must carry the
+    partition key (issue 18): the same sample ID with a collection time in another month is still
+    ``sample_conflict``, also when both batches arrive at once (one lab's batches write in turn)."""
+    ent = await seed.enterprise()
+    ((pid, _),) = await seed.people(ent, 1)
+    lab = await seed.lab()
+    client = As(registry, minter)(callers.lab(lab))
+    first = single("M-1", pid)
+    other = single("M-1", pid, collected_at="2021-08-13T07:30:00+07:00", resulted_at="2021-08-13T15:00:00+07:00")
+    if concurrent:
+        answers = await asyncio.gather(
+            *(client.post(f"/v1/labs/{lab}/results", json={"items": [item]}) for item in (first, other))
+        )
+        statuses = sorted(a.json()["items"][0]["status"] for a in answers)
+        assert statuses == ["accepted", "rejected"]
+    else:
+        await client.post(f"/v1/labs/{lab}/results", json={"items": [first]})
+        out = (await client.post(f"/v1/labs/{lab}/results", json={"items": [other]})).json()["items"][0]
+        assert (out["status"], out["code"]) == ("rejected", "sample_conflict")
+    assert await seed.count("test_result") == 1
+
+
 async def test_sample_ids_are_unique_per_lab_not_across_labs(
     registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed
 ) -> None:

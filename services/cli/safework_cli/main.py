@@ -19,6 +19,7 @@ from safework_cli.gate_pass import pass_app
 from safework_cli.gateway_admin import gateway_app
 from safework_cli.geo import geo_app
 from safework_cli.jobs import jobs_app
+from safework_cli.partitions import partitions_app
 from safework_cli.policy import load_sync as load_policies
 from safework_cli.policy import policy_app
 from safework_cli.retention import retention_app
@@ -43,6 +44,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(audit_app, name="audit")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(partitions_app, name="partitions")
 app.add_typer(pass_app, name="pass")
 app.add_typer(gateway_app)  # `safework authority ...`, `safework keys ...`
 app.command("seed")(seed_command)

@@ -13,7 +13,7 @@ from safework_registry.isolation.models import IsolationAssignment, IsolationFac
 from safework_registry.labs.models import Lab
 from safework_registry.outbreak.models import Contact, OutbreakCase
 from safework_registry.persons.models import Person
-from safework_registry.results.models import Pool, PoolMember, TestResult
+from safework_registry.results.models import Pool, PoolMember, TestResult, TestResultSample
 from safework_registry.rollup.models import PersonRollup
 from safework_registry.vaccines.models import Dose, VaccineProduct
 from safework_registry.venues.models import CheckIn, Venue
@@ -44,6 +44,7 @@ __all__ = [
     "Pool",
     "PoolMember",
     "TestResult",
+    "TestResultSample",
     "Travel",
     "VaccineProduct",
     "Venue",

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -24,6 +24,7 @@ from safework_cli.seed.people import MAX_PEOPLE, TABLE_ORDER, Chunk, Context, Ge
 from safework_cli.seed.plan import EnterprisePlan, ProvincePlan, build_plan
 from safework_cli.seed.province import DEFAULT_AS_OF
 from safework_common.settings import plain_pg_url
+from safework_registry.partitions import ensure_months, ensure_partitions, months_between
 
 SEEDED_TABLES: Final = (
     "vaccine_product",
@@ -64,6 +65,7 @@ IDENTITY_TABLES: Final = ("app_installation", "pool", "test_result", "dose", "he
 REPORT_ORDER: Final = ("vaccine_product", "lab", "enterprise", "accommodation", "venue", *TABLE_ORDER)
 CHUNK_PEOPLE: Final = 20_000
 DEFAULT_CHECKIN_DAYS: Final = 30
+PARTITIONED_BACK: Final = timedelta(days=180)  # the 2021 policies' results window (not in the source)
 _SETVAL: Final = "SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
 
 
@@ -204,6 +206,11 @@ async def seed_province(
             existing = await conn.fetchval("SELECT count(*) FROM person")
             if existing:
                 raise RegistryNotEmpty(existing)
+        # The months the seeded results and check-ins fall in have their partitions (as the
+        # partition job keeps them in production: the results' retention window back, two
+        # months ahead); anything older lands in the default partition.
+        await ensure_months(conn, months_between(as_of - PARTITIONED_BACK, as_of))
+        await ensure_partitions(conn, as_of, months_ahead=2)
         id_base = {t: await conn.fetchval(f'SELECT coalesce(max(id), 0) FROM "{t}"') for t in IDENTITY_TABLES}  # noqa: S608
         plan = build_plan(
             people=people, enterprises=enterprises, seed=seed, as_of=as_of, install_base=id_base["app_installation"]

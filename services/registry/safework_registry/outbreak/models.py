@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     String,
@@ -42,11 +43,18 @@ class OutbreakCase(Base):
         CheckConstraint("status IN ('open', 'closed')", name="status"),
         CheckConstraint("infectious_from <= collected_at", name="window_order"),
         Index("ix_outbreak_case_district_status", "district", "status"),
+        # The result that made the case: ``collected_at`` is its collection (test_result is
+        # partitioned by it, so the reference names both); its removal forgets only the ID.
+        ForeignKeyConstraint(
+            ["result_id", "collected_at"],
+            ["test_result.id", "test_result.collected_at"],
+            ondelete="SET NULL (result_id)",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
-    result_id: Mapped[int | None] = mapped_column(ForeignKey("test_result.id", ondelete="SET NULL"))
+    result_id: Mapped[int | None] = mapped_column(BigInteger)
     basis: Mapped[str] = mapped_column(String(16))
     collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     infectious_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))

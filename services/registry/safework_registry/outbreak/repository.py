@@ -334,11 +334,13 @@ def _cases_candidates(cases: Any, dwell: dict[str, timedelta]) -> Any:
 
 # The individual positive PCRs among a lab batch's rows (seeds/004 §II.3: such a positive makes
 # the person a case by itself; a pooled positive needs individual tests, a rapid test the
-# authority's confirmation). One per person: the earliest specimen.
+# authority's confirmation). One per person: the earliest specimen. Found through the lab's
+# idempotency keys (``test_result_sample``: one index, where test_result has one per month).
 _POSITIVES = """
 SELECT DISTINCT ON (tr.person_id) tr.id, tr.person_id, tr.collected_at
-FROM test_result tr
-WHERE tr.lab_id = :lab_id AND tr.sample_id = ANY(:sample_ids)
+FROM test_result_sample s
+JOIN test_result tr ON tr.lab_id = s.lab_id AND tr.sample_id = s.sample_id AND tr.collected_at = s.collected_at
+WHERE s.lab_id = :lab_id AND s.sample_id = ANY(:sample_ids)
   AND tr.kind = 'PCR' AND tr.result = 'POSITIVE' AND NOT tr.pooled AND tr.pool_id IS NULL
 ORDER BY tr.person_id, tr.collected_at, tr.id
 """

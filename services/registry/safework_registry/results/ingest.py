@@ -18,9 +18,16 @@ is ``UNIQUE (lab_id, pool_sample_id)``). The path is:
    statement for all of the batch's new cases (``outbreak.repository.cases_from_results``),
    in the batch's transaction (seeds/004 §II.3).
 
-Rows are inserted in sample-ID order (pools before results), so concurrent batches of one lab
-take their row locks in the same order: an identical concurrent batch waits for the first one's
-commit, then finds its rows and answers ``duplicate``; there is exactly one set of rows.
+``test_result`` is partitioned by month of ``collected_at`` (``safework_registry.partitions``),
+and PostgreSQL wants the partition key in every unique index: the table's is ``(lab_id,
+sample_id, collected_at)``. ``(lab_id, sample_id)`` itself is unique in ``test_result_sample``
+(unpartitioned, kept by the table's triggers), which the look-ups above read: one index, not
+one per month. One lab's batches write their results one at a time (a transaction-scoped
+advisory lock on the lab, taken before the results are written), so a sample ID already stored
+under another collection time is found by the look-ups and answered ``sample_conflict`` rather
+than failing the insert. Rows are inserted in sample-ID order (pools before results): an
+identical concurrent batch waits for the first one's commit, then finds its rows and answers
+``duplicate``; there is exactly one set of rows.
 No result, person or national ID goes to the logs or the audit log (one audit row per batch,
 counts only).
 """
@@ -83,11 +90,15 @@ INSERT INTO test_result (person_id, lab_id, sample_id, kind, collected_at, resul
 SELECT u.person_id, $1, u.sid, u.kind, u.collected_at, u.resulted_at, u.result, u.pool_id IS NOT NULL, u.pool_id
 FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::int8[])
      AS u(person_id, sid, kind, collected_at, resulted_at, result, pool_id)
+WHERE NOT EXISTS (SELECT 1 FROM test_result_sample t WHERE t.lab_id = $1 AND t.sample_id = u.sid)
 ORDER BY u.sid
-ON CONFLICT (lab_id, sample_id) DO NOTHING
+ON CONFLICT (lab_id, sample_id, collected_at) DO NOTHING
 RETURNING sample_id
 """
-_ANY_STORED = "SELECT EXISTS (SELECT 1 FROM test_result WHERE lab_id = $1 AND sample_id = ANY($2::text[]))"
+# One lab's results are written one batch at a time (the idempotency key's unique index carries
+# the partition key too); the lock's 64-bit key is the lab ID's hash in its own namespace.
+_LAB_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 18))"
+_ANY_STORED = "SELECT EXISTS (SELECT 1 FROM test_result_sample WHERE lab_id = $1 AND sample_id = ANY($2::text[]))"
 _COPY_COLUMNS = [
     "person_id",
     "lab_id",
@@ -100,8 +111,10 @@ _COPY_COLUMNS = [
     "pool_id",
 ]
 _STORED_RESULTS = """
-SELECT sample_id, person_id, kind, collected_at, resulted_at, result, pooled
-FROM test_result WHERE lab_id = $1 AND sample_id = ANY($2::text[])
+SELECT t.sample_id, t.person_id, t.kind, t.collected_at, t.resulted_at, t.result, t.pooled
+FROM test_result_sample s
+JOIN test_result t ON t.lab_id = s.lab_id AND t.sample_id = s.sample_id AND t.collected_at = s.collected_at
+WHERE s.lab_id = $1 AND s.sample_id = ANY($2::text[])
 """
 
 
@@ -366,6 +379,7 @@ class _Batch:
         if not results:
             return
         results.sort(key=lambda r: r.sample_id)  # one lock order for concurrent batches of the lab
+        await conn.execute(_LAB_LOCK, str(self.lab_id))
         if not await conn.fetchval(_ANY_STORED, self.lab_id, [r.sample_id for r in results]) and await self._copy(
             conn, results
         ):

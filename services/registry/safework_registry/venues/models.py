@@ -28,15 +28,18 @@ class Venue(Timestamped, Base):
 
 class CheckIn(Timestamped, Base):
     """A QR check-in. Tracing reads a venue's check-ins around an instant: the venue index
-    carries ``person_id`` so that read is an index-only scan (no heap page per check-in)."""
+    carries ``person_id`` so that read is an index-only scan (no heap page per check-in).
+    Partitioned by month of ``checked_in_at`` (``safework_registry.partitions``), so the primary
+    key is ``(id, checked_in_at)``."""
 
     __tablename__ = "checkin"
     __table_args__ = (
         Index("ix_checkin_venue_id_checked_in_at", "venue_id", "checked_in_at", postgresql_include=["person_id"]),
         Index("ix_checkin_person_id_checked_in_at", "person_id", "checked_in_at"),
+        {"postgresql_partition_by": "RANGE (checked_in_at)"},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
     venue_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("venue.id", ondelete="CASCADE"))
-    checked_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
