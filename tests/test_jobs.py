@@ -42,11 +42,14 @@ def test_settings_read_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBS_RETENTION_AT", "02:30")
     settings = JobsSettings()
     assert settings.retention_at == time(2, 30)
-    [job] = default_jobs(settings)
+    job, partitions = default_jobs(settings)
     assert job.name == "retention" and "02:30" in job.description
+    assert partitions.name == "partitions" and "02:30" in partitions.description  # its own default
     monkeypatch.setenv("JOBS_RETENTION_EVERY_SECONDS", "60")
-    [job] = default_jobs(JobsSettings())
+    monkeypatch.setenv("JOBS_PARTITIONS_AT", "01:15")
+    job, partitions = default_jobs(JobsSettings())
     assert "every 60 s" in job.description
+    assert "01:15" in partitions.description
 
 
 async def test_a_second_runner_skips_while_the_first_holds_the_lock(db: str) -> None:
@@ -109,7 +112,7 @@ async def test_retention_runs_on_schedule_reports_and_is_not_done_twice(
 ) -> None:
     """The retention job: runs under its lock, writes its audit row, logs what it removed per
     table and counts it; a second runner for the same round finds it done."""
-    [job] = default_jobs(JobsSettings(retention_every_seconds=3600))
+    job, _ = default_jobs(JobsSettings(retention_every_seconds=3600))
     slot = now_local() - timedelta(seconds=1)
     before = runs("retention", "done")
     with caplog.at_level(logging.INFO, logger="safework.jobs"):
@@ -142,3 +145,22 @@ async def test_serve_runs_each_job_when_due_until_stopped(db: str) -> None:
 
     await asyncio.wait_for(serve(db, [Job("test-tick", every(0.01), tick)], stop), timeout=30)
     assert len(seen) == 2 and seen[0] < seen[1]
+
+
+async def test_the_partition_job_makes_the_coming_months_and_is_harmless_twice(db: str) -> None:
+    """The partitions job (issue 18): this month's and the next months' partitions of the results
+    and check-ins exist after a run; a second run creates nothing more."""
+    _, job = default_jobs(JobsSettings())
+    before = runs("partitions", "done")
+    outcome, summary = await run_once(db, job, now_local())
+    assert outcome == "done", summary
+    conn = await asyncpg.connect(plain_pg_url(db))
+    try:
+        this_month = now_local().strftime("_y%Ym%m")
+        names = {r["relname"] for r in await conn.fetch("SELECT relname FROM pg_class WHERE relispartition")}
+    finally:
+        await conn.close()
+    assert f"test_result{this_month}" in names and f"checkin{this_month}" in names, names
+    assert runs("partitions", "done") - before == 1
+    again, summary = await run_once(db, job, now_local())
+    assert again == "done" and summary["created"] == []

@@ -6,6 +6,10 @@ The jobs and their schedules (times are the province's, Asia/Ho_Chi_Minh):
 - ``retention``: `safework retention run` (the policy's retention windows), daily at
   ``JOBS_RETENTION_AT`` (default 03:00, a quiet hour), or every ``JOBS_RETENTION_EVERY_SECONDS``
   when that is set (demos and tests).
+- ``partitions``: the monthly partitions of the results and check-ins, this month's and
+  ``MONTHS_AHEAD`` after it (`safework partitions ensure`), daily at ``JOBS_PARTITIONS_AT``
+  (default 02:30); creating a month that exists does nothing, so a missed or repeated round is
+  harmless (a row of a month without one lands in the default partition, never refused).
 
 One runner at a time: each run holds a PostgreSQL advisory lock named after its job
 (``safework_common.locks``) for its whole length; a runner that does not get it skips the round
@@ -54,11 +58,12 @@ class JobsSettings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("JOBS_DATABASE_URL", "DATABASE_URL"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL"))
     retention_at: clock = clock(3, 0)
+    partitions_at: clock = clock(2, 30)
     retention_every_seconds: float | None = Field(default=None, gt=0)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
-    @field_validator("retention_at", mode="before")
+    @field_validator("retention_at", "partitions_at", mode="before")
     @classmethod
     def _hh_mm(cls, value: Any) -> Any:
         if isinstance(value, str) and len(value) == 5:
@@ -108,6 +113,12 @@ async def _retention(url: str, slot: datetime) -> dict[str, Any]:
     return {"policy_version": result.policy_version, "removed": result.removed}
 
 
+async def _partitions(url: str, slot: datetime) -> dict[str, Any]:
+    from safework_cli.partitions import MONTHS_AHEAD, _ensure
+
+    return {"created": await _ensure(url, None, MONTHS_AHEAD)}
+
+
 async def _retention_done_since(conn: Any, slot: datetime) -> bool:
     """A retention run (not a dry run: that leaves no audit row) recorded since the slot."""
     found = await conn.fetchval(
@@ -128,7 +139,15 @@ def default_jobs(settings: JobsSettings) -> list[Job]:
             _retention,
             _retention_done_since,
             f"health data past the policy's retention windows removed, {when}",
-        )
+        ),
+        Job(
+            "partitions",
+            daily_at(settings.partitions_at),
+            _partitions,
+            None,
+            f"this month's and the next months' partitions of results and check-ins made, daily at "
+            f"{settings.partitions_at:%H:%M} (Asia/Ho_Chi_Minh)",
+        ),
     ]
 
 
