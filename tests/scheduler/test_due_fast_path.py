@@ -351,9 +351,10 @@ def test_a_rotating_sample_reaches_a_worker_as_its_roster() -> None:
     people = [uuid.UUID(int=i << 120) for i in range(1, 11)]
     rules = DueRules(SEPT, as_of)
     whole = rules.round_plan(GARMENT, people)
-    assert whole.roster == b"".join(p.bytes for p in people)
     ordered = sorted(people, key=lambda pid: sample_order_key(GARMENT.enterprise_id, pid))
+    assert whole.roster == b"".join(p.bytes for p in ordered)
     assert whole.positions == {pid: i for i, pid in enumerate(ordered)}
+    assert rules.round_plan(GARMENT, whole.roster) == whole  # bytes: taken as in order
     sent = pickle.dumps(whole)
     assert uuid.UUID(int=1 << 120).bytes in sent  # the roster travels, positions do not
     received = pickle.loads(sent)  # noqa: S301 - our own bytes

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from safework_common.db import make_engine, make_sessionmaker
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due import service
+from safework_scheduler.due.rules import sample_order_key
 from safework_scheduler.policy.repository import PolicyStore
 from tests.callers import PROVINCE
 from tests.scheduler.factories import Registry, local, registry
@@ -187,3 +188,17 @@ async def test_instants_reach_the_rules_to_the_microsecond(session: AsyncSession
     sql = f"SELECT {repo.relative_micros('u.x')} FROM unnest($1::timestamptz[]) WITH ORDINALITY AS u(x, n) ORDER BY n"  # noqa: S608
     got = [r[0] for r in await conn.fetch(sql, instants, since)]
     assert got == [micros(i) - micros(since) for i in instants]
+
+
+async def test_the_database_orders_a_rotating_sample_as_the_rules_do(db: str, session: AsyncSession) -> None:
+    """A rotating sample's roster comes from the database already in the sample order
+    (``ROSTERS_SQL``: SHA-256 of the two ids' bytes): the same order ``sample_order_key`` gives,
+    so the same people are picked whichever side ordered them."""
+    async with registry(db) as reg:
+        ids = await a_province(reg)
+    garment = ids["garment"]
+    got = (await repo.rosters(session, [garment]))[garment]
+    people = [uuid.UUID(bytes=got[i : i + 16]) for i in range(0, len(got), 16)]
+    assert len(people) == 10
+    assert people == sorted(people, key=lambda pid: sample_order_key(garment, pid))
+    assert people != sorted(people)  # not merely by id

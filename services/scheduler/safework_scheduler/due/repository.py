@@ -380,9 +380,11 @@ BULK_SETTINGS: Final = "SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fra
 SERIAL: Final = "SET LOCAL max_parallel_workers_per_gather = 0"
 
 # The active rosters of the enterprises that draw rotating samples, each as its people's ids
-# one after another (``rules.roster_bytes``: nothing decoded per person). $1 = their ids.
+# one after another in the sample order (``rules.roster_bytes``, ``rules.sample_order_key``:
+# the same SHA-256, compared as bytes), so nothing is decoded or sorted per person. $1 = their ids.
 ROSTERS_SQL: Final = """
-SELECT enterprise_id, string_agg(uuid_send(id), ''::bytea) AS ids
+SELECT enterprise_id,
+       string_agg(uuid_send(id), ''::bytea ORDER BY sha256(uuid_send(enterprise_id) || uuid_send(id))) AS ids
 FROM person WHERE enterprise_id = ANY($1::uuid[]) AND status = 'active'
 GROUP BY enterprise_id
 """

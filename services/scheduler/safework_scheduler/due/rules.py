@@ -338,10 +338,10 @@ class RoundPlan:
     around, so everyone is picked once before anyone is picked again. ``campaign``: the
     window (microseconds) of a mass-testing campaign the enterprise's workers owe a test in.
 
-    A rotating sample carries its roster as the ids' 16 bytes each (``roster``, in any order)
-    and puts them in order on first use, in the process that reads them: a province's plans
-    go to worker processes as a few megabytes of bytes, not a hundred thousand ids, and only
-    the process that meets the enterprise's people orders them."""
+    A rotating sample carries its roster as the ids' 16 bytes each, in the stable order
+    (``roster``: ``roster_bytes``, or as the database orders it), and looks a person's place up
+    in it on first use, in the process that reads it: a province's plans go to worker processes
+    as a few megabytes of bytes, not a hundred thousand ids."""
 
     mode: str
     reason: str
@@ -351,8 +351,7 @@ class RoundPlan:
     index: int
     roster_size: int
     sample_size: int
-    roster: bytes = b""  # SAMPLE mode: the active people's ids (``roster_bytes``)
-    salt: bytes = b""  # SAMPLE mode: the enterprise's id (``sample_order_key``)
+    roster: bytes = b""  # SAMPLE mode: the active people's ids in order (``roster_bytes``)
     suspended: bool = False
     campaign: tuple[int, int] | None = None
     # SAMPLE mode: each person's place in the stable order, built from ``roster`` on first use.
@@ -402,7 +401,8 @@ class RoundPlan:
         """SAMPLE mode: each person's place in the enterprise's stable order (empty otherwise)."""
         table = self._positions
         if not table and self.roster:
-            table.update(sample_positions(self.salt, self.roster))
+            roster = self.roster
+            table.update((uuid.UUID(bytes=roster[i : i + 16]), i // 16) for i in range(0, len(roster), 16))
         return table
 
     def __getstate__(self) -> tuple[Any, ...]:
@@ -500,22 +500,19 @@ def province_key(name: str | None) -> str:
 
 
 def sample_order_key(enterprise_id: uuid.UUID, person_id: uuid.UUID) -> bytes:
-    """A stable pseudo-random order of an enterprise's people for rotating samples."""
-    return hashlib.blake2b(enterprise_id.bytes + person_id.bytes, digest_size=8).digest()
+    """A stable pseudo-random order of an enterprise's people for rotating samples: the SHA-256
+    of the two ids' bytes, which the database computes alike (``repository.ROSTERS_SQL`` orders
+    a roster by ``sha256(uuid_send(enterprise) || uuid_send(person))``, compared as bytes)."""
+    return hashlib.sha256(enterprise_id.bytes + person_id.bytes).digest()
 
 
-def roster_bytes(roster: Sequence[uuid.UUID] | bytes) -> bytes:
-    """A roster as ``RoundPlan.roster`` holds it: each id's 16 bytes, one after another."""
-    return roster if isinstance(roster, bytes) else b"".join(pid.bytes for pid in roster)
-
-
-def sample_positions(salt: bytes, roster: bytes) -> dict[uuid.UUID, int]:
-    """Each id of ``roster`` (``roster_bytes``) by its place in the order of
-    ``sample_order_key`` for the enterprise whose id's bytes are ``salt``."""
-    ids = [roster[i : i + 16] for i in range(0, len(roster), 16)]
-    blake2b = hashlib.blake2b
-    ids.sort(key=lambda b: blake2b(salt + b, digest_size=8).digest())
-    return {uuid.UUID(bytes=b): i for i, b in enumerate(ids)}
+def roster_bytes(enterprise_id: uuid.UUID, roster: Sequence[uuid.UUID] | bytes) -> bytes:
+    """A roster as ``RoundPlan.roster`` holds it: each id's 16 bytes, one after another, in the
+    order of ``sample_order_key``. Bytes are taken as already in that order (the database's)."""
+    if isinstance(roster, bytes):
+        return roster
+    salt, sha256 = enterprise_id.bytes, hashlib.sha256
+    return b"".join(sorted((pid.bytes for pid in roster), key=lambda b: sha256(salt + b).digest()))
 
 
 def round_offset_days(enterprise_id: uuid.UUID, round_days: int) -> int:
@@ -685,7 +682,7 @@ class DueRules:
 
     def round_plan(self, enterprise: EnterpriseFacts, roster: Sequence[uuid.UUID] | bytes = ()) -> RoundPlan:
         """The enterprise's rounds at ``as_of``. ``roster`` (the active people's ids, or their
-        ``roster_bytes``) is needed for a rotating sample (see ``needs_roster``)."""
+        ``roster_bytes``, in order) is needed for a rotating sample (see ``needs_roster``)."""
         r = self.policy.testing.routine
         n = enterprise.roster_size
         mode, reason, share = self.round_mode(enterprise)
@@ -702,7 +699,7 @@ class DueRules:
         if mode == MODE_SAMPLE:
             # round() first: 0.2 * 10 must give 2, not 3.
             sample_size = min(n, math.ceil(round(share * n, 9))) if n else 0
-            ids = roster_bytes(roster)
+            ids = roster_bytes(enterprise.enterprise_id, roster)
             if len(ids) != 16 * n:
                 raise ValueError("a rotating sample needs the whole active roster")
         return RoundPlan(
@@ -715,7 +712,6 @@ class DueRules:
             n,
             sample_size,
             ids,
-            enterprise.enterprise_id.bytes if ids else b"",
             suspended=enterprise.suspended,
             campaign=campaign,
         )
