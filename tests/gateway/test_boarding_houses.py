@@ -102,6 +102,19 @@ async def test_the_sample_is_the_districts_own(stack: Stack, db: str) -> None:
         "/api/v1/districts/Việt Yên/boarding-house-sample", params={"date": "2021-08-01"}, headers=stack.province()
     )
     assert (r.status_code, r.json()["error"]["code"]) == (404, "no_boarding_house_sample")  # before 11 Sep 2021
+    # as_of alone (issue 15): its date is the day, and the rules in force then answer.
+    r = await stack.http.get(
+        "/api/v1/districts/Việt Yên/boarding-house-sample",
+        params={"as_of": "2021-09-10T23:00:00+07:00"},
+        headers=stack.province(),
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "no_boarding_house_sample")  # seeds/000 comes 11 Sep
+    r = await stack.http.get(
+        "/api/v1/districts/Việt Yên/boarding-house-sample",
+        params={"as_of": "2021-09-20T09:00:00+07:00"},
+        headers=stack.province(),
+    )
+    assert r.status_code == 200 and r.json()["date"] == "2021-09-20"
     enterprise = bearer(stack.token("enterprise", enterprise_id=str(uuid.uuid4())))
     r = await stack.http.get("/api/v1/districts/Việt Yên/boarding-house-sample", headers=enterprise)
     assert r.status_code == 403

@@ -337,7 +337,9 @@ FORWARDS: tuple[Forward, ...] = (
     Forward("GET", "/districts/{district}/boarding-house-sample", c.BoardingHouseSampleOut,
             "scheduler", AUTHORITY, Scope.UPSTREAM,
             "The round's random sample of a district's boarding-house renters and owners (seeds/000 §2.3)",
-            TAG_AUTHORITY, query=(Query("date", s.DATE, "Local date (default: today)."), *CURSOR)),
+            TAG_AUTHORITY,
+            query=(Query("date", s.DATE, "Local date (Asia/Ho_Chi_Minh); default: the date of as_of."), AS_OF,
+                   *CURSOR)),
     # Outbreak response (seeds/004 §II.3, seeds/002): cases, tracing, a district's picture, isolation.
     Forward("POST", "/cases", c.CaseOut, "registry", AUTHORITY, Scope.NONE,
             "Record a confirmed case (F0) and trace its contacts (F1) at once", TAG_OUTBREAK, body=c.CaseCreate,

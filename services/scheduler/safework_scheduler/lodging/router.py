@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from safework_common.contract.lodging import BoardingHouseSampleOut
 from safework_common.paging import Limit
@@ -31,10 +32,18 @@ async def boarding_house_sample(
     session: Session,
     policies: Policies,
     caller: CallerDep,
-    day: Annotated[date | None, Query(alias="date", description="Local date (default: today).")] = None,
+    day: Annotated[date | None, Query(alias="date", description="Local date (default: the date of as_of).")] = None,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="The instant the rules are read at, with its time zone (default: now; a past date is "
+            "judged at its end, a future one at its start)."
+        ),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Limit = 100,
 ) -> BoardingHouseSampleOut:
+    now = as_of or now_local()
     return await service.boarding_house_sample(
-        session, policies, caller, district, day or local_date(now_local()), cursor, limit
+        session, policies, caller, district, day or local_date(now), now, cursor, limit
     )

@@ -12,8 +12,8 @@ from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, district_filter, require_role
 from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as due_repo
-from safework_scheduler.due.rules import DistrictRatio, local_midnight
-from safework_scheduler.due.service import district_ratio_out
+from safework_scheduler.due.rules import DistrictRatio
+from safework_scheduler.due.service import day_as_of, district_ratio_out
 from safework_scheduler.lodging import repository as repo
 from safework_scheduler.lodging import rules
 from safework_scheduler.policy.repository import PolicyStore
@@ -25,16 +25,18 @@ async def boarding_house_sample(
     caller: Caller,
     district: str,
     day: date,
+    now: datetime,
     cursor: str | None,
     limit: int,
 ) -> BoardingHouseSampleOut:
-    """``GET /v1/districts/{district}/boarding-house-sample?date=``: authority (a district: its
-    own; another is 404)."""
+    """``GET /v1/districts/{district}/boarding-house-sample?date=&as_of=``: authority (a district:
+    its own; another is 404). The rules in force when the day is judged (``day_as_of``: the end
+    of a past day, ``now`` for today, the start of a future day)."""
     require_role(caller, AUTHORITY)
     own = district_filter(caller, district, field="path.district")
     assert own is not None  # a district was named
     after = cursors.decode(cursor, 1)
-    as_of: datetime = local_midnight(day)
+    as_of: datetime = day_as_of(day, now)
     policy = await store.at(session, as_of)
     rule = policy.testing.boarding_house_sample
     if rule is None:
