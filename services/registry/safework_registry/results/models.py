@@ -75,7 +75,13 @@ class TestResult(Timestamped, Base):
         CheckConstraint("kind IN ('PCR', 'RAPID_ANTIGEN')", name="kind"),
         CheckConstraint("result IN ('NEGATIVE', 'POSITIVE', 'INVALID')", name="result"),
         CheckConstraint("resulted_at >= collected_at", name="resulted_after_collected"),
-        Index("ix_test_result_person_id_collected_at", "person_id", "collected_at"),
+        # INCLUDE: the due history reads kind, result and pooling index-only (registry_0012).
+        Index(
+            "ix_test_result_person_id_collected_at",
+            "person_id",
+            "collected_at",
+            postgresql_include=["kind", "result", "pooled"],
+        ),
         Index("ix_test_result_received_at", "received_at"),
         {"postgresql_partition_by": "RANGE (collected_at)"},
     )
