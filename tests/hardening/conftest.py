@@ -25,7 +25,11 @@ __all__ = ["gateway_settings", "stack"]
 
 Snapshot = dict[str, tuple[int, str]]
 
-_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+# Partitions (issue 18: results and check-ins by month) are read through their parent table.
+_TABLES = """
+SELECT c.relname AS tablename FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname
+"""
 
 
 async def table_snapshot(url: str) -> Snapshot:

@@ -423,7 +423,7 @@ ITEM_CATALOGUE: list[ItemRow] = [
     ItemRow("the same sample ID twice in one batch: the first stands, the second is rejected", "lab", "POST",
             RESULTS, batch(result(sample_id="DUP-1"), result(sample_id="DUP-1", result="POSITIVE")),
             ((0, "accepted", None, None), (1, "rejected", "duplicate_in_batch", "body.items[1].sample_id")),
-            {"audit_log": 1, "test_result": 1},
+            {"audit_log": 1, "test_result": 1, "test_result_sample": 1},
             ("SELECT result FROM test_result WHERE sample_id = 'DUP-1'", "NEGATIVE")),
     ItemRow("a sample collected in the future", "lab", "POST", RESULTS,
             lambda w: batch(result(collected_at=future_instant(), resulted_at=future_instant()))(w),

@@ -205,7 +205,13 @@ async def test_a_lab_reusing_another_labs_sample_id_neither_matches_nor_touches_
     assert (await ok(r))["items"][0]["status"] == "accepted"
     after = await snapshot()
     # (person_rollup: the person's latest result and positive, kept by the database.)
-    assert {t for t in after if after[t] != before[t]} == {"test_result", "audit_log", "person_rollup"}
+    # test_result_sample: the lab's sample-ID key, kept beside the partitioned results (issue 18).
+    assert {t for t in after if after[t] != before[t]} == {
+        "test_result",
+        "test_result_sample",
+        "audit_log",
+        "person_rollup",
+    }
     assert after["test_result"][0] == before["test_result"][0] + 1
     own = (await ok(await http.get(f"/api/v1/labs/{w.lab1}/results", headers=w.headers["lab1"])))["items"]
     assert [(x["sample_id"], x["person_id"], x["result"]) for x in own] == [("SHARED-1", w.a.people[0], "POSITIVE")]

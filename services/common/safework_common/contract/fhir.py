@@ -38,12 +38,23 @@ class FhirBundle(BaseModel):
 
 
 class FhirResultsBundle(BaseModel):
-    """A lab's results as a FHIR R4 Bundle of ``Observation`` entries (any Bundle type)."""
+    """A lab's results as a FHIR R4 Bundle of ``Observation`` entries (any Bundle type). The
+    Bundle's own elements are R4's, and no other (an element R4 does not define is refused, as
+    an unknown field is on every other body); each entry is read as ``results_batch`` says."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     resourceType: Literal["Bundle"]
+    id: str | None = None
+    meta: dict[str, Any] | None = None
+    implicitRules: str | None = None
+    language: str | None = None
+    identifier: dict[str, Any] | None = None
     type: str | None = None
+    timestamp: str | None = None
+    total: int | None = None
+    link: list[dict[str, Any]] | None = None
+    signature: dict[str, Any] | None = None
     entry: list[dict[str, Any]] = Field(
         description="Observations: code LOINC 94500-6 or 94558-4, subject Patient/<id> or a national ID identifier "
         "(urn:safework:vn-national-id), effectiveDateTime, issued, valueCodeableConcept SNOMED CT, identifier[0] "

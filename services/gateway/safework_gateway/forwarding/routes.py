@@ -22,6 +22,7 @@ from safework_common import contract as c
 from safework_common.contract import Page
 from safework_common.contract.files import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE
 from safework_common.errors import ERROR_RESPONSES, Unprocessable
+from safework_common.fhir import FHIR_JSON
 from safework_common.geo import DISTRICT_SCHEMA, canonical_district, unknown_district_message
 from safework_common.paging import MAX_LIMIT
 from safework_gateway.auth.access import Scope, allow
@@ -519,6 +520,9 @@ def _answer(spec: Forward) -> dict[str, Any]:
         return {"description": "A file", "content": {spec.media: {"schema": {"type": "string", "format": "binary"}}}}
     if spec.response is None:
         return {"description": "Done: no content"}
+    if spec.path.startswith("/fhir/"):  # FHIR's own JSON media type, as the registry answers it
+        ref = {"schema": {"$ref": f"#/components/schemas/{spec.response.__name__}"}}
+        return {"description": "Success", "model": spec.response, "content": {FHIR_JSON: ref}}
     return {"description": "Success", "model": spec.response}
 
 

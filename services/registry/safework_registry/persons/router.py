@@ -51,6 +51,20 @@ UPDATE_EXAMPLES: dict[str, Any] = {
 }
 
 
+ROSTER_EXAMPLES: dict[str, Any] = {
+    "roster": {
+        "summary": "Two people: one known, one new hire",
+        "value": {
+            "items": [
+                PERSON_EXAMPLE,
+                NEW_HIRE_EXAMPLE,
+                {**PERSON_EXAMPLE, "national_id": "024188007777", "employee_code": "VY-00007", "status": "left"},
+            ]
+        },
+    }
+}
+
+
 def _reveal(caller: Any) -> bool:
     return service.reveals_national_id(caller)
 
@@ -135,7 +149,7 @@ async def update_person(
         "sent, and each outcome also gives the spreadsheet `row` (header = row 1) and the offending `column`. "
         "Send `Idempotency-Key` to make a retry replay the first answer (a file: the same file's bytes)."
     ),
-    openapi_extra=upload_openapi("RosterUpsert", idempotent=True),
+    openapi_extra=upload_openapi("RosterUpsert", idempotent=True, examples=ROSTER_EXAMPLES),
 )
 async def upsert_roster(
     request: Request, session: Session, caller: CallerDep, cipher: Cipher, enterprise_id: uuid.UUID

@@ -134,16 +134,16 @@ _MODELS: dict[str, type[BaseModel]] = {"ResultsBatchIn": ResultsBatchIn, "Roster
 _MODEL_KEY = "x-safework-model"
 
 
-def upload_openapi(model: str, *, idempotent: bool = False) -> dict[str, Any]:
+def upload_openapi(model: str, *, idempotent: bool = False, examples: dict[str, Any] | None = None) -> dict[str, Any]:
     """The request body's documentation: the JSON batch (the contract's ``model``: the handler
-    reads the body itself, so FastAPI does not see it; :func:`document_bodies` puts it in), or a
-    file (raw or multipart)."""
+    reads the body itself, so FastAPI does not see it; :func:`document_bodies` puts it in, with
+    ``examples`` as OpenAPI's named examples), or a file (raw or multipart)."""
     binary = {"type": "string", "format": "binary"}
     extra: dict[str, Any] = {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {_MODEL_KEY: model}},
+                "application/json": {"schema": {_MODEL_KEY: model}, **({"examples": examples} if examples else {})},
                 CSV_MEDIA_TYPE: {"schema": binary},
                 XLSX_MEDIA_TYPE: {"schema": binary},
                 "multipart/form-data": {
