@@ -108,3 +108,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         lg.propagate = True
     # Our middleware writes the access line, with the request ID; uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx writes a line per request at INFO: the gateway's upstream calls (the upstream logs
+    # its own access line) and its fact reads every few seconds. Its warnings still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
