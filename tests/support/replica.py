@@ -101,7 +101,15 @@ class Pair:
         p = await asyncpg.connect(self.primary)
         r = await asyncpg.connect(self.replica)
         try:
-            target = await p.fetchval("SELECT pg_current_wal_lsn()")
+            # The primary commits asynchronously (``synchronous_commit = off``): a commit's record
+            # may still sit in its WAL buffers, neither at ``pg_current_wal_lsn()`` (the write
+            # position) nor sent to the replica, for up to ``wal_writer_delay``. A transaction of
+            # our own that commits synchronously flushes every record before it; the insert
+            # position read inside it lies after all of them (and at or before its own commit).
+            async with p.transaction():
+                await p.execute("SET LOCAL synchronous_commit = on")
+                await p.fetchval("SELECT pg_current_xact_id()")  # an xid: its commit writes a record
+                target = await p.fetchval("SELECT pg_current_wal_insert_lsn()")
             async with asyncio.timeout(60):
                 while True:
                     if await r.fetchval("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", target):
