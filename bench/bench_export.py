@@ -95,8 +95,9 @@ async def _copy_reference(url: str, sql: str) -> tuple[float, int]:
 async def measure_due(url: str) -> dict[str, Any]:
     """The due-list export through the scheduler's own code, in this (fresh) process."""
     from safework_common.db import make_engine, make_sessionmaker
-    from safework_common.export import Prepared, csv_bytes
-    from safework_scheduler.exports import service
+    from safework_common.export import csv_bytes
+    from safework_scheduler.due import bulk
+    from safework_scheduler.exports import due_rows, service
     from safework_scheduler.policy.repository import PolicyStore
 
     engine = make_engine(url, pool_size=2, read_only=True)
@@ -107,12 +108,14 @@ async def measure_due(url: str) -> dict[str, Any]:
         started, cpu = time.perf_counter(), time.process_time()
         size = 0
         lines = 0
-        async for chunk in csv_bytes(service.DUE_PEOPLE_COLUMNS, Prepared(export.batches(maker))):
+        async for chunk in csv_bytes(due_rows.DUE_PEOPLE_COLUMNS, export.encoded(maker)):
             size += len(chunk)
             lines += chunk.count(b"\r\n")
         ours = time.perf_counter() - started
         cpu = time.process_time() - cpu
+        workers = worker_peaks(bulk.WORKERS)
     finally:
+        bulk.WORKERS.close()
         await engine.dispose()
     ref, ref_bytes = await _copy_reference(
         url,
@@ -128,7 +131,26 @@ async def measure_due(url: str) -> dict[str, Any]:
         "ref": ref,
         "ref_bytes": ref_bytes,
         "rss": peak_rss_mib(),
+        "worker_rss": workers,
     }
+
+
+def worker_peaks(workers: Any) -> list[tuple[float, float]]:
+    """Each worker process's peak RSS in MiB (``VmHWM``) and CPU seconds: the export's rows are
+    made there."""
+    pool = getattr(workers, "_pool", None)
+    out = []
+    for process in (getattr(pool, "_processes", None) or {}).values():
+        try:
+            with open(f"/proc/{process.pid}/status") as f:
+                hwm = next(line for line in f if line.startswith("VmHWM:"))
+            with open(f"/proc/{process.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            out.append((int(hwm.split()[1]) / 1024, cpu))
+        except (OSError, StopIteration):
+            continue
+    return out
 
 
 async def measure_fhir(url: str) -> dict[str, Any]:
@@ -180,15 +202,19 @@ def _child(kind: str, url: str) -> dict[str, Any]:
 
 def report(due: dict[str, Any], fhir: dict[str, Any]) -> bool:
     due_rate = due["rows"] / due["seconds"]
+    total = due["rss"] + sum(w for w, _ in due["worker_rss"])  # shared pages counted in each
+    cpu = due["cpu"] + sum(c for _, c in due["worker_rss"])
     ref_rate = due["rows"] / due["ref"]
     print(
         f"due list CSV: {due['rows']:,} rows in {due['seconds']:.2f} s = {due_rate:,.0f} rows/s"
         f" ({due['bytes'] / 2**20:.1f} MiB), peak RSS {due['rss']:.0f} MiB"
-        f" (this process's CPU {due['cpu']:.2f} s = {due['rows'] / due['cpu']:,.0f} rows per CPU-second)"
+        f" (+ {len(due['worker_rss'])} workers: {', '.join(f'{w:.0f}' for w, _ in due['worker_rss']) or '-'} MiB;"
+        f" all together {total:.0f} MiB)"
+        f" (CPU of this process and its workers {cpu:.2f} s = {due['rows'] / cpu:,.0f} rows per CPU-second)"
         f" | reference COPY of the same people: {due['ref']:.2f} s = {ref_rate:,.0f} rows/s"
         f" | ratio {due['seconds'] / due['ref']:.1f}x"
         f" | target >= {DUE_TARGET_ROWS_PER_S:,} rows/s, < {DUE_TARGET_RSS_MIB} MiB:"
-        f" {'met' if due_rate >= DUE_TARGET_ROWS_PER_S and due['rss'] < DUE_TARGET_RSS_MIB else 'NOT met'}"
+        f" {'met' if due_rate >= DUE_TARGET_ROWS_PER_S and total < DUE_TARGET_RSS_MIB else 'NOT met'}"
     )
     fhir_rate = fhir["resources"] / fhir["seconds"]
     print(

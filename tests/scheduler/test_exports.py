@@ -9,12 +9,13 @@ import io
 import re
 import uuid
 import zipfile
+from dataclasses import replace
 
 import httpx
 
 from safework_common.export import BOM
 from safework_common.internal_auth import InternalTokenMinter
-from safework_scheduler.exports.service import DUE_PEOPLE_COLUMNS
+from safework_scheduler.exports.due_rows import DUE_PEOPLE_COLUMNS
 from tests.callers import PROVINCE, As, district_authority, enterprise, lab, worker
 from tests.scheduler.factories import registry
 from tests.scheduler.test_due_api import VIET_YEN, YEN_DUNG, Park, vaccinated
@@ -188,3 +189,45 @@ async def test_violations_coverage_queue_and_plan_exports(
     assert [int(r["people"]) for r in rows if r["row"] == "total"] == [t["people"] for t in plan["totals"]]
     text = xlsx_text(await as_(PROVINCE).post("/v1/vaccines/plan/export", params={"format": "xlsx"}, json=body))
     assert re.search(r"projected_completion", text)
+
+
+async def test_the_province_due_list_made_in_worker_processes_is_the_same_list(db: str) -> None:
+    """A province-sized due list is made in shares of person ids by the worker processes, each
+    reading the request's snapshot (``exports.parallel``), and sent enterprise by enterprise:
+    the same bytes, in the same order, as made in one process; the XLSX cells too."""
+    from datetime import datetime
+
+    from safework_common.db import make_engine, make_sessionmaker
+    from safework_common.export import csv_bytes, write_csv
+    from safework_scheduler.exports import service
+    from safework_scheduler.policy.repository import PolicyStore
+
+    park = Park()
+    async with registry(db) as reg:
+        await park.build(reg)
+        for district in (VIET_YEN, YEN_DUNG, YEN_DUNG):
+            other = await reg.enterprise(district=district)
+            for n in range(3):
+                await vaccinated(reg, other, employee_code=f"Z{n}")
+    engine = make_engine(db, pool_size=2, read_only=True)
+    maker = make_sessionmaker(engine)
+    try:
+        async with maker() as session:
+            base = await service.due_people(
+                session, PolicyStore(), PROVINCE, datetime.fromisoformat(AS_OF), None, None, "all"
+            )
+
+        async def made(workers: int) -> tuple[bytes, list[list[object]]]:
+            export = replace(base, workers=workers)
+            text = b"".join([c async for c in csv_bytes(DUE_PEOPLE_COLUMNS, export.encoded(maker))])
+            cells = [list(r) async for r in export.rows(maker)]
+            return text, cells
+
+        here = await made(1)
+        assert here[0] == BOM + write_csv([DUE_PEOPLE_COLUMNS, *here[1]]), "the text is what csv.writer writes"
+        assert here[0].count(b"\r\n") == 1 + 6 + 9 and len(here[1]) == 15
+        assert [(r[0], r[4]) for r in here[1]] == sorted((r[0], r[4]) for r in here[1]), "by enterprise then person"
+        for workers in (2, 3, 5):  # shares of person ids: each enterprise's people split among them
+            assert await made(workers) == here, workers
+    finally:
+        await engine.dispose()

@@ -24,7 +24,7 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
@@ -74,7 +74,24 @@ class Prepared:
     batches: AsyncIterator[list[Sequence[Any]]]
 
 
-Source = AsyncIterator[Sequence[Any]] | Prepared
+@dataclass(frozen=True)
+class Encoded:
+    """Rows made elsewhere (worker processes) and handed over already written, a chunk at a time:
+    ``csv()`` gives the CSV lines (:func:`write_csv`, no header), ``cells()`` the same rows as
+    cells for an XLSX sheet. Only the one the answer's format needs is called."""
+
+    csv: Callable[[], AsyncIterator[bytes]]
+    cells: Callable[[], AsyncIterator[list[Sequence[Any]]]]
+
+
+Source = AsyncIterator[Sequence[Any]] | Prepared | Encoded
+
+
+def write_csv(rows: Iterable[Sequence[Any]]) -> bytes:
+    """Rows of cells as CSV lines, as :func:`csv_bytes` writes them (without the header)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()
 
 
 async def cell_batches(rows: Source) -> AsyncIterator[list[Sequence[Any]]]:
@@ -82,6 +99,10 @@ async def cell_batches(rows: Source) -> AsyncIterator[list[Sequence[Any]]]:
     if isinstance(rows, Prepared):
         async for prepared in rows.batches:
             yield prepared
+        return
+    if isinstance(rows, Encoded):
+        async for cells in rows.cells():
+            yield cells
         return
     batch: list[Sequence[Any]] = []
     async for row in rows:
@@ -101,6 +122,10 @@ async def csv_bytes(columns: Sequence[str], rows: Source) -> AsyncIterator[bytes
     yield BOM + buffer.getvalue().encode()
     buffer.seek(0)
     buffer.truncate()
+    if isinstance(rows, Encoded):
+        async for written in rows.csv():
+            yield written
+        return
     async for batch in cell_batches(rows):
         writer.writerows(batch)
         if buffer.tell() >= CSV_CHUNK_BYTES:

@@ -456,6 +456,22 @@ class Tally:
         return trusted(DueCounts, self.out())
 
 
+async def round_plans(
+    session: AsyncSession, rules: DueRules, enterprises: Sequence[repo.EnterpriseRow]
+) -> dict[uuid.UUID, RoundPlan]:
+    """Each enterprise's rounds, the rosters of the ones drawing rotating samples read in one
+    statement (on the session's snapshot)."""
+    sampled = [e.id for e in enterprises if rules.needs_roster(e.facts)]
+    rosters = await repo.rosters(session, sampled)
+    plans = {}
+    with gc_paused():
+        for e in enterprises:
+            roster = rosters.get(e.id)
+            enterprise = e.facts if roster is None else _with_size(e.facts, len(roster) // 16)
+            plans[e.id] = rules.round_plan(enterprise, roster or b"")
+    return plans
+
+
 async def province_tallies(
     session: AsyncSession,
     rules: DueRules,
@@ -469,14 +485,7 @@ async def province_tallies(
     once per enterprise, the people streamed and counted in shares reading the request's
     snapshot, side by side in ``workers`` processes (None: by the population, see
     ``bulk.workers_for``), or here for one share."""
-    sampled = [e.id for e in enterprises if rules.needs_roster(e.facts)]
-    rosters = await repo.rosters(session, sampled)
-    plans = {}
-    with gc_paused():
-        for e in enterprises:
-            roster = rosters.get(e.id)
-            enterprise = e.facts if roster is None else _with_size(e.facts, len(roster) // 16)
-            plans[e.id] = rules.round_plan(enterprise, roster or b"")
+    plans = await round_plans(session, rules, enterprises)
     n = bulk.workers_for(sum(e.roster_size for e in enterprises)) if workers is None else workers
     # Each share reads the request's snapshot over a connection of its own (its statements must
     # read one snapshot; the request's transaction reads each statement's own).

@@ -15,11 +15,11 @@ from pydantic import AwareDatetime
 from starlette.responses import StreamingResponse
 
 from safework_common.contract.vaccine_queue import PlanRequest
-from safework_common.export import Format, Prepared, export_response, from_iterable
+from safework_common.export import Format, export_response, from_iterable
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due.router import AsOf, DistrictFilter, ZoneFilter
-from safework_scheduler.exports import service
+from safework_scheduler.exports import due_rows, service
 from safework_scheduler.vaccines import service as vaccines
 from safework_scheduler.vaccines.router import Reader
 
@@ -69,7 +69,7 @@ async def due_people_export(
     export = await service.due_people(
         session, policies, caller, as_of or now_local(), district, zone_type, status or "overdue"
     )
-    return export_response(format, "due-people", service.DUE_PEOPLE_COLUMNS, Prepared(export.batches(_maker(request))))
+    return export_response(format, "due-people", due_rows.DUE_PEOPLE_COLUMNS, export.encoded(_maker(request)))
 
 
 @router.get(
@@ -93,7 +93,7 @@ async def enterprise_due_export(
     day's end or not cleared, most urgent first; with ``status``, that status's people (all:
     everyone) by employee code."""
     export = await service.enterprise_due(session, policies, caller, enterprise_id, day, as_of or now_local(), status)
-    return export_response(format, "enterprise-due", service.DUE_PEOPLE_COLUMNS, export.rows(_maker(request)))
+    return export_response(format, "enterprise-due", due_rows.DUE_PEOPLE_COLUMNS, export.rows(_maker(request)))
 
 
 @router.get(

@@ -4,39 +4,38 @@ Each export is checked (role, scope, filters, the policy in force) on the reques
 before anything is sent; the rows are then read on a session of their own, in one REPEATABLE
 READ transaction (every enterprise read from the same snapshot), and produced a batch at a time:
 
-- the province's due list: one statement (``DUE_PEOPLE_SQL``: the counts' ``PROVINCE_SQL`` with
-  names, by enterprise then person) through a server-side cursor, each enterprise's people
-  evaluated as ``due.service.evaluate_enterprise`` does (its plan from the people read, the
-  general rules for the people who are not plain, the fast path for the others) as they come,
-  so memory holds one enterprise's people and a cursor batch, never the province; a verdict's
-  cells are made once per cell of people sharing it, and rows are handed over as cells
-  (``export.Prepared``), a batch at a time; one enterprise's list: ``evaluate_enterprise``;
+- the province's due list: the people in shares of person ids, each read with the statement the
+  province's counts read (with names) and evaluated in a worker process for a province-sized
+  population, sent enterprise by enterprise in the JSON pages' order (``parallel``); rows and
+  their CSV text made once per shared verdict (``due_rows``); one enterprise's list:
+  ``evaluate_enterprise``;
 - the vaccine queue: the adapter's server-side cursor (``vaccines.repository.stream_queue``);
 - violations, coverage and the plan: one row per enterprise (or per group), small.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from safework_common.export import cell
+from safework_common.export import Encoded
 from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, Reach, district_filter, narrow, require_role
 from safework_common.timezone import local_date
 from safework_scheduler.compliance import repository as compliance_repo
 from safework_scheduler.compliance import service as compliance
 from safework_scheduler.compliance.rules import share
+from safework_scheduler.due import bulk
 from safework_scheduler.due import repository as due_repo
 from safework_scheduler.due import service as due
-from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, PersonDue, local_day
+from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, local_day
+from safework_scheduler.exports import due_rows, parallel
 from safework_scheduler.policy.repository import PolicyStore
 from safework_scheduler.vaccines import repository as vaccine_repo
 from safework_scheduler.vaccines import service as vaccines
@@ -48,29 +47,6 @@ Row = Sequence[Any]
 Rows = AsyncIterator[Row]
 _C = due_repo.PersonColumns
 _FLAG: Final = {"due": DUE_TODAY, "overdue": OVERDUE, "not_cleared": NOT_CLEARED, "all": 0}
-
-# The due list's columns: the JSON ``/due/people`` item's fields, flattened (lists joined by ';').
-PERSON_COLUMNS: Final = (
-    "person_id",
-    "employee_code",
-    "full_name",
-    "test_cohort",
-    "due_today",
-    "due_at",
-    "kind",
-    "reasons",
-    "overdue",
-    "cleared_to_work",
-    "not_cleared",
-    "flags",
-    "window_start",
-    "window_end",
-    "window_done",
-    "payer",
-    "contact_case_id",
-)
-ENTERPRISE_COLUMNS: Final = ("enterprise_id", "enterprise_name", "district", "zone_type")
-DUE_PEOPLE_COLUMNS: Final = (*ENTERPRISE_COLUMNS, *PERSON_COLUMNS)
 
 
 @asynccontextmanager
@@ -84,49 +60,9 @@ async def snapshot_session(maker: async_sessionmaker[AsyncSession]) -> AsyncIter
             await session.rollback()
 
 
-class _Shown:
-    """A person's verdict as export cells (``export.cell`` applied once). People of one cell
-    share an answer less the person (``PersonDue[1:]``), so its cells are made once."""
-
-    def __init__(self, rules: DueRules) -> None:
-        self.day_end = rules.day_end
-        self.payers = rules.policy.testing.payers
-        self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-
-    def __call__(self, d: PersonDue) -> tuple[Any, ...]:
-        key = d[1:]
-        cells = self.memo.get(key)
-        if cells is None:
-            w = d.window
-            payer = next((self.payers[r] for r in d.reasons if self.payers.get(r) is not None), None)
-            cells = self.memo[key] = tuple(
-                cell(v)
-                for v in (
-                    d.due_before(self.day_end),
-                    due.local(d.due_at),
-                    d.kind,
-                    d.reasons,
-                    d.overdue,
-                    d.cleared_to_work,
-                    d.not_cleared,
-                    d.flags,
-                    None if w is None else due.local(w.start),
-                    None if w is None else due.local(w.end),
-                    None if w is None else w.done,
-                    payer,
-                    due.contact_case(d),
-                )
-            )
-        return cells
-
-
-def _head(e: due_repo.EnterpriseRow) -> tuple[Any, ...]:
-    return tuple(cell(v) for v in (e.id, e.name, e.district, e.zone_type))
-
-
-def _person_rows(result: due.EnterpriseDay, shown: _Shown, indices: Sequence[int]) -> list[Row]:
+def _person_rows(result: due.EnterpriseDay, shown: due_rows.Shown, indices: Sequence[int]) -> list[Row]:
     """The rows of ``indices`` (positions in ``result``), as cells."""
-    head = _head(result.enterprise)
+    head = due_rows.enterprise_cells(result.enterprise)
     at = 2  # where PERSON_COLUMNS start in an enterprise's rows (after employee code and name)
     cohort = at + due_repo.PersonColumns.COHORT
     out: list[Row] = []
@@ -137,125 +73,70 @@ def _person_rows(result: due.EnterpriseDay, shown: _Shown, indices: Sequence[int
     return out
 
 
-# The province's (or a district's) active people for the due-list export, as one statement:
-# ``repository.PROVINCE_SQL`` (what the counts of ``GET /v1/due`` read: the roll-up rows
-# hash-joined, the history read only for the people who are not plain) with each person's
-# employee code and name, by enterprise then person (the JSON pages' order). Columns: employee
-# code, full name, enterprise id, then ``repository.PersonColumns``.
-_STREAM_AT: Final = 3
-DUE_PEOPLE_SQL: Final = (
-    "SELECT p.employee_code, p.full_name, q.* FROM ("  # noqa: S608 - fixed fragments
-    + due_repo.PROVINCE_SQL
-    + ") q JOIN person p ON p.id = q.id ORDER BY q.enterprise_id, q.id"
-)
-STREAM_BATCH: Final = 10_000
-
-
-async def _stream(conn: Any, sql: str, *args: Any, batch: int = STREAM_BATCH) -> AsyncIterator[list[Any]]:
-    """``sql``'s rows in batches from a server-side cursor (inside ``conn``'s transaction), the
-    next batch requested before this one is handed over, so the database produces it while the
-    caller works on this one."""
-    cursor = await conn.cursor(sql, *args)
-    pending = asyncio.ensure_future(cursor.fetch(batch))
-    try:
-        while True:
-            rows = await pending
-            if not rows:
-                return
-            pending = asyncio.ensure_future(cursor.fetch(batch))
-            await asyncio.sleep(0)  # let the request go out first
-            yield rows
-    finally:
-        if not pending.done():
-            await pending  # leave the connection idle for the rest of the transaction
-        elif not pending.cancelled():
-            pending.exception()  # retrieved: an error after the last batch is not left unread
-
-
-class _Enterprise:
-    """One enterprise's people as the stream gives them (by person id), and their rows."""
-
-    def __init__(self, rules: DueRules, flag: int, enterprise: due_repo.EnterpriseRow) -> None:
-        self.rules, self.flag, self.enterprise = rules, flag, enterprise
-        self.rows: list[Any] = []
-
-    def out(self) -> list[Row]:
-        """``due.evaluate_enterprise``'s computation (the plan from the people read, the general
-        rules for the people who are not plain, the fast path for the others), as cells."""
-        rules, rows, at = self.rules, self.rows, _STREAM_AT
-        facts = replace(self.enterprise.facts, roster_size=len(rows))
-        roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
-        plan = rules.round_plan(facts, roster)
-        plain = rules.answer_of(plan)
-        status = rules.status
-        since = rules.horizon_us
-        flag = self.flag
-        shown = _Shown(rules)  # one enterprise's cells: memory never holds the province's
-        head = _head(self.enterprise)
-        out: list[Row] = []
-        for r in rows:
-            if r[at + _C.SPECIAL]:
-                d = rules.evaluate(due_repo.facts(r, at, since), plan)
-            else:
-                d = plain(*due_repo.plain_args(r, at, since))
-            if flag and not status(d) & flag:
-                continue
-            out.append((*head, str(d.person_id), r[0] or "", r[1] or "", r[at + _C.COHORT], *shown(d)))
-        return out
-
-
 @dataclass(frozen=True)
 class DuePeopleExport:
     rules: DueRules
     district: str | None
     zone_type: str | None
     status: ExportStatus
+    workers: int | None = None  # processes (None: by the population, ``bulk.workers_for``)
 
     async def rows(self, maker: async_sessionmaker[AsyncSession]) -> Rows:
         """Every person of the filter whose status matches, by enterprise id then person id
-        (the JSON pages' order), as cells (``export.Prepared``)."""
+        (the JSON pages' order), as cells."""
         async for batch in self.batches(maker):
             for row in batch:
                 yield row
 
     async def batches(self, maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[list[Row]]:
-        """The rows a batch at a time, already cells: one statement streamed through a
-        server-side cursor (``DUE_PEOPLE_SQL``), the people grouped by enterprise as they come
-        (memory holds one enterprise's people and a cursor batch, never the province)."""
+        """The rows as cells, a chunk of enterprises at a time (``parallel``)."""
+        async for made in self._chunks(maker, as_csv=False):
+            assert isinstance(made, list)
+            yield made
+
+    async def csv(self, maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[bytes]:
+        """The rows as CSV lines (no header), a chunk of enterprises at a time (``parallel``)."""
+        async for made in self._chunks(maker, as_csv=True):
+            assert isinstance(made, bytes)
+            yield made
+
+    def encoded(self, maker: async_sessionmaker[AsyncSession]) -> Encoded:
+        return Encoded(csv=lambda: self.csv(maker), cells=lambda: self.batches(maker))
+
+    async def _chunks(
+        self, maker: async_sessionmaker[AsyncSession], *, as_csv: bool
+    ) -> AsyncIterator[bytes | list[Row]]:
+        """The people in shares (``parallel``): in the worker processes for a province-sized
+        population, else here; all from one snapshot, the request's (its transaction stays open
+        until the last share has started)."""
         rules = self.rules
-        flag = _FLAG[self.status]
         async with snapshot_session(maker) as session:
-            enterprises = {e.id: e for e in await due_repo.list_enterprises(session, self.district, self.zone_type)}
-            conn = await due_repo.driver_connection(session)
-            await conn.execute(due_repo.BULK_SETTINGS)
-            current: _Enterprise | None = None
-            stream = _stream(
-                conn,
-                DUE_PEOPLE_SQL,
-                rules.as_of,
-                rules.horizon,
-                rules.arrivals_after,
-                None,
-                None,
-                self.district,
-                self.zone_type,
-            )
-            at = _STREAM_AT - 1  # the enterprise id
-            async for rows in stream:
-                out: list[Row] = []
-                with due.gc_paused():
-                    for r in rows:
-                        if current is None or r[at] != current.enterprise.id:
-                            if current is not None:
-                                out += current.out()
-                            current = _Enterprise(rules, flag, enterprises[r[at]])
-                        current.rows.append(r)
-                if out:
-                    yield out
-            if current is not None:
-                with due.gc_paused():
-                    last = current.out()
-                yield last
+            enterprises = await due_repo.list_enterprises(session, self.district, self.zone_type)
+            plans = await due.round_plans(session, rules, enterprises)
+            workers = self.workers or bulk.workers_for(sum(e.roster_size for e in enterprises))
+            snapshot = await due_repo.export_snapshot(session) if workers > 1 else ""
+            jobs = [
+                parallel.Job(
+                    due_repo.database_url(session),
+                    snapshot,
+                    rules.policy,
+                    tuple(rules.versions),
+                    rules.as_of,
+                    _FLAG[self.status],
+                    {e.id: e for e in enterprises},
+                    plans,
+                    share,
+                    as_csv,
+                    serial=workers > 1,
+                )
+                for share in due_repo.shares(workers, self.district, self.zone_type)
+            ]
+            if workers > 1:
+                made = parallel.in_workers(jobs, [e.id for e in enterprises])
+            else:
+                made = parallel.here(await due_repo.driver_connection(session), jobs[0])
+            async for chunk in made:
+                yield chunk
 
 
 async def due_people(
@@ -294,7 +175,7 @@ class EnterpriseDueExport:
             flag = _FLAG[self.status]
             chosen = [i for i, s in enumerate(statuses) if not flag or s & flag]
             chosen.sort(key=lambda i: result.rows[i][0] or "")
-        for row in _person_rows(result, _Shown(self.rules), chosen):
+        for row in _person_rows(result, due_rows.Shown(self.rules), chosen):
             yield row
 
 

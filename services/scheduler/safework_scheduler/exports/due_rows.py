@@ -1,0 +1,178 @@
+"""The rows of the due-list exports: one enterprise's people with their verdicts, as the
+cells of a spreadsheet (``safework_common.export.cell``) or as CSV text.
+
+The columns are the JSON ``/due/people`` item's fields, flattened (lists joined by ``;``),
+after the enterprise's. People of one enterprise mostly share their verdict but for their id
+(and, for the unvaccinated, their due time): cells and text are made once per shared verdict,
+the memo per enterprise, so memory never holds the province's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from safework_common.export import cell, write_csv
+from safework_common.timezone import LOCAL_TZ
+from safework_scheduler.due import repository as due_repo
+from safework_scheduler.due import service as due
+from safework_scheduler.due.rules import DueRules, PersonDue, RoundPlan
+
+Row = Sequence[Any]
+_C = due_repo.PersonColumns
+
+# The due list's columns: the JSON ``/due/people`` item's fields, flattened (lists joined by ';').
+PERSON_COLUMNS: Final = (
+    "person_id",
+    "employee_code",
+    "full_name",
+    "test_cohort",
+    "due_today",
+    "due_at",
+    "kind",
+    "reasons",
+    "overdue",
+    "cleared_to_work",
+    "not_cleared",
+    "flags",
+    "window_start",
+    "window_end",
+    "window_done",
+    "payer",
+    "contact_case_id",
+)
+ENTERPRISE_COLUMNS: Final = ("enterprise_id", "enterprise_name", "district", "zone_type")
+DUE_PEOPLE_COLUMNS: Final = (*ENTERPRISE_COLUMNS, *PERSON_COLUMNS)
+
+
+class Shown:
+    """A person's verdict as export cells (``export.cell`` applied once). People of one cell
+    share an answer less the person (``PersonDue[1:]``), so its cells are made once."""
+
+    def __init__(self, rules: DueRules) -> None:
+        self.day_end = rules.day_end
+        self.payers = rules.policy.testing.payers
+        self.memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def __call__(self, d: PersonDue) -> tuple[Any, ...]:
+        key = d[1:]
+        cells = self.memo.get(key)
+        if cells is None:
+            w = d.window
+            payer = next((self.payers[r] for r in d.reasons if self.payers.get(r) is not None), None)
+            cells = self.memo[key] = tuple(
+                cell(v)
+                for v in (
+                    d.due_before(self.day_end),
+                    due.local(d.due_at),
+                    d.kind,
+                    d.reasons,
+                    d.overdue,
+                    d.cleared_to_work,
+                    d.not_cleared,
+                    d.flags,
+                    None if w is None else due.local(w.start),
+                    None if w is None else due.local(w.end),
+                    None if w is None else w.done,
+                    payer,
+                    due.contact_case(d),
+                )
+            )
+        return cells
+
+
+def _head(e: due_repo.EnterpriseRow) -> tuple[Any, ...]:
+    return tuple(cell(v) for v in (e.id, e.name, e.district, e.zone_type))
+
+
+def enterprise_cells(e: due_repo.EnterpriseRow) -> tuple[Any, ...]:
+    """An enterprise's cells (``ENTERPRISE_COLUMNS``)."""
+    return tuple(cell(v) for v in (e.id, e.name, e.district, e.zone_type))
+
+
+def _quoted(text: str) -> str:
+    """A CSV field as ``csv.writer`` (the excel dialect, ``\\r\\n`` line ends) writes it."""
+    if "," in text or '"' in text or "\r" in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _line(cells: Sequence[Any]) -> str:
+    """Cells as one CSV line's text, without its end."""
+    return write_csv((cells,)).decode()[:-2]
+
+
+class _Written:
+    """A person's verdict as the CSV text of its cells (``_Shown``'s, written as ``csv.writer``
+    writes them). The due time is the one field people of an enterprise rarely share (an
+    unvaccinated person's is counted from their own latest test); the rest of the verdict is
+    written once per distinct rest."""
+
+    def __init__(self, rules: DueRules) -> None:
+        self.day_end = rules.day_end
+        self.shown = Shown(rules)
+        self.rest: dict[tuple[Any, ...], str] = {}
+        self.times: dict[datetime, str] = {}
+
+    def __call__(self, d: PersonDue) -> str:
+        key = (d.kind, d.reasons, d.overdue, d.cleared_to_work, d.not_cleared, d.flags, d.window, due.contact_case(d))
+        rest = self.rest.get(key)
+        if rest is None:
+            rest = self.rest[key] = _line(self.shown(d)[2:])
+        at = d.due_at
+        if at is None:
+            return "false,," + rest
+        text = self.times.get(at)
+        if text is None:
+            text = self.times[at] = at.astimezone(LOCAL_TZ).isoformat()
+        return ("true," if at < self.day_end else "false,") + text + "," + rest
+
+
+class EnterpriseRows:
+    """One enterprise's people as a share gives them (by person id, the rows ``at`` which
+    ``PersonColumns`` start), and their rows (as cells, or as CSV text): the computation of
+    ``due.evaluate_enterprise`` (the general rules for the people who are not plain, the fast
+    path for the others) under the enterprise's ``plan``."""
+
+    def __init__(
+        self, rules: DueRules, flag: int, enterprise: due_repo.EnterpriseRow, plan: RoundPlan, at: int
+    ) -> None:
+        self.rules, self.flag, self.enterprise, self.plan, self.at = rules, flag, enterprise, plan, at
+        self.rows: list[Any] = []
+
+    def _answers(self) -> Iterator[tuple[Any, PersonDue]]:
+        """Each row with its person's answer, the people of the statuses asked for only."""
+        rules, at, plan = self.rules, self.at, self.plan
+        plain = rules.answer_of(plan)
+        status = rules.status
+        since = rules.horizon_us
+        flag = self.flag
+        special = at + _C.SPECIAL
+        for r in self.rows:
+            if r[special]:
+                d = rules.evaluate(due_repo.facts(r, at, since), plan)
+            else:
+                d = plain(*due_repo.plain_args(r, at, since))
+            if flag and not status(d) & flag:
+                continue
+            yield r, d
+
+    def out(self) -> list[Row]:
+        """The rows as cells (``DUE_PEOPLE_COLUMNS``)."""
+        shown = Shown(self.rules)  # one enterprise's cells: memory never holds the province's
+        head = enterprise_cells(self.enterprise)
+        cohort = self.at + _C.COHORT
+        return [(*head, str(d.person_id), r[0] or "", r[1] or "", r[cohort], *shown(d)) for r, d in self._answers()]
+
+    def csv(self) -> bytes:
+        """The rows as CSV lines: what ``write_csv(self.out())`` gives, written without
+        ``csv.writer``'s per-field work on the verdict (``_Written``)."""
+        written = _Written(self.rules)
+        head = _line(enterprise_cells(self.enterprise)) + ","
+        cohort = self.at + _C.COHORT
+        lines = [
+            f"{head}{d.person_id},{_quoted(r[0] or '')},{_quoted(r[1] or '')},{r[cohort]},{written(d)}\r\n"
+            for r, d in self._answers()
+        ]
+        return "".join(lines).encode()
