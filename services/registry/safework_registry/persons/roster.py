@@ -41,13 +41,13 @@ from safework_common.contract.persons import (
     RosterItemResult,
     RosterResult,
 )
+from safework_common.db import driver_connection
 from safework_common.errors import Conflict, PayloadTooLarge, Unprocessable, field_path
 from safework_common.internal_auth import Caller
 from safework_common.scope import may_name_site, require_role
 from safework_common.timezone import now_local
 from safework_registry.accommodations.service import OTHER_ENTERPRISE, OTHER_ENTERPRISE_MESSAGE, claim_sites, lock_sites
 from safework_registry.audit.service import record_many
-from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.service import enterprise_in_scope
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle

@@ -48,10 +48,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common import scope
 from safework_common.contract.results import ITEM_TAGS, PoolIn, ResultItem, SingleResultIn
+from safework_common.db import driver_connection
 from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable, field_path
 from safework_common.internal_auth import Caller
 from safework_registry.audit import service as audit
-from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.labs.models import Lab
 from safework_registry.outbreak import repository as outbreak

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_scheduler.due.repository import driver_connection
+from safework_common.db import driver_connection
 
 # $1 = as_of, $2 = sanctioned app ids, $3 = district, $4 = zone type, $5 = one enterprise (or
 # NULLs). Workers' doses are looked up per person for one enterprise, and hashed once for many:

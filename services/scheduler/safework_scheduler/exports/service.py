@@ -46,7 +46,6 @@ from safework_scheduler.vaccines.rules import tier_table
 ExportStatus = Literal["due", "overdue", "not_cleared", "all"]
 Row = Sequence[Any]
 Rows = AsyncIterator[Row]
-_C = due_repo.PersonColumns
 _FLAG: Final = {"due": DUE_TODAY, "overdue": OVERDUE, "not_cleared": NOT_CLEARED, "all": 0}
 
 # The due list's columns: the JSON ``/due/people`` item's fields, flattened (lists joined by ';').
@@ -127,13 +126,11 @@ def _head(e: due_repo.EnterpriseRow) -> tuple[Any, ...]:
 def _person_rows(result: due.EnterpriseDay, shown: _Shown, indices: Sequence[int]) -> list[Row]:
     """The rows of ``indices`` (positions in ``result``), as cells."""
     head = _head(result.enterprise)
-    at = 2  # where PERSON_COLUMNS start in an enterprise's rows (after employee code and name)
-    cohort = at + due_repo.PersonColumns.COHORT
     out: list[Row] = []
     for i in indices:
         row = result.rows[i]
         d = result.answer(i)
-        out.append((*head, str(d.person_id), row[0] or "", row[1] or "", row[cohort], *shown(d)))
+        out.append((*head, str(d.person_id), row[0] or "", row[1] or "", row["cohort"], *shown(d)))
     return out
 
 
@@ -141,7 +138,7 @@ def _person_rows(result: due.EnterpriseDay, shown: _Shown, indices: Sequence[int
 # ``repository.PROVINCE_SQL`` (what the counts of ``GET /v1/due`` read: the roll-up rows
 # hash-joined, the history read only for the people who are not plain) with each person's
 # employee code and name, by enterprise then person (the JSON pages' order). Columns: employee
-# code, full name, enterprise id, then ``repository.PersonColumns``.
+# code, full name, then ``repository.PROVINCE``'s columns (read by name).
 _STREAM_AT: Final = 3
 DUE_PEOPLE_SQL: Final = (
     "SELECT p.employee_code, p.full_name, q.* FROM ("  # noqa: S608 - fixed fragments
@@ -184,7 +181,7 @@ class _Enterprise:
         rules for the people who are not plain, the fast path for the others), as cells."""
         rules, rows, at = self.rules, self.rows, _STREAM_AT
         facts = replace(self.enterprise.facts, roster_size=len(rows))
-        roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
+        roster = [r["id"] for r in rows] if rules.needs_roster(facts) else ()
         plan = rules.round_plan(facts, roster)
         plain = rules.answer_of(plan)
         status = rules.status
@@ -194,13 +191,13 @@ class _Enterprise:
         head = _head(self.enterprise)
         out: list[Row] = []
         for r in rows:
-            if r[at + _C.SPECIAL]:
-                d = rules.evaluate(due_repo.facts(r, at, since), plan)
+            if r["special"]:
+                d = rules.evaluate(due_repo.facts(r, since), plan)
             else:
                 d = plain(*due_repo.plain_args(r, at, since))
             if flag and not status(d) & flag:
                 continue
-            out.append((*head, str(d.person_id), r[0] or "", r[1] or "", r[at + _C.COHORT], *shown(d)))
+            out.append((*head, str(d.person_id), r[0] or "", r[1] or "", r["cohort"], *shown(d)))
         return out
 
 
