@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Table, func, text
+from sqlalchemy import DateTime, FromClause, MetaData, func, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -170,14 +170,14 @@ def compiled(statement: Any) -> Compiled:
     return Compiled(str(c), tuple(c.positiontup or ()), columns)
 
 
-def column_names(table: Table, *, exclude: Iterable[str] = ()) -> tuple[str, ...]:
+def column_names(table: FromClause, *, exclude: Iterable[str] = ()) -> tuple[str, ...]:
     """The columns of ``table`` in its order, less ``exclude``: the column list of a COPY
     (``copy_records_to_table(columns=...)``) or of an ``unnest`` INSERT, derived from the table
     so a renamed or added column is never missed in a list typed by hand."""
     skip = set(exclude)
     unknown = skip - set(table.c.keys())
     if unknown:
-        raise KeyError(f"{table.name} has no column {sorted(unknown)}")
+        raise KeyError(f"{table} has no column {sorted(unknown)}")
     return tuple(c.name for c in table.c if c.name not in skip)
 
 

@@ -163,16 +163,23 @@ def _special(positive: Any, s: Any, contacted: Any, arrived_at: Any) -> Any:
     )
 
 
-def _history(person_id: Any, exact: Any, last_positive_at: Any) -> Any:
+def _history(person_id: Any, exact: Any, last_positive_at: Any, *, lower_first: bool) -> Any:
     """The results the general rules read, as (collection time, code) records: the window, and
     everything since the latest positive (it stands until a later individual negative PCR,
     however old); when the roll-up does not answer (something after ``as_of``), everything by
-    ``as_of``. One lower bound, so the person's index entries are read as one range."""
+    ``as_of``. One lower bound, so the person's index entries are read as one range.
+    ``lower_first``: the lower bound's condition before the upper's (the order the planner
+    writes the index condition in: kept as each statement had it, so its plan is unchanged)."""
     r = tables.test_result.alias("r")
-    after = sa.case((exact, sa.func.least(SINCE, last_positive_at - _MICROSECOND)), else_=_NEVER)
+    after = r.c.collected_at > sa.case((exact, sa.func.least(SINCE, last_positive_at - _MICROSECOND)), else_=_NEVER)
+    where: tuple[Any, ...]
+    if lower_first:
+        where = (r.c.person_id == person_id, after, r.c.collected_at <= AS_OF, r.c.result != _INVALID)
+    else:
+        where = (_by_as_of(r, person_id), after)
     return (
         sa.select(sa.func.array_agg(sa.tuple_(r.c.collected_at, _code(r))))
-        .where(_by_as_of(r, person_id), r.c.collected_at > after)
+        .where(*where)
         .correlate_except(r)
         .scalar_subquery()
     )
@@ -300,7 +307,7 @@ def _people(lead: Callable[[Any], Sequence[Any]], where: Callable[[Any], Any]) -
             (p.c.hire_date - _EPOCH_DATE).label("hire_day"),
             relative_micros(last_at).label("last_at"),
             k.c.special.label("special"),
-            sa.case((k.c.special, _history(p.c.id, exact, s.c.last_positive_at))).label("results"),
+            sa.case((k.c.special, _history(p.c.id, exact, s.c.last_positive_at, lower_first=True))).label("results"),
             sa.case((k.c.special, s.c.first_dose_at)).label("first_dose_at"),
             p.c.arrived_at.label("arrived_at"),
             p.c.arrived_from_province.label("arrived_from_province"),
@@ -407,7 +414,7 @@ def _province() -> Select[Any]:
         (b.c.hire_date - _EPOCH_DATE).label("hire_day"),
         relative_micros(b.c.last_at).label("last_at"),
         b.c.special,
-        sa.case((b.c.special, _history(b.c.id, b.c.exact, b.c.last_positive_at))).label("results"),
+        sa.case((b.c.special, _history(b.c.id, b.c.exact, b.c.last_positive_at, lower_first=False))).label("results"),
         sa.case((b.c.special, b.c.first_dose_at)).label("first_dose_at"),
         b.c.arrived_at,
         b.c.arrived_from_province,
