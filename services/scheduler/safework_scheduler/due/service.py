@@ -218,6 +218,7 @@ _NEVER = datetime.max.replace(tzinfo=LOCAL_TZ)
 # in a person's row (``repository.plain_args``).
 _ROSTER_AT = repo.ENTERPRISE_PEOPLE.at("id")
 _PERSON_AT = repo.PERSON.at("id")
+_SPECIAL_AT = repo.ENTERPRISE_PEOPLE.at("special")  # (the loop over a roster reads it by index)
 
 
 def _answer(rules: DueRules, plan: RoundPlan | None, row: Record, at: int) -> PersonDue:
@@ -399,7 +400,7 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
         statuses: list[int] = []
         answers: dict[int, PersonDue] = {}
         for i, r in enumerate(rows):
-            if r["special"]:
+            if r[_SPECIAL_AT]:
                 due = answers[i] = rules.evaluate(repo.facts(r, rules.horizon_us), plan)
                 statuses.append(rules.status(due))
             else:

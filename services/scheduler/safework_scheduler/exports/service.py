@@ -138,8 +138,11 @@ def _person_rows(result: due.EnterpriseDay, shown: _Shown, indices: Sequence[int
 # ``repository.PROVINCE_SQL`` (what the counts of ``GET /v1/due`` read: the roll-up rows
 # hash-joined, the history read only for the people who are not plain) with each person's
 # employee code and name, by enterprise then person (the JSON pages' order). Columns: employee
-# code, full name, then ``repository.PROVINCE``'s columns (read by name).
-_STREAM_AT: Final = 3
+# code, full name, then ``repository.PROVINCE``'s columns; their positions from the
+# statement's column names (a million rows read by index).
+_STREAM_COLUMNS: Final = ("employee_code", "full_name", *due_repo.PROVINCE.columns)
+_STREAM_AT: Final = _STREAM_COLUMNS.index("id")
+_SPECIAL, _COHORT = _STREAM_COLUMNS.index("special"), _STREAM_COLUMNS.index("cohort")
 DUE_PEOPLE_SQL: Final = (
     "SELECT p.employee_code, p.full_name, q.* FROM ("  # noqa: S608 - fixed fragments
     + due_repo.PROVINCE_SQL
@@ -191,13 +194,13 @@ class _Enterprise:
         head = _head(self.enterprise)
         out: list[Row] = []
         for r in rows:
-            if r["special"]:
+            if r[_SPECIAL]:
                 d = rules.evaluate(due_repo.facts(r, since), plan)
             else:
                 d = plain(*due_repo.plain_args(r, at, since))
             if flag and not status(d) & flag:
                 continue
-            out.append((*head, str(d.person_id), r[0] or "", r[1] or "", r["cohort"], *shown(d)))
+            out.append((*head, str(d.person_id), r[0] or "", r[1] or "", r[_COHORT], *shown(d)))
         return out
 
 
