@@ -9,7 +9,7 @@ The statements are imported from the services' modules, never copied, so the ref
 them when they change:
 
 - ``GET /compliance/{enterprise_id}``, the scheduler's ``GET /v1/enterprises/{id}/compliance``:
-  ``due.repository.ENTERPRISE`` (no roster count), ``compliance.repository.COMPLIANCE_SQL``,
+  ``due.repository.ENTERPRISE`` (no roster count), ``compliance.repository.COMPLIANCE``,
   then ``due.repository.CUSTOM_PLANS`` and ``ENTERPRISE_PEOPLE``.
 - ``GET /summary/{person_id}``, the registry's ``GET /v1/persons/{id}/summary``: the person's row
   (built by the registry with SQLAlchemy Core, ``select(Person).where(Person.id == ...)``, here
@@ -141,7 +141,11 @@ class Bare:
             enterprise = await conn.fetchrow(e.sql, *e.args(enterprise_id=enterprise_id, roster_size=False))
             if enterprise is None:
                 return None
-            figures = await conn.fetch(compliance_repo.COMPLIANCE_SQL, as_of, self.apps, None, None, enterprise_id)
+            c = compliance_repo.COMPLIANCE
+            figures = await conn.fetch(
+                c.sql,
+                *c.args(as_of=as_of, app_ids=self.apps, district=None, zone_type=None, enterprise_id=enterprise_id),
+            )
             await conn.execute(due_repo.CUSTOM_PLANS)
             ep = due_repo.ENTERPRISE_PEOPLE
             people = await conn.fetch(

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql
 
 from safework_registry.models import metadata as registry_metadata
 from safework_scheduler import tables
+from safework_scheduler.compliance import repository as compliance
 from safework_scheduler.due import repository
 
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -66,9 +67,10 @@ def test_a_renamed_or_retyped_registry_column_is_caught() -> None:
 
 
 def test_the_statements_read_only_mirrored_tables() -> None:
-    """Every table the due statements name is one the mirror declares (so the check above
-    covers it): the SQL compiled from them names no other registry table."""
+    """Every table the due and compliance statements name is one the mirror declares (so the
+    check above covers it): the SQL compiled from them names no other registry table."""
     statements = [
+        compliance.COMPLIANCE,
         repository.PROVINCE_GROUPS,
         repository.ENTERPRISE_PEOPLE,
         repository.PERSON,

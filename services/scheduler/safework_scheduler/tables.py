@@ -131,3 +131,31 @@ district_ratio: Final = sa.Table(
     sa.Column("set_by", sa.String(255), nullable=False),
     sa.Column("set_at", _AT, nullable=False),
 )
+
+# The app on workers' and enterprise accounts' devices (compliance).
+app_installation: Final = sa.Table(
+    "app_installation",
+    MIRROR,
+    sa.Column("person_id", _UUID),
+    sa.Column("enterprise_id", _UUID),
+    sa.Column("app_id", sa.String(128), nullable=False),
+    sa.Column("first_seen_at", _AT, nullable=False),
+    sa.Column("last_sync_at", _AT, nullable=False),
+    sa.Column("revoked_at", _AT),
+)
+
+dose: Final = sa.Table(
+    "dose",
+    MIRROR,
+    sa.Column("person_id", _UUID, nullable=False),
+    sa.Column("dose_number", sa.SmallInteger, nullable=False),
+    sa.Column("product_code", sa.String(32), nullable=False),
+    sa.Column("administered_at", _AT, nullable=False),
+)
+
+vaccine_product: Final = sa.Table(
+    "vaccine_product",
+    MIRROR,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("doses_in_primary_series", sa.SmallInteger, nullable=False),
+)
