@@ -9,16 +9,16 @@ The statements are imported from the services' modules, never copied, so the ref
 them when they change:
 
 - ``GET /compliance/{enterprise_id}``, the scheduler's ``GET /v1/enterprises/{id}/compliance``:
-  ``due.repository.ENTERPRISE_SQL`` (no roster count), ``compliance.repository.COMPLIANCE_SQL``,
-  then ``due.repository.CUSTOM_PLANS`` and ``ENTERPRISE_PEOPLE_SQL``.
+  ``due.repository.ENTERPRISE`` (no roster count), ``compliance.repository.COMPLIANCE``,
+  then ``due.repository.CUSTOM_PLANS`` and ``ENTERPRISE_PEOPLE``.
 - ``GET /summary/{person_id}``, the registry's ``GET /v1/persons/{id}/summary``: the person's row
   (built by the registry with SQLAlchemy Core, ``select(Person).where(Person.id == ...)``, here
   compiled once with SQLAlchemy's asyncpg dialect: the text SQLAlchemy sends), then
   ``summary.service._SUMMARY`` (a ``text()`` construct, compiled the same way to ``$n``).
 - ``GET /due/{person_id}``, the scheduler's ``GET /v1/persons/{id}/due``:
-  ``due.repository.CUSTOM_PLANS``, ``PERSON_SQL``, ``ENTERPRISE_SQL`` (with the roster count)
+  ``due.repository.CUSTOM_PLANS``, ``PERSON``, ``ENTERPRISE`` (with the roster count)
   and, when the enterprise draws a rotating sample (``?roster=1``: the bench asks the scheduler
-  which mode the enterprise runs), ``ROSTERS_SQL``.
+  which mode the enterprise runs), ``ROSTERS``.
 - ``GET /status/{person_id}``: the worker's status as the gateway builds it, the two above at
   once on two connections.
 
@@ -137,12 +137,20 @@ class Bare:
         assert self.scheduler is not None
         as_of, since, arrivals = self.window()
         async with self.scheduler.acquire() as conn, conn.transaction():
-            enterprise = await conn.fetchrow(due_repo.ENTERPRISE_SQL, enterprise_id, False)
+            e = due_repo.ENTERPRISE
+            enterprise = await conn.fetchrow(e.sql, *e.args(enterprise_id=enterprise_id, roster_size=False))
             if enterprise is None:
                 return None
-            figures = await conn.fetch(compliance_repo.COMPLIANCE_SQL, as_of, self.apps, None, None, enterprise_id)
+            c = compliance_repo.COMPLIANCE
+            figures = await conn.fetch(
+                c.sql,
+                *c.args(as_of=as_of, app_ids=self.apps, district=None, zone_type=None, enterprise_id=enterprise_id),
+            )
             await conn.execute(due_repo.CUSTOM_PLANS)
-            people = await conn.fetch(due_repo.ENTERPRISE_PEOPLE_SQL, as_of, since, arrivals, enterprise_id)
+            ep = due_repo.ENTERPRISE_PEOPLE
+            people = await conn.fetch(
+                ep.sql, *ep.args(as_of=as_of, since=since, arrivals_after=arrivals, enterprise_id=enterprise_id)
+            )
         # The people's rows are fetched and decoded, not sent back: the service answers counts.
         return {"enterprise": list(enterprise), "figures": rows(figures), "people": len(people)}
 
@@ -168,15 +176,20 @@ class Bare:
         as_of, since, arrivals = self.window()
         async with self.scheduler.acquire() as conn, conn.transaction():
             await conn.execute(due_repo.CUSTOM_PLANS)
-            person = await conn.fetchrow(due_repo.PERSON_SQL, as_of, since, arrivals, person_id)
+            p = due_repo.PERSON
+            person = await conn.fetchrow(
+                p.sql, *p.args(as_of=as_of, since=since, arrivals_after=arrivals, person_id=person_id)
+            )
             if person is None:
                 return None
-            enterprise_id = person[0]
+            enterprise_id = person["enterprise_id"]
             enterprise = roster_rows = None
             if enterprise_id is not None:
-                enterprise = await conn.fetchrow(due_repo.ENTERPRISE_SQL, enterprise_id, True)
-                if roster and person[1] == "active":  # as the service: a rotating sample's population
-                    roster_rows = rows(await conn.fetch(due_repo.ROSTERS_SQL, [enterprise_id]))
+                e = due_repo.ENTERPRISE
+                enterprise = await conn.fetchrow(e.sql, *e.args(enterprise_id=enterprise_id, roster_size=True))
+                if roster and person["status"] == "active":  # as the service: a rotating sample's population
+                    r = due_repo.ROSTERS
+                    roster_rows = rows(await conn.fetch(r.sql, *r.args(enterprise_ids=[enterprise_id])))
         return {
             "person": list(person),
             "enterprise": None if enterprise is None else list(enterprise),

@@ -755,7 +755,7 @@ async def measure_enterprise(url: str, enterprise_id: uuid.UUID, repeats: int) -
     import httpx
 
     from safework_common.internal_auth import INTERNAL_HEADER, Caller
-    from safework_scheduler.due.repository import ENTERPRISE_SCAN_SQL
+    from safework_scheduler.due.repository import ENTERPRISE_SCAN
 
     database, postmaster = await _server_of(url)
     app, minter = _app(url)
@@ -776,8 +776,9 @@ async def measure_enterprise(url: str, enterprise_id: uuid.UUID, repeats: int) -
                 with meter:
                     r = await client.get(path, params={"date": BENCH_DAY.isoformat()}, headers=headers)
                 r.raise_for_status()
-                scan, _ = await _scan(url, ENTERPRISE_SCAN_SQL, AS_OF, _horizon(), enterprise_id)
-                _, scan_cpu = await _scan(url, ENTERPRISE_SCAN_SQL, AS_OF, _horizon(), enterprise_id, serial=True)
+                args = ENTERPRISE_SCAN.args(as_of=AS_OF, since=_horizon(), enterprise_id=enterprise_id)
+                scan, _ = await _scan(url, ENTERPRISE_SCAN.sql, *args)
+                _, scan_cpu = await _scan(url, ENTERPRISE_SCAN.sql, *args, serial=True)
                 if i >= 3:  # warm-up first
                     walls.append(meter.wall)
                     pythons.append(meter.python)
@@ -808,7 +809,7 @@ async def measure_province(url: str, runs: int) -> dict[str, Any]:
 
     from safework_common.internal_auth import INTERNAL_HEADER, Caller
     from safework_scheduler.due.bulk import workers_for
-    from safework_scheduler.due.repository import PROVINCE_SCAN_SQL
+    from safework_scheduler.due.repository import PROVINCE_SCAN
 
     database, postmaster = await _server_of(url)
     app, minter = _app(url)
@@ -820,8 +821,9 @@ async def measure_province(url: str, runs: int) -> dict[str, Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client:
             for _ in range(runs):
-                scan, _ = await _scan(url, PROVINCE_SCAN_SQL, AS_OF, _horizon())
-                _, scan_cpu = await _scan(url, PROVINCE_SCAN_SQL, AS_OF, _horizon(), serial=True)
+                args = PROVINCE_SCAN.args(as_of=AS_OF, since=_horizon())
+                scan, _ = await _scan(url, PROVINCE_SCAN.sql, *args)
+                _, scan_cpu = await _scan(url, PROVINCE_SCAN.sql, *args, serial=True)
                 headers = {INTERNAL_HEADER: minter.mint(caller)}
                 meter = Meter(database, postmaster, sample=True)
                 with meter:

@@ -12,9 +12,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.db import make_engine, make_sessionmaker
+from safework_common.db import compiled, driver_connection, make_engine, make_sessionmaker
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due import service
 from safework_scheduler.due.rules import sample_order_key
@@ -184,15 +186,20 @@ async def test_instants_reach_the_rules_to_the_microsecond(session: AsyncSession
     span = 60 * 365 * 86_400 * 10**6
     instants = [since + timedelta(microseconds=rng.randrange(-span, span)) for _ in range(5000)]
     instants += [local(2021, 9, 24), local(2021, 9, 24) - timedelta(microseconds=1), since, local(2081, 1, 1, 0, 0)]
-    conn = await repo.driver_connection(session)
-    sql = f"SELECT {repo.relative_micros('u.x')} FROM unnest($1::timestamptz[]) WITH ORDINALITY AS u(x, n) ORDER BY n"  # noqa: S608
-    got = [r[0] for r in await conn.fetch(sql, instants, since)]
+    conn = await driver_connection(session)
+    u = (
+        sa.func.unnest(sa.bindparam("instants", type_=ARRAY(sa.DateTime(timezone=True))))
+        .table_valued("x", with_ordinality="n")
+        .render_derived()
+    )
+    stmt = compiled(sa.select(repo.relative_micros(u.c.x)).order_by(u.c.n))
+    got = [r[0] for r in await conn.fetch(stmt.sql, *stmt.args(instants=instants, since=since))]
     assert got == [micros(i) - micros(since) for i in instants]
 
 
 async def test_the_database_orders_a_rotating_sample_as_the_rules_do(db: str, session: AsyncSession) -> None:
     """A rotating sample's roster comes from the database already in the sample order
-    (``ROSTERS_SQL``: SHA-256 of the two ids' bytes): the same order ``sample_order_key`` gives,
+    (``ROSTERS``: SHA-256 of the two ids' bytes): the same order ``sample_order_key`` gives,
     so the same people are picked whichever side ordered them."""
     async with registry(db) as reg:
         ids = await a_province(reg)

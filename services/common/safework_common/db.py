@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func, text
+from sqlalchemy import DateTime, FromClause, MetaData, func, text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
@@ -129,3 +131,64 @@ async def ping(engine: AsyncEngine) -> bool:
         return True
     except Exception:
         return False
+
+
+# The one way to the database on a hot path (docs/ARCHITECTURE.md "One way in"): a SQLAlchemy
+# Core statement over ``Table`` objects, compiled once for asyncpg (:func:`compiled`), run on
+# the asyncpg connection under the session (:func:`driver_connection`) with its parameters by
+# name (:meth:`Compiled.args`), its rows read by column name.
+
+_ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A Core statement compiled for asyncpg: its SQL (``$n`` parameters), the parameter names
+    in ``$n`` order, and the names of the columns its rows carry, in order."""
+
+    sql: str
+    names: tuple[str, ...]
+    columns: tuple[str, ...]
+
+    def args(self, **values: Any) -> tuple[Any, ...]:
+        """The parameters in ``$n`` order; a missing or unknown name is an error."""
+        if values.keys() != set(self.names):
+            raise TypeError(f"parameters {sorted(values)} are not {sorted(self.names)}")
+        return tuple(values[n] for n in self.names)
+
+    def at(self, column: str) -> int:
+        """The position of ``column`` in the rows (for a slice of consecutive columns)."""
+        return self.columns.index(column)
+
+
+def compiled(statement: Any) -> Compiled:
+    """``statement`` compiled once for asyncpg: call at import (or behind ``functools.cache``),
+    never per request. SQLAlchemy's per-execution cache lookup and parameter processing cost
+    more than a short statement (see ``safework_gateway.passes.repository``)."""
+    c = statement.compile(dialect=_ASYNCPG)
+    columns = tuple(statement.selected_columns.keys()) if hasattr(statement, "selected_columns") else ()
+    return Compiled(str(c), tuple(c.positiontup or ()), columns)
+
+
+def column_names(table: FromClause, *, exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """The columns of ``table`` in its order, less ``exclude``: the column list of a COPY
+    (``copy_records_to_table(columns=...)``) or of an ``unnest`` INSERT, derived from the table
+    so a renamed or added column is never missed in a list typed by hand."""
+    skip = set(exclude)
+    unknown = skip - set(table.c.keys())
+    if unknown:
+        raise KeyError(f"{table} has no column {sorted(unknown)}")
+    return tuple(c.name for c in table.c if c.name not in skip)
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, inside the session's transaction (begun now if
+    nothing has run on it yet: SQLAlchemy's adapter begins the driver's transaction lazily, on
+    the first statement). What runs on it is part of the session's transaction: committed or
+    rolled back with it."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from safework_registry.bulk import driver_connection
+from safework_common.db import driver_connection
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.events.models import OutboxEvent
 from safework_registry.outbreak.models import Contact, OutbreakCase

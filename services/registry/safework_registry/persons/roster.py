@@ -27,10 +27,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final, cast
 
 import asyncpg
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import String, Table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.contract.persons import (
@@ -41,14 +43,15 @@ from safework_common.contract.persons import (
     RosterItemResult,
     RosterResult,
 )
+from safework_common.db import column_names, driver_connection
 from safework_common.errors import Conflict, PayloadTooLarge, Unprocessable, field_path
 from safework_common.internal_auth import Caller
 from safework_common.scope import may_name_site, require_role
 from safework_common.timezone import now_local
 from safework_registry.accommodations.service import OTHER_ENTERPRISE, OTHER_ENTERPRISE_MESSAGE, claim_sites, lock_sites
 from safework_registry.audit.service import record_many
-from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.service import enterprise_in_scope
+from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import NationalIdCipher
 from safework_registry.persons.rules import RuleViolation, changed_fields, merge, next_cohorts, settle
 from safework_registry.persons.service import cohort_sizes
@@ -56,30 +59,21 @@ from safework_registry.uploads.rows import FileItems, RowRefused, column_of
 
 _ITEMS = TypeAdapter(list[RosterItem])
 
-# Column order and PostgreSQL array types for the unnest()-based INSERT and UPDATE.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", "uuid"),
-    ("national_id_hash", "bytea"),
-    ("national_id_enc", "bytea"),
-    ("national_id_last4", "varchar"),
-    ("full_name", "varchar"),
-    ("date_of_birth", "date"),
-    ("sex", "varchar"),
-    ("phone", "varchar"),
-    ("home_province", "varchar"),
-    ("job_role", "varchar"),
-    ("enterprise_id", "uuid"),
-    ("employee_code", "varchar"),
-    ("hire_date", "date"),
-    ("arrived_from_province", "varchar"),
-    ("arrived_at", "timestamptz"),
-    ("accommodation_id", "uuid"),
-    ("high_risk", "boolean"),
-    ("high_risk_reason", "text"),
-    ("high_risk_until", "timestamptz"),
-    ("status", "varchar"),
-    ("left_at", "timestamptz"),
-    ("test_cohort", "smallint"),
+# Column order and PostgreSQL types for the COPY and the unnest()-based INSERT and UPDATE: the
+# model's columns, less the timestamps the database fills. Arrays are cast without a length
+# (``varchar[]``): a cast to ``varchar(n)`` would cut a longer value where the column refuses it.
+_PERSON: Final = cast(Table, Person.__table__)
+
+
+def _array_type(name: str) -> str:
+    type_ = _PERSON.c[name].type
+    if isinstance(type_, String) and type_.length is not None:
+        type_ = String()
+    return type_.compile(dialect=postgresql.dialect()).lower()  # type: ignore[no-untyped-call]
+
+
+COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (name, _array_type(name)) for name in column_names(_PERSON, exclude=("created_at", "updated_at"))
 )
 _NAMES = [name for name, _ in COLUMNS]
 _ROW = itemgetter(*_NAMES)  # a row dict -> its values in column order, in C

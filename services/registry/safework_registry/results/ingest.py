@@ -48,17 +48,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common import scope
 from safework_common.contract.results import ITEM_TAGS, PoolIn, ResultItem, SingleResultIn
+from safework_common.db import column_names, driver_connection
 from safework_common.errors import Forbidden, PayloadTooLarge, Unprocessable, field_path
 from safework_common.internal_auth import Caller
 from safework_registry.audit import service as audit
-from safework_registry.bulk import driver_connection
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.labs.models import Lab
 from safework_registry.outbreak import repository as outbreak
 from safework_registry.outbreak.parameters import current as outbreak_parameters
 from safework_registry.persons.models import Person
 from safework_registry.persons.national_id import InvalidNationalId, NationalIdCipher, normalize
-from safework_registry.results.models import MAX_POOL_SIZE
+from safework_registry.results.models import MAX_POOL_SIZE, TestResult
 from safework_registry.rollup import service as rollup
 from safework_registry.uploads.rows import FileItems, column_of, row_of
 from safework_registry.validation import EARLIEST_INSTANT, FUTURE_SKEW
@@ -99,17 +99,9 @@ RETURNING sample_id
 # the partition key too); the lock's 64-bit key is the lab ID's hash in its own namespace.
 _LAB_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 18))"
 _ANY_STORED = "SELECT EXISTS (SELECT 1 FROM test_result_sample WHERE lab_id = $1 AND sample_id = ANY($2::text[]))"
-_COPY_COLUMNS = [
-    "person_id",
-    "lab_id",
-    "sample_id",
-    "kind",
-    "collected_at",
-    "resulted_at",
-    "result",
-    "pooled",
-    "pool_id",
-]
+# What a batch's COPY writes (the records below, in table order): every column but those the
+# database fills.
+_COPY_COLUMNS = column_names(TestResult.__table__, exclude=("id", "received_at", "created_at", "updated_at"))
 _STORED_RESULTS = """
 SELECT t.sample_id, t.person_id, t.kind, t.collected_at, t.resulted_at, t.result, t.pooled
 FROM test_result_sample s
@@ -443,7 +435,7 @@ class _Batch:
         ]
         try:
             async with conn.transaction():  # a savepoint inside the request's transaction
-                await conn.copy_records_to_table("test_result", records=records, columns=_COPY_COLUMNS)
+                await conn.copy_records_to_table("test_result", records=records, columns=list(_COPY_COLUMNS))
         except asyncpg.UniqueViolationError:
             return False
         return True

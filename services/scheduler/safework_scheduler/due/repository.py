@@ -3,7 +3,7 @@
 Most people are *plain* (see ``rules``): the rules need only a few numbers about them, which
 SQL computes (the latest collection time, whether dose 1 was given, ...) and sends as integers
 (microseconds after the window's start, days), so rows decode cheaply and nothing is built per
-person (``PLAIN_COLUMNS``). Those numbers come from the registry's ``person_rollup`` row (one
+person (``PLAIN_NAMES``). Those numbers come from the registry's ``person_rollup`` row (one
 narrow row per person, kept by the database: latest result, latest positive, dose 1, and the
 latest declaration, return and positive pool). It answers whenever nothing in it is after
 ``as_of``; for a person with a result after ``as_of`` (a question about the past) their results
@@ -14,293 +14,429 @@ same row, nothing after ``as_of``, no INVALID result (``PERSON_COLUMNS``):
 - one person or one enterprise: one statement, through each person's roll-up row by key (an
   enterprise's probes shared with parallel workers);
 - a province share: one statement hash-joining the roll-up to the people, the plain ones
-  counted by cell in the database (``PROVINCE_GROUPS_SQL``: the rules run once per cell), the
+  counted by cell in the database (``PROVINCE_GROUPS``: the rules run once per cell), the
   others one a row, through a server-side cursor so memory holds a batch or two.
+
+The statements are the house's one way in (docs/ARCHITECTURE.md, "One way in"): SQLAlchemy Core
+over ``safework_scheduler.tables``, compiled once at import, run on the asyncpg connection,
+rows read by column name. Each is shaped for the planner (fenced subqueries, laterals); check
+``EXPLAIN`` before and after changing one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
+from asyncpg import Record
+from sqlalchemy import Select
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from safework_common.db import compiled
+from safework_common.db import driver_connection as driver_connection  # (exports reads it from here)
+from safework_scheduler import tables
 from safework_scheduler.due.rules import DistrictRatio, EnterpriseFacts, PersonFacts, Results, from_micros
 
-# Parameters shared by every person statement: $1 = as_of, $2 = the start of the history
-# window, $3 = ``DueRules.arrivals_after`` (NULL: no new-hire rule). Dose 1 is enough: the
-# registry records dose n only after dose n - 1. (Fragments are joined with ``+`` and
-# ``replace``: fixed text, no input.)
+# Every statement is SQLAlchemy Core over the registry's tables as the scheduler mirrors them
+# (``safework_scheduler.tables``), compiled once at import for asyncpg
+# (``safework_common.db.compiled``) and run on the session's asyncpg connection; its rows are
+# read by column name. Parameters, by name (``Compiled.args``): ``as_of``; ``since``, the start
+# of the history window; ``arrivals_after``, ``DueRules.arrivals_after`` (NULL: no new-hire
+# rule). Dose 1 is enough: the registry records dose n only after dose n - 1.
 
-# A result's kind, outcome and pooling packed as ``rules.result_code`` does.
-_CODE: Final = "((r.kind = 'PCR')::int + 2 * (r.result = 'POSITIVE')::int + 4 * r.pooled::int)::int2"
-
-
-# ``s`` is the person's ``person_rollup`` row (the registry keeps it: latest result, latest
-# positive, dose 1, over all time). It answers for the window when nothing in it is after
-# ``as_of`` (EXACT: the usual case, a question about now); otherwise the results themselves do
-# (RZ_LAST, RZ_POSITIVE: an aggregate joined in for a province, a subquery evaluated only then
-# for one person or one enterprise).
-def _exact(alias: str) -> str:
-    """The roll-up row ``alias`` answers for the window: nothing in it after ``as_of``."""
-    return f"(coalesce({alias}.last_result_at <= $1, true) AND coalesce({alias}.last_positive_at <= $1, true))"
+_TS = sa.DateTime(timezone=True)
+AS_OF: Final = sa.bindparam("as_of", type_=_TS)
+SINCE: Final = sa.bindparam("since", type_=_TS)
+ARRIVALS_AFTER: Final = sa.bindparam("arrivals_after", type_=_TS)
 
 
-# The latest result however old (None: never tested), and whether any result was positive,
-# however old: a positive stands until a later individual negative PCR (DOMAIN.md), which only
-# the person's results can tell, so such a person is not plain.
-_LAST_AT: Final = "CASE WHEN EXACT THEN s.last_result_at ELSE RZ_LAST END".replace("EXACT", _exact("s"))
-_POSITIVE: Final = "CASE WHEN EXACT THEN s.last_positive_at IS NOT NULL ELSE coalesce(RZ_POSITIVE, false) END".replace(
-    "EXACT", _exact("s")
-)
+class _Record(sa.types.UserDefinedType[Any]):
+    """PostgreSQL's anonymous ``record``: a row of values the driver decodes as a tuple."""
 
-# Whether a person may have a declaration, a return or a positive pool in the window: the
-# roll-up's latest of each is after its start (a bound: one after ``as_of`` makes a person not
-# plain for nothing, and the general rules then answer what the fast path would).
-_MAYBE_SPARSE: Final = (
-    "coalesce(s.last_declared_at > $2 OR s.last_returned_at > $2 OR s.last_positive_pool_at > $2 OR CONTACTED, false)"
-)
+    cache_ok = True
 
-# Traced as a contact (F1) of a case in the window (the registry's ``contact``: few rows, read
-# by person through ``ix_contact_person_id_traced_at``; a province joins them as a set, ``ct``).
-_CONTACTED_BY_PERSON: Final = "EXISTS (SELECT 1 FROM contact c WHERE c.person_id = p.id AND c.traced_at > $2)"
-_CONTACTED_IN_SET: Final = "(ct.person_id IS NOT NULL)"
-
-# Not plain (the general rules apply): needs ``s``, the results if ``s`` does not answer, and ``p``.
-_SPECIAL: Final = "(" + _POSITIVE + " OR " + _MAYBE_SPARSE + " OR coalesce(p.arrived_at > $3, false))"
+    def get_col_spec(self, **kw: Any) -> str:
+        return "record"
 
 
-def _with_results(sql: str, last: str, positive: str, contacted: str = _CONTACTED_BY_PERSON) -> str:
-    return sql.replace("RZ_LAST", last).replace("RZ_POSITIVE", positive).replace("CONTACTED", contacted)
+def _sql(constant: str, type_: Any = None) -> Any:
+    """A constant written into the statement (a literal the planner sees, never a parameter)."""
+    return sa.literal_column(constant, type_)
 
 
-# Whether the person is plain, decided once a row (OFFSET 0: the subquery is not pulled up,
-# which would repeat the expression wherever the columns below read ``k.special``). Joined
-# after ``p`` and ``s``.
-_ONCE: Final = "\nCROSS JOIN LATERAL (SELECT SPECIAL AS special OFFSET 0) k\n".replace("SPECIAL", _SPECIAL)
+_ACTIVE: Final = _sql("'active'", sa.String)
+_POSITIVE: Final = _sql("'POSITIVE'", sa.String)
+_INVALID: Final = _sql("'INVALID'", sa.String)
+_PCR: Final = _sql("'PCR'", sa.String)
+_EPOCH_DATE: Final = _sql("DATE '1970-01-01'", sa.Date)
+_MICROSECOND: Final = _sql("interval '1 microsecond'", sa.Interval)
+_NEVER: Final = _sql("'-infinity'::timestamptz", _TS)
+_NO_SYMPTOMS: Final = _sql("ARRAY[]::text[]", ARRAY(sa.Text))
+_ZERO: Final = _sql("0", sa.Integer)
 
 
-def relative_micros(instant: str) -> str:
-    """SQL for an instant as whole microseconds after the window's start ($2): what the fast
+def _int(n: int) -> Any:
+    return _sql(str(n), sa.BigInteger)
+
+
+def _fenced(select: Select[Any]) -> Select[Any]:
+    """``OFFSET 0``: the subquery is planned as written, never pulled up into its parent (which
+    would repeat an expression wherever the parent reads its column)."""
+    return select.offset(_ZERO)
+
+
+def _code(r: Any) -> Any:
+    """A result's kind, outcome and pooling packed as ``rules.result_code`` does."""
+    return sa.cast(
+        sa.cast(r.c.kind == _PCR, sa.Integer)
+        + _int(2) * sa.cast(r.c.result == _POSITIVE, sa.Integer)
+        + _int(4) * sa.cast(r.c.pooled, sa.Integer),
+        sa.SmallInteger,
+    )
+
+
+def relative_micros(instant: Any) -> Any:
+    """An instant as whole microseconds after the window's start (``since``): what the fast
     path reads (``plain_args`` adds the start back). ``date_part`` is a float8 (``extract``
     is numeric: 0.4 s more a million rows on the server, where decoding timestamps costs the
     client a microsecond each), exact to the microsecond within about 70 years of the start
     (its error is some 2.2e-10 of the distance in seconds)."""
-    return f"(date_part('epoch', {instant} - $2) * 1000000)::int8"
+    return sa.cast(sa.func.date_part(_sql("'epoch'"), instant - SINCE) * _int(1000000), sa.BigInteger)
 
 
-_PLAIN: Final = """
-    p.id AS id, p.test_cohort AS cohort, coalesce(s.first_dose_at <= $1, false) AS vaccinated,
-    p.high_risk AS high_risk, UNTIL AS high_risk_until,
-    p.hire_date - DATE '1970-01-01' AS hire_day, LAST_AT AS last_at,
-    SPECIAL AS special""".replace("UNTIL", relative_micros("p.high_risk_until")).replace(
-    "LAST_AT", relative_micros("(" + _LAST_AT + ")")
-)
-
-# The same for one person or one enterprise: the results read through the person's index
-# entries only when ``s`` does not answer (a subquery in a CASE branch runs only if taken).
-_UNTIL: Final = "r.collected_at <= $1 AND r.result <> 'INVALID'"
-_LAST_BY_PERSON: Final = "(SELECT max(r.collected_at) FROM test_result r WHERE r.person_id = p.id AND UNTIL)".replace(
-    "UNTIL", _UNTIL
-)
-_POSITIVE_BY_PERSON: Final = (
-    "(SELECT bool_or(r.result = 'POSITIVE') FROM test_result r WHERE r.person_id = p.id AND UNTIL)".replace(
-        "UNTIL", _UNTIL
+def _exact(s: Any) -> Any:
+    """The roll-up row ``s`` (``person_rollup``: latest result, latest positive, dose 1, over
+    all time) answers for the window: nothing in it after ``as_of`` (the usual case, a question
+    about now); otherwise the results themselves do."""
+    return sa.and_(
+        sa.func.coalesce(s.c.last_result_at <= AS_OF, sa.true()),
+        sa.func.coalesce(s.c.last_positive_at <= AS_OF, sa.true()),
     )
-)
-# The results the general rules read: the window, and everything since the latest positive
-# (it stands until a later individual negative PCR, however old); when the roll-up does not
-# answer (something after ``as_of``), everything by ``as_of``.
-# One lower bound, so the person's index entries are read as one range.
-_HISTORY: Final = (
-    "r.collected_at > CASE WHEN "
-    + _exact("s")
-    + " THEN least($2, s.last_positive_at - interval '1 microsecond') ELSE '-infinity'::timestamptz END"
-    " AND r.collected_at <= $1 AND r.result <> 'INVALID'"
-)
-# What the fast path reads of each person, and whether it may (see ``PersonColumns``).
-PLAIN_COLUMNS: Final = _with_results(_PLAIN, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
 
 
-# A person's declarations, travels and positive pools within the window, each an ``item``
-# record as the rules read it (``rules.PersonFacts``); add ``AND <person condition>``.
-# A traced contact (issue 14) reads as a declared contact at the moment of tracing, with its
-# case (``rules.Declaration.case_id``).
-def _declarations(person: str) -> str:
-    """``person``: a condition on ``{pid}``."""
+def _by_as_of(r: Any, person_id: Any) -> Any:
+    """The person's results by ``as_of``, INVALID ones left out."""
+    return sa.and_(r.c.person_id == person_id, r.c.collected_at <= AS_OF, r.c.result != _INVALID)
+
+
+def _last_result(person_id: Any) -> Any:
+    """The person's latest result by ``as_of`` (through their index entries)."""
+    r = tables.test_result.alias("r")
+    return sa.select(sa.func.max(r.c.collected_at)).where(_by_as_of(r, person_id)).correlate_except(r).scalar_subquery()
+
+
+def _any_positive(person_id: Any) -> Any:
+    """Whether any of the person's results by ``as_of`` was positive, however old: a positive
+    stands until a later individual negative PCR (DOMAIN.md), which only the results can tell."""
+    r = tables.test_result.alias("r")
     return (
-        (
-            """SELECT h.person_id,
-        (h.declared_at, h.symptoms::text[], h.contact_with_confirmed_case, NULL::uuid)::record AS item
-        FROM health_declaration h WHERE h.declared_at > $2 AND h.declared_at <= $1 AND H_PERSON
-        UNION ALL
-        SELECT c.person_id, (c.traced_at, ARRAY[]::text[], true, c.case_id)::record
-        FROM contact c WHERE c.traced_at > $2 AND c.traced_at <= $1 AND C_PERSON"""
+        sa.select(sa.func.bool_or(r.c.result == _POSITIVE))
+        .where(_by_as_of(r, person_id))
+        .correlate_except(r)
+        .scalar_subquery()
+    )
+
+
+def _special(positive: Any, s: Any, contacted: Any, arrived_at: Any) -> Any:
+    """Not plain (the general rules apply): a positive that may stand, or maybe a declaration,
+    a return, a positive pool or a tracing in the window (the roll-up's latest of each is after
+    its start: a bound, so one after ``as_of`` makes a person not plain for nothing, and the
+    general rules then answer what the fast path would), or a recent arrival."""
+    return sa.or_(
+        positive,
+        sa.func.coalesce(
+            sa.or_(
+                s.c.last_declared_at > SINCE,
+                s.c.last_returned_at > SINCE,
+                s.c.last_positive_pool_at > SINCE,
+                contacted,
+            ),
+            sa.false(),
+        ),
+        sa.func.coalesce(arrived_at > ARRIVALS_AFTER, sa.false()),
+    )
+
+
+def _history(person_id: Any, exact: Any, last_positive_at: Any, *, lower_first: bool) -> Any:
+    """The results the general rules read, as (collection time, code) records: the window, and
+    everything since the latest positive (it stands until a later individual negative PCR,
+    however old); when the roll-up does not answer (something after ``as_of``), everything by
+    ``as_of``. One lower bound, so the person's index entries are read as one range.
+    ``lower_first``: the lower bound's condition before the upper's (the order the planner
+    writes the index condition in: kept as each statement had it, so its plan is unchanged)."""
+    r = tables.test_result.alias("r")
+    after = r.c.collected_at > sa.case((exact, sa.func.least(SINCE, last_positive_at - _MICROSECOND)), else_=_NEVER)
+    where: tuple[Any, ...]
+    if lower_first:
+        where = (r.c.person_id == person_id, after, r.c.collected_at <= AS_OF, r.c.result != _INVALID)
+    else:
+        where = (_by_as_of(r, person_id), after)
+    return (
+        sa.select(sa.func.array_agg(sa.tuple_(r.c.collected_at, _code(r))))
+        .where(*where)
+        .correlate_except(r)
+        .scalar_subquery()
+    )
+
+
+def _items(select: Select[Any]) -> Any:
+    """``select``'s ``item`` records as one array."""
+    x = select.subquery("x")
+    return sa.select(sa.func.array_agg(x.c.item)).scalar_subquery()
+
+
+def _declarations(person_id: Any) -> Any:
+    """The person's declarations in the window as the rules read them (``rules.PersonFacts``).
+    A traced contact (issue 14) reads as a declared contact at the moment of tracing, with its
+    case (``rules.Declaration.case_id``)."""
+    h = tables.health_declaration.alias("h")
+    c = tables.contact.alias("c")
+    declared = (
+        sa.select(
+            h.c.person_id,
+            sa.cast(
+                sa.tuple_(
+                    h.c.declared_at,
+                    sa.cast(h.c.symptoms, ARRAY(sa.Text)),
+                    h.c.contact_with_confirmed_case,
+                    sa.cast(sa.null(), sa.UUID),
+                ),
+                _Record(),
+            ).label("item"),
         )
-        .replace("H_PERSON", person.replace("{pid}", "h.person_id"))
-        .replace("C_PERSON", person.replace("{pid}", "c.person_id"))
+        .where(h.c.declared_at > SINCE, h.c.declared_at <= AS_OF, h.c.person_id == person_id)
+        .correlate_except(h)
+    )
+    traced = (
+        sa.select(c.c.person_id, sa.cast(sa.tuple_(c.c.traced_at, _NO_SYMPTOMS, sa.true(), c.c.case_id), _Record()))
+        .where(c.c.traced_at > SINCE, c.c.traced_at <= AS_OF, c.c.person_id == person_id)
+        .correlate_except(c)
+    )
+    return _items(sa.union_all(declared, traced))  # type: ignore[arg-type]
+
+
+def _travels(person_id: Any) -> Any:
+    v = tables.travel.alias("v")
+    return _items(
+        sa.select(
+            v.c.person_id,
+            sa.cast(
+                sa.tuple_(
+                    v.c.returned_at,
+                    sa.cast(v.c.destination_province, sa.Text),
+                    v.c.returned_to_boarding_house,
+                    v.c.to_home_town,
+                ),
+                _Record(),
+            ).label("item"),
+        )
+        .where(v.c.returned_at > SINCE, v.c.returned_at <= AS_OF, v.c.person_id == person_id)
+        .correlate_except(v)
     )
 
 
-_TRAVELS: Final = """SELECT v.person_id,
-        (v.returned_at, v.destination_province::text, v.returned_to_boarding_house, v.to_home_town)::record AS item
-        FROM travel v WHERE v.returned_at > $2 AND v.returned_at <= $1"""
-_POSITIVE_POOLS: Final = """SELECT m.person_id, (pl.collected_at, pl.resulted_at)::record AS item
-        FROM pool_member m JOIN pool pl ON pl.id = m.pool_id
-        WHERE pl.result = 'POSITIVE' AND pl.collected_at > $2 AND pl.resulted_at <= $1"""
-
-# ... then the history (results as records of collection time and code, dose 1, declarations,
-# travels, positive pools), only for a person who is not plain (or, for the last three, who may
-# have some: the roll-up's bound). ``SPECIAL`` is where the statement has whether the person is
-# plain (``PERSON_COLUMNS``: ``k`` of ``_ONCE``; ``_PROVINCE_COLUMNS``: the expression itself,
-# ``_ONCE`` would make the planner probe the roll-up person by person), ``CONTACTED`` whether
-# they were traced as a contact (by person, or from the province's set ``ct``).
-_PERSON_COLUMNS: Final = _with_results(
-    (
-        PLAIN_COLUMNS  # noqa: S608 - fixed fragments
-        + """,
-    CASE WHEN SPECIAL THEN (
-        SELECT array_agg((r.collected_at, CODE)) FROM test_result r WHERE r.person_id = p.id AND HISTORY
-    ) END AS results,
-    CASE WHEN SPECIAL THEN s.first_dose_at END AS first_dose_at,
-    p.arrived_at AS arrived_at, p.arrived_from_province AS arrived_from_province,
-    CASE WHEN s.last_declared_at > $2 OR CONTACTED THEN (
-        SELECT array_agg(x.item) FROM (DECLARATIONS) x
-    ) END AS declarations,
-    CASE WHEN s.last_returned_at > $2 THEN (
-        SELECT array_agg(x.item) FROM (TRAVELS AND v.person_id = p.id) x
-    ) END AS travels,
-    CASE WHEN s.last_positive_pool_at > $2 THEN (
-        SELECT array_agg(x.item) FROM (POSITIVE_POOLS AND m.person_id = p.id) x
-    ) END AS pools
-"""
+def _positive_pools(person_id: Any) -> Any:
+    m = tables.pool_member.alias("m")
+    pl = tables.pool.alias("pl")
+    return _items(
+        sa.select(m.c.person_id, sa.cast(sa.tuple_(pl.c.collected_at, pl.c.resulted_at), _Record()).label("item"))
+        .select_from(m.join(pl, pl.c.id == m.c.pool_id))
+        .where(
+            pl.c.result == _POSITIVE, pl.c.collected_at > SINCE, pl.c.resulted_at <= AS_OF, m.c.person_id == person_id
+        )
+        .correlate_except(m, pl)
     )
-    .replace("DECLARATIONS", _declarations("{pid} = p.id"))
-    .replace("TRAVELS", _TRAVELS)
-    .replace("POSITIVE_POOLS", _POSITIVE_POOLS)
-    .replace("CODE", _CODE)
-    .replace("HISTORY", _HISTORY),
-    _LAST_BY_PERSON,
-    _POSITIVE_BY_PERSON,
-    "CONTACTED",  # per person, or as a set: below
-)
-PERSON_COLUMNS: Final = _PERSON_COLUMNS.replace("SPECIAL", "k.special").replace("CONTACTED", _CONTACTED_BY_PERSON)
 
-# For a few people: each person's roll-up row through its key (a join the planner would hash,
-# scanning every row: ``PER_PERSON`` rules that out), then whether they are plain.
-_BY_PERSON: Final = (
-    "\nLEFT JOIN LATERAL ("  # noqa: S608 - fixed fragments
-    + """
-    SELECT x.last_result_at, x.last_positive_at, x.first_dose_at, x.last_declared_at, x.last_returned_at,
-           x.last_positive_pool_at
-    FROM person_rollup x WHERE x.person_id = p.id
-) s ON true"""
-    + _with_results(_ONCE, _LAST_BY_PERSON, _POSITIVE_BY_PERSON)
+
+def _contacted_by_person(person_id: Any) -> Any:
+    """Traced as a contact (F1) of a case in the window, read by person through
+    ``ix_contact_person_id_traced_at`` (few rows)."""
+    c = tables.contact.alias("c")
+    return sa.exists().where(c.c.person_id == person_id, c.c.traced_at > SINCE).correlate_except(c)
+
+
+# The names of what the fast path reads of each person, in this order and one after another in
+# every person statement (``plain_args`` reads them as a slice), then the history columns
+# (``facts``), read only when ``special``.
+PLAIN_NAMES: Final = ("id", "cohort", "vaccinated", "high_risk", "high_risk_until", "hire_day", "last_at")
+
+
+def _people(lead: Callable[[Any], Sequence[Any]], where: Callable[[Any], Any]) -> Select[Any]:
+    """One person or a few (``where``): the ``lead`` columns, then ``PLAIN_NAMES``, ``special``
+    and the history. Each person's roll-up row is probed through its key (a join the planner
+    would hash, scanning every row: ``PER_PERSON`` rules that out), and whether they are plain
+    is decided once a row (``k``, fenced). The results are read (through the person's index
+    entries) only when the roll-up does not answer (a subquery in a CASE branch runs only if
+    taken), the history only for a person who is not plain (or, for the last three, who may
+    have some: the roll-up's bound)."""
+    p = tables.person.alias("p")
+    x = tables.person_rollup.alias("x")
+    s = (
+        sa.select(
+            x.c.last_result_at,
+            x.c.last_positive_at,
+            x.c.first_dose_at,
+            x.c.last_declared_at,
+            x.c.last_returned_at,
+            x.c.last_positive_pool_at,
+        )
+        .where(x.c.person_id == p.c.id)
+        .lateral("s")
+    )
+    exact = _exact(s)
+    positive = sa.case(
+        (exact, s.c.last_positive_at.is_not(None)), else_=sa.func.coalesce(_any_positive(p.c.id), sa.false())
+    )
+    special = _special(positive, s, _contacted_by_person(p.c.id), p.c.arrived_at)
+    k = _fenced(sa.select(special.label("special")).correlate(p, s)).lateral("k")
+    last_at = sa.case((exact, s.c.last_result_at), else_=_last_result(p.c.id))
+    return (
+        sa.select(
+            *lead(p),
+            p.c.id.label("id"),
+            p.c.test_cohort.label("cohort"),
+            sa.func.coalesce(s.c.first_dose_at <= AS_OF, sa.false()).label("vaccinated"),
+            p.c.high_risk.label("high_risk"),
+            relative_micros(p.c.high_risk_until).label("high_risk_until"),
+            (p.c.hire_date - _EPOCH_DATE).label("hire_day"),
+            relative_micros(last_at).label("last_at"),
+            k.c.special.label("special"),
+            sa.case((k.c.special, _history(p.c.id, exact, s.c.last_positive_at, lower_first=True))).label("results"),
+            sa.case((k.c.special, s.c.first_dose_at)).label("first_dose_at"),
+            p.c.arrived_at.label("arrived_at"),
+            p.c.arrived_from_province.label("arrived_from_province"),
+            sa.case((sa.or_(s.c.last_declared_at > SINCE, _contacted_by_person(p.c.id)), _declarations(p.c.id))).label(
+                "declarations"
+            ),
+            sa.case((s.c.last_returned_at > SINCE, _travels(p.c.id))).label("travels"),
+            sa.case((s.c.last_positive_pool_at > SINCE, _positive_pools(p.c.id))).label("pools"),
+        )
+        .select_from(p.outerjoin(s, sa.true()).join(k, sa.true()))
+        .where(where(p))
+    )
+
+
+_UUID: Final = sa.UUID(as_uuid=True)
+
+# One enterprise's active roster (``enterprise_id``) with what its list shows beside each person.
+ENTERPRISE_PEOPLE: Final = compiled(
+    _people(
+        lambda p: (p.c.employee_code, p.c.full_name),
+        lambda p: sa.and_(p.c.enterprise_id == sa.bindparam("enterprise_id", type_=_UUID), p.c.status == _ACTIVE),
+    )
 )
 
-# $4 = the enterprise. Its active roster with what the list shows beside each person.
-ENTERPRISE_PEOPLE_SQL: Final = (
-    "SELECT p.employee_code, p.full_name,"
-    + PERSON_COLUMNS
-    + "FROM person p"
-    + _BY_PERSON
-    + "WHERE p.enterprise_id = $4 AND p.status = 'active'"
+# One person (``person_id``), whatever their status.
+PERSON: Final = compiled(
+    _people(lambda p: (p.c.enterprise_id, p.c.status), lambda p: p.c.id == sa.bindparam("person_id", type_=_UUID))
 )
 
-# $4 = the person, whatever their status.
-PERSON_SQL: Final = (
-    "SELECT p.enterprise_id, p.status," + PERSON_COLUMNS + "FROM person p" + _BY_PERSON + "WHERE p.id = $4"
-)
+# A province's (or district's) active people in a range of person ids, ``low <= id < high``
+# (NULL: no bound), of the enterprises in ``district`` and ``zone_type`` (NULL: any). The
+# roll-up rows are hash-joined; the results are read (through the person's index entries) only
+# for the people whose roll-up does not answer (none, as of now), and the history only for the
+# people who are not plain (about one in twenty), in the same statement. Three levels, each
+# computed once a row (fenced: not flattened, which would repeat an expression wherever the
+# next level reads it): ``a`` the person, their roll-up row and whether it answers (``exact``);
+# ``b`` their latest test and whether they are plain; then the enterprise and the person's
+# columns as ``_people`` names them. (``special`` is computed in ``b`` as an expression, not in
+# a lateral: a lateral would make the planner probe the roll-up person by person.)
+LOW: Final = sa.bindparam("low", type_=_UUID)
+HIGH: Final = sa.bindparam("high", type_=_UUID)
+DISTRICT: Final = sa.bindparam("district", type_=sa.Text)
+ZONE_TYPE: Final = sa.bindparam("zone_type", type_=sa.Text)
 
-# A province's (or district's) active people in a range of person ids: $4 <= id < $5 (NULL: no
-# bound), enterprises filtered by $6 = district and $7 = zone type (NULL: any). The roll-up rows
-# are hash-joined; the results are read (through the person's index entries) only for the people
-# whose roll-up does not answer (none, as of now), and the history only for the people who are
-# not plain (about one in twenty), in the same statement. Three levels, each computed once a row
-# (``OFFSET 0``: not flattened, which would repeat an expression wherever the next level reads
-# it): ``a`` the person, their roll-up row and whether it answers (``exact``); ``b`` their
-# latest test and whether they are plain; then the enterprise and ``PERSON_COLUMNS``' values.
-_IN_RANGE: Final = "($4::uuid IS NULL OR {pid} >= $4) AND ($5::uuid IS NULL OR {pid} < $5)"
-_UNTIL_A: Final = "r.person_id = a.id AND r.collected_at <= $1 AND r.result <> 'INVALID'"
-PROVINCE_SQL: Final = (
-    """
-SELECT b.enterprise_id, b.id, b.test_cohort AS cohort, coalesce(b.first_dose_at <= $1, false) AS vaccinated,
-    b.high_risk, """  # noqa: S608 - fixed fragments
-    + relative_micros("b.high_risk_until")
-    + """ AS high_risk_until, b.hire_date - DATE '1970-01-01' AS hire_day,
-    """
-    + relative_micros("b.last_at")
-    + """ AS last_at, b.special,
-    CASE WHEN b.special THEN (
-        SELECT array_agg((r.collected_at, """
-    + _CODE
-    + """)) FROM test_result r
-        WHERE r.person_id = b.id AND r.collected_at <= $1 AND r.result <> 'INVALID' AND r.collected_at >
-            CASE WHEN b.exact THEN least($2, b.last_positive_at - interval '1 microsecond')
-                 ELSE '-infinity'::timestamptz END
-    ) END AS results,
-    CASE WHEN b.special THEN b.first_dose_at END AS first_dose_at,
-    b.arrived_at, b.arrived_from_province,
-    CASE WHEN b.last_declared_at > $2 OR b.contacted THEN (
-        SELECT array_agg(x.item) FROM ("""
-    + _declarations("{pid} = b.id")
-    + """) x
-    ) END AS declarations,
-    CASE WHEN b.last_returned_at > $2 THEN (
-        SELECT array_agg(x.item) FROM ("""
-    + _TRAVELS
-    + """ AND v.person_id = b.id) x
-    ) END AS travels,
-    CASE WHEN b.last_positive_pool_at > $2 THEN (
-        SELECT array_agg(x.item) FROM ("""
-    + _POSITIVE_POOLS
-    + """ AND m.person_id = b.id) x
-    ) END AS pools
-FROM (
-    SELECT a.*,
-        CASE WHEN a.exact THEN a.last_result_at
-             ELSE (SELECT max(r.collected_at) FROM test_result r WHERE """
-    + _UNTIL_A
-    + """) END AS last_at,
-        (CASE WHEN a.exact THEN a.last_positive_at IS NOT NULL
-              ELSE coalesce((SELECT bool_or(r.result = 'POSITIVE') FROM test_result r WHERE """
-    + _UNTIL_A
-    + """), false) END
-         OR coalesce(a.last_declared_at > $2 OR a.last_returned_at > $2 OR a.last_positive_pool_at > $2
-                     OR a.contacted, false)
-         OR coalesce(a.arrived_at > $3, false)) AS special
-    FROM (
-        SELECT p.enterprise_id, p.id, p.test_cohort, p.high_risk, p.high_risk_until, p.hire_date, p.arrived_at,
-            p.arrived_from_province, s.last_result_at, s.last_positive_at, s.first_dose_at, s.last_declared_at,
-            s.last_returned_at, s.last_positive_pool_at, ct.person_id IS NOT NULL AS contacted,
-            """
-    + _exact("s")
-    + """ AS exact
-        FROM person p
-        JOIN enterprise e ON e.id = p.enterprise_id
-        LEFT JOIN person_rollup s ON s.person_id = p.id AND """
-    + _IN_RANGE.replace("{pid}", "s.person_id")
-    + """
-        LEFT JOIN (
-            SELECT DISTINCT c.person_id FROM contact c WHERE c.traced_at > $2 AND """
-    + _IN_RANGE.replace("{pid}", "c.person_id")
-    + """
-        ) ct ON ct.person_id = p.id
-        WHERE p.status = 'active' AND """
-    + _IN_RANGE.replace("{pid}", "p.id")
-    + """ AND ($6::text IS NULL OR e.district = $6) AND ($7::text IS NULL OR e.zone_type = $7)
-        OFFSET 0
-    ) a
-    OFFSET 0
-) b
-"""
-)
+
+def _in_range(person_id: Any) -> Any:
+    return sa.and_(sa.or_(LOW.is_(None), person_id >= LOW), sa.or_(HIGH.is_(None), person_id < HIGH))
+
+
+def _province(*, named: bool = False) -> Select[Any]:
+    """``named``: each person's employee code and full name first, read with the person (the
+    due-list export's), and the rows by enterprise then person."""
+    p = tables.person.alias("p")
+    e = tables.enterprise.alias("e")
+    s = tables.person_rollup.alias("s")
+    c = tables.contact.alias("c")
+    ct = sa.select(c.c.person_id).distinct().where(c.c.traced_at > SINCE, _in_range(c.c.person_id)).subquery("ct")
+    a = _fenced(
+        sa.select(
+            *((p.c.employee_code, p.c.full_name) if named else ()),
+            p.c.enterprise_id,
+            p.c.id,
+            p.c.test_cohort,
+            p.c.high_risk,
+            p.c.high_risk_until,
+            p.c.hire_date,
+            p.c.arrived_at,
+            p.c.arrived_from_province,
+            s.c.last_result_at,
+            s.c.last_positive_at,
+            s.c.first_dose_at,
+            s.c.last_declared_at,
+            s.c.last_returned_at,
+            s.c.last_positive_pool_at,
+            ct.c.person_id.is_not(None).label("contacted"),
+            _exact(s).label("exact"),
+        )
+        .select_from(
+            p.join(e, e.c.id == p.c.enterprise_id)
+            .outerjoin(s, sa.and_(s.c.person_id == p.c.id, _in_range(s.c.person_id)))
+            .outerjoin(ct, ct.c.person_id == p.c.id)
+        )
+        .where(
+            p.c.status == _ACTIVE,
+            _in_range(p.c.id),
+            sa.or_(DISTRICT.is_(None), e.c.district == DISTRICT),
+            sa.or_(ZONE_TYPE.is_(None), e.c.zone_type == ZONE_TYPE),
+        )
+    ).subquery("a")
+    positive = sa.case(
+        (a.c.exact, a.c.last_positive_at.is_not(None)), else_=sa.func.coalesce(_any_positive(a.c.id), sa.false())
+    )
+    b = _fenced(
+        sa.select(
+            a,
+            sa.case((a.c.exact, a.c.last_result_at), else_=_last_result(a.c.id)).label("last_at"),
+            _special(positive, a, a.c.contacted, a.c.arrived_at).label("special"),
+        )
+    ).subquery("b")
+    statement = sa.select(
+        *((b.c.employee_code, b.c.full_name) if named else ()),
+        b.c.enterprise_id,
+        b.c.id,
+        b.c.test_cohort.label("cohort"),
+        sa.func.coalesce(b.c.first_dose_at <= AS_OF, sa.false()).label("vaccinated"),
+        b.c.high_risk,
+        relative_micros(b.c.high_risk_until).label("high_risk_until"),
+        (b.c.hire_date - _EPOCH_DATE).label("hire_day"),
+        relative_micros(b.c.last_at).label("last_at"),
+        b.c.special,
+        sa.case((b.c.special, _history(b.c.id, b.c.exact, b.c.last_positive_at, lower_first=False))).label("results"),
+        sa.case((b.c.special, b.c.first_dose_at)).label("first_dose_at"),
+        b.c.arrived_at,
+        b.c.arrived_from_province,
+        sa.case((sa.or_(b.c.last_declared_at > SINCE, b.c.contacted), _declarations(b.c.id))).label("declarations"),
+        sa.case((b.c.last_returned_at > SINCE, _travels(b.c.id))).label("travels"),
+        sa.case((b.c.last_positive_pool_at > SINCE, _positive_pools(b.c.id))).label("pools"),
+    )
+    return statement.order_by(b.c.enterprise_id, b.c.id) if named else statement
+
+
+PROVINCE: Final = compiled(_province())
+# The same people with their employee code and full name, by enterprise then person (the JSON
+# pages' order): a share of the due-list export (``exports.parallel``), same parameters.
+PROVINCE_PEOPLE: Final = compiled(_province(named=True))
+# Its SQL, parameters ``as_of, since, arrivals_after, low, high, district, zone_type`` in that
+# order ($1 to $7: ``PROVINCE.names``), for a statement that reads it as a subquery.
+PROVINCE_SQL: Final = PROVINCE.sql
+
 
 # The same people with the plain ones counted in groups: a plain person's status depends only on
 # the cell ``DueRules.plain_cell`` puts them in (their enterprise, half, dose 1, start day, and
@@ -308,55 +444,150 @@ FROM (
 # each cell and the rules are applied once per cell, to its earliest latest test. Kept one row a
 # person (``id`` set): the people who are not plain (their arrival follows), the high-risk (a
 # cut of their own: the end of their flag) and the people of enterprises drawing rotating
-# samples ($11: whether one is picked depends on who they are). The people are read once (the
-# CTE, in memory under ``BULK_SETTINGS``' work_mem): a narrow key for the cells costs the
-# server less than one wide enough to carry the others through the same aggregate. $8 = the
-# version's first day (days since 1970-01-01: an earlier hire day starts there), $9 = from the
-# local midnight days are counted from (long before any test) to the window's start, and $10 =
-# the cuts (sorted) after the window's start, in microseconds. Columns: ``GroupColumns``.
-PROVINCE_GROUPS_SQL: Final = (
-    "WITH q AS MATERIALIZED ("  # noqa: S608 - fixed fragments
-    + """
-    SELECT r.*, (r.special OR r.high_risk OR r.enterprise_id = ANY($11::uuid[])) AS single
-    FROM ("""
-    + PROVINCE_SQL
-    + """) r
-)
-SELECT q.enterprise_id, q.id, q.cohort, q.vaccinated, q.high_risk, q.high_risk_until, q.hire_day, q.last_at, q.special,
-       q.results, q.first_dose_at, q.arrived_at, q.arrived_from_province, q.declarations, q.travels, q.pools, 1
-FROM q WHERE q.single
-UNION ALL
-SELECT g.enterprise_id, NULL, g.cohort, g.vaccinated, false, NULL, g.hire_day, min(g.last_at), false,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)::int4
-FROM (
-    SELECT q.enterprise_id, q.cohort, q.vaccinated, greatest(q.hire_day, $8) AS hire_day, q.last_at,
-           (q.last_at + $9) / 86400000000 AS day, width_bucket(q.last_at, $10::int8[]) AS cut
-    FROM q WHERE NOT q.single
-) g
-GROUP BY g.enterprise_id, g.cohort, g.vaccinated, g.hire_day, g.day, g.cut
-"""
-)
+# samples (``singles``: whether one is picked depends on who they are). The people are read once
+# (the CTE, in memory under ``BULK_SETTINGS``' work_mem): a narrow key for the cells costs the
+# server less than one wide enough to carry the others through the same aggregate.
+# ``floor_day``: the version's first day (days since 1970-01-01: an earlier hire day starts
+# there); ``shift_us``: from the local midnight days are counted from (long before any test) to
+# the window's start; ``cuts_us``: the cuts (sorted) after the window's start, in microseconds.
+# Columns: the enterprise, ``_people``'s (for a cell: the id NULL, its latest test the earliest
+# of the cell's, no history), then how many people the row counts (``people``).
+def _province_groups() -> Select[Any]:
+    r = _province().subquery("r")
+    singles = sa.bindparam("singles", type_=ARRAY(_UUID))
+    q = (
+        sa.select(r, sa.or_(r.c.special, r.c.high_risk, r.c.enterprise_id == sa.any_(singles)).label("single"))
+        .cte("q")
+        .prefix_with("MATERIALIZED")
+    )
+    people = [q.c[name] for name in PROVINCE.columns]
+    ones = sa.select(*people, _sql("1", sa.Integer).label("people")).where(q.c.single)
+    g = (
+        sa.select(
+            q.c.enterprise_id,
+            q.c.cohort,
+            q.c.vaccinated,
+            sa.func.greatest(q.c.hire_day, sa.bindparam("floor_day", type_=sa.Integer)).label("hire_day"),
+            q.c.last_at,
+            ((q.c.last_at + sa.bindparam("shift_us", type_=sa.BigInteger)) // _int(86400000000)).label("day"),
+            sa.func.width_bucket(q.c.last_at, sa.bindparam("cuts_us", type_=ARRAY(sa.BigInteger))).label("cut"),
+        )
+        .where(sa.not_(q.c.single))
+        .subquery("g")
+    )
+    cells = sa.select(
+        g.c.enterprise_id,
+        sa.null(),
+        g.c.cohort,
+        g.c.vaccinated,
+        sa.false(),
+        sa.null(),
+        g.c.hire_day,
+        sa.func.min(g.c.last_at),
+        sa.false(),
+        *(sa.null() for _ in range(7)),
+        sa.cast(sa.func.count(), sa.Integer),
+    ).group_by(g.c.enterprise_id, g.c.cohort, g.c.vaccinated, g.c.hire_day, g.c.day, g.c.cut)
+    return sa.union_all(ones, cells)  # type: ignore[return-value]
 
 
-# Enterprises in scope with the size of their active roster. $1 = district, $2 = zone type.
-ENTERPRISES_SQL: Final = """
-SELECT e.id, e.name, e.district, e.zone_type, e.industry, e.operating_status, coalesce(n.people, 0), e.zone_name
-FROM enterprise e
-LEFT JOIN (
-    SELECT enterprise_id, count(*) AS people FROM person WHERE status = 'active' GROUP BY enterprise_id
-) n ON n.enterprise_id = e.id
-WHERE ($1::text IS NULL OR e.district = $1) AND ($2::text IS NULL OR e.zone_type = $2)
-ORDER BY e.id
-"""
+PROVINCE_GROUPS: Final = compiled(_province_groups())
 
-# $2: also count the active roster (else 0: a caller that reads the people counts them).
-ENTERPRISE_SQL: Final = """
-SELECT e.id, e.name, e.district, e.zone_type, e.industry, e.operating_status,
-       CASE WHEN $2 THEN (SELECT count(*) FROM person p WHERE p.enterprise_id = e.id AND p.status = 'active')
-            ELSE 0 END,
-       e.zone_name
-FROM enterprise e WHERE e.id = $1
-"""
+
+def _enterprise_columns(e: Any, roster_size: Any) -> tuple[Any, ...]:
+    return (
+        e.c.id,
+        e.c.name,
+        e.c.district,
+        e.c.zone_type,
+        e.c.industry,
+        e.c.operating_status,
+        roster_size.label("roster_size"),
+        e.c.zone_name,
+    )
+
+
+def _enterprises() -> Select[Any]:
+    """Enterprises in scope (``district``, ``zone_type``; NULL: any) with the size of their
+    active roster, by id."""
+    e = tables.enterprise.alias("e")
+    p = tables.person
+    n = (
+        sa.select(p.c.enterprise_id, sa.func.count().label("people"))
+        .where(p.c.status == _ACTIVE)
+        .group_by(p.c.enterprise_id)
+        .subquery("n")
+    )
+    district = sa.bindparam("district", type_=sa.Text)
+    zone_type = sa.bindparam("zone_type", type_=sa.Text)
+    return (
+        sa.select(*_enterprise_columns(e, sa.func.coalesce(n.c.people, _ZERO)))
+        .select_from(e.outerjoin(n, n.c.enterprise_id == e.c.id))
+        .where(
+            sa.or_(district.is_(None), e.c.district == district),
+            sa.or_(zone_type.is_(None), e.c.zone_type == zone_type),
+        )
+        .order_by(e.c.id)
+    )
+
+
+ENTERPRISES: Final = compiled(_enterprises())
+
+
+def _one_enterprise() -> Select[Any]:
+    """One enterprise (``enterprise_id``); ``roster_size``: also count its active roster (else
+    0: a caller that reads the people counts them)."""
+    e = tables.enterprise.alias("e")
+    p = tables.person.alias("p")
+    size = sa.select(sa.func.count()).where(p.c.enterprise_id == e.c.id, p.c.status == _ACTIVE).scalar_subquery()
+    counted = sa.case((sa.bindparam("roster_size", type_=sa.Boolean), size), else_=_ZERO)
+    return sa.select(*_enterprise_columns(e, counted)).where(e.c.id == sa.bindparam("enterprise_id", type_=_UUID))
+
+
+ENTERPRISE: Final = compiled(_one_enterprise())
+
+
+def _rosters() -> Select[Any]:
+    """The active rosters of the enterprises that draw rotating samples (``enterprise_ids``),
+    each as its people's ids one after another in the sample order (``rules.roster_bytes``,
+    ``rules.sample_order_key``: the same SHA-256, compared as bytes), so nothing is decoded or
+    sorted per person."""
+    p = tables.person
+    key = sa.func.sha256(sa.func.uuid_send(p.c.enterprise_id).op("||")(sa.func.uuid_send(p.c.id)))
+    return (
+        sa.select(
+            p.c.enterprise_id,
+            sa.func.string_agg(
+                sa.func.uuid_send(p.c.id), aggregate_order_by(_sql("''::bytea", sa.LargeBinary), key)
+            ).label("ids"),
+        )
+        .where(p.c.enterprise_id == sa.any_(sa.bindparam("enterprise_ids", type_=ARRAY(_UUID))), p.c.status == _ACTIVE)
+        .group_by(p.c.enterprise_id)
+    )
+
+
+ROSTERS: Final = compiled(_rosters())
+
+
+# The same rows each statement reads, scanned once with nothing computed: the references the
+# benchmark prints beside the full computations (parameters ``as_of``, ``since`` and the
+# enterprise's ``enterprise_id``, by name: ``ENTERPRISE_SCAN.args``).
+def _scan(enterprise: bool) -> Select[int, Any]:
+    p = tables.person.alias("p")
+    r = tables.test_result.alias("r")
+    window = sa.and_(r.c.person_id == p.c.id, r.c.collected_at > SINCE, r.c.collected_at <= AS_OF)
+    stmt = sa.select(sa.func.count(), sa.func.max(r.c.collected_at))
+    if enterprise:
+        return stmt.select_from(p.outerjoin(r, window)).where(
+            p.c.enterprise_id == sa.bindparam("enterprise_id", type_=_UUID), p.c.status == _ACTIVE
+        )
+    e = tables.enterprise.alias("e")
+    return stmt.select_from(p.join(e, e.c.id == p.c.enterprise_id).outerjoin(r, window)).where(p.c.status == _ACTIVE)
+
+
+PROVINCE_SCAN: Final = compiled(_scan(enterprise=False))
+ENTERPRISE_SCAN: Final = compiled(_scan(enterprise=True))
+
 
 # Statements are prepared and cached per connection; a generic plan would not know whether a
 # parameter names one enterprise or a whole province. Plan each execution for its parameters.
@@ -379,73 +610,20 @@ BULK_SETTINGS: Final = "SET LOCAL work_mem = '256MB'; SET LOCAL cursor_tuple_fra
 # When the shares run side by side, each is one process's work: no parallel workers on top.
 SERIAL: Final = "SET LOCAL max_parallel_workers_per_gather = 0"
 
-# The active rosters of the enterprises that draw rotating samples, each as its people's ids
-# one after another in the sample order (``rules.roster_bytes``, ``rules.sample_order_key``:
-# the same SHA-256, compared as bytes), so nothing is decoded or sorted per person. $1 = their ids.
-ROSTERS_SQL: Final = """
-SELECT enterprise_id,
-       string_agg(uuid_send(id), ''::bytea ORDER BY sha256(uuid_send(enterprise_id) || uuid_send(id))) AS ids
-FROM person WHERE enterprise_id = ANY($1::uuid[]) AND status = 'active'
-GROUP BY enterprise_id
-"""
 
-# The same rows each statement reads, scanned once with nothing computed: the references the
-# benchmark prints beside the full computations.
-PROVINCE_SCAN_SQL: Final = """
-SELECT count(*), max(r.collected_at)
-FROM person p
-JOIN enterprise e ON e.id = p.enterprise_id
-LEFT JOIN test_result r ON r.person_id = p.id AND r.collected_at > $2 AND r.collected_at <= $1
-WHERE p.status = 'active'
-"""
-
-ENTERPRISE_SCAN_SQL: Final = """
-SELECT count(*), max(r.collected_at)
-FROM person p
-LEFT JOIN test_result r ON r.person_id = p.id AND r.collected_at > $2 AND r.collected_at <= $1
-WHERE p.enterprise_id = $3 AND p.status = 'active'
-"""
-
-
-class PersonColumns:
-    """Positions within ``PERSON_COLUMNS`` (add the statement's leading columns); the first
-    eight are ``PLAIN_COLUMNS``."""
-
-    ID: Final = 0
-    COHORT: Final = 1
-    VACCINATED: Final = 2
-    HIGH_RISK: Final = 3
-    HIGH_RISK_UNTIL: Final = 4  # microseconds after the window's start (``relative_micros``)
-    HIRE_DAY: Final = 5  # days since 1970-01-01
-    LAST_AT: Final = 6  # the same  # microseconds
-    SPECIAL: Final = 7  # not plain: the columns below are read
-    RESULTS: Final = 8
-    FIRST_DOSE_AT: Final = 9
-    ARRIVED_AT: Final = 10
-    ARRIVED_FROM: Final = 11
-    DECLARATIONS: Final = 12
-    TRAVELS: Final = 13
-    POOLS: Final = 14
-
-
-class GroupColumns:
-    """Positions within ``PROVINCE_GROUPS_SQL``: the enterprise, then ``PERSON_COLUMNS`` (for a
-    cell: the id None, its latest test the earliest of the cell's, no history), then how many
-    people the row counts."""
-
-    ENTERPRISE: Final = 0
-    PERSON: Final = 1
-    SPECIAL: Final = PERSON + PersonColumns.SPECIAL
-    PEOPLE: Final = PERSON + PersonColumns.POOLS + 1
-
+# Where ``PLAIN_NAMES`` start in each statement's rows (``plain_args``' ``at``).
+for _stmt in (PERSON, ENTERPRISE_PEOPLE, PROVINCE, PROVINCE_GROUPS):
+    _at = _stmt.at(PLAIN_NAMES[0])
+    assert _stmt.columns[_at : _at + len(PLAIN_NAMES)] == PLAIN_NAMES, _stmt.columns
 
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 
 def plain_args(row: Sequence[Any], at: int, since_us: int) -> tuple[Any, ...]:
-    """The arguments of ``DueRules.plain``/``plain_status`` after the plan: id, cohort,
-    vaccinated, high-risk, high-risk until, hire day, latest result (instants in microseconds;
-    ``since_us``: the window's start, which the statement counts them from)."""
+    """The arguments of ``DueRules.plain``/``plain_status`` after the plan: ``PLAIN_NAMES``
+    from ``at`` on (the statement's ``at("id")``: a slice, the fast path's one read of a
+    row), instants in microseconds (``since_us``: the window's start, which the statement
+    counts them from)."""
     pid, cohort, vaccinated, high_risk, until, hire_day, last_at = row[at : at + 7]
     return (
         pid,
@@ -458,26 +636,26 @@ def plain_args(row: Sequence[Any], at: int, since_us: int) -> tuple[Any, ...]:
     )
 
 
-def facts(row: Sequence[Any], at: int, since_us: int) -> PersonFacts:
-    """A not-plain person's PersonFacts from the columns starting at ``at``."""
-    c = PersonColumns
-    results = row[at + c.RESULTS]
-    until = row[at + c.HIGH_RISK_UNTIL]
-    hire_day = row[at + c.HIRE_DAY]
+def facts(row: Record, since_us: int) -> PersonFacts:
+    """A not-plain person's PersonFacts from a person statement's row (by column name)."""
+    results = row["results"]
+    until = row["high_risk_until"]
+    hire_day = row["hire_day"]
+    last_at = row["last_at"]
     return PersonFacts(
-        row[at + c.ID],
-        row[at + c.COHORT],
-        row[at + c.FIRST_DOSE_AT],
-        row[at + c.HIGH_RISK],
+        row["id"],
+        row["cohort"],
+        row["first_dose_at"],
+        row["high_risk"],
         None if until is None else from_micros(until + since_us),
         None if hire_day is None else date.fromordinal(hire_day + _EPOCH_ORDINAL),
-        row[at + c.ARRIVED_AT],
-        row[at + c.ARRIVED_FROM],
+        row["arrived_at"],
+        row["arrived_from_province"],
         Results([r[0] for r in results], [r[1] for r in results]) if results else Results(),
-        row[at + c.DECLARATIONS] or (),
-        row[at + c.TRAVELS] or (),
-        row[at + c.POOLS] or (),
-        None if row[at + c.LAST_AT] is None else from_micros(row[at + c.LAST_AT] + since_us),
+        row["declarations"] or (),
+        row["travels"] or (),
+        row["pools"] or (),
+        None if last_at is None else from_micros(last_at + since_us),
     )
 
 
@@ -505,17 +683,6 @@ class EnterpriseRow:
         )
 
 
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session, inside the session's (read-only) transaction:
-    SQLAlchemy begins it lazily, so begin it now if nothing has run yet."""
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if not driver.is_in_transaction():
-        await conn.exec_driver_sql("SELECT 1")
-    return driver
-
-
 def database_url(session: AsyncSession) -> str:
     """The session's database as a libpq URL (for a worker process's own connection)."""
     bind: Any = session.bind
@@ -531,7 +698,7 @@ async def export_snapshot(session: AsyncSession) -> str:
     return snapshot
 
 
-def _enterprise(row: Any) -> EnterpriseRow:
+def _enterprise(row: Record) -> EnterpriseRow:
     return EnterpriseRow(
         row["id"],
         row["name"],
@@ -539,7 +706,7 @@ def _enterprise(row: Any) -> EnterpriseRow:
         row["zone_type"],
         row["industry"],
         row["operating_status"],
-        row[6],
+        row["roster_size"],
         row["zone_name"],
     )
 
@@ -548,34 +715,39 @@ async def get_enterprise(
     session: AsyncSession, enterprise_id: uuid.UUID, *, roster_size: bool = False
 ) -> EnterpriseRow | None:
     conn = await driver_connection(session)
-    row = await conn.fetchrow(ENTERPRISE_SQL, enterprise_id, roster_size)
+    row = await conn.fetchrow(ENTERPRISE.sql, *ENTERPRISE.args(enterprise_id=enterprise_id, roster_size=roster_size))
     return None if row is None else _enterprise(row)
 
 
 async def list_enterprises(session: AsyncSession, district: str | None, zone_type: str | None) -> list[EnterpriseRow]:
     """Enterprises in scope, by id, with their active roster sizes: one statement."""
     conn = await driver_connection(session)
-    return [_enterprise(r) for r in await conn.fetch(ENTERPRISES_SQL, district, zone_type)]
+    rows = await conn.fetch(ENTERPRISES.sql, *ENTERPRISES.args(district=district, zone_type=zone_type))
+    return [_enterprise(r) for r in rows]
 
 
 async def enterprise_people(
     session: AsyncSession, enterprise_id: uuid.UUID, as_of: datetime, since: datetime, arrivals_after: datetime | None
-) -> list[Any]:
-    """Every active person of one enterprise: employee code, full name, then
-    ``PERSON_COLUMNS``. One statement."""
+) -> list[Record]:
+    """Every active person of one enterprise (``ENTERPRISE_PEOPLE``: employee code, full name,
+    then the person's columns). One statement."""
     conn = await driver_connection(session)
     await conn.execute(PER_PERSON)
-    rows: list[Any] = await conn.fetch(ENTERPRISE_PEOPLE_SQL, as_of, since, arrivals_after, enterprise_id)
+    args = ENTERPRISE_PEOPLE.args(as_of=as_of, since=since, arrivals_after=arrivals_after, enterprise_id=enterprise_id)
+    rows: list[Record] = await conn.fetch(ENTERPRISE_PEOPLE.sql, *args)
     return rows
 
 
 async def person(
     session: AsyncSession, person_id: uuid.UUID, as_of: datetime, since: datetime, arrivals_after: datetime | None
-) -> Any:
-    """One person, whatever their status: enterprise id, status, then ``PERSON_COLUMNS``."""
+) -> Record | None:
+    """One person, whatever their status (``PERSON``: enterprise id, status, then the person's
+    columns)."""
     conn = await driver_connection(session)
     await conn.execute(PER_PERSON)
-    return await conn.fetchrow(PERSON_SQL, as_of, since, arrivals_after, person_id)
+    args = PERSON.args(as_of=as_of, since=since, arrivals_after=arrivals_after, person_id=person_id)
+    row: Record | None = await conn.fetchrow(PERSON.sql, *args)
+    return row
 
 
 async def rosters(session: AsyncSession, enterprise_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bytes]:
@@ -584,7 +756,7 @@ async def rosters(session: AsyncSession, enterprise_ids: Sequence[uuid.UUID]) ->
     out: dict[uuid.UUID, bytes] = dict.fromkeys(enterprise_ids, b"")
     if enterprise_ids:
         conn = await driver_connection(session)
-        for row in await conn.fetch(ROSTERS_SQL, list(enterprise_ids)):
+        for row in await conn.fetch(ROSTERS.sql, *ROSTERS.args(enterprise_ids=list(enterprise_ids))):
             out[row["enterprise_id"]] = row["ids"]
     return out
 
@@ -611,7 +783,7 @@ def shares(n: int, district: str | None, zone_type: str | None) -> list[Share]:
 
 @dataclass(frozen=True, slots=True)
 class Cells:
-    """How ``PROVINCE_GROUPS_SQL`` groups the plain people (``DueRules.plain_cell``): the
+    """How ``PROVINCE_GROUPS`` groups the plain people (``DueRules.plain_cell``): the
     version's first day (days since 1970-01-01), the microseconds from the midnight days are
     counted from to the window's start, the cuts after the window's start, and the enterprises
     whose people are counted one by one."""
@@ -632,28 +804,28 @@ async def stream_share(
     *,
     serial: bool = False,
     batch: int = 10_000,
-) -> AsyncGenerator[list[Any], None]:
-    """A share's people, the plain ones by cell (``PROVINCE_GROUPS_SQL``, ``GroupColumns``), in
+) -> AsyncGenerator[list[Record], None]:
+    """A share's people, the plain ones by cell (``PROVINCE_GROUPS``, read by column name), in
     batches from a server-side cursor, on ``conn`` inside its transaction: memory holds a batch
     or two, whatever the province's size. ``serial``: no parallel workers (the shares already
     run side by side)."""
     await conn.execute(BULK_SETTINGS)
     if serial:
         await conn.execute(SERIAL)
-    cursor = await conn.cursor(
-        PROVINCE_GROUPS_SQL,
-        as_of,
-        since,
-        arrivals_after,
-        share.low,
-        share.high,
-        share.district,
-        share.zone_type,
-        cells.floor_day,
-        cells.shift_us,
-        list(cells.cuts_us),
-        list(cells.singles),
+    args = PROVINCE_GROUPS.args(
+        as_of=as_of,
+        since=since,
+        arrivals_after=arrivals_after,
+        low=share.low,
+        high=share.high,
+        district=share.district,
+        zone_type=share.zone_type,
+        floor_day=cells.floor_day,
+        shift_us=cells.shift_us,
+        cuts_us=list(cells.cuts_us),
+        singles=list(cells.singles),
     )
+    cursor = await conn.cursor(PROVINCE_GROUPS.sql, *args)
     # The next batch is requested before this one is handed over, so the database produces it
     # while the caller works on this one.
     pending = asyncio.ensure_future(cursor.fetch(batch))
@@ -670,23 +842,11 @@ async def stream_share(
             await pending  # leave the connection idle for the rest of the transaction
 
 
-# The sampling ratios districts set (the registry's ``district_ratio``), read with SQLAlchemy Core.
-_district_ratio = sa.table(
-    "district_ratio",
-    sa.column("district", sa.String),
-    sa.column("kind", sa.String),
-    sa.column("ratio", sa.Numeric),
-    sa.column("effective_from", sa.Date),
-    sa.column("set_by", sa.String),
-    sa.column("set_at", sa.DateTime(timezone=True)),
-)
-
-
 async def district_ratios(session: AsyncSession, kind: str, day: date) -> dict[str, DistrictRatio]:
     """Each district's ratio of ``kind`` in force on ``day``: the setting with the latest date on
     or before the day (of two from one date, the later made). Like a policy version, a setting
     applies from its date, whenever it was recorded."""
-    r = _district_ratio.c
+    r = tables.district_ratio.c
     stmt = (
         sa.select(r.district, r.ratio, r.effective_from, r.set_by)
         .where(r.kind == kind, r.effective_from <= day)

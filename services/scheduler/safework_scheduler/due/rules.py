@@ -501,7 +501,7 @@ def province_key(name: str | None) -> str:
 
 def sample_order_key(enterprise_id: uuid.UUID, person_id: uuid.UUID) -> bytes:
     """A stable pseudo-random order of an enterprise's people for rotating samples: the SHA-256
-    of the two ids' bytes, which the database computes alike (``repository.ROSTERS_SQL`` orders
+    of the two ids' bytes, which the database computes alike (``repository.ROSTERS`` orders
     a roster by ``sha256(uuid_send(enterprise) || uuid_send(person))``, compared as bytes)."""
     return hashlib.sha256(enterprise_id.bytes + person_id.bytes).digest()
 
@@ -1093,7 +1093,7 @@ class DueRules:
         same cell: the rules compare the latest test only with local midnights (window starts,
         a campaign's start, the start day and the day's end, each less a cadence of whole
         days) and with the cuts. So a province is counted cell by cell
-        (``repository.PROVINCE_GROUPS_SQL``); a high-risk person has a cut of their own (the
+        (``repository.PROVINCE_GROUPS``); a high-risk person has a cut of their own (the
         end of the flag) and is counted alone."""
         if last_at is None:
             return None
@@ -1128,7 +1128,7 @@ class DueRules:
         return self.row_status_of(plan, 0)
 
     def row_status_of(self, plan: RoundPlan | None, since_us: int) -> Callable[..., int]:
-        """``status_of`` for the row a statement sends (``repository.PLAIN_COLUMNS``): the
+        """``status_of`` for the row a statement sends (``repository.PLAIN_NAMES``): the
         high-risk end and the latest test in microseconds after ``since_us``. Most people
         (vaccinated, not high-risk, in halves or all at once) are told apart by comparing their
         latest test with two instants of their half, moved to the row's origin once; the others

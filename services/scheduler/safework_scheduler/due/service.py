@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from asyncpg import Record
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.answers import trusted, trusted_each
@@ -213,19 +214,18 @@ def person_out(due: PersonDue, day_end: datetime, policy: PolicyDocument) -> dic
 
 _NEVER = datetime.max.replace(tzinfo=LOCAL_TZ)
 
-# Where ``repository.PERSON_COLUMNS`` start in an enterprise's rows (after the employee code and
-# the full name) and in a person's row (after the enterprise and the status).
-_ROSTER_AT = 2
-_COHORT_AT = _ROSTER_AT + repo.PersonColumns.COHORT
-_PERSON_AT = 2
-_C = repo.PersonColumns
+# Where the fast path's columns (``repository.PLAIN_NAMES``) start in an enterprise's rows and
+# in a person's row (``repository.plain_args``).
+_ROSTER_AT = repo.ENTERPRISE_PEOPLE.at("id")
+_PERSON_AT = repo.PERSON.at("id")
+_SPECIAL_AT = repo.ENTERPRISE_PEOPLE.at("special")  # (the loop over a roster reads it by index)
 
 
-def _answer(rules: DueRules, plan: RoundPlan | None, row: Any, at: int) -> PersonDue:
-    """One person's answer from a row of ``PERSON_COLUMNS``: the general rules for a person who
+def _answer(rules: DueRules, plan: RoundPlan | None, row: Record, at: int) -> PersonDue:
+    """One person's answer from a person statement's row: the general rules for a person who
     is not plain, the fast path for the others."""
-    if row[at + _C.SPECIAL]:
-        return rules.evaluate(repo.facts(row, at, rules.horizon_us), plan)
+    if row["special"]:
+        return rules.evaluate(repo.facts(row, rules.horizon_us), plan)
     return rules.plain(plan, *repo.plain_args(row, at, rules.horizon_us))
 
 
@@ -262,7 +262,7 @@ async def person_due(
     row = await repo.person(session, person_id, rules.as_of, rules.horizon, rules.arrivals_after)
     if row is None:
         raise person_not_found()
-    enterprise_id, status = row[0], row[1]
+    enterprise_id, status = row["enterprise_id"], row["status"]
     enterprise = (
         await repo.get_enterprise(session, enterprise_id, roster_size=True) if enterprise_id is not None else None
     )
@@ -324,7 +324,7 @@ class EnterpriseDay:
     enterprise: repo.EnterpriseRow
     rules: DueRules
     plan: RoundPlan
-    rows: list[Any]  # employee code, full name, then ``repository.PERSON_COLUMNS``
+    rows: list[Record]  # ``repository.ENTERPRISE_PEOPLE``'s
     statuses: list[int]
     answers: dict[int, PersonDue]  # the people who are not plain, by position
     day_end: datetime = field(init=False)
@@ -344,7 +344,7 @@ class EnterpriseDay:
         return due
 
     def person_id(self, i: int) -> uuid.UUID:
-        pid: uuid.UUID = self.rows[i][_ROSTER_AT + _C.ID]
+        pid: uuid.UUID = self.rows[i]["id"]
         return pid
 
     def values(self, positions: Iterable[int]) -> Iterator[dict[str, Any]]:
@@ -360,9 +360,9 @@ class EnterpriseDay:
                 same = shown[key] = person_out(due, self.day_end, self.rules.policy)
             out = dict(same)
             out["person_id"] = due.person_id
-            out["employee_code"] = row[0]
-            out["full_name"] = row[1]
-            out["test_cohort"] = row[_COHORT_AT]
+            out["employee_code"] = row["employee_code"]
+            out["full_name"] = row["full_name"]
+            out["test_cohort"] = row["cohort"]
             yield out
 
     def items(self, positions: Iterable[int]) -> list[DuePersonOut]:
@@ -377,7 +377,7 @@ class EnterpriseDay:
     def urgency(self, i: int) -> tuple[bool, datetime, str]:
         """Overdue first, then by due time (nothing due last), then by employee code."""
         due = self.answer(i)
-        return (not due.overdue, due.due_at or _NEVER, self.rows[i][0] or "")
+        return (not due.overdue, due.due_at or _NEVER, self.rows[i]["employee_code"] or "")
 
     def counts(self) -> DueCounts:
         by_status = [0] * 8
@@ -394,14 +394,14 @@ async def evaluate_enterprise(session: AsyncSession, rules: DueRules, enterprise
     with gc_paused():
         rows = await repo.enterprise_people(session, enterprise.id, rules.as_of, rules.horizon, rules.arrivals_after)
         facts = _with_size(enterprise.facts, len(rows))
-        roster = [r[at + _C.ID] for r in rows] if rules.needs_roster(facts) else ()
+        roster = [r["id"] for r in rows] if rules.needs_roster(facts) else ()
         plan = rules.round_plan(facts, roster)
         plain_status = rules.row_status_of(plan, rules.horizon_us)
         statuses: list[int] = []
         answers: dict[int, PersonDue] = {}
         for i, r in enumerate(rows):
-            if r[at + _C.SPECIAL]:
-                due = answers[i] = rules.evaluate(repo.facts(r, at, rules.horizon_us), plan)
+            if r[_SPECIAL_AT]:
+                due = answers[i] = rules.evaluate(repo.facts(r, rules.horizon_us), plan)
                 statuses.append(rules.status(due))
             else:
                 statuses.append(plain_status(*r[at : at + 7]))

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from safework_common.db import Compiled
 from safework_common.export import cell, write_csv
 from safework_common.timezone import LOCAL_TZ
 from safework_scheduler.due import repository as due_repo
@@ -20,7 +21,6 @@ from safework_scheduler.due import service as due
 from safework_scheduler.due.rules import DueRules, PersonDue, RoundPlan
 
 Row = Sequence[Any]
-_C = due_repo.PersonColumns
 
 # The due list's columns: the JSON ``/due/people`` item's fields, flattened (lists joined by ';').
 PERSON_COLUMNS: Final = (
@@ -130,15 +130,23 @@ class _Written:
 
 
 class EnterpriseRows:
-    """One enterprise's people as a share gives them (by person id, the rows ``at`` which
-    ``PersonColumns`` start), and their rows (as cells, or as CSV text): the computation of
-    ``due.evaluate_enterprise`` (the general rules for the people who are not plain, the fast
-    path for the others) under the enterprise's ``plan``."""
+    """One enterprise's people as a share gives them (by person id; rows of ``statement``: the
+    employee code, the full name and a person statement's columns), and their rows (as cells,
+    or as CSV text): the computation of ``due.evaluate_enterprise`` (the general rules for the
+    people who are not plain, the fast path for the others) under the enterprise's ``plan``."""
 
     def __init__(
-        self, rules: DueRules, flag: int, enterprise: due_repo.EnterpriseRow, plan: RoundPlan, at: int
+        self,
+        rules: DueRules,
+        flag: int,
+        enterprise: due_repo.EnterpriseRow,
+        plan: RoundPlan,
+        statement: Compiled,
     ) -> None:
-        self.rules, self.flag, self.enterprise, self.plan, self.at = rules, flag, enterprise, plan, at
+        self.rules, self.flag, self.enterprise, self.plan = rules, flag, enterprise, plan
+        self.at = statement.at("id")  # the fast path's slice starts there
+        self.special, self.cohort = statement.at("special"), statement.at("cohort")
+        self.code, self.name = statement.at("employee_code"), statement.at("full_name")
         self.rows: list[Any] = []
 
     def _answers(self) -> Iterator[tuple[Any, PersonDue]]:
@@ -148,10 +156,10 @@ class EnterpriseRows:
         status = rules.status
         since = rules.horizon_us
         flag = self.flag
-        special = at + _C.SPECIAL
+        special = self.special
         for r in self.rows:
             if r[special]:
-                d = rules.evaluate(due_repo.facts(r, at, since), plan)
+                d = rules.evaluate(due_repo.facts(r, since), plan)
             else:
                 d = plain(*due_repo.plain_args(r, at, since))
             if flag and not status(d) & flag:
@@ -162,17 +170,19 @@ class EnterpriseRows:
         """The rows as cells (``DUE_PEOPLE_COLUMNS``)."""
         shown = Shown(self.rules)  # one enterprise's cells: memory never holds the province's
         head = enterprise_cells(self.enterprise)
-        cohort = self.at + _C.COHORT
-        return [(*head, str(d.person_id), r[0] or "", r[1] or "", r[cohort], *shown(d)) for r, d in self._answers()]
+        code, name, cohort = self.code, self.name, self.cohort
+        return [
+            (*head, str(d.person_id), r[code] or "", r[name] or "", r[cohort], *shown(d)) for r, d in self._answers()
+        ]
 
     def csv(self) -> bytes:
         """The rows as CSV lines: what ``write_csv(self.out())`` gives, written without
         ``csv.writer``'s per-field work on the verdict (``_Written``)."""
         written = _Written(self.rules)
         head = _line(enterprise_cells(self.enterprise)) + ","
-        cohort = self.at + _C.COHORT
+        code, name, cohort = self.code, self.name, self.cohort
         lines = [
-            f"{head}{d.person_id},{_quoted(r[0] or '')},{_quoted(r[1] or '')},{r[cohort]},{written(d)}\r\n"
+            f"{head}{d.person_id},{_quoted(r[code] or '')},{_quoted(r[name] or '')},{r[cohort]},{written(d)}\r\n"
             for r, d in self._answers()
         ]
         return "".join(lines).encode()

@@ -50,16 +50,11 @@ Row = Sequence[Any]
 Made = bytes | list[Row]
 _SNAPSHOT_ID: Final = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
 
-# A share's active people with their employee code and name, by enterprise then person:
-# ``due.repository.PROVINCE_SQL`` ($4 <= id < $5, $6 = district, $7 = zone type). Columns:
-# employee code, full name, enterprise id, then ``PersonColumns`` (``AT``).
-SHARE_SQL: Final = (
-    "SELECT p.employee_code, p.full_name, q.* FROM ("  # noqa: S608 - fixed fragments
-    + due_repo.PROVINCE_SQL
-    + ") q JOIN person p ON p.id = q.id ORDER BY q.enterprise_id, q.id"
-)
-AT: Final = 3  # where ``PersonColumns`` start in a ``SHARE_SQL`` row
-_ENTERPRISE: Final = AT - 1
+# A share's active people with their employee code and name, by enterprise then person
+# (``due.repository.PROVINCE_PEOPLE``); its columns' positions by name (a million rows read by
+# index).
+_SHARE: Final = due_repo.PROVINCE_PEOPLE
+_ENTERPRISE: Final = _SHARE.at("enterprise_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +106,16 @@ async def blocks(conn: Any, job: Job) -> AsyncGenerator[tuple[uuid.UUID, Made], 
         await conn.execute(due_repo.SERIAL)
     stream = _batches(
         conn,
-        SHARE_SQL,
-        rules.as_of,
-        rules.horizon,
-        rules.arrivals_after,
-        share.low,
-        share.high,
-        share.district,
-        share.zone_type,
+        _SHARE.sql,
+        *_SHARE.args(
+            as_of=rules.as_of,
+            since=rules.horizon,
+            arrivals_after=rules.arrivals_after,
+            low=share.low,
+            high=share.high,
+            district=share.district,
+            zone_type=share.zone_type,
+        ),
     )
     current: EnterpriseRows | None = None
     try:
@@ -132,7 +129,7 @@ async def blocks(conn: Any, job: Job) -> AsyncGenerator[tuple[uuid.UUID, Made], 
                     if enterprise is None:  # not in scope (a filter), or registered since
                         current = None
                         continue
-                    current = EnterpriseRows(rules, job.flag, enterprise, job.plans[eid], AT)
+                    current = EnterpriseRows(rules, job.flag, enterprise, job.plans[eid], _SHARE)
                 current.rows.append(r)
         if current is not None:
             yield current.enterprise.id, _written(current, job.as_csv)

@@ -45,7 +45,6 @@ from safework_scheduler.vaccines.rules import tier_table
 ExportStatus = Literal["due", "overdue", "not_cleared", "all"]
 Row = Sequence[Any]
 Rows = AsyncIterator[Row]
-_C = due_repo.PersonColumns
 _FLAG: Final = {"due": DUE_TODAY, "overdue": OVERDUE, "not_cleared": NOT_CLEARED, "all": 0}
 
 
@@ -63,13 +62,11 @@ async def snapshot_session(maker: async_sessionmaker[AsyncSession]) -> AsyncIter
 def _person_rows(result: due.EnterpriseDay, shown: due_rows.Shown, indices: Sequence[int]) -> list[Row]:
     """The rows of ``indices`` (positions in ``result``), as cells."""
     head = due_rows.enterprise_cells(result.enterprise)
-    at = 2  # where PERSON_COLUMNS start in an enterprise's rows (after employee code and name)
-    cohort = at + due_repo.PersonColumns.COHORT
     out: list[Row] = []
     for i in indices:
         row = result.rows[i]
         d = result.answer(i)
-        out.append((*head, str(d.person_id), row[0] or "", row[1] or "", row[cohort], *shown(d)))
+        out.append((*head, str(d.person_id), row[0] or "", row[1] or "", row["cohort"], *shown(d)))
     return out
 
 
