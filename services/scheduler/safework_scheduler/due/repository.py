@@ -26,6 +26,7 @@ rows read by column name. Each is shaped for the planner (fenced subqueries, lat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
@@ -825,9 +826,16 @@ async def stream_share(
         cuts_us=list(cells.cuts_us),
         singles=list(cells.singles),
     )
-    cursor = await conn.cursor(PROVINCE_GROUPS.sql, *args)
-    # The next batch is requested before this one is handed over, so the database produces it
-    # while the caller works on this one.
+    async with contextlib.aclosing(prefetched(conn, PROVINCE_GROUPS.sql, *args, batch=batch)) as batches:
+        async for rows in batches:
+            yield rows
+
+
+async def prefetched(conn: Any, sql: str, *args: Any, batch: int = 10_000) -> AsyncGenerator[list[Record], None]:
+    """``sql``'s rows in batches from a server-side cursor on ``conn`` (inside its transaction),
+    the next batch requested before this one is handed over, so the database produces it while
+    the caller works on this one."""
+    cursor = await conn.cursor(sql, *args)
     pending = asyncio.ensure_future(cursor.fetch(batch))
     try:
         while True:
@@ -840,6 +848,8 @@ async def stream_share(
     finally:
         if not pending.done():
             await pending  # leave the connection idle for the rest of the transaction
+        elif not pending.cancelled():
+            pending.exception()  # retrieved: an error after the last batch is not left unread
 
 
 async def district_ratios(session: AsyncSession, kind: str, day: date) -> dict[str, DistrictRatio]:

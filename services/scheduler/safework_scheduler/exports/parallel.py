@@ -75,27 +75,6 @@ class Job:
     serial: bool = True  # the shares run side by side: no parallel workers in each
 
 
-async def _batches(conn: Any, sql: str, *args: Any, batch: int = 10_000) -> AsyncGenerator[list[Any], None]:
-    """``sql``'s rows in batches from a server-side cursor (inside ``conn``'s transaction), the
-    next batch requested before this one is handed over, so the database produces it while the
-    caller works on this one."""
-    cursor = await conn.cursor(sql, *args)
-    pending = asyncio.ensure_future(cursor.fetch(batch))
-    try:
-        while True:
-            rows = await pending
-            if not rows:
-                return
-            pending = asyncio.ensure_future(cursor.fetch(batch))
-            await asyncio.sleep(0)  # let the request go out first
-            yield rows
-    finally:
-        if not pending.done():
-            await pending  # leave the connection idle for the rest of the transaction
-        elif not pending.cancelled():
-            pending.exception()  # retrieved: an error after the last batch is not left unread
-
-
 async def blocks(conn: Any, job: Job) -> AsyncGenerator[tuple[uuid.UUID, Made], None]:
     """A share's rows on ``conn`` (inside a transaction reading the request's snapshot), an
     enterprise at a time: (enterprise id, its rows in the share written as CSV or as cells)."""
@@ -104,7 +83,7 @@ async def blocks(conn: Any, job: Job) -> AsyncGenerator[tuple[uuid.UUID, Made], 
     await conn.execute(due_repo.BULK_SETTINGS)
     if job.serial:
         await conn.execute(due_repo.SERIAL)
-    stream = _batches(
+    stream = due_repo.prefetched(
         conn,
         _SHARE.sql,
         *_SHARE.args(
