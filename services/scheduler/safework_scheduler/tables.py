@@ -159,3 +159,20 @@ vaccine_product: Final = sa.Table(
     sa.Column("code", sa.String(32), primary_key=True),
     sa.Column("doses_in_primary_series", sa.SmallInteger, nullable=False),
 )
+
+# Boarding houses and their owners and managers (a district's boarding-house sample).
+accommodation: Final = sa.Table(
+    "accommodation",
+    MIRROR,
+    sa.Column("id", _UUID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("district", sa.String(64), nullable=False),
+)
+
+accommodation_manager: Final = sa.Table(
+    "accommodation_manager",
+    MIRROR,
+    sa.Column("accommodation_id", _UUID, nullable=False),
+    sa.Column("person_id", _UUID, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+)

@@ -9,22 +9,11 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_accommodation = sa.table(
-    "accommodation", sa.column("id", sa.UUID), sa.column("name", sa.String), sa.column("district", sa.String)
-)
-_person = sa.table(
-    "person",
-    sa.column("id", sa.UUID),
-    sa.column("full_name", sa.String),
-    sa.column("accommodation_id", sa.UUID),
-    sa.column("status", sa.String),
-)
-_manager = sa.table(
-    "accommodation_manager",
-    sa.column("accommodation_id", sa.UUID),
-    sa.column("person_id", sa.UUID),
-    sa.column("role", sa.String),
-)
+from safework_scheduler import tables
+
+_accommodation = tables.accommodation
+_person = tables.person
+_manager = tables.accommodation_manager
 
 
 class Lodger(NamedTuple):
