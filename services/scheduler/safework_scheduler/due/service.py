@@ -34,6 +34,7 @@ from safework_common.contract.due import (
 )
 from safework_common.contract.policy_document import PolicyDocument
 from safework_common.contract.reasons import CONTACT
+from safework_common.cursor import decode_keys, encode_cursor
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
     AUTHORITY,
@@ -48,7 +49,6 @@ from safework_common.scope import (
 )
 from safework_common.scope import district_filter as area
 from safework_scheduler.due import bulk
-from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import (
     DUE_TODAY,
@@ -572,7 +572,7 @@ async def province_people(
     district, by enterprise then person (keyset pages), one statement per enterprise read."""
     require_role(caller, AUTHORITY)
     district = area(caller, district)
-    after = cursors.decode(cursor, 2)
+    after = decode_keys(cursor, uuid.UUID, uuid.UUID)
     rules = await rules_at(session, store, as_of)
     policy = rules.policy
     flag = _STATUS_FLAG[status]
@@ -602,6 +602,6 @@ async def province_people(
             "as_of": local(as_of),
             "policy_version": policy.version,
             "items": items,
-            "next_cursor": cursors.encode(last.enterprise_id, last.person_id) if last else None,
+            "next_cursor": encode_cursor([last.enterprise_id, last.person_id]) if last else None,
         },
     )
