@@ -7,10 +7,8 @@ tenant's enterprise or person is not found.
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -35,6 +33,7 @@ from safework_common.contract.due import (
 from safework_common.contract.policy_document import PolicyDocument
 from safework_common.contract.reasons import CONTACT
 from safework_common.cursor import decode_keys, encode_cursor
+from safework_common.gcpause import gc_paused
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
     AUTHORITY,
@@ -68,32 +67,6 @@ from safework_scheduler.due.rules import (
 from safework_scheduler.policy.repository import PolicyStore
 
 Status = Literal["due", "overdue", "not_cleared"]
-
-
-class _GcPause:
-    """Bulk evaluation allocates millions of short-lived, acyclic objects; the cyclic collector
-    would rescan them over and over. Paused while any bulk run is in progress (reference
-    counting still frees everything), resumed when the last one ends."""
-
-    def __init__(self) -> None:
-        self.active = 0
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        if self.active == 0 and not gc.isenabled():
-            yield  # someone else manages the collector
-            return
-        self.active += 1
-        gc.disable()
-        try:
-            yield
-        finally:
-            self.active -= 1
-            if self.active == 0:
-                gc.enable()
-
-
-gc_paused = _GcPause()
 
 
 def local(instant: datetime | None) -> datetime | None:

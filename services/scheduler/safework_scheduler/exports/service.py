@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from safework_common.export import cell
+from safework_common.gcpause import gc_paused
 from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, Reach, district_filter, narrow, require_role
 from safework_common.timezone import local_date
@@ -243,7 +244,7 @@ class DuePeopleExport:
             at = _STREAM_AT - 1  # the enterprise id
             async for rows in stream:
                 out: list[Row] = []
-                with due.gc_paused():
+                with gc_paused():
                     for r in rows:
                         if current is None or r[at] != current.enterprise.id:
                             if current is not None:
@@ -253,7 +254,7 @@ class DuePeopleExport:
                 if out:
                     yield out
             if current is not None:
-                with due.gc_paused():
+                with gc_paused():
                     last = current.out()
                 yield last
 
