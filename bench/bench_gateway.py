@@ -4,7 +4,7 @@ all under `wrk` on loopback in the same run, each run bounded in time; the peak 
 of every service during the runs; and the cost of verifying a public token per request.
 
 Starts real uvicorn servers (gateway 18151, registry 18152, scheduler 18153, a second gateway
-with httpx's transport 18154, the bare app 18155) on a scratch database
+with httpx's own pool 18154, the bare app 18155; ``BENCH_GATEWAY_PORT_BASE`` moves them all) on a scratch database
 (``BENCH_DATABASE_URL``'s server, default ``postgresql://postgres@127.0.0.1:5432/postgres``),
 migrated to every head with the policies loaded, seeded through the public API (an enterprise
 with a roster of workers, their app installations, and ``--tokens`` workers whose devices are
@@ -69,10 +69,12 @@ import httpx
 from bench.support import PeakRss, create_scratch, drop_scratch
 
 HOST = "127.0.0.1"
-GATEWAY_PORT, REGISTRY_PORT, SCHEDULER_PORT = 18151, 18152, 18153
-# A second gateway, the same but with httpx's default transport, to compare the two.
-HTTPX_GATEWAY_PORT = 18154
-BARE_PORT = 18155
+# BENCH_GATEWAY_PORT_BASE moves every port (two runs side by side on one machine).
+PORT_BASE = int(os.environ.get("BENCH_GATEWAY_PORT_BASE", "18151"))
+GATEWAY_PORT, REGISTRY_PORT, SCHEDULER_PORT = PORT_BASE, PORT_BASE + 1, PORT_BASE + 2
+# A second gateway, the same but with httpx's own pool, to compare the two.
+HTTPX_GATEWAY_PORT = PORT_BASE + 3
+BARE_PORT = PORT_BASE + 4
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.60
 SANCTIONED_APP = "vn.gov.bluezone"
@@ -182,7 +184,7 @@ def servers(db_url: str, keys: Path, log_dir: Path, bare_env: dict[str, str]) ->
 
 
 def wait_healthy(name: str, port: int, proc: subprocess.Popen[bytes], log_dir: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts six servers slowly
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(
@@ -194,7 +196,8 @@ def wait_healthy(name: str, port: int, proc: subprocess.Popen[bytes], log_dir: P
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"{name} did not become healthy on port {port}")
+    tail = "\n".join((log_dir / f"{name}.log").read_text().splitlines()[-30:])
+    raise SystemExit(f"{name} did not become healthy on port {port}; its log ends:\n{tail}")
 
 
 @dataclass
@@ -583,6 +586,7 @@ def measure(
         run("warm", f"{gateway_httpx}/api/v1{compliance_path}", bearer, warm=True)
         run("warm", f"{bare}/compliance/{eid}", warm=True)
         run("warm", f"{gateway}/", script=me, warm=True)
+        run("warm", f"{gateway_httpx}/", script=me, warm=True)
         run("warm", f"{bare}/", script=bare_scripts["status"], warm=True)
 
     with PeakRss(pids) as memory["compliance"]:
@@ -600,6 +604,7 @@ def measure(
             "summary": run("straight: registry summary", f"{registry}/", script=straight("summary")),
             "due": run("straight: scheduler due", f"{scheduler}/", script=straight("due")),
             "gateway": run("through the gateway", f"{gateway}/", script=me),
+            "gateway-httpx": run("through the gateway (httpx)", f"{gateway_httpx}/", script=me),
         }
         # Cross-check of the capacity: both upstreams loaded at once, half the connections each.
         half = max(connections // 2, 1)
@@ -633,10 +638,11 @@ def check_reads(seeded: Seeded) -> str | None:
         (f"/api/v1/enterprises/{seeded.enterprise_id}/compliance", seeded.enterprise_token),
         *(("/api/v1/me/status", w.token) for w in seeded.workers[:3]),
     ]
-    for path, token in checks:
-        r = httpx.get(f"http://{HOST}:{GATEWAY_PORT}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        if r.status_code != 200:
-            return f"{path} answers {r.status_code}: {r.text[:300]}"
+    for port in (GATEWAY_PORT, HTTPX_GATEWAY_PORT):
+        for path, token in checks:
+            r = httpx.get(f"http://{HOST}:{port}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            if r.status_code != 200:
+                return f"{path} on port {port} answers {r.status_code}: {r.text[:300]}"
     for w in seeded.workers[:3]:
         r = httpx.get(f"http://{HOST}:{BARE_PORT}/status/{w.person_id}", timeout=60)
         if r.status_code != 200:
@@ -648,7 +654,8 @@ def report(results: Results, args: argparse.Namespace, workers: int, tokens: int
     c, s, k = results.compliance, results.status, results.cheap
     print(
         f"wrk {args.threads} thread(s) x {args.connections} connections, {seconds} s per run, loopback; "
-        f"gateway upstream transport: lean (httpx for comparison); load before {results.load_before}"
+        "gateway upstream transport: lean (httpx's own pool for comparison); "
+        f"load before {results.load_before}"
     )
     print(f"\ncompliance poll (GET /api/v1/enterprises/{{id}}/compliance), {workers} workers on the roster:")
     print(HEADER)
@@ -668,6 +675,7 @@ def report(results: Results, args: argparse.Namespace, workers: int, tokens: int
     )
     print(HEADER)
     print(row(s["gateway"]))
+    print(row(s["gateway-httpx"]))
     print(row(s["summary"]))
     print(row(s["due"]))
     print(f"{'straight: both, capacity 1/(1/a+1/b)':<36}{both:>10.0f}{'-':>10}{'-':>10}{'-':>10}{'-':>8}")
@@ -699,7 +707,8 @@ def report(results: Results, args: argparse.Namespace, workers: int, tokens: int
     straight = k["straight"].rps
     print(
         f"gateway / straight: {share(k['gateway'].rps, straight):.0%} lean, "
-        f"{share(k['gateway-httpx'].rps, straight):.0%} httpx (no target: the upstream does almost nothing here)"
+        f"{share(k['gateway-httpx'].rps, straight):.0%} httpx "
+        "(no target: the upstream does almost nothing here)"
     )
 
     print("\npeak resident memory (MiB, each process with its children, sampled every 50 ms during the runs):")

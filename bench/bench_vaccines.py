@@ -324,7 +324,7 @@ async def run(url: str, people: int) -> bool:
             in_sql, _ = await timed(full_ordering_in_sql, repeats=1)
             line("full ordering, sorted and counted in SQL", in_sql, ref)
             if middle is not None:
-                from safework_scheduler.vaccines.cursor import encode_cursor
+                from safework_common.cursor import encode_cursor
                 from safework_scheduler.vaccines.rules import queue_key
 
                 cursor = encode_cursor(queue_key(middle, ranking))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -218,3 +219,13 @@ async def test_the_gateway_forwards_over_real_sockets_with_the_lean_transport(
         r = await http.get(f"/api/v1/enterprises/{eid}", headers=Stack(app=app, http=http).province())
         assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
         assert "retry-after" in r.headers
+
+
+async def test_no_module_is_stubbed_for_httpx() -> None:
+    """Issue 19: httpcore's event-loop check used to find a ``None`` planted in ``sys.modules``
+    for sniffio; sniffio is a dependency now, and the real module answers."""
+    import safework_gateway.upstream  # noqa: F401  (it used to plant the stub on import)
+
+    sniffio = sys.modules.get("sniffio")
+    assert sniffio is not None
+    assert sniffio.current_async_library() == "asyncio"

@@ -165,3 +165,39 @@ def test_july_holds_no_number_the_seeds_do_not_give() -> None:
     may = {d.version: d for d in read_versions()}["2021-05-13"]
     assert may.testing.mass_testing is not None and may.testing.mass_testing.payer == "enterprise"
     assert may.testing.routine is None
+
+
+async def test_the_policy_store_reads_again_after_its_ttl_or_when_invalidated(db: str, tmp_path: Path) -> None:
+    """A version loaded while the scheduler runs takes effect within the cache's lifetime
+    (``PolicyStore``'s 30 s), at once after ``invalidate()``, never before its time is up."""
+    from safework_common.db import make_engine, make_sessionmaker
+    from safework_scheduler.policy.repository import PolicyStore
+
+    clock = [1000.0]
+    store = PolicyStore(ttl_seconds=30.0, timer=lambda: clock[0])
+    engine = make_engine(db, pool_size=1)
+    changed = tmp_path / "versions"
+    changed.mkdir()
+    raw = yaml.safe_load((VERSIONS_DIR / "2021-11-01.yaml").read_text())
+    (changed / "2021-12-01.yaml").write_text(
+        yaml.safe_dump(dict(raw, version="2021-12-01", effective_from="2021-12-01"))
+    )
+    try:
+        async with make_sessionmaker(engine)() as session:
+            before = [d.version for d in await store.versions(session)]
+            assert before[-1] == "2021-11-01"
+            assert await load_policies(db, changed) == ["2021-12-01"]
+            clock[0] += 29.0
+            assert [d.version for d in await store.versions(session)] == before  # still cached
+            clock[0] += 2.0
+            assert [d.version for d in await store.versions(session)] == [*before, "2021-12-01"]
+            conn = await asyncpg.connect(db)
+            try:
+                await conn.execute("DELETE FROM scheduler_policy WHERE version = '2021-12-01'")
+            finally:
+                await conn.close()
+            assert [d.version for d in await store.versions(session)][-1] == "2021-12-01"  # cached
+            store.invalidate()
+            assert [d.version for d in await store.versions(session)] == before
+    finally:
+        await engine.dispose()

@@ -5,10 +5,8 @@ never leaves the gateway. Bodies pass through as bytes; answers come back as the
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,13 +22,6 @@ from safework_common.logging import request_id_var
 from safework_common.metrics import UPSTREAM_ERRORS, UPSTREAM_REQUESTS
 
 log = logging.getLogger("safework.gateway.upstream")
-
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore asks ``import sniffio`` on every pool operation (about ten times a forwarded
-    # request) to tell asyncio from trio; without the package each ask is a failed import that
-    # searches sys.path again: ~45 us each, measured, so ~0.4 ms of CPU per request. A ``None``
-    # entry is Python's own record of "no such module": the same ImportError, in ~1 us.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 # Answer headers worth passing back to the public caller (``idempotent-replayed``: the registry's
 # mark on an answer replayed for a repeated Idempotency-Key).

@@ -9,28 +9,15 @@ from typing import TypeVarTuple
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from safework_common.errors import Unprocessable
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import decode_keys, encode_cursor
 
 Ts = TypeVarTuple("Ts")
 
 
-def _bad_cursor() -> Unprocessable:
-    return Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")
-
-
 def after(cursor: str | None) -> tuple[datetime, int] | None:
     """The ``(instant, id)`` a cursor points after, or None for the first page."""
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    try:
-        at, last_id = datetime.fromisoformat(values[0]), int(values[1])
-    except (IndexError, TypeError, ValueError) as exc:
-        raise _bad_cursor() from exc
-    if at.tzinfo is None or len(values) != 2:
-        raise _bad_cursor()
-    return at, last_id
+    keys = decode_keys(cursor, datetime, int)
+    return None if keys is None else (keys[0], keys[1])
 
 
 def newest_first(

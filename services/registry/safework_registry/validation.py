@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,6 @@ from pydantic import BaseModel
 from safework_common.contract.fields import NOT_NULL as _NOT_NULL
 from safework_common.contract.fields import NotNull as NotNull
 from safework_common.errors import Unprocessable
-from safework_common.scope import as_uuid
 from safework_common.timezone import now_local
 
 # Clocks of phones and lab systems drift: an instant up to this far ahead is still "now".
@@ -39,12 +37,3 @@ def not_in_future(value: datetime, *, code: str, field: str, now: datetime | Non
         raise Unprocessable("The time is in the future.", code=code, field=field)
     if value < EARLIEST_INSTANT:
         raise Unprocessable("The time is before 1900.", code="time_before_1900", field=field)
-
-
-def name_id_cursor(values: list[Any]) -> tuple[str, uuid.UUID]:
-    """The ``[name, id]`` keyset cursor of lists ordered by name then id."""
-    if len(values) == 2 and isinstance(values[0], str) and isinstance(values[1], str):
-        last_id = as_uuid(values[1])
-        if last_id is not None:
-            return values[0], last_id
-    raise Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")

@@ -31,7 +31,6 @@ are in ``plan.py``.
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 import uuid
@@ -44,6 +43,7 @@ from safework_cli.seed import province as pv
 from safework_cli.seed.ids import REGISTRY_EPOCH_MS, NationalIdSealer, Scramble, mix64, uuid7
 from safework_cli.seed.picker import Picker, uniform
 from safework_cli.seed.plan import EnterprisePlan
+from safework_common.gcpause import gc_paused
 from safework_registry.declarations.models import SYMPTOMS
 from safework_scheduler.due.rules import sample_order_key
 
@@ -204,14 +204,9 @@ class Generator:
             travel_id=self.base.get("travel", 0) + first * TRAVEL_CAP,
             checkin_id=self.base.get("checkin", 0) + first * CHECKIN_CAP,
         )
-        collecting = gc.isenabled()
-        gc.disable()  # millions of small acyclic tuples: the cycle collector would only slow us
-        try:
+        with gc_paused():  # millions of small acyclic tuples: the cycle collector would only slow us
             for e in enterprises:
                 _Enterprise(self, e, chunk, state).run()
-        finally:
-            if collecting:
-                gc.enable()
         # Results in the order the labs report them: the received-at and sample-ID indexes
         # then grow at the right, as they do in production.
         chunk.test_result.sort(key=itemgetter(9))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
+from cachetools import TLRUCache
 
 from safework_common.errors import Unauthorized
 from safework_gateway.auth.principal import ROLES, Principal, scope_string
@@ -44,8 +45,11 @@ class TokenService:
         self.audience = audience
         self._leeway = leeway_seconds
         self._jwt = jwt.PyJWT()
-        self._cache: dict[str, tuple[Principal, str]] = {}
-        self._cache_size = cache_size
+        # Verified tokens, each until its own expiry (with the leeway); the least recently used
+        # make room when ``cache_size`` are held.
+        self._cache: TLRUCache[str, tuple[Principal, str]] = TLRUCache(
+            maxsize=cache_size, ttu=lambda _token, hit, _now: hit[0].expires_at + leeway_seconds, timer=time.time
+        )
 
     def issue(
         self,
@@ -85,16 +89,16 @@ class TokenService:
     def verify(self, token: str) -> Principal:
         """A :class:`Principal`, or 401. Tokens already verified are remembered until they expire,
         so a busy client costs one signature check per token, not per request."""
-        hit = self._cache.get(token)
-        if hit is not None:
-            principal, kid = hit
-            # Still inside its lifetime, and its key still published (not retired meanwhile).
-            if principal.expires_at + self._leeway > time.time() and self._ring().verification_key(kid) is not None:
+        try:
+            principal, kid = self._cache[token]  # a KeyError once past its lifetime
+        except KeyError:
+            pass
+        else:
+            # Its key still published (not retired meanwhile).
+            if self._ring().verification_key(kid) is not None:
                 return principal
             del self._cache[token]
         principal, kid = self._verify(token)
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
         self._cache[token] = (principal, kid)
         return principal
 

@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Any
 
+from cachetools import TTLCache
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,8 +36,9 @@ class SanctionedApps:
     def __init__(self, scheduler: Upstream, ttl_seconds: float, redis: Any = None, prefix: str = "safework:") -> None:
         self._scheduler = scheduler
         self._ttl = ttl_seconds
+        # The fresh list (gone ``ttl_seconds`` after it was read), and the last one ever read.
+        self._fresh: TTLCache[str, frozenset[str]] = TTLCache(maxsize=1, ttl=ttl_seconds, timer=time.monotonic)
         self._ids: frozenset[str] | None = None
-        self._fetched = 0.0
         self._lock = asyncio.Lock()
         self._redis = redis
         self._key = f"{prefix}cache:sanctioned_apps"
@@ -58,15 +60,16 @@ class SanctionedApps:
             return await self._local()
 
     async def _local(self, *, force: bool = False) -> frozenset[str]:
-        if not force and self._ids is not None and time.monotonic() - self._fetched < self._ttl:
-            return self._ids
+        fresh = None if force else self._fresh.get("ids")
+        if fresh is not None:
+            return fresh
         async with self._lock:
-            if not force and self._ids is not None and time.monotonic() - self._fetched < self._ttl:
-                return self._ids
+            fresh = None if force else self._fresh.get("ids")
+            if fresh is not None:
+                return fresh
             try:
                 body = await self._scheduler.json("GET", "/v1/policies/active", GATEWAY_CALLER)
-                self._ids = _sanctioned(body)
-                self._fetched = time.monotonic()
+                self._ids = self._fresh["ids"] = _sanctioned(body)
             except SafeworkError:
                 if self._ids is None:
                     raise ServiceUnavailable(

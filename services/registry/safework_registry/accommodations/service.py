@@ -34,10 +34,10 @@ from safework_common.timezone import now_local
 from safework_registry.accommodations.models import Accommodation, AccommodationManager
 from safework_registry.audit.service import record
 from safework_registry.enterprises.service import enterprise_in_scope, enterprise_not_found
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import decode_keys, encode_cursor
 from safework_registry.persons.access import person_in_scope
 from safework_registry.persons.models import Person
-from safework_registry.validation import name_id_cursor, patch_values
+from safework_registry.validation import patch_values
 
 OTHER_ENTERPRISE = "accommodation_other_enterprise"
 OTHER_ENTERPRISE_MESSAGE = "This site already houses the workers of another enterprise."
@@ -229,9 +229,9 @@ async def list_accommodations(
         stmt = stmt.where(
             Accommodation.enterprise_id.is_(None) if unclaimed else Accommodation.enterprise_id.is_not(None)
         )
-    after = decode_cursor(cursor)
+    after = decode_keys(cursor, str, uuid.UUID)
     if after is not None:
-        name, last_id = name_id_cursor(after)
+        name, last_id = after
         stmt = stmt.where((Accommodation.name > name) | ((Accommodation.name == name) & (Accommodation.id > last_id)))
     stmt = stmt.order_by(Accommodation.name, Accommodation.id).limit(limit + 1)
     rows = list((await session.execute(stmt)).scalars())

@@ -11,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.contract.audit import AuditEntry
 from safework_common.contract.fields import Page
-from safework_common.errors import Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import person_not_found, require_province
 from safework_registry.audit.models import AuditLog
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import decode_keys, encode_cursor
 from safework_registry.persons.models import Person
 
 AUDIT = AuditLog.__table__
@@ -34,12 +33,8 @@ class AuditFilter:
 
 
 def _after(cursor: str | None) -> int | None:
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
-        raise Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")
-    return int(values[0])
+    keys = decode_keys(cursor, int)
+    return None if keys is None else int(keys[0])
 
 
 async def read(

@@ -21,13 +21,12 @@ from safework_common.contract.public import (
     SafeEnterprisePage,
     SafeEnterpriseProperties,
 )
-from safework_common.errors import Unprocessable
 from safework_common.geo import canonical_district
 from safework_common.paging import Limit
 from safework_common.scope import unknown_district
 from safework_registry.deps import Session
 from safework_registry.enterprises.models import Enterprise
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import decode_keys, encode_cursor
 
 router = APIRouter(tags=["public"])
 
@@ -57,12 +56,9 @@ async def _safe(
         stmt = stmt.where(Enterprise.zone_type == zone_type)
     if located:
         stmt = stmt.where(Enterprise.latitude.is_not(None))
-    after = decode_cursor(cursor)
+    after = decode_keys(cursor, uuid.UUID)
     if after is not None:
-        try:
-            stmt = stmt.where(Enterprise.id > uuid.UUID(str(after[0])))
-        except (IndexError, ValueError) as exc:
-            raise Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor") from exc
+        stmt = stmt.where(Enterprise.id > after[0])
     rows = (await session.execute(stmt.order_by(Enterprise.id).limit(limit + 1))).mappings().all()
     items = [SafeEnterprise(**{**r, "cleared_since": r["status_changed_at"]}) for r in rows[:limit]]
     return items, (encode_cursor([str(rows[limit - 1]["id"])]) if len(rows) > limit else None)

@@ -24,7 +24,7 @@ from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.events.service import emit
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import decode_keys, encode_cursor
 from safework_registry.validation import not_in_future, patch_values
 
 TAX_CODE_UNIQUE = "uq_enterprise_tax_code"
@@ -187,10 +187,8 @@ async def list_enterprises(
     for name, value in filters.items():
         if value is not None:
             stmt = stmt.where(getattr(Enterprise, name) == value)
-    after = decode_cursor(cursor)
+    after = decode_keys(cursor, str)
     if after is not None:
-        if len(after) != 1 or not isinstance(after[0], str):
-            raise Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")
         stmt = stmt.where(Enterprise.tax_code > after[0])
     rows = list((await session.execute(stmt.order_by(Enterprise.tax_code).limit(limit + 1))).scalars())
     next_cursor = encode_cursor([rows[limit - 1].tax_code]) if len(rows) > limit else None

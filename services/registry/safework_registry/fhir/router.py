@@ -13,11 +13,12 @@ from fastapi.responses import Response, StreamingResponse
 from safework_common.contract.fhir import FhirBundle, FhirResource, FhirResultsBundle
 from safework_common.contract.results import BatchOutcome
 from safework_common.fhir import FHIR_JSON, FHIR_NDJSON
+from safework_common.gcpause import gc_paused_dependency
 from safework_registry.deps import CallerDep, Cipher, Session
 from safework_registry.fhir import service
 from safework_registry.idempotency.service import Idempotency
 from safework_registry.results import ingest as ingest_module
-from safework_registry.results.router import Settings, gc_paused
+from safework_registry.results.router import Settings
 
 router = APIRouter(tags=["fhir"])
 
@@ -84,7 +85,7 @@ async def bulk_export(
     summary="Post results as a FHIR R4 Bundle of Observations (per-item outcomes, as the JSON batch)",
 )
 async def post_fhir_results(
-    _gc: Annotated[None, Depends(gc_paused, scope="function")],
+    _gc: Annotated[None, Depends(gc_paused_dependency, scope="function")],
     lab_id: uuid.UUID,
     bundle: FhirResultsBundle,
     session: Session,

@@ -30,7 +30,7 @@ from safework_registry.audit.service import record
 from safework_registry.isolation.models import IsolationAssignment, IsolationFacility, IsolationRoom
 from safework_registry.outbreak.models import Contact, OutbreakCase
 from safework_registry.outbreak.rules import HIGH, LOW, Risk, Room, refusal, suggest
-from safework_registry.pagination import Page, decode_cursor, encode_cursor
+from safework_registry.pagination import Page, decode_keys, encode_cursor
 from safework_registry.persons.access import may_see_person
 from safework_registry.persons.models import Person
 from safework_registry.validation import not_in_future
@@ -137,12 +137,9 @@ async def list_facilities(
     stmt = select(IsolationFacility)
     if wanted is not None:
         stmt = stmt.where(IsolationFacility.district == wanted)
-    after = decode_cursor(cursor)
+    after = decode_keys(cursor, uuid.UUID)
     if after is not None:
-        try:
-            stmt = stmt.where(IsolationFacility.id > uuid.UUID(str(after[0])))
-        except (IndexError, ValueError) as exc:
-            raise Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor") from exc
+        stmt = stmt.where(IsolationFacility.id > after[0])
     rows = list((await session.execute(stmt.order_by(IsolationFacility.id).limit(limit + 1))).scalars())
     rooms = await _rooms(session, [f.id for f in rows[:limit]])
     nxt = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None

@@ -9,13 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.contract.labs import LabCreate, LabUpdate
-from safework_common.errors import Conflict, NotFound, Unprocessable
+from safework_common.errors import Conflict, NotFound
 from safework_common.internal_auth import Caller
 from safework_common.scope import may_see_lab, require_province, require_role
 from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.labs.models import Lab
-from safework_registry.pagination import decode_cursor, encode_cursor
+from safework_registry.pagination import decode_keys, encode_cursor
 from safework_registry.validation import patch_values
 
 LICENCE_UNIQUE = "uq_lab_licence_code"
@@ -88,10 +88,8 @@ async def list_labs(
     stmt = select(Lab)
     if active is not None:
         stmt = stmt.where(Lab.active.is_(active))
-    after = decode_cursor(cursor)
+    after = decode_keys(cursor, str)
     if after is not None:
-        if len(after) != 1 or not isinstance(after[0], str):
-            raise Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")
         stmt = stmt.where(Lab.licence_code > after[0])
     rows = list((await session.execute(stmt.order_by(Lab.licence_code).limit(limit + 1))).scalars())
     next_cursor = encode_cursor([rows[limit - 1].licence_code]) if len(rows) > limit else None

@@ -36,7 +36,7 @@ from safework_registry.outbreak import repository
 from safework_registry.outbreak.models import Contact, OutbreakCase
 from safework_registry.outbreak.parameters import OutbreakParameters, current
 from safework_registry.outbreak.rules import Window, infectious_window
-from safework_registry.pagination import Page, decode_cursor, encode_cursor
+from safework_registry.pagination import Page, decode_keys, encode_cursor
 from safework_registry.persons.access import may_see_person
 from safework_registry.persons.models import Person
 from safework_registry.results.models import TestResult
@@ -46,10 +46,6 @@ from safework_registry.venues.models import Venue
 
 def case_not_found(field: str = "path.case_id") -> NotFound:
     return NotFound("No such case.", code="case_not_found", field=field)
-
-
-def _bad_cursor() -> Unprocessable:
-    return Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")
 
 
 def assumptions(params: OutbreakParameters) -> list[AssumptionOut]:
@@ -304,14 +300,8 @@ async def trace_view(session: AsyncSession, caller: Caller, case_id: uuid.UUID, 
 
 
 def _after_person(cursor: str | None) -> uuid.UUID | None:
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    try:
-        (last,) = values
-        return uuid.UUID(str(last))
-    except (TypeError, ValueError) as exc:
-        raise _bad_cursor() from exc
+    keys = decode_keys(cursor, uuid.UUID)
+    return None if keys is None else keys[0]
 
 
 async def list_contacts(
@@ -411,12 +401,9 @@ async def list_cases(
         stmt = stmt.where(_open_at(as_of))
     elif status == "closed":
         stmt = stmt.where(OutbreakCase.closed_at <= as_of)
-    values = decode_cursor(cursor)
-    if values is not None:
-        try:
-            at, last = datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-        except (IndexError, TypeError, ValueError) as exc:
-            raise _bad_cursor() from exc
+    keys = decode_keys(cursor, datetime, uuid.UUID)
+    if keys is not None:
+        at, last = keys
         stmt = stmt.where(
             or_(OutbreakCase.collected_at < at, and_(OutbreakCase.collected_at == at, OutbreakCase.id < last))
         )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from safework_common.contract.results import BatchOutcome, ResultOut
+from safework_common.gcpause import gc_paused_dependency
 from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
 from safework_registry.deps import CallerDep, Cipher, Session
@@ -31,30 +31,6 @@ async def registry_settings(request: Request) -> RegistrySettings:
 
 
 Settings = Annotated[RegistrySettings, Depends(registry_settings)]
-
-_gc_pauses = 0
-
-
-async def gc_paused() -> AsyncIterator[None]:
-    """Pause CPython's cyclic garbage collector while a batch is handled.
-
-    A 10,000-item batch makes ~100k short-lived objects; the collector would run a few hundred
-    collections per request, some of them over the whole heap (measured with bench/bench_ingest.py:
-    0.2-0.7 s of a 1.5 s request). The batch's objects are freed by reference counting anyway, so
-    collection is simply deferred to after the request. Overlapping batches share the pause."""
-    global _gc_pauses
-    if _gc_pauses == 0 and not gc.isenabled():  # someone else turned it off: leave it alone
-        yield
-        return
-    _gc_pauses += 1
-    gc.disable()
-    try:
-        yield
-    finally:
-        _gc_pauses -= 1
-        if _gc_pauses == 0:
-            gc.enable()
-
 
 _BATCH_DESCRIPTION = """
 A batch of up to `REGISTRY_MAX_BATCH_ITEMS` (10,000) items; each is a single result (`type` `single`, or
@@ -101,7 +77,7 @@ is row 1) and, where a field is named, its `column`. Times without an offset are
     openapi_extra=upload_openapi("ResultsBatchIn", idempotent=True),
 )
 async def post_results(
-    _gc: Annotated[None, Depends(gc_paused, scope="function")],
+    _gc: Annotated[None, Depends(gc_paused_dependency, scope="function")],
     request: Request,
     lab_id: uuid.UUID,
     session: Session,

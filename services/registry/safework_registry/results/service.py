@@ -9,12 +9,11 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.contract.results import ResultOut
-from safework_common.errors import Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import caller_district
 from safework_registry import timeline
 from safework_registry.enterprises.models import Enterprise
-from safework_registry.pagination import Page, decode_cursor, encode_cursor
+from safework_registry.pagination import Page, decode_keys, encode_cursor
 from safework_registry.persons.access import person_in_scope
 from safework_registry.persons.models import Person
 from safework_registry.results.ingest import lab_for_caller
@@ -37,10 +36,6 @@ def _columns() -> Select[*tuple[Any, ...]]:
     ).outerjoin(Pool, Pool.id == TestResult.pool_id)
 
 
-def _bad_cursor() -> Unprocessable:
-    return Unprocessable("The cursor is not valid.", code="invalid_cursor", field="query.cursor")
-
-
 async def lab_results(
     session: AsyncSession, caller: Caller, lab_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> Page[ResultOut]:
@@ -54,10 +49,8 @@ async def lab_results(
             Enterprise, Enterprise.id == Person.enterprise_id
         )
         stmt = stmt.where(Enterprise.district == district)
-    after = decode_cursor(cursor)
+    after = decode_keys(cursor, int)
     if after is not None:
-        if len(after) != 1 or not isinstance(after[0], int):
-            raise _bad_cursor()
         stmt = stmt.where(TestResult.id > after[0])
     rows = (await session.execute(stmt.order_by(TestResult.id).limit(limit + 1))).all()
     items = [ResultOut.model_validate(r, from_attributes=True) for r in rows[:limit]]

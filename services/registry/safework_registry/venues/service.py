@@ -17,8 +17,8 @@ from safework_registry.audit.service import record
 from safework_registry.constraints import flush_or_conflict
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.enterprises.service import enterprise_in_scope
-from safework_registry.pagination import decode_cursor, encode_cursor
-from safework_registry.validation import name_id_cursor, patch_values
+from safework_registry.pagination import decode_keys, encode_cursor
+from safework_registry.validation import patch_values
 from safework_registry.venues.models import Venue
 
 QR_CODE_UNIQUE = "uq_venue_qr_code"
@@ -107,9 +107,9 @@ async def list_venues(
         stmt = stmt.where(Venue.kind == kind)
     if active is not None:
         stmt = stmt.where(Venue.active.is_(active))
-    after = decode_cursor(cursor)
+    after = decode_keys(cursor, str, uuid.UUID)
     if after is not None:
-        name, last_id = name_id_cursor(after)
+        name, last_id = after
         stmt = stmt.where((Venue.name > name) | ((Venue.name == name) & (Venue.id > last_id)))
     rows = list((await session.execute(stmt.order_by(Venue.name, Venue.id).limit(limit + 1))).scalars())
     next_cursor = None

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 
 from safework_common.answers import orjson_answer
 from safework_common.contract.compliance import ComplianceOut, ViolationsOut
+from safework_common.gcpause import gc_paused
 from safework_common.timezone import now_local
 from safework_scheduler.compliance import service
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due.router import AsOf, DistrictFilter, ZoneFilter
-from safework_scheduler.due.service import gc_paused
 
 router = APIRouter(tags=["compliance"])
 

@@ -19,11 +19,11 @@ from safework_common.contract.compliance import (
     ViolationsOut,
 )
 from safework_common.contract.policy_document import PolicyDocument
+from safework_common.cursor import decode_keys, encode_cursor
 from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, district_filter, require_role
 from safework_scheduler.compliance import repository as repo
 from safework_scheduler.compliance.rules import Assessment, ComplianceFacts, assess, share
-from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as due_repo
 from safework_scheduler.due import service as due_service
 from safework_scheduler.policy.repository import PolicyStore
@@ -123,7 +123,7 @@ async def violations(
     streamed statement for their people's due tests, whatever the number of enterprises."""
     require_role(caller, AUTHORITY)
     district = district_filter(caller, district)
-    after = cursors.decode(cursor, 1)
+    after = decode_keys(cursor, uuid.UUID)
     rules = await due_service.rules_at(session, store, as_of)
     policy = rules.policy
     rows = await repo.figures(
@@ -165,6 +165,6 @@ async def violations(
             "policy_version": policy.version,
             "status": status,
             "items": items,
-            "next_cursor": cursors.encode(items[-1].enterprise_id) if more else None,
+            "next_cursor": encode_cursor([items[-1].enterprise_id]) if more else None,
         },
     )

@@ -21,7 +21,6 @@ them.
 from __future__ import annotations
 
 import asyncio
-import gc
 import multiprocessing
 import os
 import re
@@ -36,6 +35,7 @@ from typing import Any, Final
 import asyncpg
 
 from safework_common.contract.policy_document import PolicyDocument
+from safework_common.gcpause import gc_paused
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import DUE_TODAY, NOT_CLEARED, OVERDUE, DueRules, RoundPlan
 
@@ -131,11 +131,8 @@ class Job:
 
 def run(job: Job) -> dict[uuid.UUID, StatusCounts]:
     """A worker process's entry point, for one job (the process is kept for the next)."""
-    gc.disable()  # acyclic, short-lived objects only, freed by reference counting
-    try:
+    with gc_paused():  # acyclic, short-lived objects only, freed by reference counting
         return asyncio.run(count(job))
-    finally:
-        gc.enable()
 
 
 async def count(job: Job) -> dict[uuid.UUID, StatusCounts]:

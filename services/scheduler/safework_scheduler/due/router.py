@@ -12,11 +12,11 @@ from pydantic import AwareDatetime
 
 from safework_common.answers import orjson_answer
 from safework_common.contract.due import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
+from safework_common.gcpause import gc_paused
 from safework_common.metrics import count_verdict, policy_in_force
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
 from safework_scheduler.due import service
-from safework_scheduler.due.service import gc_paused
 
 router = APIRouter(tags=["due tests"])
 

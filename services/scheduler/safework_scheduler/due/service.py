@@ -7,10 +7,8 @@ tenant's enterprise or person is not found.
 
 from __future__ import annotations
 
-import gc
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -35,6 +33,8 @@ from safework_common.contract.due import (
 )
 from safework_common.contract.policy_document import PolicyDocument
 from safework_common.contract.reasons import CONTACT
+from safework_common.cursor import decode_keys, encode_cursor
+from safework_common.gcpause import gc_paused
 from safework_common.internal_auth import Caller
 from safework_common.scope import (
     AUTHORITY,
@@ -49,7 +49,6 @@ from safework_common.scope import (
 )
 from safework_common.scope import district_filter as area
 from safework_scheduler.due import bulk
-from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as repo
 from safework_scheduler.due.rules import (
     DUE_TODAY,
@@ -69,32 +68,6 @@ from safework_scheduler.due.rules import (
 from safework_scheduler.policy.repository import PolicyStore
 
 Status = Literal["due", "overdue", "not_cleared"]
-
-
-class _GcPause:
-    """Bulk evaluation allocates millions of short-lived, acyclic objects; the cyclic collector
-    would rescan them over and over. Paused while any bulk run is in progress (reference
-    counting still frees everything), resumed when the last one ends."""
-
-    def __init__(self) -> None:
-        self.active = 0
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        if self.active == 0 and not gc.isenabled():
-            yield  # someone else manages the collector
-            return
-        self.active += 1
-        gc.disable()
-        try:
-            yield
-        finally:
-            self.active -= 1
-            if self.active == 0:
-                gc.enable()
-
-
-gc_paused = _GcPause()
 
 
 def local(instant: datetime | None) -> datetime | None:
@@ -581,7 +554,7 @@ async def province_people(
     district, by enterprise then person (keyset pages), one statement per enterprise read."""
     require_role(caller, AUTHORITY)
     district = area(caller, district)
-    after = cursors.decode(cursor, 2)
+    after = decode_keys(cursor, uuid.UUID, uuid.UUID)
     rules = await rules_at(session, store, as_of)
     policy = rules.policy
     flag = _STATUS_FLAG[status]
@@ -611,6 +584,6 @@ async def province_people(
             "as_of": local(as_of),
             "policy_version": policy.version,
             "items": items,
-            "next_cursor": cursors.encode(last.enterprise_id, last.person_id) if last else None,
+            "next_cursor": encode_cursor([last.enterprise_id, last.person_id]) if last else None,
         },
     )

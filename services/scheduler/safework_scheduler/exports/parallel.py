@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import pickle
 import re
@@ -41,6 +40,7 @@ import asyncpg
 
 from safework_common.contract.policy_document import PolicyDocument
 from safework_common.export import CSV_CHUNK_BYTES
+from safework_common.gcpause import gc_paused
 from safework_scheduler.due import bulk
 from safework_scheduler.due import repository as due_repo
 from safework_scheduler.due.rules import DueRules, RoundPlan
@@ -123,11 +123,8 @@ def _written(rows: EnterpriseRows, as_csv: bool) -> Made:
 def run(job: Job) -> list[tuple[uuid.UUID, int, int]]:
     """A worker process's entry point: the share's blocks written to ``job.path``; where each
     enterprise's block lies (enterprise id, offset, length)."""
-    gc.disable()  # acyclic, short-lived objects only, freed by reference counting
-    try:
+    with gc_paused():  # acyclic, short-lived objects only, freed by reference counting
         return asyncio.run(_to_file(job))
-    finally:
-        gc.enable()
 
 
 async def _to_file(job: Job) -> list[tuple[uuid.UUID, int, int]]:
@@ -153,8 +150,6 @@ async def _to_file(job: Job) -> list[tuple[uuid.UUID, int, int]]:
 async def here(conn: Any, job: Job) -> AsyncIterator[Made]:
     """One share made in this process, on ``conn`` (inside the request's snapshot
     transaction), sent as it comes: CSV in chunks of about ``CSV_CHUNK_BYTES``."""
-    from safework_scheduler.due.service import gc_paused
-
     pending: list[bytes] = []
     size = 0
     stream = blocks(conn, job)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from safework_common.contract.lodging import BoardingHouseSampleOut
+from safework_common.cursor import decode_keys, encode_cursor
 from safework_common.errors import NotFound
 from safework_common.internal_auth import Caller
 from safework_common.scope import AUTHORITY, district_filter, require_role
-from safework_scheduler.due import cursor as cursors
 from safework_scheduler.due import repository as due_repo
 from safework_scheduler.due.rules import DistrictRatio
 from safework_scheduler.due.service import day_as_of, district_ratio_out
@@ -35,7 +36,7 @@ async def boarding_house_sample(
     require_role(caller, AUTHORITY)
     own = district_filter(caller, district, field="path.district")
     assert own is not None  # a district was named
-    after = cursors.decode(cursor, 1)
+    after = decode_keys(cursor, uuid.UUID)
     as_of: datetime = day_as_of(day, now)
     policy = await store.at(session, as_of)
     rule = policy.testing.boarding_house_sample
@@ -65,6 +66,6 @@ async def boarding_house_sample(
             "population": len(people),
             "sample_size": len(drawn),
             "items": [people[pid]._asdict() for pid in page],
-            "next_cursor": cursors.encode(page[-1]) if more else None,
+            "next_cursor": encode_cursor([page[-1]]) if more else None,
         }
     )

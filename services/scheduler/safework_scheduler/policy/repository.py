@@ -4,8 +4,10 @@ takes effect on its date without a redeploy."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,19 +18,19 @@ from safework_scheduler.policy.models import SchedulerPolicy
 
 
 class PolicyStore:
-    def __init__(self, ttl_seconds: float = 30.0) -> None:
-        self._ttl = ttl_seconds
-        self._loaded_at = 0.0
-        self._versions: list[PolicyDocument] = []
+    """Every policy version, read again once ``ttl_seconds`` have passed since the last read."""
+
+    def __init__(self, ttl_seconds: float = 30.0, *, timer: Callable[[], float] = time.monotonic) -> None:
+        self._cache: TTLCache[str, list[PolicyDocument]] = TTLCache(maxsize=1, ttl=ttl_seconds, timer=timer)
 
     async def versions(self, session: AsyncSession) -> list[PolicyDocument]:
-        if time.monotonic() - self._loaded_at > self._ttl:
+        versions = self._cache.get("versions")
+        if versions is None:
             rows = (
                 await session.execute(select(SchedulerPolicy.document).order_by(SchedulerPolicy.effective_from))
             ).scalars()
-            self._versions = [PolicyDocument.model_validate(d) for d in rows]
-            self._loaded_at = time.monotonic()
-        return self._versions
+            versions = self._cache["versions"] = [PolicyDocument.model_validate(d) for d in rows]
+        return versions
 
     async def at(self, session: AsyncSession, as_of: datetime) -> PolicyDocument:
         doc = in_force(await self.versions(session), local_date(as_of))
@@ -39,4 +41,4 @@ class PolicyStore:
         return doc
 
     def invalidate(self) -> None:
-        self._loaded_at = 0.0
+        self._cache.clear()

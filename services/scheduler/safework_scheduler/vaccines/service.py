@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,19 +21,20 @@ from safework_common.contract.vaccine_queue import (
     QueueItem,
     QueuePage,
 )
+from safework_common.cursor import decode_keys, encode_cursor
 from safework_common.errors import ErrorDetail, NotFound, Unprocessable
 from safework_common.geo import canonical_district
 from safework_common.scope import Reach, district_not_found, enterprise_not_found, narrow, unknown_district
 from safework_common.timezone import local_date, now_local, start_of_local_day
 from safework_scheduler.policy.repository import PolicyStore
 from safework_scheduler.vaccines import repository
-from safework_scheduler.vaccines.cursor import decode_cursor, encode_cursor
 from safework_scheduler.vaccines.repository import DueQuery
 from safework_scheduler.vaccines.rules import (
     Capacity,
     DistrictCapacity,
     GroupOutcome,
     PlanWindow,
+    QueueKey,
     TotalCapacity,
     default_end,
     plan_input_problems,
@@ -92,7 +93,7 @@ async def queue(
     """One page of the people eligible for their next dose on as_of's local date, in priority
     order (seeds/000 §2.1; rules.queue_key)."""
     scope = narrow(caller_scope, district, enterprise_id)
-    after = decode_cursor(cursor)
+    after = cast(QueueKey | None, decode_keys(cursor, int, int, date, uuid.UUID))
     if enterprise_id is not None:
         await _check_enterprise(session, scope, enterprise_id)
     instant = as_of or now_local()
