@@ -182,7 +182,7 @@ def servers(db_url: str, keys: Path, log_dir: Path, bare_env: dict[str, str]) ->
 
 
 def wait_healthy(name: str, port: int, proc: subprocess.Popen[bytes], log_dir: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # five processes importing at once on a loaded machine: 30 s was too short
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(
