@@ -11,10 +11,10 @@ them when they change:
 - ``GET /compliance/{enterprise_id}``, the scheduler's ``GET /v1/enterprises/{id}/compliance``:
   ``due.repository.ENTERPRISE`` (no roster count), ``compliance.repository.COMPLIANCE``,
   then ``due.repository.CUSTOM_PLANS`` and ``ENTERPRISE_PEOPLE``.
-- ``GET /summary/{person_id}``, the registry's ``GET /v1/persons/{id}/summary``: the person's row
-  (built by the registry with SQLAlchemy Core, ``select(Person).where(Person.id == ...)``, here
-  compiled once with SQLAlchemy's asyncpg dialect: the text SQLAlchemy sends), then
-  ``summary.service._SUMMARY`` (a ``text()`` construct, compiled the same way to ``$n``).
+- ``GET /summary/{person_id}``, the registry's ``GET /v1/persons/{id}/summary``:
+  ``summary.service.READ_SQL`` (the person, their employer's district and the summary in one
+  statement, compiled once by the registry for asyncpg), run as the registry runs it: alone, in
+  autocommit (no transaction around it), on a pool of the registry reader's size.
 - ``GET /due/{person_id}``, the scheduler's ``GET /v1/persons/{id}/due``:
   ``due.repository.CUSTOM_PLANS``, ``PERSON``, ``ENTERPRISE`` (with the roster count)
   and, when the enterprise draws a rotating sample (``?roster=1``: the bench asks the scheduler
@@ -22,11 +22,11 @@ them when they change:
 - ``GET /status/{person_id}``: the worker's status as the gateway builds it, the two above at
   once on two connections.
 
-Each read runs in one transaction, on a pool configured like the service's engine (the same
-server settings, read-only for the scheduler's statements, 20 + 5 connections). Left out, as
-the service's own overhead: SQLAlchemy's pre-ping on checkout (``BEGIN``, an empty query,
-``ROLLBACK``: three round trips per request), the ``SELECT 1`` the scheduler sends to open its
-transaction, and the policy look-up (cached in the service). Checked against the server's
+The scheduler's reads run in one transaction, on a pool configured like the service's engine
+(the same server settings, read-only, 20 + 5 connections). Left out, as the service's own
+overhead: SQLAlchemy's pre-ping on checkout (``BEGIN``, an empty query, ``ROLLBACK``: three
+round trips per request), the ``SELECT 1`` the scheduler sends to open its transaction, and the
+policy look-up (cached in the service). Checked against the server's
 statement log (``log_statement = all``): the same statements, in the same order, with the same
 parameters. The statements'
 parameters are what the services pass: ``as_of`` is now, the history window, the arrivals
@@ -50,28 +50,15 @@ import asyncpg
 import orjson
 from fastapi import FastAPI
 from fastapi.responses import Response
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 
 from safework_common.settings import plain_pg_url
-from safework_registry.persons.models import Person
 from safework_registry.summary import service as summary_service
 from safework_scheduler.compliance import repository as compliance_repo
 from safework_scheduler.due import repository as due_repo
 
 POOL_MIN, POOL_MAX = 20, 25  # the services' engines: pool_size 20, max_overflow 5
+READER_MIN, READER_MAX = 10, 12  # the registry's reader: pool_size 20 // 2, max_overflow 10 // 4
 SERVER_SETTINGS = {"timezone": "Asia/Ho_Chi_Minh", "jit": "off"}
-
-
-def compiled(statement: Any) -> tuple[str, list[str]]:
-    """A SQLAlchemy statement as the asyncpg dialect sends it: ``$n`` text and the names of
-    its parameters in order."""
-    c = statement.compile(dialect=pg_asyncpg.dialect())  # type: ignore[no-untyped-call]
-    return str(c), list(c.positiontup or [])
-
-
-PERSON_SELECT, PERSON_PARAMS = compiled(select(Person).where(Person.id == uuid.uuid4()))
-SUMMARY_SQL, SUMMARY_PARAMS = compiled(summary_service._SUMMARY)
 
 
 def _default(value: Any) -> Any:
@@ -113,7 +100,7 @@ class Bare:
 
     async def open(self) -> None:
         self.registry = await asyncpg.create_pool(
-            self.url, min_size=POOL_MIN, max_size=POOL_MAX, server_settings=SERVER_SETTINGS, reset=_keep
+            self.url, min_size=READER_MIN, max_size=READER_MAX, server_settings=SERVER_SETTINGS, reset=_keep
         )
         self.scheduler = await asyncpg.create_pool(
             self.url,
@@ -156,20 +143,10 @@ class Bare:
 
     async def summary(self, person_id: uuid.UUID) -> dict[str, Any] | None:
         assert self.registry is not None
-        as_of = datetime.now(UTC)
-        values = {
-            "p": person_id,
-            "as_of": as_of,
-            "latest": summary_service.LATEST_RESULTS,
-            "declaration_window": summary_service.DECLARATION_WINDOW,
-            "travel_window": summary_service.RETURNED_TRAVEL_WINDOW,
-        }
-        async with self.registry.acquire() as conn, conn.transaction():
-            person = await conn.fetchrow(PERSON_SELECT, person_id)
-            if person is None:
-                return None
-            summary = await conn.fetchrow(SUMMARY_SQL, *(values[name] for name in SUMMARY_PARAMS))
-        return {"person": list(person), "summary": list(summary)}
+        args = summary_service.read_parameters(person_id, datetime.now(UTC))
+        async with self.registry.acquire() as conn:
+            row = await conn.fetchrow(summary_service.READ_SQL, *args)
+        return None if row is None else {"summary": list(row)}
 
     async def due(self, person_id: uuid.UUID, roster: bool) -> dict[str, Any] | None:
         assert self.scheduler is not None
@@ -201,8 +178,6 @@ NOT_FOUND = {"error": {"code": "not_found"}}
 
 
 def create_app() -> FastAPI:
-    if PERSON_PARAMS != ["id_1"]:
-        raise RuntimeError(f"the registry's person select now takes {PERSON_PARAMS}; update bench/bare_app.py")
     arrivals = os.environ.get("BARE_ARRIVALS_SECONDS", "")
     bare = Bare(
         plain_pg_url(os.environ["BARE_DATABASE_URL"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -9,12 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.timezone import LOCAL_TZ
 from tests import callers
 from tests.callers import As
-from tests.registry.factories import Seed, cipher_for
+from tests.registry.factories import DISTRICT, OTHER_DISTRICT, Seed, cipher_for
 
 AS_OF = "2021-09-25T12:00:00+07:00"
 
@@ -228,3 +232,92 @@ async def test_summary_is_read_in_scope(registry: httpx.AsyncClient, minter: Int
         assert (r.status_code, r.json()["error"]["code"]) == (404, "person_not_found")
     naive = await as_(callers.PROVINCE).get(f"/v1/persons/{pid}/summary", params={"as_of": "2021-09-25T12:00:00"})
     assert (naive.status_code, naive.json()["error"]["details"][0]["field"]) == (422, "query.as_of")
+
+
+async def test_a_district_authority_reads_the_summaries_of_its_district_only(
+    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed
+) -> None:
+    here, there = await seed.enterprise(district=DISTRICT), await seed.enterprise(district=OTHER_DISTRICT)
+    mine, theirs = await seed.person(here), await seed.person(there)
+    as_district = As(registry, minter)(callers.district_authority(DISTRICT))
+    assert (await as_district.get(f"/v1/persons/{mine}/summary")).status_code == 200
+    r = await as_district.get(f"/v1/persons/{theirs}/summary")
+    assert (r.status_code, r.json()["error"]["code"], r.json()["error"]["details"][0]["field"]) == (
+        404,
+        "person_not_found",
+        "path.person_id",
+    )
+
+
+async def test_the_summary_keeps_the_upstream_terms(
+    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed
+) -> None:
+    """Served ahead of the routers, the route still needs the internal token and refuses a query
+    parameter it does not declare, with the error envelope."""
+    ent = await seed.enterprise()
+    pid = await seed.person(ent)
+    missing = await registry.get(f"/v1/persons/{pid}/summary")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (401, "missing_internal_token")
+    as_ = As(registry, minter)(callers.PROVINCE)
+    unknown = await as_.get(f"/v1/persons/{pid}/summary", params={"asof": AS_OF})
+    assert (unknown.status_code, unknown.json()["error"]["code"], unknown.json()["error"]["details"][0]["field"]) == (
+        422,
+        "unknown_query_parameter",
+        "query.asof",
+    )
+    bad_id = await as_.get("/v1/persons/not-a-uuid/summary")
+    assert (bad_id.status_code, bad_id.json()["error"]["details"][0]["field"]) == (422, "path.person_id")
+    assert (await as_.post(f"/v1/persons/{pid}/summary")).status_code == 405
+
+
+def test_no_other_route_takes_the_summary_path(registry_app: FastAPI) -> None:
+    """The summary is matched before every other route: harmless only while no other route
+    (any method) matches its path."""
+    path = f"/v1/persons/{uuid.uuid4()}/summary"
+    taking = []
+    for ctx in iter_route_contexts(registry_app.routes):
+        template = ctx.path_format or getattr(ctx.original_route, "path_format", "")
+        pattern = re.sub(r"\{[^}:]+:path\}", ".*", template)
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", pattern), path):
+            taking.append(template)
+    assert taking == ["/v1/persons/{person_id}/summary"]
+
+
+async def test_instants_keep_their_answer_form(
+    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed
+) -> None:
+    """The database's JSON is read into the contract's models and written by them: an instant
+    with a fraction of a second, or asked for in UTC, is answered as before, at +07:00."""
+    await seed.product("AZD1222", min_interval_days=28)
+    ent = await seed.enterprise()
+    pid = await seed.person(ent)
+    await seed.dose(pid, 1, "AZD1222", local(1).replace(microsecond=120000))
+    r = await As(registry, minter)(callers.worker(pid, ent)).get(
+        f"/v1/persons/{pid}/summary", params={"as_of": "2021-09-25T05:00:00Z"}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["as_of"] == "2021-09-25T12:00:00+07:00"
+    assert body["doses"][0]["administered_at"] == "2021-09-01T08:00:00.120000+07:00"
+    assert body["vaccination"]["last_dose_at"] == "2021-09-01T08:00:00.120000+07:00"
+
+
+async def test_the_summary_survives_dropped_database_connections(
+    registry: httpx.AsyncClient, minter: InternalTokenMinter, seed: Seed, db: str
+) -> None:
+    """The read has no ping on checkout: connections the server closed (a restart, an idle
+    timeout) are replaced, and a statement on one is run again on another."""
+    ent = await seed.enterprise()
+    pid = await seed.person(ent)
+    as_ = As(registry, minter)(callers.worker(pid, ent))
+    # Several at once, so the pool holds several connections.
+    first = await asyncio.gather(*(as_.get(f"/v1/persons/{pid}/summary") for _ in range(6)))
+    assert {r.status_code for r in first} == {200}
+    killed = await seed.fetch(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+    )
+    assert killed
+    for _ in range(3):
+        again = await asyncio.gather(*(as_.get(f"/v1/persons/{pid}/summary") for _ in range(6)))
+        assert {r.status_code for r in again} == {200}, [r.text for r in again]

@@ -20,11 +20,17 @@ _VALID_RID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 access_log = logging.getLogger("safework.access")
 
 
+# In a hex string digits are joined by nothing :func:`mask_national_ids` counts as a separator,
+# so it masks exactly the runs of 9 digits or more: this test, without a Python call per digit
+# group (~3% of a cheap read's time, py-spy).
+_MASKED_IN_HEX = re.compile(r"[0-9]{9}")
+
+
 def new_request_id() -> str:
     """A random request ID that logs keep whole (no digit run a national ID could hide in)."""
     while True:
         rid = uuid.uuid4().hex
-        if mask_national_ids(rid) == rid:
+        if _MASKED_IN_HEX.search(rid) is None:
             return rid
 
 

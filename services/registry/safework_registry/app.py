@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from safework_common.app import load_internal_verifier, setup_common, upstream_router
-from safework_common.db import make_engine, make_sessionmaker, ping
+from safework_common.app import load_internal_verifier, setup_common, upstream_route, upstream_router
+from safework_common.db import make_engine, make_reader, make_sessionmaker, ping
 from safework_common.logging import configure_logging
 from safework_registry.accommodations import router as accommodations_router
 from safework_registry.audit import router as audit_router
@@ -55,7 +55,6 @@ def api_router() -> APIRouter:
     router.include_router(persons_router.router)
     router.include_router(public_router.router)
     router.include_router(results_router.router)
-    router.include_router(summary_router.router)
     router.include_router(vaccines_router.router)
     router.include_router(venues_router.router)
     return router
@@ -71,11 +70,16 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # The status read (a person's summary) is one statement: on its own small asyncpg pool,
+        # without the per-checkout ping (safework_common.db.fetchrow_retrying).
+        reader = await make_reader(settings.database_url, size=max(4, settings.db_pool_size // 2))
+        app.state.reader = reader
         app.state.internal_verifier = load_internal_verifier(settings)
         app.state.national_id_cipher = NationalIdCipher(settings.national_id_key_bytes())
         try:
             yield
         finally:
+            await reader.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -89,6 +93,9 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
     async def readiness(a: FastAPI) -> dict[str, bool]:
         return {"database": await ping(a.state.engine)}
 
+    # The status read behind every worker's app (the gateway's /me/status) ahead of everything
+    # else; no other route matches its path (tests/registry/test_person_summary.py).
+    upstream_route(app, summary_router.PATH, summary_router.person_summary, **summary_router.OPERATION)
     setup_common(app, settings, readiness, internal_only=True)
     app.include_router(api_router())
     generate = app.openapi

@@ -1,4 +1,5 @@
-"""A person at a glance, in one statement after the scope check.
+"""A person at a glance, in one statement: the person's row, their employer's district (for the
+scope check) and the summary, read together (one round trip, one snapshot).
 
 Flags are facts the scheduler and the people reading the app act on, each from its rule:
 ``positive_result`` (latest result positive), ``pool_positive_pending`` (a positive or invalid
@@ -13,10 +14,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
+from pydantic import TypeAdapter
+from sqlalchemy import Table, Text, bindparam, select, text, true
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
+from safework_common import scope
 from safework_common.contract.summary import (
     DeclarationBrief,
     DoseBrief,
@@ -27,8 +30,11 @@ from safework_common.contract.summary import (
     TravelBrief,
     Vaccination,
 )
+from safework_common.db import fetchrow_retrying
 from safework_common.internal_auth import Caller
-from safework_registry.persons.access import person_in_scope
+from safework_registry.enterprises.models import Enterprise
+from safework_registry.persons.access import person_not_found
+from safework_registry.persons.models import Person
 
 LATEST_RESULTS = 10
 DECLARATION_WINDOW = timedelta(days=14)
@@ -103,41 +109,81 @@ def _flags(summary: PersonSummary, high_risk: bool, high_risk_until: datetime | 
     return flags
 
 
+_PERSON: Table = Person.__table__  # type: ignore[assignment]
+_ENTERPRISE: Table = Enterprise.__table__  # type: ignore[assignment]
+_SUMMARY_ROW = _SUMMARY.columns(doses=Text, results=Text, declarations=Text, travels=Text, pools=Text).subquery(
+    "summary"
+)
+
+READ = (
+    select(
+        _PERSON.c.id,
+        _PERSON.c.enterprise_id,
+        _PERSON.c.status,
+        _PERSON.c.high_risk,
+        _PERSON.c.high_risk_until,
+        _ENTERPRISE.c.district,
+        *_SUMMARY_ROW.c,
+    )
+    .select_from(_PERSON.outerjoin(_ENTERPRISE, _ENTERPRISE.c.id == _PERSON.c.enterprise_id).join(_SUMMARY_ROW, true()))
+    .where(_PERSON.c.id == bindparam("p"))
+)
+"""The whole read: the person, their employer's district (a district authority's scope depends
+on it) and the summary. Nothing of it leaves the service before the scope check."""
+
+_COMPILED = READ.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+READ_SQL: str = str(_COMPILED)
+"""``READ`` compiled once for asyncpg (``$n`` parameters, in the order of :data:`READ_PARAMS`):
+SQLAlchemy's per-execution compile-cache look-up and result processing cost more CPU than the
+statement."""
+READ_PARAMS: tuple[str, ...] = tuple(_COMPILED.positiontup or ())
+
+_DOSES = TypeAdapter(list[DoseBrief])
+_RESULTS = TypeAdapter(list[ResultBrief])
+_DECLARATIONS = TypeAdapter(list[DeclarationBrief])
+_TRAVELS = TypeAdapter(list[TravelBrief])
+_POOLS = TypeAdapter(list[PoolBrief])
+
+
+def read_parameters(person_id: uuid.UUID, as_of: datetime) -> tuple[object, ...]:
+    """:data:`READ_SQL`'s parameters, in order."""
+    values = {
+        "p": person_id,
+        "as_of": as_of,
+        "latest": LATEST_RESULTS,
+        "declaration_window": DECLARATION_WINDOW,
+        "travel_window": RETURNED_TRAVEL_WINDOW,
+    }
+    return tuple(values[name] for name in READ_PARAMS)
+
+
 async def person_summary(
-    session: AsyncSession, caller: Caller, person_id: uuid.UUID, *, as_of: datetime | None = None
+    reader: asyncpg.Pool, caller: Caller, person_id: uuid.UUID, *, as_of: datetime | None = None
 ) -> PersonSummary:
+    """``reader``: the registry's asyncpg pool for single reads (one statement, retried once on
+    a dropped connection: :func:`safework_common.db.fetchrow_retrying`)."""
     as_of = as_of or datetime.now(UTC)
-    person = await person_in_scope(session, caller, person_id)
-    row = (
-        await session.execute(
-            _SUMMARY,
-            {
-                "p": person_id,
-                "as_of": as_of,
-                "latest": LATEST_RESULTS,
-                "declaration_window": DECLARATION_WINDOW,
-                "travel_window": RETURNED_TRAVEL_WINDOW,
-            },
-        )
-    ).one()
-    doses = [DoseBrief.model_validate(d) for d in orjson.loads(row.doses)]
+    row = await fetchrow_retrying(reader, READ_SQL, read_parameters(person_id, as_of))
+    if row is None or not scope.may_see_person(caller, person_id, row["enterprise_id"], row["district"]):
+        raise person_not_found()
+    doses = _DOSES.validate_json(row["doses"])
     series = doses[0].doses_in_primary_series if doses else None
     summary = PersonSummary(
-        person_id=person.id,
+        person_id=person_id,
         as_of=as_of,
-        enterprise_id=person.enterprise_id,
-        status=person.status,
+        enterprise_id=row["enterprise_id"],
+        status=row["status"],
         doses=doses,
         vaccination=Vaccination(
             doses=len(doses),
             last_dose_at=doses[-1].administered_at if doses else None,
             primary_series_complete=series is not None and len(doses) >= series,
         ),
-        latest_results=[ResultBrief.model_validate(r) for r in orjson.loads(row.results)],
-        recent_declarations=[DeclarationBrief.model_validate(d) for d in orjson.loads(row.declarations)],
-        travels=[TravelBrief.model_validate(t) for t in orjson.loads(row.travels)],
-        pending_pools=[PoolBrief.model_validate(p) for p in orjson.loads(row.pools)],
+        latest_results=_RESULTS.validate_json(row["results"]),
+        recent_declarations=_DECLARATIONS.validate_json(row["declarations"]),
+        travels=_TRAVELS.validate_json(row["travels"]),
+        pending_pools=_POOLS.validate_json(row["pools"]),
         flags=[],
     )
-    summary.flags = _flags(summary, person.high_risk, person.high_risk_until, as_of)
+    summary.flags = _flags(summary, row["high_risk"], row["high_risk_until"], as_of)
     return summary
