@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -26,6 +27,7 @@ from safework_common.timezone import now_local
 from safework_gateway.keys.service import ALGORITHM, KeyRing
 from safework_gateway.passes import health_card, repository, rules
 from safework_gateway.passes.facts import FactFeed
+from safework_gateway.passes.recorder import PassRecorder
 from safework_gateway.upstream import Upstream
 
 log = logging.getLogger("safework.gateway.passes")
@@ -52,6 +54,7 @@ class PassService:
         self._ring = ring
         self._sessionmaker = sessionmaker
         self._writer = writer  # autocommit, no pre-ping: single idempotent statements
+        self.recorder = PassRecorder(functools.partial(repository.add_many, writer))
         self.facts = FactFeed(registry, writer, lookback=max_ttl)
         self._registry = registry
         self._scheduler = scheduler
@@ -95,20 +98,15 @@ class PassService:
         token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid, "typ": PASS_TYP})
         issued_at = datetime.fromtimestamp(claims["iat"], UTC)
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-        # One autocommit INSERT (no ping, no BEGIN/COMMIT): a pass costs what a status read costs.
-        await repository.add(
-            self._writer,
-            pass_id=pass_id,
-            person_id=uuid.UUID(person_id),
-            enterprise_id=uuid.UUID(enterprise_id),
-            kid=kid,
-            token=token,
-            issued_at=issued_at,
-            expires_at=expires_at,
+        issued = repository.IssuedPass(
+            pass_id, uuid.UUID(person_id), uuid.UUID(enterprise_id), kid, token, issued_at, expires_at
         )
+        # Committed before the 201: with the passes issued at the same moment, one autocommit
+        # INSERT (no ping, no BEGIN/COMMIT), so a pass costs no more than a status read.
+        await self.recorder.record(issued)
         return PassOut(
             pass_id=pass_id,
-            enterprise_id=uuid.UUID(enterprise_id),
+            enterprise_id=issued.enterprise_id,
             issued_at=issued_at,
             expires_at=expires_at,
             kid=kid,
@@ -272,6 +270,7 @@ class PassService:
             )
 
     async def stop(self) -> None:
+        await self.recorder.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
