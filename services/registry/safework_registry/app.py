@@ -71,12 +71,17 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # Single-statement reads (a pass holder's facts): autocommit, no per-checkout ping; a
+        # dropped connection is retried once (run_once_retrying). Small: one statement each.
+        reader = make_engine(settings.database_url, pool_size=4, pre_ping=False, isolation_level="AUTOCOMMIT")
+        app.state.reader = reader
         app.state.internal_verifier = load_internal_verifier(settings)
         app.state.national_id_cipher = NationalIdCipher(settings.national_id_key_bytes())
         try:
             yield
         finally:
             await engine.dispose()
+            await reader.dispose()
 
     app = FastAPI(
         title="Safework registry",

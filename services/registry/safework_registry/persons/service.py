@@ -5,14 +5,18 @@ the same order as the roster upsert, so they serialise without deadlocks."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from safework_common.contract.persons import PersonCreate, PersonOut, PersonUpdate
+from safework_common import scope
+from safework_common.contract.persons import PassHolderFacts, PersonCreate, PersonOut, PersonUpdate
+from safework_common.db import run_once_retrying
 from safework_common.errors import Conflict, Forbidden, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import as_uuid, caller_enterprise, require_role, sees_everything
@@ -53,6 +57,27 @@ def person_out(person: Person | Row[Any] | Mapping[str, Any], cipher: NationalId
     data: Mapping[str, Any] = person if isinstance(person, Mapping) else _as_mapping(person)
     shown = cipher.decrypt(data["national_id_enc"]) if reveal else nid.mask(data["national_id_last4"])
     return PersonOut.model_validate({**data, "national_id": shown})
+
+
+@functools.cache
+def _pass_holder_sql() -> str:
+    """The pass holder's read compiled once for asyncpg (``$1``: the person's ID): SQLAlchemy's
+    per-execution compile-cache lookup costs more CPU than this one-row read."""
+    stmt = (
+        select(Person.id, Person.full_name, Person.enterprise_id, Person.status, Enterprise.district)
+        .outerjoin(Enterprise, Enterprise.id == Person.enterprise_id)
+        .where(Person.id == bindparam("person_id", type_=Person.id.type))
+    )
+    return str(stmt.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
+
+
+async def pass_holder(reader: AsyncEngine, caller: Caller, person_id: uuid.UUID) -> PassHolderFacts:
+    """What issuing a gate pass needs of the person, in scope (else 404): one autocommit read on
+    ``reader`` (no ping, no BEGIN/COMMIT; idempotent, so retried once on a dropped connection)."""
+    row = (await run_once_retrying(reader, _pass_holder_sql(), (person_id,))).first()
+    if row is None or not scope.may_see_person(caller, row.id, row.enterprise_id, row.district):
+        raise person_not_found()
+    return PassHolderFacts(id=row.id, full_name=row.full_name, enterprise_id=row.enterprise_id, status=row.status)
 
 
 def _as_mapping(person: Person | Row[Any]) -> Mapping[str, Any]:
