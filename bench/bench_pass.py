@@ -217,11 +217,14 @@ async def issuance(url: str, workers: int, rounds: int, per_round: int, concurre
             calls = {"status": ("GET", "/api/v1/me/status", 200), "pass": ("POST", "/api/v1/me/pass", 201)}
             for kind in ("status", "pass"):  # warm both paths
                 await burst(http, *calls[kind], device_tokens, 2 * concurrency, concurrency)
+            recorder = gateway.state.passes.recorder
+            statements, recorded = recorder.statements, recorder.recorded
             for _ in range(rounds):
                 for kind in ("status", "pass"):
                     started_cpu = time.process_time()
                     rates[kind].append(await burst(http, *calls[kind], device_tokens, per_round, concurrency))
                     cpu[kind].append((time.process_time() - started_cpu) / per_round * 1000)
+            statements, recorded = recorder.statements - statements, recorder.recorded - recorded
     status, issued = statistics.median(rates["status"]), statistics.median(rates["pass"])
     print(f"  GET  /api/v1/me/status     {status:8,.0f} answers/s  (median round; rounds {_fmt(rates['status'])})")
     print(f"  POST /api/v1/me/pass       {issued:8,.0f} passes/s   (median round; rounds {_fmt(rates['pass'])})")
@@ -230,6 +233,7 @@ async def issuance(url: str, workers: int, rounds: int, per_round: int, concurre
     cpu_status, cpu_pass = statistics.median(cpu["status"]), statistics.median(cpu["pass"])
     print(f"  CPU per answer of the services' process (PostgreSQL's not counted): status {cpu_status:.2f} ms,")
     print(f"    pass {cpu_pass:.2f} ms: one pass costs {cpu_pass / cpu_status:.2f} status reads of this process's CPU")
+    print(f"  passes recorded {recorded:,} by {statements:,} INSERTs ({recorded / max(statements, 1):.1f} a statement)")
     return True
 
 

@@ -11,6 +11,7 @@ import io
 import json
 import uuid
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,13 @@ import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
+from sqlalchemy import func, select
 
+from safework_common.db import make_engine
 from safework_common.passes.verifier import PASS_TYP, PassVerifier
-from safework_gateway.passes import health_card
+from safework_gateway.passes import health_card, repository
+from safework_gateway.passes.models import GatePass
+from safework_gateway.passes.recorder import PassRecorder
 from safework_gateway.passes.rules import mask_name, pass_expiry
 from tests.gateway.conftest import Stack, bearer
 from tests.gateway.world import ok
@@ -358,6 +363,122 @@ async def test_issuing_survives_dropped_database_connections(stack: Stack, db: s
     issued = await ok(await stack.http.post("/api/v1/me/pass", headers=bearer(token)), 201)
     check, row = await stack.app.state.passes.check(issued["token"])
     assert check.valid and row is not None and row["pass_id"] == issued["pass_id"]  # written, and live
+
+
+def _issued(n: int) -> list[repository.IssuedPass]:
+    now = datetime.now(UTC)
+    return [
+        repository.IssuedPass(
+            f"test-pass-{uuid.uuid4().hex[:16]}", uuid.uuid4(), uuid.uuid4(), "pass-kid", f"token-{i}", now, now
+        )
+        for i in range(n)
+    ]
+
+
+def test_an_issued_pass_lists_the_tables_issuing_columns() -> None:
+    """The batch INSERT's columns come from the table; the row type must list the same, in order."""
+    columns = [c.name for c in GatePass.__table__.columns if not c.name.startswith("revoked_")]
+    assert list(repository.IssuedPass._fields) == columns == list(repository.INSERT_COLUMNS)
+
+
+async def test_passes_waiting_together_are_written_by_one_statement_each_committed_before_it_returns(
+    db: str,
+) -> None:
+    """Group commit: the first pass is written at once; those that arrive meanwhile wait for its
+    statement to finish and go together in the next; nobody returns before its row is committed."""
+    engine = make_engine(db, pre_ping=False, isolation_level="AUTOCOMMIT")
+    first_written, release = asyncio.Event(), asyncio.Event()
+    batches: list[int] = []
+
+    async def write(batch: Sequence[repository.IssuedPass]) -> None:
+        batches.append(len(batch))
+        await repository.add_many(engine, batch)
+        if len(batches) == 1:
+            first_written.set()
+            await release.wait()  # committed, but the statement not yet returned
+
+    async def stored(ids: list[str]) -> int:
+        async with engine.connect() as conn:
+            n = await conn.scalar(select(func.count()).where(repository.T.c.pass_id.in_(ids)))
+        return int(n or 0)
+
+    try:
+        recorder = PassRecorder(write)
+        passes = _issued(4)
+        first = asyncio.create_task(recorder.record(passes[0]))
+        await first_written.wait()
+        rest = [asyncio.create_task(recorder.record(p)) for p in passes[1:]]
+        await asyncio.sleep(0.05)
+        assert not first.done() and not any(t.done() for t in rest)  # not acknowledged before the statement ends
+        release.set()
+        await asyncio.gather(first, *rest)
+        assert batches == [1, 3] and (recorder.statements, recorder.recorded) == (2, 4)
+        ids = [p.pass_id for p in passes]
+        assert await stored(ids) == 4
+        await repository.add_many(engine, passes[:2])  # written again after a dropped connection: no change
+        assert await stored(ids) == 4
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_statement_fails_its_own_passes_only() -> None:
+    failing, release = asyncio.Event(), asyncio.Event()
+    written: list[list[str]] = []
+
+    async def write(batch: Sequence[repository.IssuedPass]) -> None:
+        if not written and not failing.is_set():
+            failing.set()
+            await release.wait()
+            raise ConnectionRefusedError("the database went away")
+        written.append([p.pass_id for p in batch])
+
+    recorder = PassRecorder(write)
+    a, b, c = _issued(3)
+    lost = asyncio.create_task(recorder.record(a))
+    await failing.wait()
+    kept = [asyncio.create_task(recorder.record(p)) for p in (b, c)]
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(ConnectionRefusedError):
+        await lost
+    await asyncio.gather(*kept)
+    assert written == [[b.pass_id, c.pass_id]] and recorder.recorded == 2
+
+
+async def test_a_caller_gone_leaves_the_others_written() -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    written: list[str] = []
+
+    async def write(batch: Sequence[repository.IssuedPass]) -> None:
+        started.set()
+        await release.wait()
+        written.extend(p.pass_id for p in batch)
+
+    recorder = PassRecorder(write)
+    a, b = _issued(2)
+    gone, waiting = asyncio.create_task(recorder.record(a)), asyncio.create_task(recorder.record(b))
+    await started.wait()
+    gone.cancel()
+    release.set()
+    await waiting
+    assert gone.cancelled() and written == [a.pass_id, b.pass_id]  # written, unused
+    await recorder.stop()
+
+
+async def test_a_database_outage_while_recording_is_503_and_no_pass(
+    stack: Stack, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, pid, token = await cleared_worker(stack, db)
+    recorder: PassRecorder = stack.app.state.passes.recorder
+
+    async def down(batch: Sequence[repository.IssuedPass]) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(recorder, "_write", down)
+    r = await stack.http.post("/api/v1/me/pass", headers=bearer(token))
+    assert r.status_code == 503 and r.json()["error"]["code"] == "database_unavailable", r.text
+    async with stack.app.state.sessionmaker() as session:
+        assert await repository.live(session, datetime.now(UTC), person_ids=[pid]) == []
 
 
 async def test_health_card_is_a_smart_health_card(stack: Stack, db: str) -> None:

@@ -70,8 +70,8 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        # The status read (a person's summary) is one statement: on its own small asyncpg pool,
-        # without the per-checkout ping (safework_common.db.fetchrow_retrying).
+        # The status read (a person's summary) and a pass holder's facts are one statement each:
+        # on a small asyncpg pool, without the per-checkout ping (db.fetchrow_retrying).
         reader = await make_reader(settings.database_url, size=max(4, settings.db_pool_size // 2))
         app.state.reader = reader
         app.state.internal_verifier = load_internal_verifier(settings)

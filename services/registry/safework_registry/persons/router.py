@@ -13,6 +13,7 @@ from safework_common.contract.persons import (
     PERSON_EXAMPLE,
     JobRole,
     LookupRequest,
+    PassHolderFacts,
     PersonCreate,
     PersonOut,
     PersonStatus,
@@ -114,6 +115,16 @@ async def lookup_person(
 async def get_person(session: Session, caller: CallerDep, cipher: Cipher, person_id: uuid.UUID) -> PersonOut:
     person = await person_in_scope(session, caller, person_id)
     return service.person_out(person, cipher, _reveal(caller))
+
+
+@router.get(
+    "/persons/{person_id}/pass-holder",
+    response_model=PassHolderFacts,
+    summary="What issuing a gate pass needs of one person: name, employer, status (in scope; internal)",
+    description="The gateway's read when it issues a pass (issue 17): one statement, no national ID, no health data.",
+)
+async def get_pass_holder(request: Request, caller: CallerDep, person_id: uuid.UUID) -> PassHolderFacts:
+    return await service.pass_holder(request.app.state.reader, caller, person_id)
 
 
 @router.patch(
