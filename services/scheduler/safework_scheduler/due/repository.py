@@ -9,7 +9,7 @@ latest declaration, return and positive pool). It answers whenever nothing in it
 ``as_of``; for a person with a result after ``as_of`` (a question about the past) their results
 are read instead. For the others (a positive result, a declaration, a trip or a positive pool
 in the window, or a recent arrival: about one in twenty) the history itself is read, in the
-same row, nothing after ``as_of``, no INVALID result (``PERSON_COLUMNS``):
+same row, nothing after ``as_of``, no INVALID result (the history columns: ``facts``):
 
 - one person or one enterprise: one statement, through each person's roll-up row by key (an
   enterprise's probes shared with parallel workers);
@@ -19,7 +19,8 @@ same row, nothing after ``as_of``, no INVALID result (``PERSON_COLUMNS``):
 
 The statements are the house's one way in (docs/ARCHITECTURE.md, "One way in"): SQLAlchemy Core
 over ``safework_scheduler.tables``, compiled once at import, run on the asyncpg connection,
-rows read by column name. Each is shaped for the planner (fenced subqueries, laterals); check
+rows read by column name (the loops over every person read positions taken from those names:
+``Compiled.at``). Each is shaped for the planner (fenced subqueries, laterals); check
 ``EXPLAIN`` before and after changing one.
 """
 
