@@ -33,17 +33,15 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Final
 
 import asyncpg
 
-from safework_common.contract.policy_document import PolicyDocument
 from safework_common.export import CSV_CHUNK_BYTES
 from safework_common.gcpause import gc_paused
 from safework_scheduler.due import bulk
 from safework_scheduler.due import repository as due_repo
-from safework_scheduler.due.rules import DueRules, RoundPlan
+from safework_scheduler.due.rules import DueRules
 from safework_scheduler.exports.due_rows import EnterpriseRows
 
 Row = Sequence[Any]
@@ -57,22 +55,15 @@ _SHARE: Final = due_repo.PROVINCE_PEOPLE
 _ENTERPRISE: Final = _SHARE.at("enterprise_id")
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One share and what a worker needs to make its rows."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job(bulk.Job):
+    """A share as the counts' worker gets it (``due.bulk.Job``: the snapshot, the policy, the
+    rounds, the share), and what its rows need besides."""
 
-    url: str
-    snapshot: str
-    policy: PolicyDocument
-    versions: tuple[PolicyDocument, ...]
-    as_of: datetime
     flag: int  # the statuses shown (0: everyone)
     enterprises: Mapping[uuid.UUID, due_repo.EnterpriseRow]
-    plans: Mapping[uuid.UUID, RoundPlan]
-    share: due_repo.Share
     as_csv: bool  # CSV text, else the cells (XLSX)
     path: str = ""  # the worker's file
-    serial: bool = True  # the shares run side by side: no parallel workers in each
 
 
 async def blocks(conn: Any, job: Job) -> AsyncGenerator[tuple[uuid.UUID, Made], None]:
@@ -147,31 +138,42 @@ async def _to_file(job: Job) -> list[tuple[uuid.UUID, int, int]]:
     return where
 
 
-async def here(conn: Any, job: Job) -> AsyncIterator[Made]:
-    """One share made in this process, on ``conn`` (inside the request's snapshot
-    transaction), sent as it comes: CSV in chunks of about ``CSV_CHUNK_BYTES``."""
+async def _chunked(made: AsyncIterator[Made]) -> AsyncIterator[Made]:
+    """Blocks of CSV joined into chunks of about ``CSV_CHUNK_BYTES`` (fewer, larger writes to
+    the socket); blocks of cells as they come."""
     pending: list[bytes] = []
     size = 0
-    stream = blocks(conn, job)
-    try:
-        while True:
-            with gc_paused():
-                made = await anext(stream, None)
-            if made is None:
-                break
-            block = made[1]
-            if isinstance(block, list):
-                yield block
-                continue
-            pending.append(block)
-            size += len(block)
-            if size >= CSV_CHUNK_BYTES:
-                yield b"".join(pending)
-                pending, size = [], 0
-    finally:
-        await stream.aclose()
+    async for block in made:
+        if isinstance(block, list):
+            yield block
+            continue
+        pending.append(block)
+        size += len(block)
+        if size >= CSV_CHUNK_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
     if pending:
         yield b"".join(pending)
+
+
+async def here(conn: Any, job: Job) -> AsyncIterator[Made]:
+    """One share made in this process, on ``conn`` (inside the request's snapshot
+    transaction), sent as it comes."""
+
+    async def made() -> AsyncIterator[Made]:
+        stream = blocks(conn, job)
+        try:
+            while True:
+                with gc_paused():
+                    block = await anext(stream, None)
+                if block is None:
+                    return
+                yield block[1]
+        finally:
+            await stream.aclose()
+
+    async for chunk in _chunked(made()):
+        yield chunk
 
 
 async def in_workers(jobs: Sequence[Job], order: Sequence[uuid.UUID]) -> AsyncIterator[Made]:
@@ -193,8 +195,8 @@ async def in_workers(jobs: Sequence[Job], order: Sequence[uuid.UUID]) -> AsyncIt
                 f.cancel()
                 with contextlib.suppress(BaseException):
                     await f
-        async for made in _read_in_order(jobs, indexes, order):
-            yield made
+        async for chunk in _chunked(_read_in_order(jobs, indexes, order)):
+            yield chunk
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -209,8 +211,6 @@ async def _read_in_order(
     by_share = [{eid: (offset, length) for eid, offset, length in index} for index in indexes]
     files = [open(job.path, "rb") for job in jobs]  # noqa: ASYNC230, SIM115 - local temporary files
     try:
-        pending: list[bytes] = []
-        size = 0
         for eid in order:
             for f, where in zip(files, by_share, strict=True):
                 at = where.get(eid)
@@ -218,17 +218,7 @@ async def _read_in_order(
                     continue
                 f.seek(at[0])
                 data = f.read(at[1])
-                if not jobs[0].as_csv:
-                    yield pickle.loads(data)  # noqa: S301 - written by our own worker, just now
-                    continue
-                pending.append(data)
-                size += len(data)
-                if size >= CSV_CHUNK_BYTES:
-                    yield b"".join(pending)
-                    pending, size = [], 0
-                    await asyncio.sleep(0)
-        if pending:
-            yield b"".join(pending)
+                yield data if jobs[0].as_csv else pickle.loads(data)  # noqa: S301 - our own worker's, just now
     finally:
         for f in files:
             f.close()

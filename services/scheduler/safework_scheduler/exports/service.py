@@ -114,17 +114,17 @@ class DuePeopleExport:
             snapshot = await due_repo.export_snapshot(session) if workers > 1 else ""
             jobs = [
                 parallel.Job(
-                    due_repo.database_url(session),
-                    snapshot,
-                    rules.policy,
-                    tuple(rules.versions),
-                    rules.as_of,
-                    _FLAG[self.status],
-                    {e.id: e for e in enterprises},
-                    plans,
-                    share,
-                    as_csv,
+                    url=due_repo.database_url(session),
+                    snapshot=snapshot,
+                    policy=rules.policy,
+                    versions=tuple(rules.versions),
+                    as_of=rules.as_of,
+                    plans=plans,
+                    share=share,
                     serial=workers > 1,
+                    flag=_FLAG[self.status],
+                    enterprises={e.id: e for e in enterprises},
+                    as_csv=as_csv,
                 )
                 for share in due_repo.shares(workers, self.district, self.zone_type)
             ]
