@@ -20,7 +20,8 @@ status read it must not cost more than.
    requests in flight, in alternating rounds; the median round is reported. In-process, one
    event loop: the figure is the whole system's CPU cost per answer on one core (no HTTP
    server, no network), the same for both routes. The issue's bar: a pass costs no more than
-   one status read; printed as the ratio issuance / status.
+   one status read; printed as the ratio issuance / status, with how many passes each INSERT
+   wrote (the gateway's group commit, ``passes/recorder.py``).
 
     .venv/bin/python -m bench.bench_pass [--quick] [--seconds S] [--workers N] [--rounds R]
 
