@@ -66,9 +66,10 @@ async def database_url(admin_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
-    """The session's database, emptied after the test: every test starts from empty tables."""
+    """The session's database, emptied after the test: every test starts from empty tables
+    (only the tables the test wrote are truncated, ``database.reset``)."""
     yield database_url
-    await database.truncate_all(database_url)
+    await database.reset(database_url)
 
 
 @pytest.fixture(scope="session")

@@ -100,3 +100,41 @@ async def truncate_all(url: str, keep: frozenset[str] = KEEP) -> None:
             await conn.execute("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
+
+
+# The tables a test may have written: every table that holds a row, and every table whose own
+# sequence was drawn from (so RESTART IDENTITY still gives each test the first ids). Partitions are
+# read and emptied through their parent.
+_WRITTEN = """
+SELECT c.relname,
+       EXISTS (SELECT 1 FROM pg_depend d JOIN pg_sequences s
+               ON s.schemaname = 'public' AND s.sequencename = (SELECT relname FROM pg_class WHERE oid = d.objid)
+               WHERE d.refobjid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+                 AND s.last_value IS NOT NULL) AS drawn
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+"""
+
+
+async def reset(url: str, keep: frozenset[str] = KEEP) -> None:
+    """What :func:`truncate_all` does, for the tables a test wrote only: the ones with a row or
+    a drawn sequence are emptied in one TRUNCATE (the others are empty already). Finding them
+    is one query of ``EXISTS`` probes, much cheaper than truncating some 80 tables and their
+    partitions after every test."""
+    conn = await asyncpg.connect(url)
+    try:
+        tables = [(r["relname"], r["drawn"]) for r in await conn.fetch(_WRITTEN) if r["relname"] not in keep]
+        if not tables:
+            return
+        probes = " UNION ALL ".join(
+            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")"  # noqa: S608 - names read from pg_class
+            for name, drawn in tables
+            if not drawn
+        )
+        written = [name for name, drawn in tables if drawn]
+        if probes:
+            written += [r[0] for r in await conn.fetch(probes)]
+        if written:
+            await conn.execute("TRUNCATE " + ", ".join(f'"{n}"' for n in written) + " RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
