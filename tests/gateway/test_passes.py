@@ -22,6 +22,7 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
+from safework_common.fhir import CVX
 from safework_common.passes.verifier import PASS_TYP, PassVerifier
 from safework_gateway.passes import health_card
 from safework_gateway.passes.rules import mask_name, pass_expiry
@@ -378,7 +379,7 @@ async def test_health_card_is_a_smart_health_card(stack: Stack, db: str) -> None
     bundle = payload["vc"]["credentialSubject"]["fhirBundle"]
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert kinds == ["Patient", "Immunization", "Immunization"]
-    assert bundle["entry"][1]["resource"]["vaccineCode"]["coding"][0] == {"system": health_card.CVX, "code": "210"}
+    assert bundle["entry"][1]["resource"]["vaccineCode"]["coding"][0] == {"system": CVX, "code": "210"}
     assert bundle["entry"][0]["resource"]["name"] == [{"family": "Nguyễn", "given": ["Thị", "Hoa"]}]
     # The shc:/ QR decodes to the numeric form of the same JWS.
     png = await stack.http.get("/api/v1/me/health-card/qr", headers=bearer(token))
