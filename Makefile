@@ -33,8 +33,8 @@ test: $(STAMP)
 	$(BIN)/ruff check services tests bench migrations && \
 	$(BIN)/mypy && \
 	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS); status=$$?; \
-	echo "make test: $$(( $$(date +%s) - start )) s elapsed; CPU user and sys of the commands: $$(times | tail -n 1)"; \
-	exit $$status
+	echo "make test: $$(( $$(date +%s) - start )) s elapsed; CPU time (user sys) of make's shell, then of the commands:"; \
+	times; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench migrations
