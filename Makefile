@@ -24,11 +24,17 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/safework seed --people 2000 --enterprises 40 --seed 1
 
-## Install if needed, then lint, type-check and run the whole suite against real PostgreSQL.
+## Install if needed, then lint, type-check and run the whole suite against real PostgreSQL, one
+## pytest-xdist worker per core (PYTEST_XDIST= runs it in one process); prints the elapsed time
+## and the CPU time (user, sys) the commands took.
+PYTEST_XDIST ?= -n auto --dist loadfile
 test: $(STAMP)
-	$(BIN)/ruff check services tests bench migrations
-	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@start=$$(date +%s); \
+	$(BIN)/ruff check services tests bench migrations && \
+	$(BIN)/mypy && \
+	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS); status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s elapsed; CPU time (user sys) of make's shell, then of the commands:"; \
+	times; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench migrations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,8 @@ from fastapi import FastAPI
 from safework_cli import migrate
 from safework_cli.policy import load_policies
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter, generate_keypair
-from tests.support import database
+from safework_common.settings import plain_pg_url
+from tests.support import apps, database
 
 os.environ.setdefault("SAFEWORK_ENV", "test")
 
@@ -27,20 +29,47 @@ def admin_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-async def database_url(admin_url: str) -> AsyncIterator[str]:
-    url = await database.create_database(admin_url)
+def pytest_configure(config: pytest.Config) -> None:
+    # Under xdist the controller names the run, so that it knows which template to drop.
+    controller = getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput")
+    if controller and config.getoption("testrunuid", None) is None:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = getattr(config.option, "testrunuid", None)
+    url = os.environ.get("TEST_DATABASE_URL")
+    if run and url and not hasattr(config, "workerinput"):
+        admin = plain_pg_url(url)
+        asyncio.run(database.drop_database(admin, database.with_database(admin, database.template_name(run))))
+
+
+async def migrated(url: str) -> None:
+    """The schema at its heads and the policy versions loaded: what every test starts from."""
     await asyncio.to_thread(migrate.upgrade, url, "heads", configure_logger=False)
     await load_policies(url)
+
+
+@pytest.fixture(scope="session")
+async def database_url(admin_url: str) -> AsyncIterator[str]:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run:
+        template = database.template_name(run)
+        await database.ensure_template(admin_url, template, migrated)
+        url = await database.create_database(admin_url, template=template)
+    else:
+        url = await database.create_database(admin_url)
+        await migrated(url)
     yield url
     await database.drop_database(admin_url, url)
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
-    """The session's database, emptied after the test: every test starts from empty tables."""
+    """The session's database, emptied after the test: every test starts from empty tables
+    (only the tables the test wrote are truncated, ``database.reset``)."""
     yield database_url
-    await database.truncate_all(database_url)
+    await database.reset(database_url)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +113,6 @@ AUTHORITY = Caller(subject="client:authority-1", role="authority", client_id="au
 
 @pytest.fixture
 def registry_app(db: str, common_settings: dict[str, Any], keys_dir: Path) -> FastAPI:
-    from safework_registry.app import create_app
     from safework_registry.settings import RegistrySettings
 
     settings = RegistrySettings(
@@ -92,7 +120,7 @@ def registry_app(db: str, common_settings: dict[str, Any], keys_dir: Path) -> Fa
         national_id_key_file=keys_dir / "national_id_hmac.key",
         **common_settings,
     )
-    return create_app(settings, configure_logs=False)
+    return apps.registry(settings)
 
 
 @pytest.fixture
@@ -103,10 +131,9 @@ async def registry(registry_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def scheduler_app(db: str, common_settings: dict[str, Any]) -> FastAPI:
-    from safework_scheduler.app import create_app
     from safework_scheduler.settings import SchedulerSettings
 
-    return create_app(SchedulerSettings(database_url=db, **common_settings), configure_logs=False)
+    return apps.scheduler(SchedulerSettings(database_url=db, **common_settings))
 
 
 @pytest.fixture

@@ -143,10 +143,12 @@ def test_secrets_generate_gives_every_secret_compose_asks_for(tmp_path: Path, mo
     monkeypatch.setenv("SAFEWORK_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", f"postgresql://safework:{values['POSTGRES_PASSWORD']}@postgres:5432/safework")
     for settings in (GatewaySettings, RegistrySettings, SchedulerSettings):
-        assert settings().environment == "production"  # type: ignore[call-arg]
+        assert settings().environment == "production"
 
     # Never overwritten; and two runs never give the same secrets.
     again = CliRunner().invoke(app, ["secrets", "generate", "--output", str(env_file)])
     assert again.exit_code == 1 and "never overwritten" in again.output
     printed = CliRunner().invoke(app, ["secrets", "generate"])
-    assert printed.exit_code == 0 and values["POSTGRES_PASSWORD"] not in printed.stdout
+    password = values["POSTGRES_PASSWORD"]
+    assert password is not None
+    assert printed.exit_code == 0 and password not in printed.stdout

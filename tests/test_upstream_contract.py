@@ -22,7 +22,7 @@ from tests.callers import PROVINCE, As
 from tests.gateway.test_openapi import FILE_ANSWERS
 
 # One list route of each service, with a parameter it declares and a misspelt one.
-UNKNOWN_QUERY = {
+UNKNOWN_QUERY: dict[str, tuple[str, dict[str, str | int], str]] = {
     "registry": ("/v1/enterprises", {"limit": 5, "zone_type": "KCN"}, "zone_typ"),
     "scheduler": ("/v1/vaccines/queue", {"limit": 5, "tier": 1}, "teir"),
 }

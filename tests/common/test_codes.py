@@ -76,6 +76,7 @@ def raised_codes() -> dict[str, set[object]]:
                     status = _STATUS_OF.get(name)
                     for other in node.keywords:
                         if other.arg == "status_code" and isinstance(other.value, ast.Constant):
+                            assert isinstance(other.value.value, int), ast.dump(other)
                             status = other.value.value
                     add(code, status)
                 args = [a.value if isinstance(a, ast.Constant) else None for a in node.args]

@@ -15,12 +15,13 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from safework_common.internal_auth import Caller, InternalTokenMinter
-from safework_gateway.app import create_app
 from safework_gateway.auth.tokens import TYP_CLIENT, TYP_DEVICE, TokenService
 from safework_gateway.clients.service import create_client
 from safework_gateway.settings import GatewaySettings
 from tests.callers import As
 from tests.conftest import running
+from tests.support import apps
+from tests.support.apps import asgi
 
 TEST_KEK = base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("=")
 SANCTIONED_APP = "vn.gov.bluezone"
@@ -108,13 +109,9 @@ DOWN_URL = "http://127.0.0.1:18159"
 async def gateway(db: str, keys_dir: Path) -> AsyncIterator[Stack]:
     """The gateway alone, its upstreams down: for what it answers by itself."""
     settings = gateway_settings_for(db, keys_dir, registry_url=DOWN_URL, scheduler_url=DOWN_URL)
-    app = create_app(settings, configure_logs=False)
+    app = apps.gateway(settings)
     async with running(app) as http:
         yield Stack(app=app, http=http)
-
-
-def asgi(app: FastAPI) -> httpx.ASGITransport:
-    return httpx.ASGITransport(app=app, raise_app_exceptions=False)
 
 
 @pytest.fixture
@@ -125,12 +122,7 @@ async def stack(
         registry_app.router.lifespan_context(registry_app),
         scheduler_app.router.lifespan_context(scheduler_app),
     ):
-        app = create_app(
-            gateway_settings,
-            configure_logs=False,
-            registry_transport=asgi(registry_app),
-            scheduler_transport=asgi(scheduler_app),
-        )
+        app = apps.gateway(gateway_settings, registry=registry_app, scheduler=scheduler_app)
         async with (
             running(app) as http,
             httpx.AsyncClient(transport=asgi(registry_app), base_url="http://registry") as reg,

@@ -40,7 +40,7 @@ async def test_the_province_reads_the_audit_log_with_filters_and_keyset_pages(st
     assert not any(nid in text for nid in tenant.national_ids)
 
     # Filters, and keyset pages that neither repeat nor skip.
-    lookups = {"action": "person.lookup", "client_id": lookup_client}
+    lookups: dict[str, str | int] = {"action": "person.lookup", "client_id": lookup_client}
     pages, cursor = [], None
     while True:
         params = {**lookups, "limit": 2} | ({"cursor": cursor} if cursor else {})

@@ -31,8 +31,9 @@ from safework_gateway.passes.service import PASSES_SUBJECT
 from safework_gateway.settings import GatewaySettings
 from tests.callers import As
 from tests.conftest import running
-from tests.gateway.conftest import Stack, asgi, bearer
+from tests.gateway.conftest import Stack, bearer
 from tests.gateway.world import DISTRICT_A, DISTRICT_B, app_info, enterprise, lab, national_id, new_device_id, tax_code
+from tests.support.apps import asgi
 
 PUBLIC = frozenset[str]()
 A = frozenset({"authority"})

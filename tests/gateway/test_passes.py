@@ -25,6 +25,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from safework_common.db import make_engine
+from safework_common.fhir import CVX
 from safework_common.passes.verifier import PASS_TYP, PassVerifier
 from safework_gateway.passes import health_card, repository
 from safework_gateway.passes.models import GatePass
@@ -499,7 +500,7 @@ async def test_health_card_is_a_smart_health_card(stack: Stack, db: str) -> None
     bundle = payload["vc"]["credentialSubject"]["fhirBundle"]
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert kinds == ["Patient", "Immunization", "Immunization"]
-    assert bundle["entry"][1]["resource"]["vaccineCode"]["coding"][0] == {"system": health_card.CVX, "code": "210"}
+    assert bundle["entry"][1]["resource"]["vaccineCode"]["coding"][0] == {"system": CVX, "code": "210"}
     assert bundle["entry"][0]["resource"]["name"] == [{"family": "Nguyễn", "given": ["Thị", "Hoa"]}]
     # The shc:/ QR decodes to the numeric form of the same JWS.
     png = await stack.http.get("/api/v1/me/health-card/qr", headers=bearer(token))

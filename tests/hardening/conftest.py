@@ -16,8 +16,9 @@ import pytest
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.settings import plain_pg_url
 from tests.callers import As
-from tests.gateway.conftest import Stack, asgi, gateway_settings, gateway_settings_for, stack
-from tests.support import database
+from tests.gateway.conftest import Stack, gateway_settings, gateway_settings_for, stack
+from tests.support import apps, database
+from tests.support.apps import asgi
 
 __all__ = ["gateway_settings", "stack"]
 
@@ -66,25 +67,16 @@ async def module_stack(
     """The same stack as ``stack``, built once for a module whose tests share one world (tables
     are emptied when the module is done). Its tests must not use ``db``, which empties them
     after every test."""
-    from safework_gateway.app import create_app as gateway_app
-    from safework_registry.app import create_app as registry_app
     from safework_registry.settings import RegistrySettings
-    from safework_scheduler.app import create_app as scheduler_app
     from safework_scheduler.settings import SchedulerSettings
 
-    reg = registry_app(
+    reg = apps.registry(
         RegistrySettings(
             database_url=database_url, national_id_key_file=keys_dir / "national_id_hmac.key", **common_settings
-        ),
-        configure_logs=False,
+        )
     )
-    sch = scheduler_app(SchedulerSettings(database_url=database_url, **common_settings), configure_logs=False)
-    gw = gateway_app(
-        gateway_settings_for(database_url, keys_dir),
-        configure_logs=False,
-        registry_transport=asgi(reg),
-        scheduler_transport=asgi(sch),
-    )
+    sch = apps.scheduler(SchedulerSettings(database_url=database_url, **common_settings))
+    gw = apps.gateway(gateway_settings_for(database_url, keys_dir), registry=reg, scheduler=sch)
     try:
         async with (
             reg.router.lifespan_context(reg),

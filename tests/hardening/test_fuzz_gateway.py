@@ -68,9 +68,10 @@ from safework_gateway.auth.access import Access, api_routes
 from safework_gateway.forwarding.routes import FORWARDS, Forward
 from tests.callers import As
 from tests.conftest import running
-from tests.gateway.conftest import Stack, asgi, bearer, gateway_settings_for
+from tests.gateway.conftest import Stack, bearer, gateway_settings_for
 from tests.gateway.world import DISTRICT_A, DISTRICT_B, app_info, enterprise, lab, new_device_id, ok
 from tests.support import database
+from tests.support.apps import asgi
 
 T = TypeVar("T")
 Case = schemathesis.Case[Any]

@@ -98,7 +98,7 @@ async def test_a_csv_is_judged_row_by_row_with_row_numbers(
     Vietnamese words for the enums; a blank line is skipped, not a row."""
     nid = world.tenant.national_ids
     ids = [sid() for _ in range(6)]
-    rows = [
+    rows: list[list[Any]] = [
         HEADER,
         [ids[0], nid[0], "PCR", "13/09/2021 07:30", "13/09/2021 18:00", "Âm tính"],
         [ids[1], nid[1], "Test nhanh", "44452.3125", "44452.5", "âm tính"],  # 2021-09-13 07:30 and 12:00
@@ -144,7 +144,7 @@ async def test_an_xlsx_refuses_formulas_merged_cells_and_numeric_ids_per_row(
         sheet["F3"] = '=IF(1=1,"Âm tính","Dương tính")'
         sheet.merge_cells("C5:C6")
 
-    rows = [
+    rows: list[list[Any]] = [
         HEADER,
         [ids[0], nid[0], "PCR", when, later, "Âm tính"],  # date cells: openpyxl datetimes
         [ids[1], nid[1], "PCR", when, later, None],  # F3: a formula
@@ -228,7 +228,7 @@ async def test_far_cells_and_huge_merges_cost_what_their_xml_costs(
     def far(sheet: Any) -> None:
         sheet.cell(row=1_048_576, column=16_384, value="x")
 
-    rows = [HEADER, *([ids[k], nid[k], "PCR", when, later, "Âm tính"] for k in range(3))]
+    rows: list[list[Any]] = [HEADER, *([ids[k], nid[k], "PCR", when, later, "Âm tính"] for k in range(3))]
     body = await ok(await results(module_stack, world, xlsx_bytes(rows, far), XLSX))
     got = [(o["row"], o["status"], o.get("code")) for o in body["items"]]
     assert got == [
@@ -245,8 +245,8 @@ async def test_far_cells_and_huge_merges_cost_what_their_xml_costs(
         ),
     )
     body = await ok(await results(module_stack, world, merged, XLSX))
-    got = [(o["row"], o["status"], o.get("code"), o.get("column")) for o in body["items"]]
-    assert got == [
+    with_column = [(o["row"], o["status"], o.get("code"), o.get("column")) for o in body["items"]]
+    assert with_column == [
         (2, "accepted", None, None),
         (3, "rejected", "merged_cell", "Loại xét nghiệm"),
         (4, "rejected", "merged_cell", "Loại xét nghiệm"),
@@ -292,7 +292,8 @@ def _windows_1258(text: str) -> bytes:
 
     out = []
     for ch in text:
-        base, *marks = unicodedata.normalize("NFD", ch)
+        decomposed = unicodedata.normalize("NFD", ch)
+        base, marks = decomposed[0], decomposed[1:]
         shape = "".join(m for m in marks if m in "\u0302\u0306\u031b")  # â ă ơ ư: precomposed
         tones = "".join(m for m in marks if m not in shape)  # combining tone marks
         out.append(ch if fits(ch) else unicodedata.normalize("NFC", base + shape) + tones)
@@ -465,7 +466,7 @@ async def test_a_roster_xlsx_with_vietnamese_values_is_upserted_row_by_row(
     header = ["Mã nhân viên", "Số CCCD/CMND", "Họ và tên", "Ngày sinh", "Giới tính", "Vị trí công việc",
               "Ngày vào làm", "Số điện thoại"]  # fmt: skip
     ids = [national_id() for _ in range(4)]
-    rows = [
+    rows: list[list[Any]] = [
         header,
         ["VY-1", ids[0], "Nguyễn Thị Hoa", "08/03/1995", "Nữ", "Công nhân", 43617, "0912 345 678"],
         ["VY-2", ids[1], "Trần Văn Nam", datetime(1998, 11, 20), "Nam", "Lái xe chở hàng", "01/06/2019", None],

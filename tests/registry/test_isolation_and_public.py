@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from safework_common.internal_auth import Caller, InternalTokenMinter
-from safework_registry.outbreak.rules import HIGH, LOW, Room, refusal, suggest
+from safework_registry.outbreak.rules import HIGH, LOW, Risk, Room, refusal, suggest
 from tests import callers
 from tests.callers import PROVINCE, As
 from tests.registry.factories import OTHER_DISTRICT, Seed, cipher_for
@@ -50,7 +50,14 @@ def test_room_rules(rule: str, room: Room, risk: Any, code: str | None) -> None:
 def test_a_suggestion_never_mixes_and_fills_rooms() -> None:
     """seeds/002 §4: classes apart; rooms holding a class are filled before empty ones are opened."""
     rooms = [Room(R1, 3, (HIGH,)), Room(R2, 2), Room(R3, 4, (LOW,))]
-    people = [(P[0], HIGH), (P[1], LOW), (P[2], HIGH), (P[3], HIGH), (P[4], LOW), (P[5], HIGH)]
+    people: list[tuple[uuid.UUID, Risk]] = [
+        (P[0], HIGH),
+        (P[1], LOW),
+        (P[2], HIGH),
+        (P[3], HIGH),
+        (P[4], LOW),
+        (P[5], HIGH),
+    ]
     plan = {p.person_id: p for p in suggest(rooms, people)}
     holds = {R1: {HIGH}, R3: {LOW}, R2: set()}
     for p in plan.values():

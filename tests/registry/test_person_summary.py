@@ -276,7 +276,7 @@ def test_no_other_route_takes_the_summary_path(registry_app: FastAPI) -> None:
     path = f"/v1/persons/{uuid.uuid4()}/summary"
     taking = []
     for ctx in iter_route_contexts(registry_app.routes):
-        template = ctx.path_format or getattr(ctx.original_route, "path_format", "")
+        template: str = ctx.path_format or getattr(ctx.original_route, "path_format", "") or ""
         pattern = re.sub(r"\{[^}:]+:path\}", ".*", template)
         if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", pattern), path):
             taking.append(template)

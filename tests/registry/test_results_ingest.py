@@ -313,9 +313,11 @@ async def test_a_body_that_is_not_a_batch_is_refused_whole_and_changes_nothing(
     status: int,
     code: str,
     field: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     lab = await seed.lab()
-    registry_app.state.settings.max_batch_items = 2
+    # The app is shared by the tests of its settings (tests/support/apps.py): set it back after.
+    monkeypatch.setattr(registry_app.state.settings, "max_batch_items", 2)
 
     async with running(registry_app) as registry:
         r = await As(registry, minter)(callers.lab(lab)).post(f"/v1/labs/{lab}/results", json=body)

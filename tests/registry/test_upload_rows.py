@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from safework_common.contract.files import COLUMNS
 from safework_common.timezone import LOCAL_TZ
 from safework_registry.uploads import rows, tables
 
@@ -77,13 +78,13 @@ def test_a_cell_is_read(rule: str, column: int, value: Any, field: str, expected
 def test_a_cell_is_refused_with_its_row(rule: str, column: int, value: Any, code: str) -> None:
     got = one(column, value)
     assert got.refused[0].code == code, rule
-    assert got.refused[0].field == f"body.items[0].{rows.COLUMNS['results'][_field_at(column)].field}", rule
+    assert got.refused[0].field == f"body.items[0].{COLUMNS['results'][_field_at(column)].field}", rule
     assert got.rows == [2]
     assert got.items == [{}], "a refused row sends nothing on"
 
 
 def _field_at(column: int) -> int:
-    names = [c.field for c in rows.COLUMNS["results"]]
+    names = [c.field for c in COLUMNS["results"]]
     wanted = ["sample_id", "national_id", "kind", "collected_at", "resulted_at", "result"][column]
     return names.index(wanted)
 
@@ -99,7 +100,7 @@ def _field_at(column: int) -> int:
     ],
 )
 def test_a_roster_date_is_read(rule: str, value: Any, expected: date) -> None:
-    header = ["Mã nhân viên", "Số CCCD/CMND", "Họ và tên", "Ngày sinh", "Giới tính"]
+    header: list[tables.Cell] = ["Mã nhân viên", "Số CCCD/CMND", "Họ và tên", "Ngày sinh", "Giới tính"]
     table = tables.Table(header, [(2, ["VY-1", "024100000001", "Hoa", value, "Nữ"])])
     got = rows.to_items(table, "roster")
     assert got.items[0]["date_of_birth"] == expected, rule
@@ -124,7 +125,7 @@ def test_a_header_that_is_not_the_templates_refuses_the_file(rule: str, header: 
 
 
 def test_headers_match_in_any_case_and_as_field_names() -> None:
-    header = ["mã MẪU", "national_id", "Test kind", " Thời điểm lấy mẫu ", "resulted at", "KẾT QUẢ"]
+    header: list[tables.Cell] = ["mã MẪU", "national_id", "Test kind", " Thời điểm lấy mẫu ", "resulted at", "KẾT QUẢ"]
     got = rows.to_items(tables.Table(header, [(2, list(GOOD))]), "results")
     assert got.refused == {}
     assert set(got.items[0]) == {"sample_id", "national_id", "kind", "collected_at", "resulted_at", "result"}

@@ -364,12 +364,14 @@ async def test_acknowledged_results_survive_sigkill_exactly_once(
     assert {p["pool_sample_id"] for p in pools} == set(expected_pools), "stored pools differ from acknowledged"
     pooled = collections.Counter(r["pool_sample_id"] for r in results if r["pool_sample_id"] is not None)
     for p in pools:
-        members, result, _, _ = expected_pools[p["pool_sample_id"]]
-        assert (p["size"], p["result"], list(p["members"] or [])) == (len(members), result, members)
-        want = members if result == "NEGATIVE" else []
-        by_position = sorted(zip([f"{p['pool_sample_id']}#{k + 1}" for k in range(len(want))], want, strict=True))
+        pool_members, result, _, _ = expected_pools[p["pool_sample_id"]]
+        assert (p["size"], p["result"], list(p["members"] or [])) == (len(pool_members), result, pool_members)
+        results_of = pool_members if result == "NEGATIVE" else []
+        by_position = sorted(
+            zip([f"{p['pool_sample_id']}#{k + 1}" for k in range(len(results_of))], results_of, strict=True)
+        )
         assert list(p["results"] or []) == [pid for _, pid in by_position], p["pool_sample_id"]
-        assert pooled[p["pool_sample_id"]] == len(want)
+        assert pooled[p["pool_sample_id"]] == len(results_of)
     assert set(pooled) <= set(expected_pools)
 
     log = registry.log()

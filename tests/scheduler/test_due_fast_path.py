@@ -14,16 +14,18 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from safework_common.contract.policy_document import PolicyDocument
-from safework_scheduler.due.rules import (
-    DUE_TODAY,
+from safework_common.contract.reasons import (
     HIGH_RISK,
     NEW_HIRE_BUFFER,
-    NOT_CLEARED,
-    OVERDUE,
     ROUTINE_COHORT,
     ROUTINE_ROUND,
     SAMPLED_INDUSTRY,
     UNVACCINATED,
+)
+from safework_scheduler.due.rules import (
+    DUE_TODAY,
+    NOT_CLEARED,
+    OVERDUE,
     DueRules,
     EnterpriseFacts,
     LabResult,
@@ -69,7 +71,7 @@ class Plain:
             last_result_at=self.last_at,
         )
 
-    def numbers(self, as_of: datetime) -> tuple[object, ...]:
+    def numbers(self, as_of: datetime) -> tuple[uuid.UUID, int, bool, bool, int | None, int | None, int | None]:
         """The fast path's numbers for this person (``repository.plain_args`` of a statement's row)."""
         return (
             self.person_id,
@@ -88,8 +90,8 @@ def answers(
     rules = DueRules(policy, as_of)
     general = rules.evaluate(person.facts(), plan_of)
     numbers = person.numbers(as_of)
-    fast = rules.plain(plan_of, *numbers)  # type: ignore[arg-type]
-    status = rules.plain_status(plan_of, *numbers)  # type: ignore[arg-type]
+    fast = rules.plain(plan_of, *numbers)
+    status = rules.plain_status(plan_of, *numbers)
     assert rules.status_of(plan_of)(*numbers) == status  # the per-enterprise form agrees
     # As a statement sends it: instants counted from the window's start.
     since = rules.horizon_us

@@ -12,12 +12,11 @@ from datetime import date, timedelta
 import pytest
 
 from safework_common.contract.policy_document import PolicyDocument
+from safework_common.contract.reasons import ROUTINE_COHORT, SAMPLED_INDUSTRY
 from safework_scheduler.due.rules import (
     MODE_ALL,
     MODE_COHORT,
     MODE_SAMPLE,
-    ROUTINE_COHORT,
-    SAMPLED_INDUSTRY,
     DueRules,
     EnterpriseFacts,
     LabResult,
@@ -30,6 +29,7 @@ from tests.scheduler.test_due_rules import JULY, SEPT, VERSIONS
 
 
 def with_district_ratio(doc: PolicyDocument, ratios: dict[str, float]) -> PolicyDocument:
+    assert doc.testing.district_sampling_ratio is not None
     sampling = doc.testing.district_sampling_ratio.model_copy(update={"by_district": ratios})
     return doc.model_copy(update={"testing": doc.testing.model_copy(update={"district_sampling_ratio": sampling})})
 
@@ -154,7 +154,7 @@ def test_each_enterprise_has_a_stable_round_day_within_the_week() -> None:
     """The repository's policy spreads round days by a hash of the enterprise id: stable for an
     enterprise, any day of the week, and the halves still alternate every 7 days."""
     policy = VERSIONS["2021-09-11"]
-    assert policy.testing.routine.spread_round_day
+    assert policy.testing.routine is not None and policy.testing.routine.spread_round_day
     offsets = {round_offset_days(uuid.UUID(int=i), 7) for i in range(200)}
     assert offsets == set(range(7))
     eid = uuid.UUID("3f6c1d2e-4b5a-4c3d-9e8f-0a1b2c3d4e5f")

@@ -11,9 +11,8 @@ from datetime import date, datetime
 import pytest
 
 from safework_common.contract.policy_document import PolicyDocument
-from safework_scheduler.due.rules import (
+from safework_common.contract.reasons import (
     CONTACT,
-    EITHER,
     ENTERPRISE_SUSPENDED,
     HIGH_RISK,
     MASS_TESTING,
@@ -24,11 +23,8 @@ from safework_scheduler.due.rules import (
     NEW_HIRE_PRE_ARRIVAL_PCR,
     NEW_HIRE_PRE_ARRIVAL_PCR_MISSING,
     NO_NEGATIVE_TEST,
-    PCR,
     POOL_POSITIVE,
     POSITIVE,
-    RAPID_ANTIGEN,
-    RAPID_ANTIGEN_AND_PCR,
     RETURN_FIRST_TEST,
     RETURN_HOME_TOWN,
     RETURN_SECOND_TEST,
@@ -36,6 +32,12 @@ from safework_scheduler.due.rules import (
     ROUTINE_ROUND,
     SYMPTOMATIC,
     UNVACCINATED,
+)
+from safework_scheduler.due.rules import (
+    EITHER,
+    PCR,
+    RAPID_ANTIGEN,
+    RAPID_ANTIGEN_AND_PCR,
     Declaration,
     DueRules,
     EnterpriseFacts,
@@ -56,6 +58,7 @@ VERSIONS = {d.version: d for d in read_versions()}
 def monday_rounds(doc: PolicyDocument) -> PolicyDocument:
     """The same policy with every enterprise's round starting on Monday (no per-enterprise
     offset), so round days in the table below are plain calendar Mondays."""
+    assert doc.testing.routine is not None
     routine = doc.testing.routine.model_copy(update={"spread_round_day": False})
     return doc.model_copy(update={"testing": doc.testing.model_copy(update={"routine": routine})})
 

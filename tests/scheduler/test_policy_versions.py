@@ -42,6 +42,7 @@ def test_version_in_force_on_a_date(rule: str, on: date, expected: str | None) -
 def test_september_policy_holds_the_numbers_of_seeds_000() -> None:
     doc = {d.version: d for d in read_versions()}["2021-09-11"]
     t = doc.testing
+    assert t.routine is not None
     assert (t.high_risk_interval_days, t.unvaccinated_interval_days) == (3, 3)
     assert (t.routine.round_days, t.routine.share, t.routine.alternating_halves) == (7, 0.5, True)
     assert set(t.sampled_industries_outside_parks) == {"garment", "shuttlecock"}
