@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from pydantic import TypeAdapter
 from sqlalchemy import Table, Text, bindparam, select, text, true
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from safework_common import scope
 from safework_common.contract.summary import (
@@ -30,7 +29,7 @@ from safework_common.contract.summary import (
     TravelBrief,
     Vaccination,
 )
-from safework_common.db import fetchrow_retrying
+from safework_common.db import compiled, fetchrow_retrying
 from safework_common.internal_auth import Caller
 from safework_registry.enterprises.models import Enterprise
 from safework_registry.persons.access import person_not_found
@@ -131,12 +130,11 @@ READ = (
 """The whole read: the person, their employer's district (a district authority's scope depends
 on it) and the summary. Nothing of it leaves the service before the scope check."""
 
-_COMPILED = READ.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
-READ_SQL: str = str(_COMPILED)
-"""``READ`` compiled once for asyncpg (``$n`` parameters, in the order of :data:`READ_PARAMS`):
+_COMPILED = compiled(READ)
+READ_SQL: str = _COMPILED.sql
+"""``READ`` compiled once for asyncpg (``$n`` parameters, see :func:`read_parameters`):
 SQLAlchemy's per-execution compile-cache look-up and result processing cost more CPU than the
 statement."""
-READ_PARAMS: tuple[str, ...] = tuple(_COMPILED.positiontup or ())
 
 _DOSES = TypeAdapter(list[DoseBrief])
 _RESULTS = TypeAdapter(list[ResultBrief])
@@ -147,14 +145,13 @@ _POOLS = TypeAdapter(list[PoolBrief])
 
 def read_parameters(person_id: uuid.UUID, as_of: datetime) -> tuple[object, ...]:
     """:data:`READ_SQL`'s parameters, in order."""
-    values = {
-        "p": person_id,
-        "as_of": as_of,
-        "latest": LATEST_RESULTS,
-        "declaration_window": DECLARATION_WINDOW,
-        "travel_window": RETURNED_TRAVEL_WINDOW,
-    }
-    return tuple(values[name] for name in READ_PARAMS)
+    return _COMPILED.args(
+        p=person_id,
+        as_of=as_of,
+        latest=LATEST_RESULTS,
+        declaration_window=DECLARATION_WINDOW,
+        travel_window=RETURNED_TRAVEL_WINDOW,
+    )
 
 
 async def person_summary(
