@@ -270,17 +270,18 @@ async def test_the_summary_keeps_the_upstream_terms(
     assert (await as_.post(f"/v1/persons/{pid}/summary")).status_code == 405
 
 
-def test_no_other_route_takes_the_summary_path(registry_app: FastAPI) -> None:
-    """The summary is matched before every other route: harmless only while no other route
-    (any method) matches its path."""
-    path = f"/v1/persons/{uuid.uuid4()}/summary"
+@pytest.mark.parametrize("tail", ["summary", "pass-holder"])
+def test_no_other_route_takes_a_path_served_ahead_of_the_routers(registry_app: FastAPI, tail: str) -> None:
+    """The summary and the pass holder's facts are matched before every other route: harmless
+    only while no other route (any method) matches their paths."""
+    path = f"/v1/persons/{uuid.uuid4()}/{tail}"
     taking = []
     for ctx in iter_route_contexts(registry_app.routes):
         template: str = ctx.path_format or getattr(ctx.original_route, "path_format", "") or ""
         pattern = re.sub(r"\{[^}:]+:path\}", ".*", template)
         if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", pattern), path):
             taking.append(template)
-    assert taking == ["/v1/persons/{person_id}/summary"]
+    assert taking == [f"/v1/persons/{{person_id}}/{tail}"]
 
 
 async def test_instants_keep_their_answer_form(

@@ -96,6 +96,10 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
     # The status read behind every worker's app (the gateway's /me/status) ahead of everything
     # else; no other route matches its path (tests/registry/test_person_summary.py).
     upstream_route(app, summary_router.PATH, summary_router.person_summary, **summary_router.OPERATION)
+    # The read behind issuing a gate pass, likewise (a pass should cost no more than a status read).
+    upstream_route(
+        app, persons_router.PASS_HOLDER_PATH, persons_router.get_pass_holder, **persons_router.PASS_HOLDER_OPERATION
+    )
     setup_common(app, settings, readiness, internal_only=True)
     app.include_router(api_router())
     generate = app.openapi
