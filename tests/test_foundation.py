@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,9 +82,24 @@ async def test_valid_internal_token_passes_and_unknown_route_is_enveloped(
     assert_envelope(r.json(), "not_found")
 
 
+@pytest.fixture
+def own_registry_app(db: str, common_settings: dict[str, Any], keys_dir: Path) -> FastAPI:
+    """A registry app of the test's own, not the run's shared one (``tests.support.apps``): the
+    test adds routes to it, which would otherwise stay on the shared app for every later test."""
+    from safework_registry.app import create_app
+    from safework_registry.settings import RegistrySettings
+
+    settings = RegistrySettings(
+        database_url=db, national_id_key_file=keys_dir / "national_id_hmac.key", **common_settings
+    )
+    return create_app(settings, configure_logs=False)
+
+
 async def test_error_envelope_for_validation_domain_and_unexpected_errors(
-    registry_app: FastAPI, minter: InternalTokenMinter
+    own_registry_app: FastAPI, minter: InternalTokenMinter
 ) -> None:
+    registry_app = own_registry_app
+
     @registry_app.post("/_test/validate")
     async def validate(item: Item) -> dict[str, int]:
         return {"count": item.count}
@@ -200,10 +216,11 @@ def test_internal_caller_claims_round_trip(minter: InternalTokenMinter, keys_dir
 
 
 async def test_commit_happens_before_the_answer_so_a_failed_commit_is_never_acknowledged(
-    registry_app: FastAPI, minter: InternalTokenMinter
+    own_registry_app: FastAPI, minter: InternalTokenMinter
 ) -> None:
     """Nothing lost once acknowledged: the session commits before the response is sent, so a
     commit that fails (here a deferred unique constraint) answers an error, not 200."""
+    registry_app = own_registry_app
 
     @registry_app.post("/_test/deferred-failure")
     async def deferred_failure(session: Session) -> dict[str, str]:
