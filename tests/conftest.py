@@ -36,29 +36,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.testrunuid = uuid.uuid4().hex
 
 
-# The files that take longest (each test starts processes of its own: servers, the seed's
-# workers, a killed runner), started first so that under xdist (``--dist loadfile``) the short
-# files fill the other workers' time instead of one worker finishing them alone at the end.
-# Their times in a full run (junit, setup + call + teardown, 2026-12-03): seed 80 s, safework up
-# 72 s, gateway fuzz 55 s, shared limits 52 s, header bytes 27 s, crash safety 21 s.
-SLOW_FIRST: tuple[str, ...] = (
-    "tests/test_seed.py",
-    "tests/reliability/test_safework_up.py",
-    "tests/hardening/test_fuzz_gateway.py",
-    "tests/gateway/test_shared_limits.py",
-    "tests/gateway/test_header_bytes.py",
-    "tests/reliability/test_crash_safety.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.split("::", 1)[0]
-        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
-
-    items.sort(key=rank)  # stable: the rest keep their order
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = getattr(config.option, "testrunuid", None)
     url = os.environ.get("TEST_DATABASE_URL")
