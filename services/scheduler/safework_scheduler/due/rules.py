@@ -424,6 +424,13 @@ class RoundPlan:
             k += 1
         return k
 
+    def release(self) -> None:
+        """Drop what SAMPLE mode builds on first use (``positions``, ``selections``: about 100
+        bytes a person), rebuilt if asked again: an export done with an enterprise gives its
+        memory back rather than holding every sampled roster of its share to the end."""
+        self._positions.clear()
+        self._selections.clear()
+
     def selections(self, position: int) -> tuple[int, int, int]:
         """SAMPLE mode: the rounds whose samples take ``position`` around ``index``: the one
         before the latest, the latest (not after ``index``) and the next after it. Built for
@@ -1175,7 +1182,7 @@ class DueRules:
         ) -> int:
             if high_risk:  # a cut of their own: the end of the flag
                 return absolute(person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
-            slot = self._slot(hire_day, cohort)
+            slot = self.slot(hire_day, cohort)
             if vaccinated and rounds_only:
                 # Two instants tell the four cases apart: no bisection, nothing converted.
                 fast = rounds.get(slot)
@@ -1199,22 +1206,55 @@ class DueRules:
 
         return row_status
 
-    def _slot(self, hire_day: int | None, cohort: int) -> int:
+    def slot(self, hire_day: int | None, cohort: int) -> int:
         """A plain person's start day (the later of the hire day and the version's first) and
         half, packed as one key: what their status depends on besides the latest test."""
         floor = self._floor_day
         return (hire_day if hire_day is not None and hire_day > floor else floor) * 2 + (cohort & 1)
 
-    def answer_of(self, plan: RoundPlan | None) -> Callable[..., PersonDue]:
-        """``plain`` bound to one enterprise's plan, for the people a list shows. The answer of
-        a vaccinated person who is not high-risk (the rounds, a campaign: windows, not a
-        cadence counted from the latest test) is the same in a cell but for the id, so it is
-        built once per cell."""
-        plain = self.plain
+    def shared_of(
+        self, plan: RoundPlan | None
+    ) -> Callable[[int, bool, bool, int | None, int | None], tuple[int, tuple[int, int] | None] | None] | None:
+        """Under which key a plain person's answer is shared by others of the enterprise (None
+        from the function: the person's own; None for the function: nobody's is, the plan draws
+        rotating samples). A vaccinated person who is not high-risk is owed the rounds and a
+        campaign (windows, not a cadence counted from the latest test), so their answer is the
+        same in a cell (``plain_cell``) of their start day and half (``slot``) but for the id:
+        the key is (the slot, the cell), and ``plain_shared`` of any of them is everyone's. The function takes ``cohort,
+        vaccinated, high_risk, hire_day, last_at`` (instants in microseconds)."""
         if not self.groups_people(plan):
+            return None
+        cell_of = self.plain_cell
+        slot_of = self.slot
+
+        def shared(
+            cohort: int, vaccinated: bool, high_risk: bool, hire_day: int | None, last_at: int | None
+        ) -> tuple[int, tuple[int, int] | None] | None:
+            if high_risk or not vaccinated:
+                return None
+            return slot_of(hire_day, cohort), cell_of(last_at)
+
+        return shared
+
+    def plain_shared(
+        self,
+        plan: RoundPlan | None,
+        person_id: uuid.UUID,
+        cohort: int,
+        key: tuple[int, tuple[int, int] | None],
+        last_at: int | None,
+    ) -> PersonDue:
+        """The answer of everyone under ``key`` (``shared_of``), built for one of them."""
+        return self.plain(plan, person_id, cohort, True, False, None, key[0] >> 1, last_at)
+
+    def answer_of(self, plan: RoundPlan | None) -> Callable[..., PersonDue]:
+        """``plain`` bound to one enterprise's plan, for the people a list shows: an answer
+        ``shared_of`` says others share is built once per key."""
+        plain = self.plain
+        shared = self.shared_of(plan)
+        if shared is None:
             return functools.partial(plain, plan)
         memo: dict[tuple[int, tuple[int, int] | None], PersonDue] = {}
-        cell_of = self.plain_cell
 
         def answer(
             person_id: uuid.UUID,
@@ -1225,13 +1265,12 @@ class DueRules:
             hire_day: int | None,
             last_at: int | None,
         ) -> PersonDue:
-            if high_risk or not vaccinated:
+            key = shared(cohort, vaccinated, high_risk, hire_day, last_at)
+            if key is None:
                 return plain(plan, person_id, cohort, vaccinated, high_risk, high_risk_until, hire_day, last_at)
-            slot = self._slot(hire_day, cohort)
-            key = (slot, cell_of(last_at))
             due = memo.get(key)
             if due is None:
-                due = memo[key] = plain(plan, person_id, cohort, True, False, None, slot >> 1, last_at)
+                due = memo[key] = self.plain_shared(plan, person_id, cohort, key, last_at)
             return due if due.person_id == person_id else due._replace(person_id=person_id)
 
         return answer

@@ -9,9 +9,10 @@ the memo per enterprise, so memory never holds the province's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from safework_common.db import Compiled
 from safework_common.export import cell, write_csv
@@ -21,6 +22,7 @@ from safework_scheduler.due import service as due
 from safework_scheduler.due.rules import DueRules, PersonDue, RoundPlan
 
 Row = Sequence[Any]
+T = TypeVar("T")
 
 # The due list's columns: the JSON ``/due/people`` item's fields, flattened (lists joined by ';').
 PERSON_COLUMNS: Final = (
@@ -149,40 +151,54 @@ class EnterpriseRows:
         self.code, self.name = statement.at("employee_code"), statement.at("full_name")
         self.rows: list[Any] = []
 
-    def _answers(self) -> Iterator[tuple[Any, PersonDue]]:
-        """Each row with its person's answer, the people of the statuses asked for only."""
-        rules, at, plan = self.rules, self.at, self.plan
-        plain = rules.answer_of(plan)
-        status = rules.status
+    def _shown(self, render: Callable[[PersonDue], T]) -> Iterator[tuple[Row, uuid.UUID, T]]:
+        """Each row of the statuses asked for, with its person's id and ``render`` of their
+        answer (which must not read the id): the computation of ``due.evaluate_enterprise``
+        (the general rules for the people who are not plain, ``plain`` for the others), an
+        answer that others share (``DueRules.shared_of``) computed and rendered once."""
+        rules, at, plan, flag = self.rules, self.at, self.plan, self.flag
+        plain, status = rules.plain, rules.status
+        shared = rules.shared_of(plan)
         since = rules.horizon_us
-        flag = self.flag
         special = self.special
+        memo: dict[tuple[int, tuple[int, int] | None], T | None] = {}
         for r in self.rows:
             if r[special]:
                 d = rules.evaluate(due_repo.facts(r, since), plan)
             else:
-                d = plain(*due_repo.plain_args(r, at, since))
+                pid, cohort, vaccinated, high_risk, until, hire_day, last_at = due_repo.plain_args(r, at, since)
+                key = None if shared is None else shared(cohort, vaccinated, high_risk, hire_day, last_at)
+                if key is None:
+                    d = plain(plan, pid, cohort, vaccinated, high_risk, until, hire_day, last_at)
+                else:
+                    if key in memo:
+                        made = memo[key]
+                    else:
+                        d = rules.plain_shared(plan, pid, cohort, key, last_at)
+                        made = memo[key] = render(d) if not flag or status(d) & flag else None
+                    if made is not None:
+                        yield r, pid, made
+                    continue
             if flag and not status(d) & flag:
                 continue
-            yield r, d
+            yield r, d.person_id, render(d)
 
     def out(self) -> list[Row]:
         """The rows as cells (``DUE_PEOPLE_COLUMNS``)."""
-        shown = Shown(self.rules)  # one enterprise's cells: memory never holds the province's
         head = enterprise_cells(self.enterprise)
         code, name, cohort = self.code, self.name, self.cohort
         return [
-            (*head, str(d.person_id), r[code] or "", r[name] or "", r[cohort], *shown(d)) for r, d in self._answers()
+            (*head, str(pid), r[code] or "", r[name] or "", r[cohort], *cells)
+            for r, pid, cells in self._shown(Shown(self.rules))
         ]
 
     def csv(self) -> bytes:
         """The rows as CSV lines: what ``write_csv(self.out())`` gives, written without
         ``csv.writer``'s per-field work on the verdict (``_Written``)."""
-        written = _Written(self.rules)
         head = _line(enterprise_cells(self.enterprise)) + ","
         code, name, cohort = self.code, self.name, self.cohort
         lines = [
-            f"{head}{d.person_id},{_quoted(r[code] or '')},{_quoted(r[name] or '')},{r[cohort]},{written(d)}\r\n"
-            for r, d in self._answers()
+            f"{head}{pid},{_quoted(r[code] or '')},{_quoted(r[name] or '')},{r[cohort]},{text}\r\n"
+            for r, pid, text in self._shown(_Written(self.rules))
         ]
         return "".join(lines).encode()
