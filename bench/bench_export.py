@@ -103,7 +103,7 @@ async def measure_due(url: str) -> dict[str, Any]:
         started, cpu = time.perf_counter(), time.process_time()
         size = 0
         lines = 0
-        with PeakRss({"export": os.getpid()}, pss_interval=1.0) as tree:
+        with PeakRss({"export": os.getpid()}, 0.2, pss_interval=1.0) as tree:
             async for chunk in csv_bytes(due_rows.DUE_PEOPLE_COLUMNS, export.encoded(maker)):
                 size += len(chunk)
                 lines += chunk.count(b"\r\n")
@@ -207,7 +207,7 @@ def report(due: dict[str, Any], fhir: dict[str, Any]) -> bool:
         f"due list CSV: {due['rows']:,} rows in {due['seconds']:.2f} s = {due_rate:,.0f} rows/s"
         f" ({due['bytes'] / 2**20:.1f} MiB), peak RSS {due['rss']:.0f} MiB"
         f" (+ {len(due['worker_rss'])} workers: {', '.join(f'{w:.0f}' for w, _ in due['worker_rss']) or '-'} MiB;"
-        f" all together {total:.0f} MiB; the process tree sampled every 50 ms (proportional: every second):"
+        f" all together {total:.0f} MiB; the process tree sampled every 0.2 s (proportional: every second):"
         f" at most {due['tree_rss']:.0f} MiB"
         f" resident at once, {due['tree_pss']:.0f} MiB proportional (a shared page counted once))"
         f" (CPU of this process and its workers {cpu:.2f} s = {due['rows'] / cpu:,.0f} rows per CPU-second)"
