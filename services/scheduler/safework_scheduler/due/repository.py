@@ -409,9 +409,20 @@ def _province(*, named: bool = False) -> Select[Any]:
             _special(positive, a, a.c.contacted, a.c.arrived_at).label("special"),
         )
     ).subquery("b")
+    order = (b.c.enterprise_id, b.c.id)
+    enterprise = (
+        # The rows come by enterprise: its id on the first of its people's only (NULL on the
+        # others: a UUID decoded a row cost the export's worker about 1 us of its 8).
+        sa.case(
+            (sa.func.lag(b.c.enterprise_id).over(order_by=order) == b.c.enterprise_id, sa.null()),
+            else_=b.c.enterprise_id,
+        ).label("enterprise_id")
+        if named
+        else b.c.enterprise_id
+    )
     statement = sa.select(
         *((b.c.employee_code, b.c.full_name) if named else ()),
-        b.c.enterprise_id,
+        enterprise,
         b.c.id,
         b.c.test_cohort.label("cohort"),
         sa.func.coalesce(b.c.first_dose_at <= AS_OF, sa.false()).label("vaccinated"),
@@ -428,12 +439,13 @@ def _province(*, named: bool = False) -> Select[Any]:
         sa.case((b.c.last_returned_at > SINCE, _travels(b.c.id))).label("travels"),
         sa.case((b.c.last_positive_pool_at > SINCE, _positive_pools(b.c.id))).label("pools"),
     )
-    return statement.order_by(b.c.enterprise_id, b.c.id) if named else statement
+    return statement.order_by(*order) if named else statement
 
 
 PROVINCE: Final = compiled(_province())
 # The same people with their employee code and full name, by enterprise then person (the JSON
-# pages' order): a share of the due-list export (``exports.parallel``), same parameters.
+# pages' order), the enterprise's id on the first row of its people only: a share of the
+# due-list export (``exports.parallel``), same parameters.
 PROVINCE_PEOPLE: Final = compiled(_province(named=True))
 # Its SQL, parameters ``as_of, since, arrivals_after, low, high, district, zone_type`` in that
 # order ($1 to $7: ``PROVINCE.names``), for a statement that reads it as a subquery.

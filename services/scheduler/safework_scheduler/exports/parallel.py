@@ -48,9 +48,9 @@ Row = Sequence[Any]
 Made = bytes | list[Row]
 _SNAPSHOT_ID: Final = re.compile(r"[0-9A-F]+-[0-9A-F]+-[0-9]+")
 
-# A share's active people with their employee code and name, by enterprise then person
-# (``due.repository.PROVINCE_PEOPLE``); its columns' positions by name (a million rows read by
-# index).
+# A share's active people with their employee code and name, by enterprise then person, the
+# enterprise's id on the first of its people's rows only (``due.repository.PROVINCE_PEOPLE``);
+# its columns' positions by name (a million rows read by index).
 _SHARE: Final = due_repo.PROVINCE_PEOPLE
 _ENTERPRISE: Final = _SHARE.at("enterprise_id")
 # Rows per fetch: two batches are held (one worked on, one on its way). A worker's peak memory
@@ -96,16 +96,19 @@ async def blocks(conn: Any, job: Job) -> AsyncGenerator[tuple[uuid.UUID, Made], 
         async for rows in stream:
             for r in rows:
                 eid = r[_ENTERPRISE]
-                if current is None or eid != current.enterprise.id:
+                if eid is not None:  # the first of an enterprise's people
                     if current is not None:
                         yield current.enterprise.id, _written(current, job.as_csv)
                         current.plan.release()  # its people come all together: done with it
                     enterprise = job.enterprises.get(eid)
-                    if enterprise is None:  # not in scope (a filter), or registered since
-                        current = None
-                        continue
-                    current = EnterpriseRows(rules, job.flag, enterprise, job.plans[eid], _SHARE)
-                current.rows.append(r)
+                    # None: not in scope (a filter), or registered since: its people are skipped.
+                    current = (
+                        None
+                        if enterprise is None
+                        else EnterpriseRows(rules, job.flag, enterprise, job.plans[eid], _SHARE)
+                    )
+                if current is not None:
+                    current.rows.append(r)
         if current is not None:
             yield current.enterprise.id, _written(current, job.as_csv)
     finally:
