@@ -22,9 +22,10 @@ import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from safework_common.db import make_engine
+from safework_common.db import compiled, make_pool
 from safework_common.fhir import CVX
 from safework_common.passes.verifier import PASS_TYP, PassVerifier
 from safework_gateway.passes import health_card, repository
@@ -366,6 +367,27 @@ async def test_issuing_survives_dropped_database_connections(stack: Stack, db: s
     assert check.valid and row is not None and row["pass_id"] == issued["pass_id"]  # written, and live
 
 
+async def test_a_pass_write_runs_again_on_another_connection_when_its_own_was_dropped(db: str) -> None:
+    """RELIABILITY: the pass INSERT on the gateway's asyncpg pool (no ping): every connection of
+    the pool terminated by the server, the next writes are still committed, each exactly once."""
+    pool = await make_pool(db, size=2)
+    count = compiled(select(func.count()).where(repository.T.c.pass_id == any_(bindparam("ids", type_=ARRAY(String)))))
+    try:
+        passes = _issued(6)
+        await asyncio.gather(*(repository.add_many(pool, [p]) for p in passes[:2]))  # two connections
+        async with registry(db) as reg:
+            dropped = await reg.conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert dropped >= 2
+            for rest in (passes[2:4], passes[4:]):
+                await asyncio.gather(*(repository.add_many(pool, [p]) for p in rest))
+            assert await reg.conn.fetchval(count.sql, *count.args(ids=[p.pass_id for p in passes])) == 6
+    finally:
+        await pool.close()
+
+
 def _issued(n: int) -> list[repository.IssuedPass]:
     now = datetime.now(UTC)
     return [
@@ -387,20 +409,22 @@ async def test_passes_waiting_together_are_written_by_one_statement_each_committ
 ) -> None:
     """Group commit: the first pass is written at once; those that arrive meanwhile wait for its
     statement to finish and go together in the next; nobody returns before its row is committed."""
-    engine = make_engine(db, pre_ping=False, isolation_level="AUTOCOMMIT")
+    pool = await make_pool(db, size=2)
     first_written, release = asyncio.Event(), asyncio.Event()
     batches: list[int] = []
 
     async def write(batch: Sequence[repository.IssuedPass]) -> None:
         batches.append(len(batch))
-        await repository.add_many(engine, batch)
+        await repository.add_many(pool, batch)
         if len(batches) == 1:
             first_written.set()
             await release.wait()  # committed, but the statement not yet returned
 
+    count = compiled(select(func.count()).where(repository.T.c.pass_id == any_(bindparam("ids", type_=ARRAY(String)))))
+
     async def stored(ids: list[str]) -> int:
-        async with engine.connect() as conn:
-            n = await conn.scalar(select(func.count()).where(repository.T.c.pass_id.in_(ids)))
+        async with registry(db) as reg:  # another connection: sees only what was committed
+            n = await reg.conn.fetchval(count.sql, *count.args(ids=ids))
         return int(n or 0)
 
     try:
@@ -416,10 +440,10 @@ async def test_passes_waiting_together_are_written_by_one_statement_each_committ
         assert batches == [1, 3] and (recorder.statements, recorder.recorded) == (2, 4)
         ids = [p.pass_id for p in passes]
         assert await stored(ids) == 4
-        await repository.add_many(engine, passes[:2])  # written again after a dropped connection: no change
+        await repository.add_many(pool, passes[:2])  # written again after a dropped connection: no change
         assert await stored(ids) == 4
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 async def test_a_failed_statement_fails_its_own_passes_only() -> None:

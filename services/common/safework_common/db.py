@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, FromClause, MetaData, func, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,16 +50,11 @@ class _NoRows(logging.Filter):
 _NO_ROWS = _NoRows()
 
 
-def make_engine(
-    url: str, *, pool_size: int = 20, read_only: bool = False, pre_ping: bool = True, **kw: Any
-) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 20, read_only: bool = False, **kw: Any) -> AsyncEngine:
     """An engine that never writes people's data to the logs, whatever the log levels
     (ARCHITECTURE "Privacy"): SQL may be logged (``sqlalchemy.engine`` at INFO), but its
     parameters (national ID hashes, results, symptoms) are hidden, in log lines and in the text
-    of database errors alike, and result rows (DEBUG) are dropped.
-
-    ``pre_ping=False`` only for a caller that runs single idempotent statements and retries one
-    on a dropped connection itself (:func:`run_once_retrying`)."""
+    of database errors alike, and result rows (DEBUG) are dropped."""
     logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NO_ROWS)
     connect_args: dict[str, Any] = {"server_settings": {"timezone": "Asia/Ho_Chi_Minh", "jit": "off"}}
     if read_only:
@@ -75,7 +69,7 @@ def make_engine(
         # A ping per checkout (three round trips, ~13% of a simple read's time, measured) so a
         # connection the server dropped is replaced before use: without it a request could
         # fail half-way on one after an outage (found by tests/reliability/test_db_outage.py).
-        pool_pre_ping=pre_ping,
+        pool_pre_ping=True,
         pool_timeout=10,
         connect_args={**connect_args, "timeout": 5, "command_timeout": 60},
         hide_parameters=True,
@@ -83,29 +77,9 @@ def make_engine(
     )
 
 
-async def run_once_retrying(engine: AsyncEngine, statement: Any, parameters: Any = None) -> Any:
-    """One statement on an autocommit engine without pre-ping: one round trip instead of six
-    (ping: BEGIN, ``;``, ROLLBACK; then BEGIN, the statement, COMMIT). ``statement``: a Core
-    statement, or SQL compiled once for the driver (a ``str``, run by ``exec_driver_sql`` with
-    ``parameters`` in order). A connection the server dropped (an outage, a restart) is
-    invalidated by the failure, with every older connection of the pool, and the statement runs
-    once more on a fresh one: the statement must be idempotent (``ON CONFLICT DO NOTHING``, an
-    ``UPDATE`` to fixed values)."""
-    for attempt in (1, 2):
-        try:
-            async with engine.connect() as conn:
-                if isinstance(statement, str):
-                    return await conn.exec_driver_sql(statement, parameters)
-                return await conn.execute(statement, parameters)
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
-
-
 def _dropped(exc: BaseException) -> bool:
     """The connection itself failed (the server dropped it, the socket broke), as opposed to the
-    statement: only then is a read worth running again on another connection."""
+    statement: only then is a statement worth running again on another connection."""
     if isinstance(exc, ConnectionError | OSError):
         return True
     if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.exceptions.ConnectionFailureError):
@@ -121,16 +95,18 @@ def _dropped(exc: BaseException) -> bool:
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """No reset on release (asyncpg's default sends ``RESET ALL`` and more: a round trip per
-    read). A reader runs single autocommit statements that leave no session state behind."""
+    statement). A pool of :func:`make_pool` runs single autocommit statements that leave no
+    session state behind."""
 
 
-async def make_reader(url: str, *, size: int) -> asyncpg.Pool:
-    """A pool of plain asyncpg connections for single-statement reads on hot paths
-    (:func:`fetchrow_retrying`), with the engines' server settings: no SQLAlchemy around the
-    checkout (its greenlet hand-over cost more CPU than the statement, measured) and no ping. A
-    connection the server closed while it sat in the pool (a restart, an outage, an idle
-    timeout: asyncpg saw its socket close) is replaced by asyncpg at checkout, without a round
-    trip. Opened lazily, up to ``size`` connections."""
+async def make_pool(url: str, *, size: int) -> asyncpg.Pool:
+    """A pool of plain asyncpg connections for single statements on hot paths, each its own
+    transaction (autocommit): reads (:func:`fetchrow_retrying`) and idempotent writes
+    (:func:`execute_retrying`), with the engines' server settings. No SQLAlchemy around the
+    checkout (its greenlet hand-over cost more CPU than the statement, measured), no ping, no
+    BEGIN/COMMIT. A connection the server closed while it sat in the pool (a restart, an outage,
+    an idle timeout: asyncpg saw its socket close) is replaced by asyncpg at checkout, without a
+    round trip. Opened lazily, up to ``size`` connections."""
     pool: asyncpg.Pool = await asyncpg.create_pool(
         plain_pg_url(url),
         min_size=0,
@@ -143,30 +119,49 @@ async def make_reader(url: str, *, size: int) -> asyncpg.Pool:
     return pool
 
 
-async def fetchrow_retrying(pool: asyncpg.Pool, sql: str, args: Sequence[Any]) -> asyncpg.Record | None:
-    """One read-only statement compiled once for asyncpg (``$n`` parameters) on a
-    :func:`make_reader` pool: one round trip, instead of seven with a session (ping: BEGIN,
-    ``;``, ROLLBACK; then BEGIN, the statement, COMMIT), and none of SQLAlchemy's execution
-    machinery.
+_R = TypeVar("_R")
+
+
+async def _retrying(pool: asyncpg.Pool, run: Callable[[Any], Awaitable[_R]]) -> _R:
+    """``run`` on a connection of ``pool``; again on another when the connection itself failed.
 
     A connection that fails as a connection (the server dropped it) is closed, so the pool opens
     a fresh one in its place, and the statement runs again on another: after a restart every
     pooled connection may be broken in this way without asyncpg having noticed yet, so up to the
     pool's size more times, each on a connection not tried before (a fresh one last). When the
-    server is down, opening the fresh one fails at once. Only for statements that may run more
-    than once (reads)."""
+    server is down, opening the fresh one fails at once."""
     attempts = pool.get_max_size() + 1
     for attempt in range(attempts):
         async with pool.acquire() as conn:
             try:
-                row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
-                return row
+                return await run(conn)
             except Exception as exc:
                 if not _dropped(exc) or attempt == attempts - 1:
                     raise
                 with contextlib.suppress(asyncpg.InterfaceError):  # already closed and detached
                     conn.terminate()
     raise AssertionError("unreachable")
+
+
+async def fetchrow_retrying(pool: asyncpg.Pool, sql: str, args: Sequence[Any]) -> asyncpg.Record | None:
+    """One read-only statement compiled once for asyncpg (``$n`` parameters) on a
+    :func:`make_pool` pool: one round trip, instead of seven with a session (ping: BEGIN,
+    ``;``, ROLLBACK; then BEGIN, the statement, COMMIT), and none of SQLAlchemy's execution
+    machinery. Run again on another connection when its connection was dropped
+    (:func:`_retrying`)."""
+    row: asyncpg.Record | None = await _retrying(pool, lambda conn: conn.fetchrow(sql, *args))
+    return row
+
+
+async def execute_retrying(pool: asyncpg.Pool, sql: str, args: Sequence[Any]) -> int:
+    """One writing statement (``INSERT``, ``UPDATE``, ``DELETE``) compiled once for asyncpg on a
+    :func:`make_pool` pool, committed when it returns (autocommit: one round trip, no
+    BEGIN/COMMIT); how many rows it wrote. Run again on another connection when its connection
+    was dropped (:func:`_retrying`), so only for a statement that may run twice: idempotent
+    (``ON CONFLICT DO NOTHING``, an ``UPDATE`` to fixed values of rows not yet updated), since a
+    connection may drop after the server committed."""
+    tag: str = await _retrying(pool, lambda conn: conn.execute(sql, *args))
+    return int(tag.rpartition(" ")[2])  # "INSERT 0 3", "UPDATE 3"
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

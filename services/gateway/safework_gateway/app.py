@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from safework_common.app import setup_common
-from safework_common.db import make_engine, make_sessionmaker, ping
+from safework_common.db import make_engine, make_pool, make_sessionmaker, ping
 from safework_common.errors import ERROR_RESPONSES
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.logging import configure_logging
@@ -102,14 +102,11 @@ def create_app(
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        # Issuing a pass is one INSERT: on its own small autocommit pool without the per-checkout
-        # ping (run_once_retrying retries it once on a dropped connection instead).
-        writer = make_engine(
-            settings.database_url,
-            pool_size=max(4, settings.db_pool_size // 4),
-            pre_ping=False,
-            isolation_level="AUTOCOMMIT",
-        )
+        # Issued passes are written by one INSERT at a time (group commit, passes/recorder.py)
+        # and the registry's facts applied by one UPDATE at a time (passes/facts.py): each a
+        # single autocommit statement on a small asyncpg pool, without the per-checkout ping
+        # (db.execute_retrying runs one again on another connection when its own was dropped).
+        writer = await make_pool(settings.database_url, size=2)
         kek = load_kek(settings)
         app.state.kek = kek
         app.state.hasher = SecretHasher(kek.derive("safework-gateway one-time secrets"))
@@ -201,7 +198,7 @@ def create_app(
             if redis_client is not None:
                 await redis_client.aclose()
             await engine.dispose()
-            await writer.dispose()
+            await writer.close()
 
     # /docs and /redoc load their scripts and styles from the service itself (fastapi-offline
     # ships them): a provincial network may have no Internet access.

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from safework_common.app import load_internal_verifier, setup_common, upstream_route, upstream_router
-from safework_common.db import make_engine, make_reader, make_sessionmaker, ping
+from safework_common.db import make_engine, make_pool, make_sessionmaker, ping
 from safework_common.logging import configure_logging
 from safework_registry.accommodations import router as accommodations_router
 from safework_registry.audit import router as audit_router
@@ -72,7 +72,7 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
         app.state.sessionmaker = make_sessionmaker(engine)
         # The status read (a person's summary) and a pass holder's facts are one statement each:
         # on a small asyncpg pool, without the per-checkout ping (db.fetchrow_retrying).
-        reader = await make_reader(settings.database_url, size=max(4, settings.db_pool_size // 2))
+        reader = await make_pool(settings.database_url, size=max(4, settings.db_pool_size // 2))
         app.state.reader = reader
         app.state.internal_verifier = load_internal_verifier(settings)
         app.state.national_id_cipher = NationalIdCipher(settings.national_id_key_bytes())

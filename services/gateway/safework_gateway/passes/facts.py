@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import DateTime, String, Uuid, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from safework_common.db import run_once_retrying
+from safework_common.db import Compiled, compiled, execute_retrying
 from safework_common.internal_auth import SYSTEM_CALLER
 from safework_gateway.passes.repository import T
 from safework_gateway.upstream import Upstream
@@ -64,16 +64,17 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def _revoke_statement(by: str) -> Any:
+def _revoke_statement(by: str) -> Compiled:
     """Revoke the live passes of the facts' people (``by="person_id"``) or enterprises, each
-    issued before its fact's bound, in one statement (the facts as parallel arrays)."""
+    issued before its fact's bound, in one statement (the facts as parallel arrays), compiled
+    once for the gateway's asyncpg pool. Idempotent: run again, it finds those passes revoked."""
     facts = select(
         func.unnest(bindparam("ids", type_=ARRAY(Uuid))).label("id"),
         func.unnest(bindparam("reasons", type_=ARRAY(String))).label("reason"),
         func.unnest(bindparam("bounds", type_=ARRAY(DateTime(timezone=True)))).label("bound"),
     ).subquery("fact")
     now = bindparam("now", type_=DateTime(timezone=True))
-    return (
+    return compiled(
         update(T)
         .where(
             T.c[by] == facts.c.id,
@@ -95,7 +96,7 @@ class FactFeed:
     def __init__(
         self,
         registry: Upstream,
-        writer: AsyncEngine,
+        writer: asyncpg.Pool,
         *,
         lookback: timedelta,
         overlap: timedelta = timedelta(minutes=2),
@@ -165,12 +166,11 @@ class FactFeed:
         ):
             if not facts:
                 continue
-            params = {
-                "ids": [f.person_id or f.enterprise_id for f in facts],
-                "reasons": [f.reason for f in facts],
-                "bounds": [f.bound for f in facts],
-                "now": now,
-            }
-            result = await run_once_retrying(self._writer, statement, params)
-            revoked += int(result.rowcount or 0)
+            args = statement.args(
+                ids=[f.person_id or f.enterprise_id for f in facts],
+                reasons=[f.reason for f in facts],
+                bounds=[f.bound for f in facts],
+                now=now,
+            )
+            revoked += await execute_retrying(self._writer, statement.sql, args)
         return revoked

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import asyncpg
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.db import run_once_retrying
+from safework_common.db import column_names, compiled, execute_retrying
 from safework_gateway.passes.models import GatePass
 
 T: Table = GatePass.__table__  # type: ignore[assignment]
-_ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
 class IssuedPass(NamedTuple):
@@ -35,33 +33,33 @@ class IssuedPass(NamedTuple):
 
 # What issuing writes: every column but the revocation's, in the table's order.
 # (``IssuedPass`` lists the same, in the same order: a test checks.)
-INSERT_COLUMNS = tuple(c.name for c in T.c if c.name not in ("revoked_at", "revoked_reason"))
+INSERT_COLUMNS = column_names(T, exclude=("revoked_at", "revoked_reason"))
 
 
-@functools.cache
-def _insert_many_statement() -> str:
-    """The INSERT of a batch of issued passes, compiled once for asyncpg: one array parameter per
-    column (types from the table), ``INSERT ... SELECT ... FROM unnest(...)``. SQLAlchemy's
-    per-execution compile-cache lookup and parameter processing cost more CPU than the statement
-    (measured: 0.68 ms against 0.45 ms a pass). Idempotent (``ON CONFLICT DO NOTHING``): run again
-    after a dropped connection, the rows already written stay."""
+def _insert_many_statement() -> Any:
+    """The INSERT of a batch of issued passes: one array parameter per column (types from the
+    table), ``INSERT ... SELECT ... FROM unnest(...)``. Idempotent (``ON CONFLICT DO NOTHING``):
+    run again after a dropped connection, the rows already written stay."""
     arrays = [bindparam(name, type_=ARRAY(T.c[name].type)) for name in INSERT_COLUMNS]
     rows = func.unnest(*arrays).table_valued(*INSERT_COLUMNS).render_derived(name="issued")
-    stmt = (
+    return (
         pg_insert(T)
         .from_select(list(INSERT_COLUMNS), select(rows))
         .on_conflict_do_nothing(index_elements=[T.c.pass_id])
     )
-    compiled = stmt.compile(dialect=_ASYNCPG)
-    assert tuple(compiled.positiontup or ()) == INSERT_COLUMNS
-    return str(compiled)
 
 
-async def add_many(writer: AsyncEngine, passes: Sequence[IssuedPass]) -> None:
+# Compiled once for asyncpg and run on the gateway's asyncpg pool: SQLAlchemy's per-execution
+# compile-cache lookup and parameter processing, and its engine's checkout, cost more CPU than
+# the statement (BENCHMARKS.md, gate passes).
+INSERT_MANY = compiled(_insert_many_statement())
+
+
+async def add_many(writer: asyncpg.Pool, passes: Sequence[IssuedPass]) -> None:
     """Record issued passes: one autocommit statement on ``writer`` (no ping, no BEGIN/COMMIT),
     whatever their number; committed when it returns."""
-    columns = tuple(list(column) for column in zip(*passes, strict=True))
-    await run_once_retrying(writer, _insert_many_statement(), columns)
+    columns = {name: list(column) for name, column in zip(INSERT_COLUMNS, zip(*passes, strict=True), strict=True)}
+    await execute_retrying(writer, INSERT_MANY.sql, INSERT_MANY.args(**columns))
 
 
 async def get(session: AsyncSession, pass_id: str) -> dict[str, object] | None:

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from safework_common.contract.passes import PassOut, RevocationListOut
 from safework_common.contract.persons import PassHolderFacts
@@ -43,7 +44,7 @@ class PassService:
         self,
         ring: Callable[[], KeyRing],
         sessionmaker: async_sessionmaker[AsyncSession],
-        writer: AsyncEngine,
+        writer: asyncpg.Pool,
         registry: Upstream,
         scheduler: Upstream,
         *,
@@ -54,7 +55,7 @@ class PassService:
     ) -> None:
         self._ring = ring
         self._sessionmaker = sessionmaker
-        self._writer = writer  # autocommit, no pre-ping: single idempotent statements
+        self._writer = writer  # asyncpg, autocommit, no ping: single idempotent statements
         self.recorder = PassRecorder(functools.partial(repository.add_many, writer))
         self.facts = FactFeed(registry, writer, lookback=max_ttl)
         self._registry = registry
@@ -107,7 +108,8 @@ class PassService:
             pass_id, uuid.UUID(person_id), uuid.UUID(enterprise_id), kid, token, issued_at, expires_at
         )
         # Committed before the 201: with the passes issued at the same moment, one autocommit
-        # INSERT (no ping, no BEGIN/COMMIT), so a pass costs no more than a status read.
+        # INSERT on the asyncpg pool (no ping, no BEGIN/COMMIT), so a pass costs no more than a
+        # status read.
         await self.recorder.record(issued)
         return PassOut(
             pass_id=pass_id,
