@@ -100,15 +100,21 @@ async def measure_due(url: str) -> dict[str, Any]:
     try:
         async with maker() as session:
             export = await service.due_people(session, PolicyStore(), province(), AS_OF, None, None, "all")
-        started, cpu = time.perf_counter(), time.process_time()
-        size = 0
-        lines = 0
+        runs = []
         with PeakRss({"export": os.getpid()}, 0.2, pss_interval=1.0) as tree:
-            async for chunk in csv_bytes(due_rows.DUE_PEOPLE_COLUMNS, export.encoded(maker)):
-                size += len(chunk)
-                lines += chunk.count(b"\r\n")
-        ours = time.perf_counter() - started
-        cpu = time.process_time() - cpu
+            # Twice: the first export starts the worker processes (the fork server importing the
+            # scheduler, then each worker), the next finds them running, as a server's later
+            # requests do.
+            for _ in range(2):
+                before = sum(c for _, c in worker_peaks(bulk.WORKERS))
+                started, cpu = time.perf_counter(), time.process_time()
+                size = 0
+                lines = 0
+                async for chunk in csv_bytes(due_rows.DUE_PEOPLE_COLUMNS, export.encoded(maker)):
+                    size += len(chunk)
+                    lines += chunk.count(b"\r\n")
+                seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+                runs.append((seconds, cpu, sum(c for _, c in worker_peaks(bulk.WORKERS)) - before))
         workers = worker_peaks(bulk.WORKERS)
     finally:
         bulk.WORKERS.close()
@@ -121,8 +127,10 @@ async def measure_due(url: str) -> dict[str, Any]:
     )
     return {
         "rows": lines - 1,
-        "seconds": ours,
-        "cpu": cpu,
+        "seconds": runs[1][0],
+        "cpu": runs[1][1],
+        "worker_cpu": runs[1][2],
+        "first": runs[0],
         "bytes": size,
         "ref": ref,
         "ref_bytes": ref_bytes,
@@ -200,20 +208,26 @@ def _child(kind: str, url: str) -> dict[str, Any]:
 
 def report(due: dict[str, Any], fhir: dict[str, Any]) -> bool:
     due_rate = due["rows"] / due["seconds"]
+    first_seconds, first_cpu, first_workers = due["first"]
+    first_rate = due["rows"] / first_seconds
     total = due["rss"] + sum(w for w, _ in due["worker_rss"])  # shared pages counted in each
-    cpu = due["cpu"] + sum(c for _, c in due["worker_rss"])
+    cpu = due["cpu"] + due["worker_cpu"]
     ref_rate = due["rows"] / due["ref"]
     print(
-        f"due list CSV: {due['rows']:,} rows in {due['seconds']:.2f} s = {due_rate:,.0f} rows/s"
+        f"due list CSV: {due['rows']:,} rows in {due['seconds']:.2f} s = {due_rate:,.0f} rows/s with the workers"
+        f" running (the first export, which starts them: {first_seconds:.2f} s = {first_rate:,.0f} rows/s,"
+        f" CPU {first_cpu + first_workers:.2f} s)"
         f" ({due['bytes'] / 2**20:.1f} MiB), peak RSS {due['rss']:.0f} MiB"
         f" (+ {len(due['worker_rss'])} workers: {', '.join(f'{w:.0f}' for w, _ in due['worker_rss']) or '-'} MiB;"
         f" all together {total:.0f} MiB; the process tree sampled every 0.2 s (proportional: every second):"
         f" at most {due['tree_rss']:.0f} MiB"
         f" resident at once, {due['tree_pss']:.0f} MiB proportional (a shared page counted once))"
-        f" (CPU of this process and its workers {cpu:.2f} s = {due['rows'] / cpu:,.0f} rows per CPU-second)"
+        f" (CPU of this process and its workers {cpu:.2f} s = {due['rows'] / cpu:,.0f} rows per CPU-second;"
+        f" the database's own not counted)"
         f" | reference COPY of the same people: {due['ref']:.2f} s = {ref_rate:,.0f} rows/s"
         f" | ratio {due['seconds'] / due['ref']:.1f}x"
-        f" | target >= {DUE_TARGET_ROWS_PER_S:,} rows/s: {'met' if due_rate >= DUE_TARGET_ROWS_PER_S else 'NOT met'};"
+        f" | target >= {DUE_TARGET_ROWS_PER_S:,} rows/s: {'met' if due_rate >= DUE_TARGET_ROWS_PER_S else 'NOT met'}"
+        f" ({'met' if first_rate >= DUE_TARGET_ROWS_PER_S else 'NOT met'} by the first export);"
         f" < {DUE_TARGET_RSS_MIB} MiB: {'met' if due['tree_pss'] < DUE_TARGET_RSS_MIB else 'NOT met'} by the tree's"
         f" proportional size, {'met' if total < DUE_TARGET_RSS_MIB else 'NOT met'} by its processes' peaks added up"
     )
