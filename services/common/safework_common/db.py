@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -255,3 +256,25 @@ async def driver_connection(session: AsyncSession) -> Any:
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")
     return driver
+
+
+async def prefetched(conn: Any, sql: str, *args: Any, batch: int = 10_000) -> AsyncGenerator[list[Any], None]:
+    """``sql``'s rows in batches from a server-side cursor on ``conn`` (an asyncpg connection,
+    inside its transaction), the next batch requested before this one is handed over, so the
+    database produces it while the caller works on this one. The scheduler's province reads
+    and the registry's FHIR export share it; close it with ``contextlib.aclosing``."""
+    cursor = await conn.cursor(sql, *args)
+    pending = asyncio.ensure_future(cursor.fetch(batch))
+    try:
+        while True:
+            rows = await pending
+            if not rows:
+                return
+            pending = asyncio.ensure_future(cursor.fetch(batch))
+            await asyncio.sleep(0)  # let the request go out first
+            yield rows
+    finally:
+        if not pending.done():
+            await pending  # leave the connection idle for the rest of the transaction
+        elif not pending.cancelled():
+            pending.exception()  # retrieved: an error after the last batch is not left unread

@@ -11,7 +11,7 @@ holds a batch whatever the province's size.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from safework_common import scope
 from safework_common.contract.results import ResultsBatchIn
+from safework_common.db import prefetched
 from safework_common.errors import Unprocessable
 from safework_common.fhir import KIND_OF_LOINC, LOINC, NATIONAL_ID_SYSTEM, POOLING_SYSTEM, RESULT_OF_SNOMED, SNOMED
 from safework_common.internal_auth import Caller
@@ -301,8 +302,9 @@ class BulkExport:
                 for stmt, build in self.statements():
                     make = build or patient_of
                     sql, params = _driver_sql(stmt, conn.dialect)
-                    async for rows in _batches(driver, sql, params):
-                        yield b"\n".join([dumps(make(r)) for r in rows]) + b"\n"
+                    async with contextlib.aclosing(prefetched(driver, sql, *params, batch=STREAM_BATCH)) as batches:
+                        async for rows in batches:
+                            yield b"\n".join([dumps(make(r)) for r in rows]) + b"\n"
             finally:
                 await session.rollback()
 
@@ -313,26 +315,6 @@ def _driver_sql(stmt: Select[Any], dialect: Any) -> tuple[str, list[Any]]:
     compiled = stmt.compile(dialect=dialect)
     positions = compiled.positiontup or []
     return str(compiled), [compiled.params[name] for name in positions]
-
-
-async def _batches(driver: Any, sql: str, params: Sequence[Any]) -> AsyncIterator[list[Any]]:
-    """``sql``'s records, ``STREAM_BATCH`` at a time, from a server-side cursor inside the
-    open transaction; the next batch is fetched while the caller works on this one."""
-    cursor = await driver.cursor(sql, *params)
-    pending = asyncio.ensure_future(cursor.fetch(STREAM_BATCH))
-    try:
-        while True:
-            rows = await pending
-            if not rows:
-                return
-            pending = asyncio.ensure_future(cursor.fetch(STREAM_BATCH))
-            await asyncio.sleep(0)  # let the request go out first
-            yield rows
-    finally:
-        if not pending.done():
-            await pending  # leave the connection idle for the rollback
-        elif not pending.cancelled():
-            pending.exception()  # retrieved: an error after the last batch is not left unread
 
 
 def bulk(caller: Caller, types: tuple[str, ...]) -> BulkExport:

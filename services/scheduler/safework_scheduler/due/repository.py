@@ -26,7 +26,6 @@ rows read by column name (the loops over every person read positions taken from 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -40,7 +39,7 @@ from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common.db import compiled
+from safework_common.db import compiled, prefetched
 from safework_common.db import driver_connection as driver_connection  # (exports reads it from here)
 from safework_scheduler import tables
 from safework_scheduler.due.rules import DistrictRatio, EnterpriseFacts, PersonFacts, Results, from_micros
@@ -842,27 +841,6 @@ async def stream_share(
     async with contextlib.aclosing(prefetched(conn, PROVINCE_GROUPS.sql, *args, batch=batch)) as batches:
         async for rows in batches:
             yield rows
-
-
-async def prefetched(conn: Any, sql: str, *args: Any, batch: int = 10_000) -> AsyncGenerator[list[Record], None]:
-    """``sql``'s rows in batches from a server-side cursor on ``conn`` (inside its transaction),
-    the next batch requested before this one is handed over, so the database produces it while
-    the caller works on this one."""
-    cursor = await conn.cursor(sql, *args)
-    pending = asyncio.ensure_future(cursor.fetch(batch))
-    try:
-        while True:
-            rows = await pending
-            if not rows:
-                return
-            pending = asyncio.ensure_future(cursor.fetch(batch))
-            await asyncio.sleep(0)  # let the request go out first
-            yield rows
-    finally:
-        if not pending.done():
-            await pending  # leave the connection idle for the rest of the transaction
-        elif not pending.cancelled():
-            pending.exception()  # retrieved: an error after the last batch is not left unread
 
 
 async def district_ratios(session: AsyncSession, kind: str, day: date) -> dict[str, DistrictRatio]:

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from safework_common.db import prefetched
 from safework_common.export import CSV_CHUNK_BYTES
 from safework_common.gcpause import gc_paused
 from safework_scheduler.due import bulk
@@ -77,7 +78,7 @@ async def blocks(conn: Any, job: Job) -> AsyncGenerator[tuple[uuid.UUID, Made], 
     await conn.execute(due_repo.BULK_SETTINGS)
     if job.serial:
         await conn.execute(due_repo.SERIAL)
-    stream = due_repo.prefetched(
+    stream = prefetched(
         conn,
         _SHARE.sql,
         *_SHARE.args(
