@@ -21,7 +21,11 @@ status read it must not cost more than.
    event loop: the figure is the whole system's CPU cost per answer on one core (no HTTP
    server, no network), the same for both routes. The issue's bar: a pass costs no more than
    one status read; printed as the ratio issuance / status, with how many passes each INSERT
-   wrote (the gateway's group commit, ``passes/recorder.py``).
+   wrote (the gateway's group commit, ``passes/recorder.py``), and the full (generation-2)
+   collections of the cyclic garbage collector during the measured rounds, with their time
+   (``gc.callbacks``): each walks every object the three services hold unless their start-up
+   objects were frozen (``safework_common.gcpause.frozen_after_startup``; run with
+   ``SAFEWORK_GC_FREEZE=0`` to see the cost without it).
 
     .venv/bin/python -m bench.bench_pass [--quick] [--seconds S] [--workers N] [--rounds R]
 
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gc
 import os
 import statistics
 import sys
@@ -220,11 +225,13 @@ async def issuance(url: str, workers: int, rounds: int, per_round: int, concurre
                 await burst(http, *calls[kind], device_tokens, 2 * concurrency, concurrency)
             recorder = gateway.state.passes.recorder
             statements, recorded = recorder.statements, recorder.recorded
-            for _ in range(rounds):
-                for kind in ("status", "pass"):
-                    started_cpu = time.process_time()
-                    rates[kind].append(await burst(http, *calls[kind], device_tokens, per_round, concurrency))
-                    cpu[kind].append((time.process_time() - started_cpu) / per_round * 1000)
+            frozen = gc.get_freeze_count()
+            with FullCollections() as full:
+                for _ in range(rounds):
+                    for kind in ("status", "pass"):
+                        started_cpu = time.process_time()
+                        rates[kind].append(await burst(http, *calls[kind], device_tokens, per_round, concurrency))
+                        cpu[kind].append((time.process_time() - started_cpu) / per_round * 1000)
             statements, recorded = recorder.statements - statements, recorder.recorded - recorded
     status, issued = statistics.median(rates["status"]), statistics.median(rates["pass"])
     print(f"  GET  /api/v1/me/status     {status:8,.0f} answers/s  (median round; rounds {_fmt(rates['status'])})")
@@ -235,7 +242,40 @@ async def issuance(url: str, workers: int, rounds: int, per_round: int, concurre
     print(f"  CPU per answer of the services' process (PostgreSQL's not counted): status {cpu_status:.2f} ms,")
     print(f"    pass {cpu_pass:.2f} ms: one pass costs {cpu_pass / cpu_status:.2f} status reads of this process's CPU")
     print(f"  passes recorded {recorded:,} by {statements:,} INSERTs ({recorded / max(statements, 1):.1f} a statement)")
+    answers = 2 * rounds * per_round
+    print(
+        f"  full (generation-2) collections in the measured rounds: {full.count} in {answers:,} answers, "
+        f"{full.seconds * 1000:,.0f} ms in all ({full.seconds * 1000 / answers:.2f} ms an answer); "
+        f"start-up objects frozen: {frozen:,} (SAFEWORK_GC_FREEZE={os.environ.get('SAFEWORK_GC_FREEZE', '1')})"
+    )
     return True
+
+
+class FullCollections:
+    """Counts the collector's generation-2 collections inside the ``with`` block, and their wall
+    time (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def _fmt(values: list[float]) -> str:

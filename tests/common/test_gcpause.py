@@ -1,16 +1,22 @@
 """The one garbage-collector pause (issue 19): reference counted, so overlapping batches keep
-it until the last ends; a collector someone else turned off is left off."""
+it until the last ends; a collector someone else turned off is left off. And the start-up
+objects frozen once an app has started (issue 17), until the process's last app stops."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
 
 from safework_common import gcpause
+from safework_common.app import with_metrics
 from safework_common.gcpause import gc_paused
+from safework_common.settings import ServiceSettings
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +84,30 @@ def test_switched_off_for_measurements(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gcpause, "ENABLED", False)
     with gc_paused():
         assert gc.isenabled()
+
+
+async def test_the_start_up_objects_stay_frozen_until_the_last_app_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEWORK_GC_FREEZE", "1")
+    assert gc.get_freeze_count() == 0
+    async with gcpause.frozen_after_startup() as froze:
+        assert froze and gc.get_freeze_count() > 0
+        first = gc.get_freeze_count()
+        async with gcpause.frozen_after_startup():  # an app built after the first one started
+            assert gc.get_freeze_count() >= first
+        assert gc.get_freeze_count() >= first, "the first app's objects were unfrozen while it runs"
+    assert gc.get_freeze_count() == 0
+
+
+async def test_safework_gc_freeze_0_leaves_the_collector_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEWORK_GC_FREEZE", "0")
+    async with gcpause.frozen_after_startup() as froze:
+        assert not froze and gc.get_freeze_count() == 0
+
+
+async def test_an_app_with_metrics_is_frozen_while_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEWORK_GC_FREEZE", "1")
+    app = FastAPI()
+    with_metrics(app, cast(ServiceSettings, SimpleNamespace(metrics_host="127.0.0.1", metrics_port=None)))
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

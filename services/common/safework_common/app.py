@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from safework_common.errors import ERROR_RESPONSES, ErrorEnvelope, Unprocessable, install_error_handlers
+from safework_common.gcpause import frozen_after_startup
 from safework_common.internal_auth import InternalAuthMiddleware, InternalTokenVerifier, internal_caller
 from safework_common.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE, process_exited, start_metrics
 from safework_common.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -86,8 +87,10 @@ def setup_common(
 
 
 def with_metrics(app: FastAPI, settings: ServiceSettings) -> None:
-    """Around the service's own lifespan: the metrics listener (when a port is set) and the
-    database pool's use, counted as connections are checked out and in."""
+    """Around the service's own lifespan: the metrics listener (when a port is set), the
+    database pool's use, counted as connections are checked out and in, and, once started, the
+    start-up objects frozen out of the garbage collector's walks
+    (``safework_common.gcpause.frozen_after_startup``; ``SAFEWORK_GC_FREEZE=0`` turns it off)."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -100,7 +103,8 @@ def with_metrics(app: FastAPI, settings: ServiceSettings) -> None:
                 engine = getattr(a.state, "engine", None)
                 if engine is not None:
                     size = instrument_pool(engine)
-                yield state
+                async with frozen_after_startup():
+                    yield state
         finally:
             DB_POOL_SIZE.dec(size)
             if server is not None:

@@ -8,7 +8,13 @@ only then is the collector resumed. If the collector was already off when the fi
 (someone else manages it), it is left off.
 
 ``SAFEWORK_GC_PAUSE=0`` in the environment turns the pause into a no-op, for the benchmarks
-that measure what it buys."""
+that measure what it buys.
+
+:func:`frozen_after_startup` is the other use: a service's start-up objects (modules, classes,
+routes, pydantic's validators: hundreds of thousands, all alive for the process's life) moved
+out of the collector's reach once the app has started, so that a full (generation-2) collection
+stops walking them on every request that happens to trigger one (BENCHMARKS.md, "Gate passes,
+fifth pass"). ``SAFEWORK_GC_FREEZE=0`` turns it off."""
 
 from __future__ import annotations
 
@@ -16,13 +22,14 @@ import gc
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 
 ENABLED = os.environ.get("SAFEWORK_GC_PAUSE", "1") != "0"
 
 _lock = threading.Lock()
 _holders = 0
 _resume = False
+_started = 0  # apps of this process inside frozen_after_startup
 
 
 def holders() -> int:
@@ -65,3 +72,34 @@ async def gc_paused_dependency() -> AsyncIterator[None]:
     ``Annotated[None, Depends(gc_paused_dependency, scope="function")]``."""
     with gc_paused():
         yield
+
+
+def freezing() -> bool:
+    """Whether :func:`frozen_after_startup` freezes (``SAFEWORK_GC_FREEZE``, read at each start)."""
+    return os.environ.get("SAFEWORK_GC_FREEZE", "1") != "0"
+
+
+@asynccontextmanager
+async def frozen_after_startup() -> AsyncIterator[bool]:
+    """Entered once an app has started (its lifespan's start-up done): the garbage collected,
+    then every object still alive frozen (``gc.freeze``: left out of every later collection).
+    Each app of the process freezes again as it starts (an app built after another started, as
+    ``bench_pass`` and the tests build them, is frozen too); when the last one stops, the
+    frozen objects return to the collector (``gc.unfreeze``), so a process that starts apps
+    one after another (the tests) does not keep each one's leftovers for ever. Yields whether
+    it froze."""
+    global _started
+    if not freezing():
+        yield False
+        return
+    with _lock:
+        gc.collect()
+        gc.freeze()
+        _started += 1
+    try:
+        yield True
+    finally:
+        with _lock:
+            _started -= 1
+            if _started == 0:
+                gc.unfreeze()
