@@ -100,6 +100,7 @@ def _rates(fns: dict[str, Callable[[], Any]], seconds: float, slices: int = 10) 
 
 
 def offline(seconds: float, revoked: int) -> bool:
+    from safework_common.passes.holder import mask_name
     from safework_common.passes.verifier import ISSUER, PASS_TYP, REVOCATIONS_TYP, PassVerifier
     from safework_gateway.passes import rules
 
@@ -112,7 +113,7 @@ def offline(seconds: float, revoked: int) -> bool:
         pass_id=_b64(os.urandom(16)),
         enterprise_id=str(uuid.uuid4()),
         subject=rules.pseudonym(os.urandom(32), str(uuid.uuid4()), str(uuid.uuid4())),
-        masked_name=rules.mask_name("Nguyễn Thị Hoa"),
+        masked_name=mask_name("Nguyễn Thị Hoa"),
         issued_at=now,
         expires_at=now + timedelta(hours=24),
     )

@@ -27,11 +27,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from safework_common.db import compiled, make_pool
 from safework_common.fhir import CVX
+from safework_common.passes.holder import mask_name
 from safework_common.passes.verifier import PASS_TYP, PassVerifier
 from safework_gateway.passes import health_card, repository
 from safework_gateway.passes.models import GatePass
 from safework_gateway.passes.recorder import PassRecorder
-from safework_gateway.passes.rules import mask_name, pass_expiry
+from safework_gateway.passes.rules import pass_expiry
 from tests.gateway.conftest import Stack, bearer
 from tests.gateway.world import ok
 from tests.scheduler.factories import registry
@@ -535,9 +536,11 @@ async def test_health_card_is_a_smart_health_card(stack: Stack, db: str) -> None
 def test_rules() -> None:
     assert mask_name("Trần Văn Nam") == "T*** V** N**"
     now = datetime(2021, 9, 15, 10, tzinfo=UTC)
-    due = {"requirements": [{"window_end": "2021-09-15T17:00:00+00:00"}]}
-    assert pass_expiry(now, due, timedelta(hours=24)) == datetime(2021, 9, 15, 17, tzinfo=UTC)
-    assert pass_expiry(now, {"requirements": []}, timedelta(hours=24)) == now + timedelta(hours=24)
+    window_end = datetime(2021, 9, 15, 17, tzinfo=UTC)
+    assert pass_expiry(now, window_end, timedelta(hours=24)) == window_end  # the window ends first
+    assert pass_expiry(now, None, timedelta(hours=24)) == now + timedelta(hours=24)  # nothing due
+    assert pass_expiry(now, now + timedelta(days=3), timedelta(hours=24)) == now + timedelta(hours=24)
+    assert pass_expiry(now, now - timedelta(hours=1), timedelta(hours=24)) == now + timedelta(hours=24)
     assert health_card.from_numeric(health_card.numeric("abc.DEF-_")) == "abc.DEF-_"
     assert health_card.numeric("-") == "shc:/00"
 

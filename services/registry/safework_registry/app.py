@@ -70,8 +70,8 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        # The status read (a person's summary) and a pass holder's facts are one statement each:
-        # on a small asyncpg pool, without the per-checkout ping (db.fetchrow_retrying).
+        # The status read (a person's summary) is one statement: on a small asyncpg pool,
+        # without the per-checkout ping (db.fetchrow_retrying).
         reader = await make_pool(settings.database_url, size=max(4, settings.db_pool_size // 2))
         app.state.reader = reader
         app.state.internal_verifier = load_internal_verifier(settings)
@@ -96,10 +96,6 @@ def create_app(settings: RegistrySettings | None = None, *, configure_logs: bool
     # The status read behind every worker's app (the gateway's /me/status) ahead of everything
     # else; no other route matches its path (tests/registry/test_person_summary.py).
     upstream_route(app, summary_router.PATH, summary_router.person_summary, **summary_router.OPERATION)
-    # The read behind issuing a gate pass, likewise (a pass should cost no more than a status read).
-    upstream_route(
-        app, persons_router.PASS_HOLDER_PATH, persons_router.get_pass_holder, **persons_router.PASS_HOLDER_OPERATION
-    )
     setup_common(app, settings, readiness, internal_only=True)
     app.include_router(api_router())
     generate = app.openapi

@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from safework_common.app import load_internal_verifier, setup_common, upstream_router
+from safework_common.app import load_internal_verifier, setup_common, upstream_route, upstream_router
 from safework_common.db import make_engine, make_sessionmaker, ping
 from safework_common.logging import configure_logging
 from safework_scheduler.compliance.router import router as compliance_router
 from safework_scheduler.due import bulk
+from safework_scheduler.due import router as due
 from safework_scheduler.due.router import router as due_router
 from safework_scheduler.exports.router import router as exports_router
 from safework_scheduler.lodging.router import router as lodging_router
@@ -46,12 +47,23 @@ def create_app(settings: SchedulerSettings | None = None, *, configure_logs: boo
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, read_only=True)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # The reads that must not lag (a gate pass's verdict) on the primary: the same engine
+        # unless the scheduler reads a replica (RELIABILITY.md, "Replicas and lag").
+        primary = engine
+        if settings.primary_database_url not in (None, settings.database_url):
+            primary = make_engine(
+                settings.primary_database_url, pool_size=max(4, settings.db_pool_size // 4), read_only=True
+            )
+        app.state.primary = primary
+        app.state.primary_sessionmaker = make_sessionmaker(primary)
         app.state.internal_verifier = load_internal_verifier(settings)
         app.state.policies = PolicyStore(ttl_seconds=settings.policy_cache_seconds)
         try:
             yield
         finally:
             bulk.WORKERS.close()
+            if primary is not engine:
+                await primary.dispose()
             await engine.dispose()
 
     app = FastAPI(
@@ -63,8 +75,14 @@ def create_app(settings: SchedulerSettings | None = None, *, configure_logs: boo
     app.state.settings = settings
 
     async def readiness(a: FastAPI) -> dict[str, bool]:
-        return {"database": await ping(a.state.engine)}
+        checks = {"database": await ping(a.state.engine)}
+        if a.state.primary is not a.state.engine:
+            checks["primary"] = await ping(a.state.primary)
+        return checks
 
+    # The gate pass's one read ahead of every other route (a pass should cost no more than a
+    # status read); no other route matches its path.
+    upstream_route(app, due.PASS_VERDICT_PATH, due.pass_verdict, **due.PASS_VERDICT_OPERATION)
     setup_common(app, settings, readiness, internal_only=True)
     app.include_router(api_router())
     return app

@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safework_common.contract.due import NotClearedReason
+from safework_common.contract.fields import Instant
+from safework_common.contract.persons import PersonStatus
+
 PassOutcome = Literal[
     "pass_valid",
     "pass_invalid",
@@ -29,6 +33,25 @@ class PassOut(BaseModel):
     expires_at: datetime = Field(description="The earlier of the next due window's end and the policy maximum.")
     kid: str = Field(description="The pass key that signed it, published in /.well-known/jwks.json.")
     token: str = Field(description="Compact JWS (EdDSA, typ safework-pass+jwt): the QR's content.")
+
+
+class PassVerdictOut(BaseModel):
+    """What issuing a gate pass needs, in one answer (issue 17; the scheduler's ``GET
+    /v1/persons/{id}/pass-verdict``): the verdict at ``as_of``, read from the primary, and the
+    facts the pass is signed with. No national ID, no results; the name masked."""
+
+    person_id: uuid.UUID
+    enterprise_id: uuid.UUID | None
+    status: PersonStatus = Field(description="`left`: no pass, whatever the verdict.")
+    as_of: Instant
+    policy_version: str
+    cleared_to_work: bool
+    not_cleared: list[NotClearedReason] = Field(description="Why not, when not cleared (the verdict's reasons).")
+    masked_name: str = Field(description="Each word's first letter, the rest starred (`N***** T** H**`).")
+    next_window_end: Instant | None = Field(
+        description="The end of the person's next due window after `as_of` (a round's window end; a cadence's "
+        "test: when it would turn overdue; else its due instant); null when nothing is due. A pass expires by it."
+    )
 
 
 class PassVerifyIn(BaseModel):

@@ -218,16 +218,6 @@ class PersonOut(BaseModel):
     updated_at: Instant
 
 
-class PassHolderFacts(BaseModel):
-    """What issuing a gate pass needs of the person (issue 17): the name to mask, the employer and
-    whether they left it. No national ID, no health data."""
-
-    id: uuid.UUID
-    full_name: str
-    enterprise_id: uuid.UUID | None
-    status: PersonStatus
-
-
 class LookupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"national_id": "024190001234"}]})
 

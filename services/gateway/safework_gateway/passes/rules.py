@@ -13,15 +13,6 @@ _POSITIVE = frozenset({"POSITIVE", "POOL_POSITIVE"})
 _SUSPENDED = frozenset({"ENTERPRISE_SUSPENDED"})
 
 
-def mask_name(full_name: str) -> str:
-    """``Nguyễn Thị Hoa`` -> ``N***** T** H**``: each word's first letter, the rest starred, so a
-    guard can match the face and the initials, and nobody reading the QR learns the name."""
-    words = full_name.split()
-    if not words:
-        return "*"
-    return " ".join(w[0] + "*" * (len(w) - 1) for w in words)
-
-
 def pseudonym(key: bytes, person_id: str, enterprise_id: str) -> str:
     """A stable subject per person and enterprise (HMAC-SHA256, 128 bits, base64url) that does not
     reveal the person's ID; the gateway alone maps it back."""
@@ -29,26 +20,12 @@ def pseudonym(key: bytes, person_id: str, enterprise_id: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _instant(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value)
-    return None
-
-
-def pass_expiry(now: datetime, due: dict[str, Any], max_ttl: timedelta) -> datetime:
-    """The earlier of ``now + max_ttl`` and the end of the person's next due window (a round's
-    window end; a cadence's test: when it would turn overdue; else its due instant). Ends already
-    past (a window whose test is done) do not count."""
-    ends: list[datetime] = [now + max_ttl]
-    for req in due.get("requirements", []) or []:
-        end = _instant(req.get("window_end")) or _instant(req.get("overdue_after")) or _instant(req.get("due_at"))
-        if end is not None and end > now:
-            ends.append(end)
-    if not due.get("requirements") and (end := _instant(due.get("due_at"))) is not None and end > now:
-        ends.append(end)
-    return min(ends)
+def pass_expiry(now: datetime, window_end: datetime | None, max_ttl: timedelta) -> datetime:
+    """The earlier of ``now + max_ttl`` and the end of the person's next due window (the
+    scheduler's ``PassVerdictOut.next_window_end``: the earliest end after ``now``, or None)."""
+    if window_end is not None and window_end > now:
+        return min(now + max_ttl, window_end)
+    return now + max_ttl
 
 
 def pass_claims(

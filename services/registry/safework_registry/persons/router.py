@@ -13,14 +13,12 @@ from safework_common.contract.persons import (
     PERSON_EXAMPLE,
     JobRole,
     LookupRequest,
-    PassHolderFacts,
     PersonCreate,
     PersonOut,
     PersonStatus,
     PersonUpdate,
     RosterResult,
 )
-from safework_common.internal_auth import Caller
 from safework_common.metrics import count_outcomes
 from safework_common.paging import Limit
 from safework_common.scope import require_role
@@ -106,28 +104,6 @@ async def lookup_person(
 ) -> PersonOut:
     person = await service.lookup(session, caller, cipher, body.national_id)
     return service.person_out(person, cipher, _reveal(caller))
-
-
-# The gateway's read when it issues a pass: served ahead of the routers, as the summary is
-# (``safework_common.app.upstream_route``; see ``app.create_app``).
-PASS_HOLDER_PATH = "/persons/{person_id}/pass-holder"  # noqa: S105 - a path, not a password
-PASS_HOLDER_OPERATION: dict[str, Any] = {
-    "summary": "What issuing a gate pass needs of one person: name, employer, status (in scope; internal)",
-    "description": (
-        "The gateway's read when it issues a pass (issue 17): one statement, no national ID, no health data."
-    ),
-    "response_model": PassHolderFacts,
-    "tags": ["persons"],
-}
-
-
-async def get_pass_holder(person_id: uuid.UUID, request: Request) -> Response:
-    # The caller is the one the route's dependency checked, the reader pool the app's (no
-    # dependencies of their own: each costs FastAPI a resolution per request); the model
-    # serialised once.
-    caller: Caller = request.state.caller
-    facts = await service.pass_holder(request.app.state.reader, caller, person_id)
-    return Response(facts.model_dump_json(), media_type="application/json")
 
 
 @router.get(

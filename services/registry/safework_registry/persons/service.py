@@ -9,13 +9,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from safework_common import scope
-from safework_common.contract.persons import PassHolderFacts, PersonCreate, PersonOut, PersonUpdate
-from safework_common.db import compiled, fetchrow_retrying
+from safework_common.contract.persons import PersonCreate, PersonOut, PersonUpdate
 from safework_common.errors import Conflict, Forbidden, Unprocessable
 from safework_common.internal_auth import Caller
 from safework_common.scope import as_uuid, caller_enterprise, require_role, sees_everything
@@ -56,32 +53,6 @@ def person_out(person: Person | Row[Any] | Mapping[str, Any], cipher: NationalId
     data: Mapping[str, Any] = person if isinstance(person, Mapping) else _as_mapping(person)
     shown = cipher.decrypt(data["national_id_enc"]) if reveal else nid.mask(data["national_id_last4"])
     return PersonOut.model_validate({**data, "national_id": shown})
-
-
-# The pass holder's read, compiled once for asyncpg: SQLAlchemy's per-execution compile-cache
-# lookup costs more CPU than this one-row read.
-_PASS_HOLDER = compiled(
-    select(
-        Person.id.label("id"),
-        Person.full_name.label("full_name"),
-        Person.enterprise_id.label("enterprise_id"),
-        Person.status.label("status"),
-        Enterprise.district.label("district"),
-    )
-    .outerjoin(Enterprise, Enterprise.id == Person.enterprise_id)
-    .where(Person.id == bindparam("person_id", type_=Person.id.type))
-)
-
-
-async def pass_holder(reader: asyncpg.Pool, caller: Caller, person_id: uuid.UUID) -> PassHolderFacts:
-    """What issuing a gate pass needs of the person, in scope (else 404): one read on the
-    ``reader`` pool (no ping, no BEGIN/COMMIT; retried on a dropped connection)."""
-    row = await fetchrow_retrying(reader, _PASS_HOLDER.sql, _PASS_HOLDER.args(person_id=person_id))
-    if row is None or not scope.may_see_person(caller, row["id"], row["enterprise_id"], row["district"]):
-        raise person_not_found()
-    return PassHolderFacts(
-        id=row["id"], full_name=row["full_name"], enterprise_id=row["enterprise_id"], status=row["status"]
-    )
 
 
 def _as_mapping(person: Person | Row[Any]) -> Mapping[str, Any]:

@@ -333,9 +333,12 @@ ENTERPRISE_PEOPLE: Final = compiled(
     )
 )
 
-# One person (``person_id``), whatever their status.
+# One person (``person_id``), whatever their status, with their name (masked for a gate pass).
 PERSON: Final = compiled(
-    _people(lambda p: (p.c.enterprise_id, p.c.status), lambda p: p.c.id == sa.bindparam("person_id", type_=_UUID))
+    _people(
+        lambda p: (p.c.enterprise_id, p.c.status, p.c.full_name),
+        lambda p: p.c.id == sa.bindparam("person_id", type_=_UUID),
+    )
 )
 
 # A province's (or district's) active people in a range of person ids, ``low <= id < high``
@@ -754,8 +757,8 @@ async def enterprise_people(
 async def person(
     session: AsyncSession, person_id: uuid.UUID, as_of: datetime, since: datetime, arrivals_after: datetime | None
 ) -> Record | None:
-    """One person, whatever their status (``PERSON``: enterprise id, status, then the person's
-    columns)."""
+    """One person, whatever their status (``PERSON``: enterprise id, status, full name, then the
+    person's columns)."""
     conn = await driver_connection(session)
     await conn.execute(PER_PERSON)
     args = PERSON.args(as_of=as_of, since=since, arrivals_after=arrivals_after, person_id=person_id)

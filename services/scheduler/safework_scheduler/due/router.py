@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from safework_common.answers import orjson_answer
 from safework_common.contract.due import EnterpriseDueOut, PersonDueOut, ProvinceDueOut, ProvincePeopleOut
+from safework_common.contract.passes import PassVerdictOut
 from safework_common.gcpause import gc_paused
+from safework_common.internal_auth import Caller
 from safework_common.metrics import count_verdict, policy_in_force
 from safework_common.timezone import now_local
 from safework_scheduler.deps import CallerDep, Policies, Session
@@ -40,6 +43,36 @@ async def person_due(
     if as_of is None:
         policy_in_force(answer.policy_version)
     return answer
+
+
+# The gateway's one read when it issues a gate pass (issue 17): served ahead of the routers
+# (``safework_common.app.upstream_route``; see ``app.create_app``), on the primary's sessions.
+PASS_VERDICT_PATH = "/persons/{person_id}/pass-verdict"  # noqa: S105 - a path, not a password
+PASS_VERDICT_OPERATION: dict[str, Any] = {
+    "summary": "What issuing a gate pass needs of one person, in one answer (in scope; internal)",
+    "description": (
+        "The verdict of `GET /v1/persons/{person_id}/due` (cleared to work, and why not), the employer and "
+        "status, the masked name and the end of the next due window. Read from the primary "
+        "(`SCHEDULER_PRIMARY_DATABASE_URL`), never a replica: a pass must not be signed on a lagging verdict "
+        '(RELIABILITY.md, "Replicas and lag"). No national ID, no results.'
+    ),
+    "response_model": PassVerdictOut,
+    "tags": ["due tests"],
+}
+
+
+async def pass_verdict(person_id: uuid.UUID, request: Request, as_of: AsOf = None) -> Response:
+    # No docstring: it would become the operation's description. The caller is the one the
+    # route's dependency checked, the sessions and policies the app's (no dependencies of their
+    # own: each costs FastAPI a resolution per request); the model serialised once.
+    caller: Caller = request.state.caller
+    state = request.app.state
+    async with state.primary_sessionmaker() as session, session.begin():
+        answer = await service.pass_verdict(session, state.policies, caller, person_id, as_of or now_local())
+    count_verdict(answer.cleared_to_work, answer.not_cleared)
+    if as_of is None:
+        policy_in_force(answer.policy_version)
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.get("/enterprises/{enterprise_id}/due", response_model=EnterpriseDueOut, summary="An enterprise's due list")

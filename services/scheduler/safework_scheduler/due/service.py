@@ -31,11 +31,13 @@ from safework_common.contract.due import (
     RequirementOut,
     RoundOut,
 )
+from safework_common.contract.passes import PassVerdictOut
 from safework_common.contract.policy_document import PolicyDocument
 from safework_common.contract.reasons import CONTACT
 from safework_common.cursor import decode_keys, encode_cursor
 from safework_common.gcpause import gc_paused
 from safework_common.internal_auth import Caller
+from safework_common.passes.holder import mask_name
 from safework_common.scope import (
     AUTHORITY,
     ENTERPRISE,
@@ -223,15 +225,25 @@ async def rules_at(session: AsyncSession, store: PolicyStore, as_of: datetime) -
     return DueRules(policy, as_of, await store.versions(session), ratios)
 
 
-async def person_due(
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One person's answer at ``rules.as_of`` and the row it was read from (``repository.PERSON``)."""
+
+    rules: DueRules
+    row: Record
+    due: PersonDue
+
+
+async def verdict(
     session: AsyncSession, store: PolicyStore, caller: Caller, person_id: uuid.UUID, as_of: datetime
-) -> PersonDueOut:
-    """``GET /v1/persons/{id}/due``: the person's next test at ``as_of``."""
+) -> Verdict:
+    """The person's verdict at ``as_of``, in the caller's scope (404 ``person_not_found`` for
+    another tenant's person, whether it exists or not). Authority (district: its own),
+    enterprise (its roster), worker (self)."""
     require_role(caller, AUTHORITY, ENTERPRISE, WORKER)
     if caller.role == WORKER and as_uuid(caller.person_id) != person_id:
         raise person_not_found()
     rules = await rules_at(session, store, as_of)
-    policy = rules.policy
     row = await repo.person(session, person_id, rules.as_of, rules.horizon, rules.arrivals_after)
     if row is None:
         raise person_not_found()
@@ -242,11 +254,20 @@ async def person_due(
     if not may_see_person(caller, person_id, enterprise_id, enterprise.district if enterprise else None):
         raise person_not_found()
     plan = await plan_for(session, rules, enterprise) if enterprise is not None and status == "active" else None
-    due = _answer(rules, plan, row, _PERSON_AT)
+    return Verdict(rules, row, _answer(rules, plan, row, _PERSON_AT))
+
+
+async def person_due(
+    session: AsyncSession, store: PolicyStore, caller: Caller, person_id: uuid.UUID, as_of: datetime
+) -> PersonDueOut:
+    """``GET /v1/persons/{id}/due``: the person's next test at ``as_of``."""
+    v = await verdict(session, store, caller, person_id, as_of)
+    rules, row, due = v.rules, v.row, v.due
+    policy = rules.policy
     return PersonDueOut.model_validate(
         {
             "person_id": person_id,
-            "enterprise_id": enterprise_id,
+            "enterprise_id": row["enterprise_id"],
             "as_of": local(as_of),
             "policy_version": policy.version,
             "due_at": local(due.due_at),
@@ -276,6 +297,44 @@ async def person_due(
             ],
             "assumptions": assumptions(policy, due),
         }
+    )
+
+
+def next_window_end(due: PersonDue, as_of: datetime) -> datetime | None:
+    """The end of the person's next due window after ``as_of``: the earliest of each
+    requirement's end (a round's window end; a cadence's test: when it would turn overdue; else
+    its due instant), or, with no requirements, the due instant; ends already past (a window
+    whose test is done) do not count. None: nothing ends after ``as_of``."""
+    ends = [
+        end
+        for r in due.requirements
+        if (end := r.window_end or r.overdue_after or r.due_at) is not None and end > as_of
+    ]
+    if not due.requirements and due.due_at is not None and due.due_at > as_of:
+        ends.append(due.due_at)
+    return local(min(ends)) if ends else None
+
+
+async def pass_verdict(
+    session: AsyncSession, store: PolicyStore, caller: Caller, person_id: uuid.UUID, as_of: datetime
+) -> PassVerdictOut:
+    """``GET /v1/persons/{id}/pass-verdict``: what issuing a gate pass needs, in one answer (the
+    verdict of ``person_due``, the employer and status, the masked name, the next window's end)."""
+    v = await verdict(session, store, caller, person_id, as_of)
+    due = v.due
+    return trusted(
+        PassVerdictOut,
+        {
+            "person_id": person_id,
+            "enterprise_id": v.row["enterprise_id"],
+            "status": v.row["status"],
+            "as_of": local(as_of),
+            "policy_version": v.rules.policy.version,
+            "cleared_to_work": due.cleared_to_work,
+            "not_cleared": list(due.not_cleared),
+            "masked_name": mask_name(v.row["full_name"]),
+            "next_window_end": next_window_end(due, as_of),
+        },
     )
 
 
