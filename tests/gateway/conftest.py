@@ -122,10 +122,16 @@ DOWN_URL = "http://127.0.0.1:18159"
 
 
 @pytest.fixture
-async def gateway(db: str, keys_dir: Path) -> AsyncIterator[Stack]:
+def gateway_app(db: str, keys_dir: Path) -> FastAPI:
+    """The gateway app of ``gateway`` (its upstreams down), built once per process: for what a
+    test reads off the app itself (its OpenAPI document, its routes) without running it."""
+    return apps.gateway(gateway_settings_for(db, keys_dir, registry_url=DOWN_URL, scheduler_url=DOWN_URL))
+
+
+@pytest.fixture
+async def gateway(gateway_app: FastAPI) -> AsyncIterator[Stack]:
     """The gateway alone, its upstreams down: for what it answers by itself."""
-    settings = gateway_settings_for(db, keys_dir, registry_url=DOWN_URL, scheduler_url=DOWN_URL)
-    app = apps.gateway(settings)
+    app = gateway_app
     async with running(app) as http:
         yield Stack(app=app, http=http)
 
