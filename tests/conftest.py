@@ -23,6 +23,13 @@ from tests.support import apps, database
 os.environ.setdefault("SAFEWORK_ENV", "test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _frozen_imports() -> None:
+    """The modules imported by collection frozen out of the garbage collector's walks (and each
+    app once built: ``apps.freeze``)."""
+    apps.freeze()
+
+
 @pytest.fixture(scope="session")
 def admin_url() -> Iterator[str]:
     with database.server_url() as url:

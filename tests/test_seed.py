@@ -340,26 +340,35 @@ async def test_negative_pool_members_have_pooled_results_and_positive_ones_none(
 async def test_every_reference_resolves(db: str, seed: Seed) -> None:
     """The load may skip the per-row foreign-key triggers: check every reference here."""
     await seed(people=2000, enterprises=16)
+    # Each foreign key once, its columns paired in order (information_schema joined by constraint
+    # name alone gave 672 rows for 72 pairs: partitions repeat their parent's constraint names,
+    # and a two-column key was checked column against wrong column).
     rows = await fetch(
         db,
         """
-        SELECT tc.table_name AS child, kcu.column_name AS col, ccu.table_name AS parent, ccu.column_name AS pcol
-        FROM information_schema.table_constraints tc
-        JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name
-        JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name
-        WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = 'public'
+        SELECT c.conrelid::regclass::text AS child, c.confrelid::regclass::text AS parent,
+               array_agg(a.attname::text ORDER BY k.n) AS cols, array_agg(pa.attname::text ORDER BY k.n) AS pcols
+        FROM pg_constraint c
+        CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(att, patt, n)
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att
+        JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.patt
+        WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND c.conparentid = 0
+        GROUP BY c.oid, c.conrelid, c.confrelid
+        ORDER BY 1, 3
         """,
     )
     checked = 0
     for r in rows:
         if r["child"] not in COLUMNS:
             continue
+        given = " AND ".join(f'c."{col}" IS NOT NULL' for col in r["cols"])
+        same = " AND ".join(f'p."{pcol}" = c."{col}"' for col, pcol in zip(r["cols"], r["pcols"], strict=True))
         (n,) = await fetch(
             db,
-            f'SELECT count(*) AS n FROM "{r["child"]}" c WHERE c."{r["col"]}" IS NOT NULL AND NOT EXISTS'  # noqa: S608
-            f' (SELECT 1 FROM "{r["parent"]}" p WHERE p."{r["pcol"]}" = c."{r["col"]}")',
+            f'SELECT count(*) AS n FROM "{r["child"]}" c WHERE {given} AND NOT EXISTS'  # noqa: S608
+            f' (SELECT 1 FROM "{r["parent"]}" p WHERE {same})',
         )
-        assert n["n"] == 0, f"{r['child']}.{r['col']}"
+        assert n["n"] == 0, f"{r['child']}.{r['cols']}"
         checked += 1
     assert checked >= 15
 

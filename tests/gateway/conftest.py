@@ -27,6 +27,13 @@ TEST_KEK = base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("=")
 SANCTIONED_APP = "vn.gov.bluezone"
 
 
+SMALL_ARGON2: dict[str, Any] = {
+    "client_secret_time_cost": 1,
+    "client_secret_memory_cost": 8,
+    "client_secret_parallelism": 1,
+}
+
+
 def gateway_settings_for(db: str, keys_dir: Path, **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {
         "database_url": db,
@@ -41,6 +48,8 @@ def gateway_settings_for(db: str, keys_dir: Path, **overrides: Any) -> GatewaySe
         "pass_fact_poll_seconds": 3600,
         "rate_limit_burst": 10_000,
         "anonymous_rate_limit_burst": 10_000,
+        # Client secrets hashed cheaply (production refuses these: test_settings).
+        **SMALL_ARGON2,
     }
     values.update(overrides)
     return GatewaySettings(**values)
@@ -91,7 +100,14 @@ class Stack:
     async def new_client(self, role: str, **scope: Any) -> tuple[str, str]:
         maker = self.app.state.sessionmaker
         async with maker() as session, session.begin():
-            client, secret = await create_client(session, name=f"test {role}", role=role, created_by="test", **scope)
+            client, secret = await create_client(
+                session,
+                name=f"test {role}",
+                role=role,
+                created_by="test",
+                hasher=self.app.state.settings.client_secret_hasher(),
+                **scope,
+            )
         return client.client_id, secret
 
     async def grant(self, client_id: str, secret: str) -> httpx.Response:
@@ -106,10 +122,16 @@ DOWN_URL = "http://127.0.0.1:18159"
 
 
 @pytest.fixture
-async def gateway(db: str, keys_dir: Path) -> AsyncIterator[Stack]:
+def gateway_app(db: str, keys_dir: Path) -> FastAPI:
+    """The gateway app of ``gateway`` (its upstreams down), built once per process: for what a
+    test reads off the app itself (its OpenAPI document, its routes) without running it."""
+    return apps.gateway(gateway_settings_for(db, keys_dir, registry_url=DOWN_URL, scheduler_url=DOWN_URL))
+
+
+@pytest.fixture
+async def gateway(gateway_app: FastAPI) -> AsyncIterator[Stack]:
     """The gateway alone, its upstreams down: for what it answers by itself."""
-    settings = gateway_settings_for(db, keys_dir, registry_url=DOWN_URL, scheduler_url=DOWN_URL)
-    app = apps.gateway(settings)
+    app = gateway_app
     async with running(app) as http:
         yield Stack(app=app, http=http)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ from tests.callers import As
 from tests.conftest import running
 from tests.gateway.conftest import Stack, bearer
 from tests.gateway.world import DISTRICT_A, DISTRICT_B, app_info, enterprise, lab, national_id, new_device_id, tax_code
+from tests.support import apps
 from tests.support.apps import asgi
 
 PUBLIC = frozenset[str]()
@@ -178,8 +179,8 @@ ROLES = ("province", "district", "enterprise", "lab", "worker")
 _PRINCIPAL_ROLE = {"province": "authority", "district": "authority"}
 
 
-def test_every_route_has_a_row_and_declares_what_its_row_says(gateway_settings: GatewaySettings) -> None:
-    app = create_app(gateway_settings, configure_logs=False)
+def test_every_route_has_a_row_and_declares_what_its_row_says(gateway_app: FastAPI) -> None:
+    app = gateway_app
     seen: dict[tuple[str, str], tuple[frozenset[str], str]] = {}
     for info in api_routes(app):
         if info.method == "HEAD":
@@ -222,6 +223,9 @@ class Matrixed:
             rec.seen.clear()
 
 
+_BUILT: dict[Hashable, tuple[FastAPI, tuple[Recorder, Recorder]]] = {}
+
+
 @pytest.fixture
 async def matrixed(
     registry_app: FastAPI,
@@ -230,20 +234,25 @@ async def matrixed(
     minter: InternalTokenMinter,
     keys_dir: Path,
 ) -> AsyncIterator[Matrixed]:
-    registry, scheduler = Recorder(registry_app), Recorder(scheduler_app)
+    # Built once per process (tests.support.apps explains why), with its recording transports.
+    key = (apps.settings_key(gateway_settings), id(registry_app), id(scheduler_app))
+    if key not in _BUILT:
+        recorders = Recorder(registry_app), Recorder(scheduler_app)
+        app = create_app(
+            gateway_settings, configure_logs=False, registry_transport=recorders[0], scheduler_transport=recorders[1]
+        )
+        _BUILT[key] = app, recorders
+    app, (registry, scheduler) = _BUILT[key]
+    registry.seen.clear()
+    scheduler.seen.clear()
     async with (
         registry_app.router.lifespan_context(registry_app),
         scheduler_app.router.lifespan_context(scheduler_app),
+        running(app) as http,
+        httpx.AsyncClient(transport=asgi(registry_app), base_url="http://registry") as reg,
     ):
-        app = create_app(
-            gateway_settings, configure_logs=False, registry_transport=registry, scheduler_transport=scheduler
-        )
-        async with (
-            running(app) as http,
-            httpx.AsyncClient(transport=asgi(registry_app), base_url="http://registry") as reg,
-        ):
-            verifier = InternalTokenVerifier((keys_dir / "internal_ed25519.pub.pem").read_bytes())
-            yield Matrixed(Stack(app=app, http=http, registry=As(reg, minter)), [registry, scheduler], verifier)
+        verifier = InternalTokenVerifier((keys_dir / "internal_ed25519.pub.pem").read_bytes())
+        yield Matrixed(Stack(app=app, http=http, registry=As(reg, minter)), [registry, scheduler], verifier)
 
 
 @dataclass

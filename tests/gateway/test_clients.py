@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 import uuid
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
+import argon2
 import asyncpg
 import jwt
+import pytest
+from pydantic import SecretStr, ValidationError
 
 from safework_common.settings import plain_pg_url
-from tests.gateway.conftest import Stack, bearer
+from safework_gateway.clients.models import Client
+from safework_gateway.clients.service import create_client
+from safework_gateway.settings import GatewaySettings
+from tests.gateway.conftest import SMALL_ARGON2, TEST_KEK, Stack, bearer
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -217,3 +225,55 @@ async def test_client_listing_pages_by_keyset(gateway: Stack) -> None:
     assert [c["client_id"] for c in first["items"]] == ids[:2]
     second = (await gateway.http.get(f"/api/v1/clients?limit=2&cursor={first['next_cursor']}", headers=province)).json()
     assert [c["client_id"] for c in second["items"]] == ids[2:] and second["next_cursor"] is None
+
+
+def test_production_refuses_client_secret_costs_below_argon2s_defaults(tmp_path: Path) -> None:
+    """Tests hash client secrets cheaply (``SMALL_ARGON2``); production refuses each cost below
+    argon2-cffi's defaults (t=3, m=65536 KiB, p=4) and takes the defaults and above."""
+    base: dict[str, Any] = {
+        "database_url": "postgresql://x@127.0.0.1/x",
+        "environment": "production",
+        "key_encryption_key": SecretStr(TEST_KEK),
+        "internal_token_public_key": SecretStr("unused"),
+        "internal_token_public_key_file": tmp_path / "absent.pem",
+    }
+    defaults = GatewaySettings(**base)
+    assert (
+        defaults.client_secret_time_cost,
+        defaults.client_secret_memory_cost,
+        defaults.client_secret_parallelism,
+    ) == (
+        argon2.DEFAULT_TIME_COST,
+        argon2.DEFAULT_MEMORY_COST,
+        argon2.DEFAULT_PARALLELISM,
+    )
+    hasher = defaults.client_secret_hasher()
+    assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (3, 65536, 4)
+    with pytest.raises(ValidationError, match="GATEWAY_CLIENT_SECRET_TIME_COST"):
+        GatewaySettings(**base, **SMALL_ARGON2)
+    for name, low in (("time_cost", 2), ("memory_cost", 65535), ("parallelism", 3)):
+        with pytest.raises(ValidationError, match=f"GATEWAY_CLIENT_SECRET_{name.upper()}"):
+            GatewaySettings(**(base | {f"client_secret_{name}": low}))
+    assert (
+        GatewaySettings(**base, client_secret_time_cost=4, client_secret_memory_cost=131072).client_secret_time_cost
+        == 4
+    )
+    # Outside production the small costs are taken, and hashes made with them.
+    small = GatewaySettings(**(base | {"environment": "test"} | SMALL_ARGON2)).client_secret_hasher()
+    assert small.hash("s").startswith("$argon2id$v=19$m=8,t=1,p=1$")
+
+
+async def test_a_secret_hashed_at_other_costs_still_works_and_is_rehashed(gateway: Stack) -> None:
+    """A client made with the library's default costs (e.g. by the CLI) authenticates against a
+    gateway of other costs, and its hash is then redone at the gateway's."""
+    maker = gateway.app.state.sessionmaker
+    async with maker() as session, session.begin():
+        client, secret = await create_client(session, name="cli", role="authority", created_by="cli")
+        assert client.secret_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    r = await gateway.grant(client.client_id, secret)
+    assert r.status_code == 200, r.text
+    async with maker() as session:
+        stored = await session.get(Client, client.client_id)
+        assert stored is not None and stored.secret_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert (await gateway.grant(client.client_id, secret)).status_code == 200
+    assert (await gateway.grant(client.client_id, secret + "x")).status_code == 401

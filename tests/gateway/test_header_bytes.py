@@ -31,6 +31,7 @@ from safework_gateway.auth.access import api_routes
 from safework_gateway.forwarding.routes import FORWARDS, Forward
 from tests.conftest import running
 from tests.gateway.conftest import DOWN_URL, Stack, bearer, gateway_settings_for
+from tests.support.net import loopback_listener
 
 NON_ASCII = "é".encode()  # as a client would send it: UTF-8, which the server hands over as Latin-1
 
@@ -38,8 +39,7 @@ NON_ASCII = "é".encode()  # as a client would send it: UTF-8, which the server 
 @contextlib.asynccontextmanager
 async def served(app: FastAPI, http: Any = "auto") -> AsyncIterator[tuple[str, int]]:
     """The app behind a real uvicorn server on an ephemeral loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_listener()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", http=http))
     task = asyncio.create_task(server.serve(sockets=[sock]))

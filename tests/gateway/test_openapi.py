@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastapi import FastAPI
+
 from safework_common.contract import reasons
 from safework_common.contract.codes import ERROR_CODES
-from safework_gateway.app import create_app
-from safework_gateway.settings import GatewaySettings
 from tests.gateway.conftest import Stack
 
 PUBLIC_OPERATIONS = {
@@ -30,8 +30,8 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(m, p, op) for p, item in schema["paths"].items() for m, op in item.items()]
 
 
-def test_security_schemes_and_per_operation_requirements(gateway_settings: GatewaySettings) -> None:
-    schema = create_app(gateway_settings, configure_logs=False).openapi()
+def test_security_schemes_and_per_operation_requirements(gateway_app: FastAPI) -> None:
+    schema = gateway_app.openapi()
     schemes = schema["components"]["securitySchemes"]
     assert schemes["clientCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == "/api/v1/auth/token"
     assert schemes["deviceToken"] == {
@@ -68,8 +68,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILE_ANSWERS = ("image/", "text/csv", XLSX, "application/fhir+ndjson")
 
 
-def test_tags_per_audience_and_bodies_described(gateway_settings: GatewaySettings) -> None:
-    schema = create_app(gateway_settings, configure_logs=False).openapi()
+def test_tags_per_audience_and_bodies_described(gateway_app: FastAPI) -> None:
+    schema = gateway_app.openapi()
     assert {t["name"] for t in schema["tags"]} >= {"auth", "worker app", "lab", "enterprise", "authority"}
     for method, path, op in operations(schema):
         assert op.get("tags"), (method, path)
@@ -104,11 +104,11 @@ def _named(schema: dict[str, Any]) -> bool:
     return "$ref" in schema
 
 
-def test_every_success_answer_has_a_named_schema(gateway_settings: GatewaySettings) -> None:
+def test_every_success_answer_has_a_named_schema(gateway_app: FastAPI) -> None:
     """Rule (issue 15): every operation's success answer is a named schema from the contract, so
     a generated client is typed; only 204 and 304 carry no body. A route added later without a
     model fails here."""
-    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    schema = gateway_app.openapi()
     components = schema["components"]["schemas"]
     untyped = []
     for method, path, op in operations(schema):
@@ -132,9 +132,9 @@ def test_every_success_answer_has_a_named_schema(gateway_settings: GatewaySettin
     assert not untyped, "\n".join(untyped)
 
 
-def test_operation_ids_are_short_unique_and_camel_case(gateway_settings: GatewaySettings) -> None:
+def test_operation_ids_are_short_unique_and_camel_case(gateway_app: FastAPI) -> None:
     """Rule (issue 15): operation IDs are short and stable (``postLabResults``), one per operation."""
-    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    schema = gateway_app.openapi()
     ids = [op["operationId"] for _, _, op in operations(schema)]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert all(re.fullmatch(r"(get|post|put|patch|delete)[A-Z][A-Za-z0-9]*", i) and len(i) <= 40 for i in ids), ids
@@ -145,10 +145,10 @@ def test_operation_ids_are_short_unique_and_camel_case(gateway_settings: Gateway
     assert by_route["get", "/api/v1/me/status"] == "getMeStatus"
 
 
-def test_reason_and_error_codes_are_enums(gateway_settings: GatewaySettings) -> None:
+def test_reason_and_error_codes_are_enums(gateway_app: FastAPI) -> None:
     """Rule (issue 15): a client can switch on every code: the error envelope's ``code`` and every
     reason code are enums in the schema."""
-    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    schema = gateway_app.openapi()
     components = schema["components"]["schemas"]
     assert set(components["ErrorBody"]["properties"]["code"]["enum"]) == set(ERROR_CODES)
     due = components["PersonDueOut"]["properties"]
@@ -203,13 +203,13 @@ def test_every_answered_instant_is_in_one_form() -> None:
     assert "+07:00" in INSTANT_FORM
 
 
-def test_every_list_is_items_and_next_cursor(gateway_settings: GatewaySettings) -> None:
+def test_every_list_is_items_and_next_cursor(gateway_app: FastAPI) -> None:
     """Issue 15: every list is ``{items, next_cursor}``. An operation that pages (takes ``cursor``
     or ``limit``) answers a schema with both, and every read whose answer holds ``items`` gives
     ``next_cursor`` beside it (null when the whole list fits one page), so one client loop reads
     them all. (The JWKS documents keep their standard ``keys``; an enterprise's day and the
     province's counts are reports whose counts cover their whole list, not pages.)"""
-    schema = create_app(gateway_settings, configure_logs=False).openapi()
+    schema = gateway_app.openapi()
     components = schema["components"]["schemas"]
     wrong = []
     for method, path, op in operations(schema):

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from safework_gateway.auth.ratelimit import RateLimited, RedisTokenBuckets
 from tests.gateway.conftest import TEST_KEK
-from tests.reliability.conftest import HOST, ServiceProcess, free_port, service_env
+from tests.reliability.conftest import HOST, ServiceProcess, free_port, service_env, stop_all
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 GATEWAY_PORTS = range(18300, 18320)
@@ -93,8 +93,7 @@ async def gateways(db: str, keys_dir: Path, tmp_path: Path) -> AsyncIterator[Cal
         return out
 
     yield start
-    for proc in started:
-        proc.stop()
+    stop_all(started)
 
 
 def _refusals(text: str) -> float:

@@ -21,6 +21,7 @@ from safework_gateway.app import create_app
 from safework_gateway.transport import LeanTransport
 from tests.conftest import running
 from tests.gateway.conftest import Stack, gateway_settings_for
+from tests.support.net import loopback_listener
 
 Reply = Callable[[int, bytes], Awaitable[bytes | None]]
 
@@ -179,8 +180,7 @@ async def test_failures_are_httpx_exceptions() -> None:
 @contextlib.asynccontextmanager
 async def served(app: FastAPI) -> AsyncIterator[str]:
     """The app behind a real uvicorn server on an ephemeral loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_listener()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -28,7 +28,7 @@ from safework_gateway.clients.service import create_client
 from tests.gateway.conftest import Stack, bearer
 from tests.gateway.world import DISTRICT_A, Tenant, enterprise, lab, national_id, tax_code
 from tests.hardening.conftest import Snapshot
-from tests.reliability.conftest import ServiceProcess, free_port, service_env
+from tests.reliability.conftest import ServiceProcess, free_port, service_env, stop_all
 from tests.support import database
 
 COPIES = 10
@@ -231,8 +231,7 @@ async def real_stack(admin_url: str, keys_dir: Path, tmp_path: Path) -> AsyncIte
         await asyncio.gather(*(p.wait_ready() for p in processes))
         yield RealStack(gateway, url, processes)
     finally:
-        for p in processes:
-            p.stop()
+        stop_all(processes)
         await database.drop_database(admin_url, url)
 
 

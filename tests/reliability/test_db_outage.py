@@ -38,7 +38,7 @@ from safework_common.errors import _is_db_outage
 from safework_common.internal_auth import INTERNAL_HEADER, Caller, InternalTokenMinter
 from tests import callers
 from tests.registry.factories import Seed, cipher_for
-from tests.reliability.conftest import OUTAGE_PORTS, ServiceProcess, free_port, service_env
+from tests.reliability.conftest import OUTAGE_PORTS, ServiceProcess, free_port, service_env, stop_all
 
 ICT = timezone(timedelta(hours=7))
 AS_OF = "2021-09-20T09:00:00+07:00"
@@ -448,8 +448,7 @@ async def test_services_answer_503_while_the_database_is_down_and_recover_by_the
                 assert r.status_code in (200, 201), (name, r.status_code, r.text)
             assert all(s.starts == 1 and s.proc is not None and s.proc.poll() is None for s in services)
     finally:
-        for s in services:
-            s.stop()
+        stop_all(services)
 
     stored = await seed.fetchval(
         "SELECT count(*) FROM test_result WHERE sample_id LIKE 'OUT-%' OR sample_id LIKE 'KOUT-%'"

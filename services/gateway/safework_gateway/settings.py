@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
+import argon2
+from argon2 import PasswordHasher
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -85,6 +87,18 @@ class GatewaySettings(ServiceSettings):
     # empty: no cross-origin browser access (a preflight is then 405, as for any unknown method).
     cors_allow_origins: list[str] = []
 
+    # Client secrets' argon2id costs: passes, memory (KiB) and lanes. Production refuses less than
+    # argon2-cffi's defaults (t=3, m=65536, p=4: ~0.2 s of CPU a hash or a check); tests use small
+    # ones. A stored hash of other costs is still checked, and rehashed on its next use.
+    client_secret_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)
+    client_secret_memory_cost: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8)
+    client_secret_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1)
+
+    def client_secret_hasher(self) -> PasswordHasher:
+        from safework_gateway.clients.service import hasher_for
+
+        return hasher_for(self.client_secret_time_cost, self.client_secret_memory_cost, self.client_secret_parallelism)
+
     def internal_private_key_pem(self) -> bytes:
         if self.internal_token_private_key is not None:
             return self.internal_token_private_key.get_secret_value().encode()
@@ -103,4 +117,17 @@ class GatewaySettings(ServiceSettings):
             and not self.key_encryption_key_file.exists()
         ):
             raise ValueError("production needs GATEWAY_KEY_ENCRYPTION_KEY or an existing key file")
+        return self
+
+    @model_validator(mode="after")
+    def _client_secret_costs_in_production(self) -> GatewaySettings:
+        if self.environment == "production":
+            floors = {
+                "GATEWAY_CLIENT_SECRET_TIME_COST": (self.client_secret_time_cost, argon2.DEFAULT_TIME_COST),
+                "GATEWAY_CLIENT_SECRET_MEMORY_COST": (self.client_secret_memory_cost, argon2.DEFAULT_MEMORY_COST),
+                "GATEWAY_CLIENT_SECRET_PARALLELISM": (self.client_secret_parallelism, argon2.DEFAULT_PARALLELISM),
+            }
+            low = [f"{name} >= {floor} (got {value})" for name, (value, floor) in floors.items() if value < floor]
+            if low:
+                raise ValueError("production needs argon2 costs of at least the library's defaults: " + ", ".join(low))
         return self

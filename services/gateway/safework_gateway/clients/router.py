@@ -16,7 +16,7 @@ from safework_gateway.auth.principal import Principal
 from safework_gateway.clients import service
 from safework_gateway.clients.models import Client
 from safework_gateway.clients.schemas import ClientCreate, ClientOut, ClientPage, ClientRole, ClientWithSecret
-from safework_gateway.deps import Auth, Registry, Session
+from safework_gateway.deps import Auth, Registry, Session, Settings
 from safework_gateway.upstream import UpstreamError
 
 router = APIRouter(prefix="/clients", tags=["authority: clients"], responses=ERROR_RESPONSES)
@@ -74,7 +74,7 @@ async def _scope_target(body: ClientCreate, principal: Principal, registry: Regi
     summary="Create a client; its secret is shown in this answer only",
 )
 async def create_client(
-    body: ClientCreate, principal: AuthorityCaller, session: Session, registry: Registry
+    body: ClientCreate, principal: AuthorityCaller, session: Session, registry: Registry, settings: Settings
 ) -> JSONResponse:
     owner_district = await _scope_target(body, principal, registry)
     client, secret = await service.create_client(
@@ -86,6 +86,7 @@ async def create_client(
         enterprise_id=body.enterprise_id,
         lab_id=body.lab_id,
         owner_district=owner_district,
+        hasher=settings.client_secret_hasher(),
     )
     out = ClientWithSecret(**ClientOut.model_validate(client).model_dump(), client_secret=secret)
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=_NO_STORE)
@@ -122,9 +123,11 @@ async def get_client(client_id: str, principal: AuthorityCaller, session: Sessio
     response_model=ClientWithSecret,
     summary="A new secret, shown once; the old one stops working",
 )
-async def rotate_secret(client_id: str, principal: AuthorityCaller, session: Session) -> JSONResponse:
+async def rotate_secret(
+    client_id: str, principal: AuthorityCaller, session: Session, settings: Settings
+) -> JSONResponse:
     client = _visible(principal, await session.get(Client, client_id, with_for_update=True))
-    secret = await service.rotate_secret(session, client)
+    secret = await service.rotate_secret(session, client, settings.client_secret_hasher())
     out = ClientWithSecret(**ClientOut.model_validate(client).model_dump(), client_secret=secret)
     return JSONResponse(out.model_dump(mode="json"), headers=_NO_STORE)
 

@@ -105,7 +105,7 @@ async def token(request: Request, session: Session, tokens: Tokens, settings: Se
             raise Unauthorized(
                 service.INVALID_CLIENT, code="invalid_client", headers={"WWW-Authenticate": 'Basic realm="safework"'}
             )
-    client = await service.authenticate(session, client_id, secret)
+    client = await service.authenticate(session, client_id, secret, settings.client_secret_hasher())
     access_token, expires_in, scope = tokens.issue(
         subject=f"client:{client.client_id}",
         role=client.role,
