@@ -168,10 +168,8 @@ class PassService:
         enterprise_id = str(row["enterprise_id"])
         reason = rules.revocation_reason(person, None, enterprise_id)
         if reason is None:
-            due = await self._scheduler.json(
-                "GET", f"/v1/persons/{row['person_id']}/due", caller, params={"as_of": now_local().isoformat()}
-            )
-            reason = rules.revocation_reason(person, due, enterprise_id)
+            verdict = await self._verdict(str(row["person_id"]), caller)
+            reason = rules.revocation_reason(person, verdict.model_dump(mode="json"), enterprise_id)
         if reason is not None:
             async with self._sessionmaker() as session, session.begin():
                 await repository.revoke(session, [str(row["pass_id"])], reason=reason, now=datetime.now(UTC))
@@ -182,17 +180,22 @@ class PassService:
         longer on its roster is a 404, which is leaving too."""
         caller = Caller(subject=PASSES_SUBJECT, role="enterprise", enterprise_id=enterprise_id)
         try:
-            person = await self._registry.json("GET", f"/v1/persons/{person_id}", caller)
+            verdict = await self._verdict(person_id, caller)
         except SafeworkError as exc:
             if exc.status_code == 404:
                 return "left_enterprise"
             raise
-        if rules.revocation_reason(person, None, enterprise_id) is not None:
-            return "left_enterprise"
-        due = await self._scheduler.json(
-            "GET", f"/v1/persons/{person_id}/due", caller, params={"as_of": now_local().isoformat()}
+        answer = verdict.model_dump(mode="json")
+        return rules.revocation_reason(answer, answer, enterprise_id)
+
+    async def _verdict(self, person_id: str, caller: Caller) -> PassVerdictOut:
+        """The scheduler's pass verdict (employer, status and verdict in one answer, read from the
+        primary): issuing, the sweep and the online check judge a pass by the same read, and a
+        revocation never waits on a lagging replica."""
+        answer = await self._scheduler.json(
+            "GET", f"/v1/persons/{person_id}/pass-verdict", caller, params={"as_of": now_local().isoformat()}
         )
-        return rules.revocation_reason(person, due, enterprise_id)
+        return PassVerdictOut.model_validate(answer)
 
     async def resolve_national_ids(self, national_ids: Iterable[str]) -> list[uuid.UUID]:
         out = []
