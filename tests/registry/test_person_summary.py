@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -12,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.timezone import LOCAL_TZ
 from tests import callers
 from tests.callers import As
 from tests.registry.factories import DISTRICT, OTHER_DISTRICT, Seed, cipher_for
+from tests.support.routes import templates_matching
 
 AS_OF = "2021-09-25T12:00:00+07:00"
 
@@ -275,12 +274,7 @@ def test_no_other_route_takes_a_path_served_ahead_of_the_routers(registry_app: F
     (any method) matches its path."""
     tail = "summary"
     path = f"/v1/persons/{uuid.uuid4()}/{tail}"
-    taking = []
-    for ctx in iter_route_contexts(registry_app.routes):
-        template: str = ctx.path_format or getattr(ctx.original_route, "path_format", "") or ""
-        pattern = re.sub(r"\{[^}:]+:path\}", ".*", template)
-        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", pattern), path):
-            taking.append(template)
+    taking = templates_matching(registry_app, path)
     assert taking == [f"/v1/persons/{{person_id}}/{tail}"]
 
 

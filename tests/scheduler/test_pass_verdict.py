@@ -4,13 +4,11 @@ end), in the same tenant scope, read from the primary (``SCHEDULER_PRIMARY_DATAB
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 
 from safework_common.internal_auth import InternalTokenMinter
 from safework_common.passes.holder import mask_name
@@ -20,6 +18,7 @@ from tests.conftest import running
 from tests.scheduler.factories import registry
 from tests.scheduler.test_due_api import VIET_YEN, YEN_DUNG, Park, vaccinated
 from tests.support import apps
+from tests.support.routes import templates_matching
 
 AS_OF = {"as_of": "2021-09-13T10:00:00+07:00"}
 
@@ -109,12 +108,7 @@ def test_no_other_route_takes_the_path_served_ahead_of_the_routers(scheduler_app
     """The pass verdict is matched before every other route: harmless only while no other route
     (any method) matches its path."""
     path = f"/v1/persons/{uuid.uuid4()}/pass-verdict"
-    taking = []
-    for ctx in iter_route_contexts(scheduler_app.routes):
-        template: str = ctx.path_format or getattr(ctx.original_route, "path_format", "") or ""
-        pattern = re.sub(r"\{[^}:]+:path\}", ".*", template)
-        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", pattern), path):
-            taking.append(template)
+    taking = templates_matching(scheduler_app, path)
     assert taking == ["/v1/persons/{person_id}/pass-verdict"]
     # ... and it is the app's own route, matched directly (``upstream_route``), not in a router.
     assert any(getattr(r, "path", None) == taking[0] for r in scheduler_app.routes)
